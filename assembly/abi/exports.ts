@@ -1,0 +1,66 @@
+// The proxy_on_* callbacks the host calls, routed to the context registry. None of them throws.
+// Pulls the abort replacement into the program (asc --use abort=... names it).
+import "./abort";
+import { createContext, deleteContext, findRoot, findStream } from "../runtime/contexts";
+
+/** Allocator the host uses for values it hands to the module; the module frees them after copying. */
+export function proxy_on_memory_allocate(size: usize): usize {
+  return heap.alloc(size);
+}
+
+export function proxy_on_context_create(contextId: u32, parentId: u32): void {
+  createContext(contextId, parentId);
+}
+
+export function proxy_on_vm_start(rootId: u32, configSize: usize): bool {
+  const root = findRoot(rootId);
+  return root == null ? true : root.onVmStart(configSize);
+}
+
+export function proxy_on_configure(rootId: u32, configSize: usize): bool {
+  const root = findRoot(rootId);
+  return root == null ? false : root.onConfigure(configSize);
+}
+
+export function proxy_on_tick(rootId: u32): void {
+  const root = findRoot(rootId);
+  if (root != null) root.onTick();
+}
+
+export function proxy_on_http_call_response(rootId: u32, callId: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
+  const root = findRoot(rootId);
+  if (root != null) root.onHttpCallResponse(callId, numHeaders, bodySize);
+}
+
+export function proxy_on_request_headers(id: u32, numHeaders: u32, endOfStream: bool): i32 {
+  const s = findStream(id);
+  return s == null ? 0 : s.onRequestHeaders(numHeaders, endOfStream);
+}
+
+export function proxy_on_request_body(id: u32, size: usize, endOfStream: bool): i32 {
+  const s = findStream(id);
+  return s == null ? 0 : s.onRequestBody(size, endOfStream);
+}
+
+export function proxy_on_response_headers(id: u32, numHeaders: u32, endOfStream: bool): i32 {
+  const s = findStream(id);
+  return s == null ? 0 : s.onResponseHeaders(numHeaders, endOfStream);
+}
+
+export function proxy_on_response_body(id: u32, size: usize, endOfStream: bool): i32 {
+  const s = findStream(id);
+  return s == null ? 0 : s.onResponseBody(size, endOfStream);
+}
+
+export function proxy_on_done(id: u32): bool {
+  return true;
+}
+
+export function proxy_on_log(id: u32): void {
+  const s = findStream(id);
+  if (s != null) s.onLog();
+}
+
+export function proxy_on_delete(id: u32): void {
+  deleteContext(id);
+}

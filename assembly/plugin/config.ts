@@ -1,0 +1,275 @@
+// Plugin configuration: parsed from JSON, validated field by field, refused with a message that
+// names the field. Pure: no host calls, so it is unit-tested directly.
+import { JsonKind, JsonValue, jsonError, parseJson } from "./json";
+import { StatusSet, patternError } from "./status_pattern";
+
+/** One header test of a rule: `name=value` (exact value) or bare `name` (present). */
+export class HeaderCondition {
+  constructor(public name: string, public value: string | null) {}
+}
+
+/** A rule that matches a response when all of its given parts match. */
+export class ResponseRule {
+  statuses: StatusSet | null = null;
+  headers: HeaderCondition[] = [];
+  body: string | null = null;
+}
+
+/** Probe request and success rules (SPEC 5.2); empty strings mean "derive from traffic". */
+export class HealthCheckConfig {
+  cluster: string = "";
+  authority: string = "";
+  path: string = "";
+  body: string = "";
+  successConditions: ResponseRule[] = [];
+}
+
+/** failover section. */
+export class FailoverConfig {
+  enabled: bool = false;
+  failureThreshold: i32 = 3;
+  successThreshold: i32 = 1;
+  healthCheckInterval: i32 = 5000;
+  healthCheckTimeout: i32 = 5000;
+  healthCheckModel: string = "";
+  cooldownDuration: i32 = 0;
+  failoverOnStatus: StatusSet = new StatusSet();
+  failureConditions: ResponseRule[] = [];
+  healthCheck: HealthCheckConfig = new HealthCheckConfig();
+}
+
+/** retryOnFailure section. */
+export class RetryConfig {
+  enabled: bool = false;
+  maxRetries: i32 = 1;
+  retryTimeout: i32 = 30000;
+  retryOnStatus: StatusSet = new StatusSet();
+}
+
+/** The whole validated configuration. */
+export class PluginConfig {
+  providerType: string = "openai";
+  providerId: string = "";
+  apiTokens: string[] = [];
+  /** Lower-case name of the header that carries the token upstream. */
+  credentialHeader: string = "authorization";
+  /** Text put before the token in that header. */
+  credentialPrefix: string = "Bearer ";
+  failover: FailoverConfig = new FailoverConfig();
+  retry: RetryConfig = new RetryConfig();
+}
+
+/** Outcome of parseConfig: a config, or the error naming the field; warnings either way. */
+export class ConfigResult {
+  config: PluginConfig | null = null;
+  error: string = "";
+  warnings: string[] = [];
+}
+
+const DEFAULT_FAILOVER_ON_STATUS = ["401", "403", "429", "5.."];
+const DEFAULT_RETRY_ON_STATUS = ["429", "5.."];
+const MAX_MS: f64 = 86_400_000; // one day: a bound that still fits every timer argument
+const MAX_COUNT: f64 = 1_000_000;
+
+class Validator {
+  error: string = "";
+  warnings: string[] = [];
+
+  ok(): bool { return this.error.length == 0; }
+
+  fail(field: string, what: string): void {
+    if (this.error.length == 0) this.error = field + " " + what;
+  }
+
+  object(v: JsonValue | null, field: string): JsonValue | null {
+    if (v == null) return null;
+    if (v.kind != JsonKind.Object) { this.fail(field, "must be an object"); return null; }
+    return v;
+  }
+
+  warnUnknown(obj: JsonValue, prefix: string, known: string[]): void {
+    for (let i = 0; i < obj.keys.length; i++) {
+      if (!known.includes(obj.keys[i])) this.warnings.push("unknown field " + prefix + obj.keys[i] + " ignored");
+    }
+  }
+
+  bool(obj: JsonValue, key: string, field: string, dflt: bool): bool {
+    const v = obj.get(key);
+    if (v == null) return dflt;
+    if (v.kind != JsonKind.Bool) { this.fail(field, "must be true or false"); return dflt; }
+    return v.bool;
+  }
+
+  integer(obj: JsonValue, key: string, field: string, dflt: i32, min: f64, max: f64): i32 {
+    const v = obj.get(key);
+    if (v == null) return dflt;
+    if (v.kind != JsonKind.Number || v.num != Math.floor(v.num) || v.num < min || v.num > max) {
+      this.fail(field, "must be an integer from " + (<i64>min).toString() + " to " + (<i64>max).toString());
+      return dflt;
+    }
+    return <i32>v.num;
+  }
+
+  string(obj: JsonValue, key: string, field: string, dflt: string): string {
+    const v = obj.get(key);
+    if (v == null) return dflt;
+    if (v.kind != JsonKind.String) { this.fail(field, "must be a string"); return dflt; }
+    return v.str;
+  }
+
+  statusSet(obj: JsonValue | null, key: string, field: string, dflt: string[]): StatusSet {
+    const set = new StatusSet();
+    let v: JsonValue | null = null;
+    if (obj != null) v = obj.get(key);
+    if (v == null) {
+      for (let i = 0; i < dflt.length; i++) set.addPattern(dflt[i]);
+      return set;
+    }
+    if (v.kind != JsonKind.Array) { this.fail(field, "must be an array of status patterns"); return set; }
+    for (let i = 0; i < v.items.length; i++) {
+      const item = v.items[i];
+      let text = "";
+      if (item.kind == JsonKind.String) text = item.str;
+      else if (item.kind == JsonKind.Number && item.num == Math.floor(item.num) && item.num >= 0 && item.num < 1000) text = (<i32>item.num).toString();
+      else { this.fail(field + "[" + i.toString() + "]", "must be a status pattern string"); return set; }
+      if (!set.addPattern(text)) { this.fail(field + "[" + i.toString() + "]", "is not a valid status pattern: " + patternError); return set; }
+    }
+    return set;
+  }
+
+  rules(obj: JsonValue, key: string, field: string): ResponseRule[] {
+    const out: ResponseRule[] = [];
+    const v = obj.get(key);
+    if (v == null) return out;
+    if (v.kind != JsonKind.Array) { this.fail(field, "must be an array of rules"); return out; }
+    for (let i = 0; i < v.items.length && this.ok(); i++) {
+      const name = field + "[" + i.toString() + "]";
+      const r = this.object(v.items[i], name);
+      if (r == null) { this.fail(name, "must be an object"); return out; }
+      this.warnUnknown(r, name + ".", ["status", "headers", "body"]);
+      const rule = new ResponseRule();
+      if (r.get("status") != null) rule.statuses = this.statusSet(r, "status", name + ".status", []);
+      const hs = r.get("headers");
+      if (hs != null) {
+        if (hs.kind != JsonKind.Array) { this.fail(name + ".headers", "must be an array of strings"); return out; }
+        for (let j = 0; j < hs.items.length; j++) {
+          const h = hs.items[j];
+          if (h.kind != JsonKind.String || h.str.length == 0 || h.str.charAt(0) == "=") {
+            this.fail(name + ".headers[" + j.toString() + "]", "must be \"name\" or \"name=value\"");
+            return out;
+          }
+          const eq = h.str.indexOf("=");
+          rule.headers.push(eq < 0
+            ? new HeaderCondition(h.str.trim().toLowerCase(), null)
+            : new HeaderCondition(h.str.substring(0, eq).trim().toLowerCase(), h.str.substring(eq + 1)));
+        }
+      }
+      const body = r.get("body");
+      if (body != null) {
+        if (body.kind != JsonKind.String || body.str.length == 0) { this.fail(name + ".body", "must be a non-empty string"); return out; }
+        rule.body = body.str;
+      }
+      if (rule.statuses == null && rule.headers.length == 0 && rule.body == null) {
+        this.fail(name, "must give at least one of status, headers, body");
+        return out;
+      }
+      out.push(rule);
+    }
+    return out;
+  }
+
+  tokens(provider: JsonValue): string[] {
+    const out: string[] = [];
+    const v = provider.get("apiTokens");
+    if (v == null || v.kind != JsonKind.Array || v.items.length == 0) {
+      this.fail("provider.apiTokens", "must be a non-empty array of strings");
+      return out;
+    }
+    for (let i = 0; i < v.items.length; i++) {
+      const t = v.items[i];
+      if (t.kind != JsonKind.String || t.str.length == 0) {
+        this.fail("provider.apiTokens[" + i.toString() + "]", "must be a non-empty string");
+        return out;
+      }
+      if (out.includes(t.str)) {
+        this.fail("provider.apiTokens[" + i.toString() + "]", "duplicates an earlier token");
+        return out;
+      }
+      out.push(t.str);
+    }
+    return out;
+  }
+}
+
+function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig): void {
+  if (obj != null) {
+    const p = "provider.failover.";
+    val.warnUnknown(obj, p, ["enabled", "failureThreshold", "successThreshold", "healthCheckInterval",
+      "healthCheckTimeout", "healthCheckModel", "cooldownDuration", "failoverOnStatus", "failureConditions", "healthCheck"]);
+    f.enabled = val.bool(obj, "enabled", p + "enabled", false);
+    f.failureThreshold = val.integer(obj, "failureThreshold", p + "failureThreshold", 3, 1, MAX_COUNT);
+    f.successThreshold = val.integer(obj, "successThreshold", p + "successThreshold", 1, 1, MAX_COUNT);
+    f.healthCheckInterval = val.integer(obj, "healthCheckInterval", p + "healthCheckInterval", 5000, 1, MAX_MS);
+    f.healthCheckTimeout = val.integer(obj, "healthCheckTimeout", p + "healthCheckTimeout", 5000, 1, MAX_MS);
+    f.healthCheckModel = val.string(obj, "healthCheckModel", p + "healthCheckModel", "");
+    f.cooldownDuration = val.integer(obj, "cooldownDuration", p + "cooldownDuration", 0, 0, MAX_MS);
+    f.failureConditions = val.rules(obj, "failureConditions", p + "failureConditions");
+    const hc = val.object(obj.get("healthCheck"), p + "healthCheck");
+    if (hc != null) {
+      const q = p + "healthCheck.";
+      val.warnUnknown(hc, q, ["cluster", "authority", "path", "body", "successConditions"]);
+      f.healthCheck.cluster = val.string(hc, "cluster", q + "cluster", "");
+      f.healthCheck.authority = val.string(hc, "authority", q + "authority", "");
+      f.healthCheck.path = val.string(hc, "path", q + "path", "");
+      f.healthCheck.body = val.string(hc, "body", q + "body", "");
+      f.healthCheck.successConditions = val.rules(hc, "successConditions", q + "successConditions");
+      if (f.healthCheck.path.length > 0 && f.healthCheck.path.charAt(0) != "/") val.fail(q + "path", "must start with '/'");
+    }
+  }
+  f.failoverOnStatus = val.statusSet(obj, "failoverOnStatus", "provider.failover.failoverOnStatus", DEFAULT_FAILOVER_ON_STATUS);
+  if (f.enabled && val.ok() && f.healthCheckModel.length == 0 && f.cooldownDuration == 0 && f.healthCheck.body.length == 0) {
+    val.fail("provider.failover.healthCheckModel", "is required when failover is enabled (or set cooldownDuration > 0, or healthCheck.body)");
+  }
+}
+
+function parseRetry(val: Validator, obj: JsonValue | null, r: RetryConfig): void {
+  if (obj != null) {
+    const p = "provider.retryOnFailure.";
+    val.warnUnknown(obj, p, ["enabled", "maxRetries", "retryTimeout", "retryOnStatus"]);
+    r.enabled = val.bool(obj, "enabled", p + "enabled", false);
+    r.maxRetries = val.integer(obj, "maxRetries", p + "maxRetries", 1, 0, 100);
+    r.retryTimeout = val.integer(obj, "retryTimeout", p + "retryTimeout", 30000, 1, MAX_MS);
+  }
+  r.retryOnStatus = val.statusSet(obj, "retryOnStatus", "provider.retryOnFailure.retryOnStatus", DEFAULT_RETRY_ON_STATUS);
+}
+
+/** Parses and validates the plugin configuration text. */
+export function parseConfig(text: string): ConfigResult {
+  const result = new ConfigResult();
+  const val = new Validator();
+  const root = parseJson(text.trim());
+  if (root == null) { result.error = "configuration is not valid JSON: " + jsonError; return result; }
+  if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
+  val.warnUnknown(root, "", ["provider"]);
+  const provider = val.object(root.get("provider"), "provider");
+  if (provider == null) {
+    if (val.ok()) val.fail("provider", "is required");
+    result.error = val.error;
+    return result;
+  }
+  const cfg = new PluginConfig();
+  val.warnUnknown(provider, "provider.", ["type", "id", "apiTokens", "failover", "retryOnFailure"]);
+  cfg.providerType = val.string(provider, "type", "provider.type", "openai");
+  if (cfg.providerType.length == 0) val.fail("provider.type", "must not be empty");
+  cfg.providerId = val.string(provider, "id", "provider.id", "");
+  if (val.ok()) cfg.apiTokens = val.tokens(provider);
+  const type = cfg.providerType.toLowerCase();
+  if (type == "azure") { cfg.credentialHeader = "api-key"; cfg.credentialPrefix = ""; }
+  else if (type == "claude" || type == "anthropic") { cfg.credentialHeader = "x-api-key"; cfg.credentialPrefix = ""; }
+  if (val.ok()) parseFailover(val, val.object(provider.get("failover"), "provider.failover"), cfg.failover);
+  if (val.ok()) parseRetry(val, val.object(provider.get("retryOnFailure"), "provider.retryOnFailure"), cfg.retry);
+  result.warnings = val.warnings;
+  if (!val.ok()) { result.error = val.error; return result; }
+  result.config = cfg;
+  return result;
+}

@@ -1,0 +1,19 @@
+// Token identities that never reveal the token: a 64-bit hash for shared state, a short
+// fingerprint (#index:hash) for logs, metrics and the status endpoint.
+
+/** FNV-1a 64-bit hash over the UTF-16 code units of `s`. */
+export function hash64(s: string): u64 {
+  let h: u64 = 0xcbf29ce484222325;
+  for (let i = 0; i < s.length; i++) {
+    h ^= <u64>s.charCodeAt(i);
+    h *= 0x100000001b3;
+  }
+  return h;
+}
+
+/** `#<index>:<6 hex digits>` for the token with this hash at this index of apiTokens. */
+export function fingerprint(index: i32, hash: u64): string {
+  let hex = (hash >> 40).toString(16);
+  while (hex.length < 6) hex = "0" + hex;
+  return "#" + index.toString() + ":" + hex;
+}

@@ -1,0 +1,117 @@
+// HTTP header maps: typed access to one header, and whole maps in the ABI's serialized form.
+import {
+  proxy_get_header_map_pairs, proxy_get_header_map_value, proxy_remove_header_map_value,
+  proxy_replace_header_map_value,
+} from "../abi/imports";
+import { MapType, Status } from "../abi/enums";
+import { SLOT_PTR, SLOT_SIZE, clearSlots, ptrOf, takeHostBuffer, takeHostString, utf8 } from "./memory";
+
+/** An ordered list of header pairs (names as the host gave them: lower-case in Envoy). */
+export class HeaderList {
+  names: string[] = [];
+  values: string[] = [];
+
+  /** Appends one pair. */
+  add(name: string, value: string): void {
+    this.names.push(name);
+    this.values.push(value);
+  }
+
+  /** First value of `name` (ASCII case-insensitive), or null. */
+  get(name: string): string | null {
+    const wanted = name.toLowerCase();
+    for (let i = 0; i < this.names.length; i++) {
+      if (this.names[i].toLowerCase() == wanted) return this.values[i];
+    }
+    return null;
+  }
+
+  /** Number of pairs. */
+  get length(): i32 { return this.names.length; }
+
+  /** Serializes to the ABI map layout: count, (keyLen, valueLen)*, then key\0value\0 bytes. */
+  serialize(): ArrayBuffer {
+    const n = this.names.length;
+    const keys = new Array<ArrayBuffer>(n);
+    const vals = new Array<ArrayBuffer>(n);
+    let size = 4 + n * 8;
+    for (let i = 0; i < n; i++) {
+      keys[i] = utf8(this.names[i]);
+      vals[i] = utf8(this.values[i]);
+      size += keys[i].byteLength + vals[i].byteLength + 2;
+    }
+    const out = new ArrayBuffer(size);
+    const base = changetype<usize>(out);
+    store<u32>(base, n);
+    let data = base + 4 + n * 8;
+    for (let i = 0; i < n; i++) {
+      const k = keys[i], v = vals[i];
+      store<u32>(base + 4 + i * 8, k.byteLength);
+      store<u32>(base + 8 + i * 8, v.byteLength);
+      memory.copy(data, changetype<usize>(k), k.byteLength);
+      data += k.byteLength;
+      store<u8>(data++, 0);
+      memory.copy(data, changetype<usize>(v), v.byteLength);
+      data += v.byteLength;
+      store<u8>(data++, 0);
+    }
+    return out;
+  }
+
+  /** Parses the ABI map layout; a malformed map yields the pairs that could be read. */
+  static parse(buf: ArrayBuffer): HeaderList {
+    const list = new HeaderList();
+    const size = <usize>buf.byteLength;
+    if (size < 4) return list;
+    const base = changetype<usize>(buf);
+    const n = <usize>load<u32>(base);
+    if (4 + n * 8 > size) return list;
+    let data = base + 4 + n * 8;
+    const end = base + size;
+    for (let i: usize = 0; i < n; i++) {
+      const kl = <usize>load<u32>(base + 4 + i * 8);
+      const vl = <usize>load<u32>(base + 8 + i * 8);
+      if (data + kl + vl + 2 > end) break;
+      const k = String.UTF8.decodeUnsafe(data, kl, false);
+      data += kl + 1;
+      const v = String.UTF8.decodeUnsafe(data, vl, false);
+      data += vl + 1;
+      list.add(k, v);
+    }
+    return list;
+  }
+}
+
+/** One header value of a map, or null when absent. */
+export function getHeader(map: MapType, name: string): string | null {
+  const key = utf8(name);
+  clearSlots();
+  if (proxy_get_header_map_value(map, ptrOf(key), key.byteLength, SLOT_PTR, SLOT_SIZE) != Status.Ok) return null;
+  if (load<usize>(SLOT_PTR) == 0) return null;
+  return takeHostString();
+}
+
+/** Sets a header, replacing any previous values. */
+export function replaceHeader(map: MapType, name: string, value: string): bool {
+  const key = utf8(name);
+  const val = utf8(value);
+  return proxy_replace_header_map_value(map, ptrOf(key), key.byteLength, ptrOf(val), val.byteLength) == Status.Ok;
+}
+
+/** Removes every value of a header. */
+export function removeHeader(map: MapType, name: string): void {
+  const key = utf8(name);
+  proxy_remove_header_map_value(map, ptrOf(key), key.byteLength);
+}
+
+/** The whole map in serialized form (cheap to keep; parse with HeaderList.parse when needed). */
+export function getHeaderPairsRaw(map: MapType): ArrayBuffer {
+  clearSlots();
+  if (proxy_get_header_map_pairs(map, SLOT_PTR, SLOT_SIZE) != Status.Ok) return new ArrayBuffer(0);
+  return takeHostBuffer();
+}
+
+/** The whole map as a list. */
+export function getHeaderPairs(map: MapType): HeaderList {
+  return HeaderList.parse(getHeaderPairsRaw(map));
+}

@@ -1,0 +1,45 @@
+// Small host services: clock, tick period, randomness, properties, effective context, continue.
+import {
+  proxy_continue_stream, proxy_get_current_time_nanoseconds, proxy_get_property,
+  proxy_set_effective_context, proxy_set_tick_period_milliseconds, wasi_random_get,
+} from "../abi/imports";
+import { Status, StreamType } from "../abi/enums";
+import { SLOT_EXTRA, SLOT_PTR, SLOT_SIZE, clearSlots, ptrOf, takeHostString, utf8 } from "./memory";
+
+/** Host wall-clock time in milliseconds; any phase after _initialize. */
+export function nowMs(): i64 {
+  store<u64>(SLOT_EXTRA, 0);
+  proxy_get_current_time_nanoseconds(SLOT_EXTRA);
+  return <i64>(load<u64>(SLOT_EXTRA) / 1_000_000);
+}
+
+/** Sets this root context's tick period (0 disables ticks); configure phase or later. */
+export function setTickPeriod(ms: u32): void {
+  proxy_set_tick_period_milliseconds(ms);
+}
+
+/** 64 random bits from WASI random_get (0 if the host refuses). */
+export function randomU64(): u64 {
+  store<u64>(SLOT_EXTRA, 0);
+  wasi_random_get(SLOT_EXTRA, 8);
+  return load<u64>(SLOT_EXTRA);
+}
+
+/** A string property such as `cluster_name` or `response.code_details`, or null when absent. */
+export function getProperty(path: string): string | null {
+  // The ABI separates path segments with NUL bytes.
+  const bytes = utf8(path.replaceAll(".", "\0"));
+  clearSlots();
+  if (proxy_get_property(ptrOf(bytes), bytes.byteLength, SLOT_PTR, SLOT_SIZE) != Status.Ok) return null;
+  return takeHostString();
+}
+
+/** Makes `contextId` the target of the following stream calls; used from HTTP-call callbacks. */
+export function setEffectiveContext(contextId: u32): bool {
+  return proxy_set_effective_context(contextId) == Status.Ok;
+}
+
+/** Resumes a paused request or response of the effective stream context. */
+export function continueStream(stream: StreamType): bool {
+  return proxy_continue_stream(stream) == Status.Ok;
+}

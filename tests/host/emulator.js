@@ -1,0 +1,399 @@
+// A Proxy-Wasm ABI 0.2.1 host in Node that follows Envoy's rules closely enough for fast,
+// deterministic tests: several VMs share one SharedStore; time is virtual; HTTP-call answers
+// arrive on the root context of the VM that made the call; local responses and continues made
+// from a callback take effect when it returns; only proxy_log (and WASI) work during _initialize.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SharedStore } from './shared_store.js';
+import { Headers, parseMap, serializeMap } from './header_map.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const DEFAULT_WASM = path.join(ROOT, 'build/plugin.wasm');
+const S = { OK: 0, NOT_FOUND: 1, BAD_ARGUMENT: 2, EMPTY: 7, CAS_MISMATCH: 8 };
+const MAP = { REQ: 0, REQ_TRAILERS: 1, RESP: 2, RESP_TRAILERS: 3, CALL_RESP: 6, CALL_TRAILERS: 7 };
+const BUF = { REQ_BODY: 0, RESP_BODY: 1, CALL_BODY: 4, VM_CONFIG: 6, PLUGIN_CONFIG: 7 };
+const enc = new TextEncoder();
+
+export class Host {
+  constructor({ wasmPath = DEFAULT_WASM, logLevel = 2 } = {}) {
+    this.module = new WebAssembly.Module(fs.readFileSync(wasmPath));
+    this.shared = new SharedStore();
+    this.nowMs = 1_700_000_000_000;
+    this.metrics = new Map();
+    this.metricIds = [];
+    this.logs = [];
+    this.logLevel = logLevel;
+    this.vms = [];
+    this.hostCalls = new Map();
+    this.nextCallId = 1;
+    this.nextContextId = 1;
+  }
+
+  createVm(name = `vm${this.vms.length}`) {
+    const vm = new Vm(this, name);
+    this.vms.push(vm);
+    return vm;
+  }
+
+  /** Moves the virtual clock, firing ticks and HTTP-call timeouts in time order. */
+  advance(ms) {
+    const end = this.nowMs + ms;
+    for (;;) {
+      let next = null;
+      for (const vm of this.vms) {
+        for (const root of vm.roots.values()) {
+          if (root.tickPeriod > 0 && root.nextTick <= end && (!next || root.nextTick < next.at)) next = { at: root.nextTick, fire: () => vm.tick(root) };
+        }
+        for (const call of vm.pendingCalls.values()) {
+          const at = call.answerAt ?? call.deadline;
+          if (at <= end && (!next || at < next.at)) next = { at, fire: () => vm.settleCall(call) };
+        }
+      }
+      if (!next) break;
+      this.nowMs = Math.max(this.nowMs, next.at);
+      next.fire();
+    }
+    this.nowMs = end;
+  }
+
+  metric(name) { return this.metrics.get(name)?.value ?? 0; }
+  countCall(name) { this.hostCalls.set(name, (this.hostCalls.get(name) ?? 0) + 1); }
+  resetCallCounts() { this.hostCalls.clear(); }
+}
+
+export class Vm {
+  constructor(host, name) {
+    this.host = host;
+    this.name = name;
+    this.roots = new Map();
+    this.streams = new Map();
+    this.pendingCalls = new Map();
+    this.effective = null;
+    this.initializing = true;
+    this.instance = new WebAssembly.Instance(host.module, this.imports());
+    this.exports = this.instance.exports;
+    this.exports._initialize();
+    this.initializing = false;
+    this.upstream = null;
+  }
+
+  // ---- memory helpers
+  bytes(ptr, len) { return Buffer.from(new Uint8Array(this.exports.memory.buffer, ptr, len)); }
+  text(ptr, len) { return this.bytes(ptr, len).toString('utf8'); }
+  u32(ptr, v) { new DataView(this.exports.memory.buffer).setUint32(ptr, v >>> 0, true); }
+  u64(ptr, v) { new DataView(this.exports.memory.buffer).setBigUint64(ptr, BigInt(v), true); }
+  give(buf, ptrOut, sizeOut) {
+    const p = buf.length > 0 ? this.exports.proxy_on_memory_allocate(buf.length) : 0;
+    if (buf.length > 0) new Uint8Array(this.exports.memory.buffer, p, buf.length).set(buf);
+    this.u32(ptrOut, p);
+    this.u32(sizeOut, buf.length);
+  }
+
+  imports() {
+    const self = this;
+    const host = this.host;
+    const guard = (name, fn) => (...args) => {
+      host.countCall(name);
+      if (self.initializing && name !== 'proxy_log') throw new Error(`${name} called during _initialize`);
+      return fn(...args);
+    };
+    const env = {
+      proxy_log: guard('proxy_log', (level, p, n) => { host.logs.push({ vm: self.name, level, msg: self.text(p, n) }); return S.OK; }),
+      proxy_get_log_level: guard('proxy_get_log_level', (out) => { self.u32(out, host.logLevel); return S.OK; }),
+      proxy_get_current_time_nanoseconds: guard('proxy_get_current_time_nanoseconds', (out) => { self.u64(out, BigInt(host.nowMs) * 1000000n); return S.OK; }),
+      proxy_set_tick_period_milliseconds: guard('proxy_set_tick_period_milliseconds', (ms) => {
+        const root = self.effective?.isRoot ? self.effective : null;
+        if (!root) return S.BAD_ARGUMENT;
+        root.tickPeriod = ms;
+        root.nextTick = host.nowMs + ms;
+        return S.OK;
+      }),
+      proxy_get_buffer_bytes: guard('proxy_get_buffer_bytes', (type, start, max, pOut, sOut) => {
+        const buf = self.buffer(type);
+        if (!buf) return S.NOT_FOUND;
+        self.give(buf.subarray(start, start + max), pOut, sOut);
+        return S.OK;
+      }),
+      proxy_set_buffer_bytes: guard('proxy_set_buffer_bytes', () => S.OK),
+      proxy_get_buffer_status: guard('proxy_get_buffer_status', () => S.OK),
+      proxy_get_header_map_pairs: guard('proxy_get_header_map_pairs', (type, pOut, sOut) => {
+        const m = self.map(type);
+        if (!m) return S.NOT_FOUND;
+        self.give(serializeMap(m.pairs), pOut, sOut);
+        return S.OK;
+      }),
+      proxy_get_header_map_value: guard('proxy_get_header_map_value', (type, kp, kn, pOut, sOut) => {
+        const m = self.map(type);
+        if (!m) return S.NOT_FOUND;
+        const v = m.get(self.text(kp, kn));
+        if (v === null) return S.NOT_FOUND;
+        self.give(Buffer.from(v), pOut, sOut);
+        return S.OK;
+      }),
+      proxy_replace_header_map_value: guard('proxy_replace_header_map_value', (type, kp, kn, vp, vn) => {
+        const m = self.map(type);
+        if (!m) return S.NOT_FOUND;
+        m.replace(self.text(kp, kn), self.text(vp, vn));
+        return S.OK;
+      }),
+      proxy_add_header_map_value: guard('proxy_add_header_map_value', (type, kp, kn, vp, vn) => {
+        const m = self.map(type);
+        if (!m) return S.NOT_FOUND;
+        m.add(self.text(kp, kn), self.text(vp, vn));
+        return S.OK;
+      }),
+      proxy_remove_header_map_value: guard('proxy_remove_header_map_value', (type, kp, kn) => {
+        const m = self.map(type);
+        if (!m) return S.NOT_FOUND;
+        m.remove(self.text(kp, kn));
+        return S.OK;
+      }),
+      proxy_set_header_map_pairs: guard('proxy_set_header_map_pairs', () => S.OK),
+      proxy_get_property: guard('proxy_get_property', (pp, pn, pOut, sOut) => {
+        const key = self.text(pp, pn).split('\0').join('.');
+        const props = self.effective?.props ?? {};
+        if (!(key in props)) return S.NOT_FOUND;
+        self.give(Buffer.from(String(props[key])), pOut, sOut);
+        return S.OK;
+      }),
+      proxy_get_shared_data: guard('proxy_get_shared_data', (kp, kn, pOut, sOut, casOut) => {
+        const e = host.shared.get(self.text(kp, kn));
+        if (!e) return S.NOT_FOUND;
+        self.give(e.value, pOut, sOut);
+        self.u32(casOut, e.cas);
+        return S.OK;
+      }),
+      proxy_set_shared_data: guard('proxy_set_shared_data', (kp, kn, vp, vn, cas) =>
+        host.shared.set(self.text(kp, kn), self.bytes(vp, vn), cas >>> 0)),
+      proxy_http_call: guard('proxy_http_call', (up, un, hp, hn, bp, bn, tp, tn, timeout, idOut) => {
+        const root = self.effective?.isRoot ? self.effective : self.effective?.root;
+        const cluster = self.text(up, un);
+        const headers = new Headers(parseMap(self.bytes(hp, hn)));
+        if (!headers.get(':path') || !headers.get(':method') || !headers.get(':authority')) return S.BAD_ARGUMENT;
+        const id = host.nextCallId++;
+        const call = { id, root, cluster, headers, body: self.bytes(bp, bn), timeoutMs: timeout, deadline: host.nowMs + timeout, answerAt: null, answer: null };
+        self.pendingCalls.set(id, call);
+        self.u32(idOut, id);
+        return S.OK;
+      }),
+      proxy_send_local_response: guard('proxy_send_local_response', (status, dp, dn, bp, bn, hp, hn) => {
+        const stream = self.effective?.isRoot ? null : self.effective;
+        if (!stream) return S.BAD_ARGUMENT;
+        stream.pendingLocal = { status, details: self.text(dp, dn), body: self.bytes(bp, bn), headers: new Headers(parseMap(self.bytes(hp, hn))) };
+        return S.OK;
+      }),
+      proxy_set_effective_context: guard('proxy_set_effective_context', (id) => {
+        const ctx = self.streams.get(id) ?? self.roots.get(id);
+        if (!ctx) return S.BAD_ARGUMENT;
+        self.effective = ctx;
+        return S.OK;
+      }),
+      proxy_continue_stream: guard('proxy_continue_stream', (type) => {
+        const stream = self.effective?.isRoot ? null : self.effective;
+        if (!stream) return S.BAD_ARGUMENT;
+        stream.pendingContinue.push(type);
+        return S.OK;
+      }),
+      proxy_define_metric: guard('proxy_define_metric', (type, np, nn, idOut) => {
+        const name = self.text(np, nn);
+        if (!host.metrics.has(name)) {
+          host.metrics.set(name, { type, value: 0 });
+          host.metricIds.push(name);
+        }
+        self.u32(idOut, host.metricIds.indexOf(name) + 1);
+        return S.OK;
+      }),
+      proxy_increment_metric: guard('proxy_increment_metric', (id, delta) => {
+        const m = host.metrics.get(host.metricIds[id - 1]);
+        if (!m) return S.NOT_FOUND;
+        if (m.type === 0 && delta < 0n) return S.BAD_ARGUMENT;
+        m.value += Number(delta);
+        return S.OK;
+      }),
+      proxy_record_metric: guard('proxy_record_metric', (id, value) => {
+        const m = host.metrics.get(host.metricIds[id - 1]);
+        if (!m) return S.NOT_FOUND;
+        m.value = Number(value);
+        return S.OK;
+      }),
+      proxy_get_metric: guard('proxy_get_metric', () => S.OK),
+      proxy_done: guard('proxy_done', () => S.OK),
+    };
+    const wasi = {
+      random_get: (p, n) => { host.countCall('random_get'); for (let i = 0; i < n; i++) new Uint8Array(self.exports.memory.buffer)[p + i] = Math.floor(Math.random() * 256); return 0; },
+      fd_write: () => 8,
+      proc_exit: () => { throw new Error('proc_exit'); },
+      clock_time_get: (id, prec, out) => { self.u64(out, BigInt(host.nowMs) * 1000000n); return 0; },
+      environ_sizes_get: (a, b) => { self.u32(a, 0); self.u32(b, 0); return 0; },
+      environ_get: () => 0,
+      args_sizes_get: (a, b) => { self.u32(a, 0); self.u32(b, 0); return 0; },
+      args_get: () => 0,
+    };
+    return { env, wasi_snapshot_preview1: wasi };
+  }
+
+  buffer(type) {
+    const ctx = this.effective;
+    if (type === BUF.PLUGIN_CONFIG) return ctx?.isRoot ? ctx.config : null;
+    if (type === BUF.VM_CONFIG) return Buffer.alloc(0);
+    if (type === BUF.CALL_BODY) return this.callAnswer?.body ?? null;
+    if (!ctx || ctx.isRoot) return null;
+    if (type === BUF.REQ_BODY) return ctx.requestBodyBuffer;
+    if (type === BUF.RESP_BODY) return ctx.responseBodyBuffer;
+    return null;
+  }
+
+  map(type) {
+    if (type === MAP.CALL_RESP) return this.callAnswer?.headers ?? null;
+    if (type === MAP.CALL_TRAILERS) return this.callAnswer ? new Headers() : null;
+    const ctx = this.effective;
+    if (!ctx || ctx.isRoot) return null;
+    if (type === MAP.REQ) return ctx.requestHeaders;
+    if (type === MAP.RESP) return ctx.responseHeaders;
+    return null;
+  }
+
+  /** Runs a callback with `ctx` effective, then applies deferred local responses and continues. */
+  run(ctx, fn) {
+    const prev = this.effective;
+    this.effective = ctx;
+    try {
+      return fn();
+    } finally {
+      this.effective = prev;
+      for (const s of this.streams.values()) s.applyDeferred();
+    }
+  }
+
+  /** Creates a root context and configures it; returns [ok, root]. */
+  configure(config) {
+    const id = this.host.nextContextId++;
+    const root = { isRoot: true, id, config: Buffer.from(typeof config === 'string' ? config : JSON.stringify(config)), tickPeriod: 0, nextTick: 0, props: {} };
+    this.roots.set(id, root);
+    this.run(root, () => this.exports.proxy_on_context_create(id, 0));
+    this.run(root, () => this.exports.proxy_on_vm_start(id, 0));
+    const ok = this.run(root, () => this.exports.proxy_on_configure(id, root.config.length)) !== 0;
+    this.root = root;
+    return [ok, root];
+  }
+
+  /** Removes a root context (a configuration replaced or a VM going away). */
+  deleteRoot(root) {
+    this.run(root, () => this.exports.proxy_on_done(root.id));
+    this.run(root, () => this.exports.proxy_on_delete(root.id));
+    this.roots.delete(root.id);
+  }
+
+  tick(root) {
+    root.nextTick = this.host.nowMs + root.tickPeriod;
+    if (root.stopped) return;
+    this.run(root, () => this.exports.proxy_on_tick(root.id));
+  }
+
+  /** Answers a pending call: with `answer` {status, headers, body}, or null for a failure (no headers). */
+  settleCall(call, answer = call.answer) {
+    if (!this.pendingCalls.has(call.id)) return;
+    this.pendingCalls.delete(call.id);
+    if (answer && this.host.nowMs > call.deadline) answer = null;
+    if (answer) {
+      const headers = new Headers([[':status', String(answer.status)], ...Object.entries(answer.headers ?? {})]);
+      this.callAnswer = { headers, body: Buffer.from(answer.body ?? '') };
+    } else {
+      this.callAnswer = { headers: new Headers(), body: Buffer.alloc(0) };
+    }
+    const numHeaders = this.callAnswer.headers.pairs.length;
+    try {
+      this.run(call.root, () => this.exports.proxy_on_http_call_response(call.root.id, call.id, numHeaders, this.callAnswer.body.length, 0));
+    } finally {
+      this.callAnswer = null;
+    }
+  }
+
+  /** Answers every pending call through `upstream(call)`, which returns an answer, null (failure) or {delayMs, ...answer}. */
+  answerCalls(upstream) {
+    for (const call of [...this.pendingCalls.values()]) {
+      if (call.answerAt !== null) continue;
+      const answer = upstream(call);
+      if (answer && answer.delayMs) {
+        call.answer = answer;
+        call.answerAt = this.host.nowMs + answer.delayMs;
+      } else if (answer && answer.hang) {
+        call.answerAt = call.deadline;
+        call.answer = null;
+      } else {
+        this.settleCall(call, answer);
+      }
+    }
+  }
+
+  newStream(root = this.root, props = {}) {
+    const id = this.host.nextContextId++;
+    const stream = new Stream(this, id, root, props);
+    this.streams.set(id, stream);
+    this.run(root, () => this.exports.proxy_on_context_create(id, root.id));
+    return stream;
+  }
+}
+
+/** One HTTP stream through the plugin; the test plays Envoy's router around it. */
+export class Stream {
+  constructor(vm, id, root, props) {
+    this.vm = vm;
+    this.id = id;
+    this.root = root;
+    this.props = { cluster_name: 'llm', ...props };
+    this.requestHeaders = null;
+    this.responseHeaders = null;
+    this.requestBodyBuffer = null;
+    this.responseBodyBuffer = null;
+    this.pendingLocal = null;
+    this.pendingContinue = [];
+    this.localResponse = null;
+    this.continued = { request: false, response: false };
+    this.lastRequestBodyAction = 0;
+    this.lastResponseBodyAction = 0;
+  }
+
+  applyDeferred() {
+    if (this.pendingLocal) { this.localResponse = this.pendingLocal; this.pendingLocal = null; }
+    for (const t of this.pendingContinue) { if (t === 0) this.continued.request = true; else this.continued.response = true; }
+    this.pendingContinue = [];
+  }
+
+  call(name, ...args) { return this.vm.run(this, () => this.vm.exports[name](this.id, ...args)); }
+
+  onRequestHeaders(headers, endOfStream = false) {
+    this.requestHeaders = headers instanceof Headers ? headers : new Headers(headers);
+    return this.call('proxy_on_request_headers', this.requestHeaders.pairs.length, endOfStream ? 1 : 0);
+  }
+
+  onRequestBody(chunk, endOfStream = true) {
+    const data = Buffer.from(chunk);
+    this.requestBodyBuffer = this.lastRequestBodyAction === 1 && this.requestBodyBuffer ? Buffer.concat([this.requestBodyBuffer, data]) : data;
+    this.lastRequestBodyAction = this.call('proxy_on_request_body', this.requestBodyBuffer.length, endOfStream ? 1 : 0);
+    return this.lastRequestBodyAction;
+  }
+
+  onResponseHeaders(headers, endOfStream = false) {
+    this.responseHeaders = headers instanceof Headers ? headers : new Headers(headers);
+    return this.call('proxy_on_response_headers', this.responseHeaders.pairs.length, endOfStream ? 1 : 0);
+  }
+
+  onResponseBody(chunk, endOfStream = true) {
+    const data = Buffer.from(chunk);
+    this.responseBodyBuffer = this.lastResponseBodyAction === 1 && this.responseBodyBuffer ? Buffer.concat([this.responseBodyBuffer, data]) : data;
+    this.lastResponseBodyAction = this.call('proxy_on_response_body', this.responseBodyBuffer.length, endOfStream ? 1 : 0);
+    return this.lastResponseBodyAction;
+  }
+
+  /** Ends the stream as Envoy does: on_done, on_log, on_delete. */
+  finish() {
+    this.call('proxy_on_done');
+    this.call('proxy_on_log');
+    this.call('proxy_on_delete');
+    this.vm.streams.delete(this.id);
+  }
+}
+
+export { Headers } from './header_map.js';
