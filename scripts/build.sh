@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# Builds build/plugin.wasm (optimized) and build/plugin.debug.wasm (with names and a source map).
+# Builds build/plugin.wasm (optimized) and build/plugin.debug.wasm (names and a source map).
+# Flags live in asconfig.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p build
-common=(assembly/index.ts --runtime incremental --exportStart _initialize
-        --use abort=assembly/abi/abort/abortHandler)
-npx --no-install asc "${common[@]}" -O3 --noAssert -o build/plugin.wasm
-npx --no-install asc "${common[@]}" --debug --sourceMap -o build/plugin.debug.wasm
+npx --no-install asc assembly/index.ts --target release
+npx --no-install asc assembly/index.ts --target debug
 echo "built build/plugin.wasm ($(wc -c < build/plugin.wasm) bytes) and build/plugin.debug.wasm"

@@ -1,0 +1,67 @@
+// Builds an Envoy bootstrap (as a plain object; JSON is valid YAML) with the plugin in front of
+// one upstream cluster. Used by the Envoy tests and the benchmark; envoy/envoy.yaml is the
+// hand-written equivalent for users.
+export function wasmFilter({ wasmPath, pluginConfig, vmId = 'ai-token-failover' }) {
+  return {
+    name: 'envoy.filters.http.wasm',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+      config: {
+        name: 'ai-token-failover',
+        root_id: 'ai-token-failover',
+        vm_config: { vm_id: vmId, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasmPath } } },
+        configuration: {
+          '@type': 'type.googleapis.com/google.protobuf.StringValue',
+          value: typeof pluginConfig === 'string' ? pluginConfig : JSON.stringify(pluginConfig),
+        },
+        fail_open: false,
+      },
+    },
+  };
+}
+
+export function httpConnectionManager({ filters, routeTimeoutMs = 30000 }) {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      stat_prefix: 'ingress',
+      route_config: {
+        name: 'local',
+        virtual_hosts: [{ name: 'llm', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'llm', timeout: `${routeTimeoutMs / 1000}s` } }] }],
+      },
+      http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+    },
+  };
+}
+
+export function listener({ port, filters, name = 'ingress', routeTimeoutMs }) {
+  return {
+    name,
+    address: { socket_address: { address: '127.0.0.1', port_value: port } },
+    filter_chains: [{ filters: [httpConnectionManager({ filters, routeTimeoutMs })] }],
+  };
+}
+
+export function upstreamCluster({ port, name = 'llm' }) {
+  return {
+    name,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
+    },
+  };
+}
+
+/** A whole bootstrap: listener with `filters` (default: the plugin), the llm cluster, admin. */
+export function bootstrap({ listenPort, adminPort, upstreamPort, filters, listeners }) {
+  return {
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
+    static_resources: {
+      listeners: listeners ?? [listener({ port: listenPort, filters })],
+      clusters: [upstreamCluster({ port: upstreamPort })],
+    },
+  };
+}

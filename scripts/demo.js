@@ -1,0 +1,41 @@
+// `npm start`: the mock provider on :8081 and Envoy (two workers) with the plugin on :10000,
+// configured by envoy/envoy.yaml. Stops both on Ctrl-C.
+import { spawn } from 'node:child_process';
+import { ROOT, resolveEnvoy } from './envoy_bin.js';
+import { startMockProvider } from '../envoy/mock_provider.js';
+
+const envoyBin = resolveEnvoy();
+const mock = await startMockProvider(8081).catch((e) => {
+  console.error(`cannot listen on 127.0.0.1:8081 (${e.code}); stop whatever uses it and retry`);
+  process.exit(1);
+});
+const envoy = spawn(envoyBin, ['-c', 'envoy/envoy.yaml', '--concurrency', '2', '--disable-hot-restart', '-l', 'warning', '--component-log-level', 'wasm:info'],
+  { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+envoy.on('exit', async (code) => {
+  console.error(`envoy exited (${code})`);
+  await mock.close();
+  process.exit(code ?? 1);
+});
+
+async function waitReady() {
+  for (let i = 0; i < 300; i++) {
+    try { if ((await fetch('http://127.0.0.1:9901/ready')).ok) return true; } catch { /* starting */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+if (await waitReady()) {
+  console.log(`
+ai-token-failover is running: Envoy :10000 -> plugin -> mock provider :8081 (tokens sk-demo-1..4)
+
+  curl -s localhost:10000/v1/chat/completions -H 'content-type: application/json' \\
+       -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+
+  which token did the provider see:  curl -s localhost:8081/__mock/requests
+  Envoy admin and metrics:           curl -s localhost:9901/stats/prometheus
+
+Ctrl-C stops Envoy and the mock provider.`);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => envoy.kill('SIGTERM'));
