@@ -213,3 +213,19 @@ export function parseJson(text: string): JsonValue | null {
   if (r.pos != text.length) return r.fail("unexpected data after the document");
   return v;
 }
+
+/** A JSON string literal (quotes included) for `s`. */
+export function jsonString(s: string): string {
+  let out = "\"";
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c != 0x22 && c != 0x5c) continue;
+    out += s.substring(start, i);
+    if (c == 0x22) out += "\\\"";
+    else if (c == 0x5c) out += "\\\\";
+    else out += "\\u00" + (c < 0x10 ? "0" : "") + c.toString(16);
+    start = i + 1;
+  }
+  return out + s.substring(start) + "\"";
+}

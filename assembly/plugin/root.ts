@@ -1,16 +1,21 @@
-// The plugin's root context: configuration, and the per-VM objects every stream shares.
+// The plugin's root context: configuration, the failover coordinator, ticks and call answers.
 import { BufferType, LogLevel } from "../abi/enums";
 import { getBufferBytes } from "../runtime/buffers";
 import { RootContext, StreamContext } from "../runtime/contexts";
-import { randomU64 } from "../runtime/host";
+import { getProperty, nowMs, randomU64, setTickPeriod } from "../runtime/host";
 import { logEnabled, logError, logWarn } from "../runtime/log";
 import { PluginConfig, parseConfig } from "./config";
+import { Failover, poolKeyPrefix } from "./failover";
 import { TokenFilter } from "./filter";
 import { Random } from "./random";
+import { rulesNeedHeaders } from "./response_rules";
 
 /** Root context of one plugin configuration in one VM. */
 export class PluginRoot extends RootContext {
   config: PluginConfig | null = null;
+  failover: Failover | null = null;
+  /** Whether judging a response needs all its headers (a failure rule tests headers). */
+  failureRulesNeedHeaders: bool = false;
   random: Random = new Random(randomU64());
 
   onConfigure(configSize: usize): bool {
@@ -26,7 +31,27 @@ export class PluginRoot extends RootContext {
       return false;
     }
     this.config = cfg;
+    if (cfg.failover.enabled) {
+      const name = getProperty("plugin_name");
+      const prefix = poolKeyPrefix(name != null && name.length > 0 ? name : "ai-token-failover", cfg);
+      const holder = this.random.next().toString(16) + ":" + this.id.toString();
+      const failover = new Failover(cfg, prefix, holder, nowMs());
+      failover.start();
+      this.failover = failover;
+      this.failureRulesNeedHeaders = rulesNeedHeaders(cfg.failover.failureConditions);
+      setTickPeriod(<u32>cfg.failover.healthCheckInterval);
+    }
     return true;
+  }
+
+  onTick(): void {
+    const f = this.failover;
+    if (f != null) f.onTick(this.random);
+  }
+
+  onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: usize): void {
+    const f = this.failover;
+    if (f != null) f.onProbeResponse(callId, numHeaders, bodySize);
   }
 
   createStream(id: u32): StreamContext {

@@ -65,7 +65,7 @@ export class HeaderList {
     if (size < 4) return list;
     const base = changetype<usize>(buf);
     const n = <usize>load<u32>(base);
-    if (4 + n * 8 > size) return list;
+    if (<usize>4 + n * 8 > size) return list;
     let data = base + 4 + n * 8;
     const end = base + size;
     for (let i: usize = 0; i < n; i++) {

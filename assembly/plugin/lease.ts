@@ -1,0 +1,70 @@
+// The probe lease: one root context in the process at a time runs the background work. A lease
+// expires after 3 intervals without renewal; a newer configuration takes it over from an older
+// one, so after a reload the prober knows the current token list.
+import { Status } from "../abi/enums";
+import { getShared, setShared } from "../runtime/shared_data";
+
+/** A lease as stored: holder, expiry (ms) and the holder's configuration stamp. */
+export class Lease {
+  constructor(public holder: string, public expiresAt: i64, public stamp: i64) {}
+
+  encode(): string {
+    return this.holder + " " + this.expiresAt.toString() + " " + this.stamp.toString();
+  }
+
+  static decode(s: string): Lease | null {
+    const a = s.indexOf(" ");
+    const b = a < 0 ? -1 : s.indexOf(" ", a + 1);
+    if (a <= 0 || b < 0) return null;
+    const exp = parseDecimal(s.substring(a + 1, b));
+    const stamp = parseDecimal(s.substring(b + 1));
+    if (exp < 0 || stamp < 0) return null;
+    return new Lease(s.substring(0, a), exp, stamp);
+  }
+}
+
+function parseDecimal(s: string): i64 {
+  if (s.length == 0 || s.length > 18) return -1;
+  let v: i64 = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    v = v * 10 + (c - 0x30);
+  }
+  return v;
+}
+
+/** Whether `me` (with configuration stamp `stamp`) may take or renew `current` at `now`. Pure. */
+export function mayHold(current: Lease | null, me: string, stamp: i64, now: i64): bool {
+  if (current == null) return true;
+  if (current.holder == me) return true;
+  if (current.expiresAt <= now) return true;
+  return stamp > current.stamp;
+}
+
+/** Lease expiry: three intervals without renewal. */
+export function leaseTtl(intervalMs: i64): i64 {
+  return 3 * intervalMs;
+}
+
+/** Takes or renews the lease in shared data; returns whether `me` holds it afterwards. */
+export function acquireLease(key: string, me: string, stamp: i64, now: i64, intervalMs: i64): bool {
+  const v = getShared(key);
+  const current: Lease | null = v != null ? Lease.decode(String.UTF8.decode(v.bytes)) : null;
+  if (!mayHold(current, me, stamp, now)) return false;
+  const next = new Lease(me, now + leaseTtl(intervalMs), stamp);
+  // cas 0 on a missing (or unreadable) record: a race there is settled by the read-back below.
+  const status = setShared(key, String.UTF8.encode(next.encode()), v == null ? 0 : v.cas);
+  if (status != Status.Ok) return false;
+  const check = getShared(key);
+  if (check == null) return false;
+  const after = Lease.decode(String.UTF8.decode(check.bytes));
+  return after != null && after.holder == me;
+}
+
+/** Current holder of the lease, or null (for the status endpoint). */
+export function readLease(key: string): Lease | null {
+  const v = getShared(key);
+  if (v == null) return null;
+  return Lease.decode(String.UTF8.decode(v.bytes));
+}

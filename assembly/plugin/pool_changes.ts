@@ -1,0 +1,56 @@
+// The changes the plugin makes to a pool record, each applied inside a CAS loop.
+import { FailureOutcome, PoolState } from "./pool_state";
+import { PoolChange } from "./pool_store";
+
+/** Adds configured tokens that the record does not know yet (start-up and reload). */
+export class AddTokens extends PoolChange {
+  constructor(public ids: u64[]) { super(); }
+  apply(state: PoolState): bool { return state.addMissing(this.ids); }
+}
+
+/** Counts a failure of one token. */
+export class CountFailure extends PoolChange {
+  outcome: FailureOutcome = FailureOutcome.Counted;
+  constructor(public id: u64, public status: i32, public now: i64, public retryAfterAt: i64,
+              public threshold: i32, public cooldownMs: i64) { super(); }
+  apply(state: PoolState): bool {
+    const i = state.indexOf(this.id);
+    if (i < 0) return false;
+    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs);
+    return true;
+  }
+}
+
+/** Resets one token's consecutive failures after a success. */
+export class CountSuccess extends PoolChange {
+  constructor(public id: u64) { super(); }
+  apply(state: PoolState): bool {
+    const i = state.indexOf(this.id);
+    return i >= 0 && state.recordSuccess(i);
+  }
+}
+
+/** Counts one probe result. */
+export class CountProbe extends PoolChange {
+  restored: bool = false;
+  constructor(public id: u64, public ok: bool, public status: i32, public successThreshold: i32) { super(); }
+  apply(state: PoolState): bool {
+    const i = state.indexOf(this.id);
+    if (i < 0) return false;
+    const t = state.tokens[i];
+    const successesBefore = t.probeSuccesses;
+    const statusBefore = t.lastStatus;
+    this.restored = state.recordProbe(i, this.ok, this.status, this.successThreshold);
+    return this.restored || t.probeSuccesses != successesBefore || t.lastStatus != statusBefore;
+  }
+}
+
+/** Puts back every token whose cooldown or Retry-After has passed. */
+export class RestoreDue extends PoolChange {
+  restored: i32 = 0;
+  constructor(public now: i64) { super(); }
+  apply(state: PoolState): bool {
+    this.restored = state.restoreDue(this.now);
+    return this.restored > 0;
+  }
+}

@@ -1,0 +1,193 @@
+// The state of one token pool, as stored in one shared-data record: every token's membership and
+// counters live together, so a token moves in or out in a single CAS write. Pure: no host calls.
+
+/** One token's state; the token itself is only known by its 64-bit hash. */
+export class TokenState {
+  id: u64 = 0;
+  out: bool = false;
+  /** Consecutive counted failures (reset by any success). */
+  failures: i32 = 0;
+  /** Consecutive successful probes while out of the pool. */
+  probeSuccesses: i32 = 0;
+  /** When the token was taken out (ms), 0 while in the pool. */
+  outSince: i64 = 0;
+  /** When the token comes back by itself (cooldown or Retry-After, ms); 0: only a probe brings it back. */
+  returnsAt: i64 = 0;
+  /** Status of the last counted failure or failed probe, 0 if none. */
+  lastStatus: i32 = 0;
+
+  static fresh(id: u64): TokenState {
+    const t = new TokenState();
+    t.id = id;
+    return t;
+  }
+
+  putBack(): void {
+    this.out = false;
+    this.failures = 0;
+    this.probeSuccesses = 0;
+    this.outSince = 0;
+    this.returnsAt = 0;
+  }
+
+  takeOut(now: i64, returnsAt: i64): void {
+    if (!this.out) this.outSince = now;
+    this.out = true;
+    this.probeSuccesses = 0;
+    if (returnsAt > this.returnsAt) this.returnsAt = returnsAt;
+  }
+}
+
+/** What a counted failure did to its token. */
+export const enum FailureOutcome { Counted = 0, Ejected = 1 }
+
+/** Every token of a pool (including tokens a newer or older configuration no longer lists). */
+export class PoolState {
+  tokens: TokenState[] = [];
+
+  /** Index of the token with this id, or -1. */
+  indexOf(id: u64): i32 {
+    for (let i = 0; i < this.tokens.length; i++) if (unchecked(this.tokens[i]).id == id) return i;
+    return -1;
+  }
+
+  /** Adds the ids that are missing, in the pool; returns whether anything was added. */
+  addMissing(ids: u64[]): bool {
+    let added = false;
+    for (let i = 0; i < ids.length; i++) {
+      if (this.indexOf(ids[i]) < 0) {
+        this.tokens.push(TokenState.fresh(ids[i]));
+        added = true;
+      }
+    }
+    return added;
+  }
+
+  /**
+   * Counts a failure of token `i`. `retryAfterAt` > 0 (a 429's Retry-After) takes it out at once
+   * until then; otherwise it goes out when its consecutive failures reach `threshold`, for
+   * `cooldownMs` when that is > 0, else until probes bring it back.
+   */
+  recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64): FailureOutcome {
+    const t = this.tokens[i];
+    const wasOut = t.out;
+    t.failures++;
+    t.lastStatus = status;
+    if (retryAfterAt > now) {
+      t.takeOut(now, retryAfterAt);
+    } else if (!t.out && t.failures >= threshold) {
+      t.takeOut(now, cooldownMs > 0 ? now + cooldownMs : 0);
+    }
+    return !wasOut && t.out ? FailureOutcome.Ejected : FailureOutcome.Counted;
+  }
+
+  /** A response that is not a failure resets the consecutive count; returns whether it changed. */
+  recordSuccess(i: i32): bool {
+    const t = this.tokens[i];
+    if (t.failures == 0) return false;
+    t.failures = 0;
+    return true;
+  }
+
+  /** Counts one probe of token `i`; returns true when this puts the token back. */
+  recordProbe(i: i32, ok: bool, status: i32, successThreshold: i32): bool {
+    const t = this.tokens[i];
+    if (!t.out) return false;
+    if (!ok) {
+      t.probeSuccesses = 0;
+      t.lastStatus = status;
+      return false;
+    }
+    t.probeSuccesses++;
+    if (t.probeSuccesses < successThreshold) return false;
+    t.putBack();
+    return true;
+  }
+
+  /** Puts back every token whose cooldown or Retry-After has passed; returns how many. */
+  restoreDue(now: i64): i32 {
+    let n = 0;
+    for (let i = 0; i < this.tokens.length; i++) {
+      const t = this.tokens[i];
+      if (t.out && t.returnsAt > 0 && t.returnsAt <= now) {
+        t.putBack();
+        n++;
+      }
+    }
+    return n;
+  }
+}
+
+// ---- codec: "1" then one ";id,out,failures,probeSuccesses,outSince,returnsAt,lastStatus" per token,
+// numbers in lower-case hex. Compact, and decoded only when the CAS value changed.
+
+const FORMAT_VERSION = "1";
+
+/** Encodes a pool state. */
+export function encodePool(p: PoolState): string {
+  let s = FORMAT_VERSION;
+  for (let i = 0; i < p.tokens.length; i++) {
+    const t = p.tokens[i];
+    s += ";" + t.id.toString(16) + "," + (t.out ? "1" : "0") + "," + t.failures.toString(16) + "," +
+      t.probeSuccesses.toString(16) + "," + t.outSince.toString(16) + "," + t.returnsAt.toString(16) + "," +
+      t.lastStatus.toString(16);
+  }
+  return s;
+}
+
+function parseHex(s: string, from: i32, to: i32): i64 {
+  if (to <= from || to - from > 16) return -1;
+  let v: u64 = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    let d: i32;
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
+    else return -1;
+    v = (v << 4) | <u64>d;
+  }
+  return <i64>v;
+}
+
+/** Decodes a pool state; null for anything malformed (never traps). */
+export function decodePool(s: string): PoolState | null {
+  if (!s.startsWith(FORMAT_VERSION)) return null;
+  const p = new PoolState();
+  let pos = FORMAT_VERSION.length;
+  const fields = new StaticArray<i64>(7);
+  while (pos < s.length) {
+    if (s.charCodeAt(pos) != 0x3b) return null;
+    pos++;
+    for (let f = 0; f < 7; f++) {
+      let end = pos;
+      while (end < s.length && s.charCodeAt(end) != 0x2c && s.charCodeAt(end) != 0x3b) end++;
+      if (f == 0) {
+        // The id uses all 64 bits, so it is parsed apart from the -1 error value.
+        if (end <= pos || end - pos > 16) return null;
+        const hi = end - pos > 8 ? parseHex(s, pos, end - 8) : 0;
+        const lo = parseHex(s, end - pos > 8 ? end - 8 : pos, end);
+        if (hi < 0 || lo < 0) return null;
+        fields[0] = <i64>((<u64>hi << 32) | <u64>lo);
+      } else {
+        const v = parseHex(s, pos, end);
+        if (v < 0) return null;
+        fields[f] = v;
+      }
+      pos = end;
+      if (f < 6) {
+        if (pos >= s.length || s.charCodeAt(pos) != 0x2c) return null;
+        pos++;
+      }
+    }
+    const t = new TokenState();
+    t.id = <u64>fields[0];
+    t.out = fields[1] != 0;
+    t.failures = <i32>fields[2];
+    t.probeSuccesses = <i32>fields[3];
+    t.outSince = fields[4];
+    t.returnsAt = fields[5];
+    t.lastStatus = <i32>fields[6];
+    p.tokens.push(t);
+  }
+  return p;
+}

@@ -1,0 +1,151 @@
+// The pool record in shared data: read once per request (decoded only when its CAS changed),
+// changed by bounded compare-and-swap loops, created through a deterministic initial value.
+import { Status } from "../abi/enums";
+import { getShared, setShared } from "../runtime/shared_data";
+import { PoolState, TokenState, decodePool, encodePool } from "./pool_state";
+import { Random } from "./random";
+
+/** How many times a read-modify-write is retried after a CAS mismatch before it gives up. */
+export const MAX_CAS_RETRIES = 16;
+
+/** A change to apply to the pool state inside a CAS loop. */
+export abstract class PoolChange {
+  /** Applies the change; returns false when nothing changed (no write needed). */
+  abstract apply(state: PoolState): bool;
+}
+
+/** This VM's view of one pool record, for the tokens of one configuration. */
+export class PoolStore {
+  /** Hash of each configured token, by index in apiTokens. */
+  ids: u64[];
+  private cas: u32 = 0;
+  private state: PoolState = new PoolState();
+  /** Index into state.tokens of each configured token (refreshed on decode). */
+  private slot: i32[];
+  /** Configured indices currently in the pool (refreshed on decode). */
+  private inPool: i32[] = [];
+
+  constructor(public key: string, ids: u64[]) {
+    this.ids = ids;
+    this.slot = new Array<i32>(ids.length).fill(-1);
+  }
+
+  private initialState(): PoolState {
+    const p = new PoolState();
+    p.addMissing(this.ids);
+    return p;
+  }
+
+  private adopt(state: PoolState, cas: u32): void {
+    this.state = state;
+    this.cas = cas;
+    this.inPool.length = 0;
+    for (let i = 0; i < this.ids.length; i++) {
+      const s = state.indexOf(this.ids[i]);
+      this.slot[i] = s;
+      if (s >= 0 && !state.tokens[s].out) this.inPool.push(i);
+    }
+  }
+
+  /** Refreshes the view with one shared-data read; creates the record when missing. */
+  refresh(): bool {
+    const v = getShared(this.key);
+    if (v == null) {
+      // A set on a missing key ignores the CAS, so every VM creates the record with the same
+      // initial value; whichever write lands last, the result is the same.
+      setShared(this.key, String.UTF8.encode(encodePool(this.initialState())), 0);
+      const created = getShared(this.key);
+      if (created == null) return false;
+      return this.decode(created.bytes, created.cas);
+    }
+    if (v.cas == this.cas) return true;
+    return this.decode(v.bytes, v.cas);
+  }
+
+  private decode(bytes: ArrayBuffer, cas: u32): bool {
+    const state = decodePool(String.UTF8.decode(bytes));
+    if (state == null) return false;
+    this.adopt(state, cas);
+    return true;
+  }
+
+  /** Applies `change` with compare-and-swap, retrying on mismatch; returns whether it was stored. */
+  update(change: PoolChange): bool {
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const v = getShared(this.key);
+      let state: PoolState | null = null;
+      let cas: u32 = 0;
+      if (v != null) {
+        cas = v.cas;
+        state = cas == this.cas ? this.state : decodePool(String.UTF8.decode(v.bytes));
+      }
+      // A missing or unreadable record is rebuilt from the configured tokens.
+      if (state == null) state = this.initialState();
+      else if (state === this.state) state = clonePool(state);
+      if (!change.apply(state)) {
+        if (v != null && cas != this.cas && state != null) this.adopt(state, cas);
+        return true;
+      }
+      const status = setShared(this.key, String.UTF8.encode(encodePool(state)), cas);
+      if (status == Status.Ok) {
+        // Our own write's CAS is unknown without another read; force a decode next time.
+        this.adopt(state, 0);
+        return true;
+      }
+      if (status != Status.CasMismatch) return false;
+    }
+    return false;
+  }
+
+  /** Index (in apiTokens) of a uniformly random token in the pool, or of the one due back first. */
+  pick(random: Random): i32 {
+    const n = this.inPool.length;
+    if (n > 0) return unchecked(this.inPool[n == 1 ? 0 : random.below(n)]);
+    return this.dueFirst();
+  }
+
+  private dueFirst(): i32 {
+    let best = 0;
+    let bestKey: i64 = i64.MAX_VALUE;
+    for (let i = 0; i < this.ids.length; i++) {
+      const s = this.slot[i];
+      if (s < 0) return i;
+      const t = this.state.tokens[s];
+      // A timed return is known; a probed token is due at its next probe, oldest first.
+      const key = t.returnsAt > 0 ? t.returnsAt : t.outSince + 1;
+      if (key < bestKey) { bestKey = key; best = i; }
+    }
+    return best;
+  }
+
+  /** State of configured token `i` as of the last read, or null if the record lacks it. */
+  token(i: i32): TokenState | null {
+    const s = this.slot[i];
+    return s < 0 ? null : this.state.tokens[s];
+  }
+
+  /** Index into a PoolState of configured token `i`, for use inside a PoolChange. */
+  slotIn(state: PoolState, i: i32): i32 {
+    return state.indexOf(this.ids[i]);
+  }
+
+  /** How many configured tokens are in the pool as of the last read. */
+  get inPoolCount(): i32 { return this.inPool.length; }
+}
+
+function clonePool(p: PoolState): PoolState {
+  const c = new PoolState();
+  for (let i = 0; i < p.tokens.length; i++) {
+    const s = p.tokens[i];
+    const t = new TokenState();
+    t.id = s.id;
+    t.out = s.out;
+    t.failures = s.failures;
+    t.probeSuccesses = s.probeSuccesses;
+    t.outSince = s.outSince;
+    t.returnsAt = s.returnsAt;
+    t.lastStatus = s.lastStatus;
+    c.tokens.push(t);
+  }
+  return c;
+}
