@@ -22,6 +22,13 @@ export const MAX_PROBES_IN_FLIGHT = 4;
 /** Bytes of a probe answer read to test successConditions. */
 const PROBE_BODY_LIMIT: usize = 65536;
 
+/** Envoy cluster of the current request's route (`xds.cluster_name`, older hosts `cluster_name`), or null. */
+export function routeCluster(): string | null {
+  let cluster = getProperty("xds.cluster_name");
+  if (cluster == null || cluster.length == 0) cluster = getProperty("cluster_name");
+  return cluster != null && cluster.length > 0 ? cluster : null;
+}
+
 /** Shared-data key prefix of a pool: plugin name, provider type and id. */
 export function poolKeyPrefix(pluginName: string, cfg: PluginConfig): string {
   return "ai-token-failover:" + pluginName + ":" + cfg.providerType + ":" + cfg.providerId;
@@ -92,8 +99,8 @@ export class Failover {
   private rememberTarget(): void {
     const hc = this.cfg.failover.healthCheck;
     if (hc.cluster.length > 0 && hc.authority.length > 0 && hc.path.length > 0) return;
-    const cluster = getProperty("cluster_name");
-    if (cluster == null || cluster.length == 0) return;
+    const cluster = routeCluster();
+    if (cluster == null) return;
     const host = getProperty("request.host");
     const path = getProperty("request.url_path");
     const target = new ProbeTarget(cluster, host != null ? host : "", path != null ? path : "").encode();
@@ -128,7 +135,10 @@ export class Failover {
       if (t == null || !t.out || t.returnsAt > 0 || this.probing(i)) continue;
       if (target == null) {
         target = resolveTarget(this.cfg, this.readTarget());
-        if (target == null) return;
+        if (target == null) {
+          if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "no probe target known yet: set failover.healthCheck.cluster");
+          return;
+        }
         body = String.UTF8.encode(probeBody(this.cfg));
       }
       const headers = probeHeaders(this.cfg, target, this.cfg.apiTokens[i]);

@@ -1,12 +1,13 @@
 // Runs real Envoy processes (several worker threads, so several plugin VMs) in front of the mock
 // provider, on free loopback ports, and stops everything afterwards.
 import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, resolveEnvoy } from '../../scripts/envoy_bin.js';
-import { bootstrap, wasmFilter } from '../../envoy/config.js';
+import { bootstrap, listener, wasmFilter } from '../../envoy/config.js';
 import { startMockProvider } from '../../envoy/mock_provider.js';
 
 export const WASM = path.join(ROOT, 'build/plugin.wasm');
@@ -38,7 +39,7 @@ export async function startEnvoy({ config, configFile, adminPort, concurrency = 
   const file = configFile ?? path.join(dir, 'envoy.json');
   if (config) fs.writeFileSync(file, JSON.stringify(config, null, 2));
   const proc = spawn(ENVOY, ['-c', file, '--concurrency', String(concurrency), '--disable-hot-restart',
-    '-l', 'warning', '--component-log-level', 'wasm:info', ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    '-l', 'warning', '--component-log-level', process.env.WASM_LOG_LEVEL ? `wasm:${process.env.WASM_LOG_LEVEL}` : 'wasm:info', ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const envoy = { proc, dir, file, adminPort, log: '', exited: null };
   proc.stdout.on('data', (d) => { envoy.log += d; });
   proc.stderr.on('data', (d) => { envoy.log += d; });
@@ -69,38 +70,91 @@ export async function startEnvoy({ config, configFile, adminPort, concurrency = 
   throw new Error(`envoy did not become ready:\n${envoy.log}`);
 }
 
-/** Mock provider + Envoy with the plugin configured by `pluginConfig`. */
-export async function startGateway(pluginConfig, { concurrency = 2, routeTimeoutMs } = {}) {
+/**
+ * Mock provider + Envoy with the plugin configured by `pluginConfig`. With `lds: true` the listener
+ * comes from a watched file, and `reload(pluginConfig)` replaces it without restarting Envoy.
+ */
+export async function startGateway(pluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false } = {}) {
   const mock = await startMockProvider(0);
   const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const config = bootstrap({ listenPort, adminPort, upstreamPort: mock.port, filters: [wasmFilter({ wasmPath: WASM, pluginConfig })] });
-  if (routeTimeoutMs) config.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0].route.timeout = `${routeTimeoutMs / 1000}s`;
+  const makeListener = (cfg) => listener({ port: listenPort, routeTimeoutMs, filters: [wasmFilter({ wasmPath: WASM, pluginConfig: cfg })] });
+  const config = bootstrap({ listenPort, adminPort, upstreamPort: mock.port, listeners: lds ? [] : [makeListener(pluginConfig)] });
+  const ldsDir = lds ? tempDir() : null;
+  const ldsFile = lds ? path.join(ldsDir, 'lds.json') : null;
+  let version = 0;
+  const writeLds = (cfg) => {
+    version++;
+    const doc = { version_info: String(version), resources: [{ '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', ...makeListener(cfg) }] };
+    // Envoy watches for a file moved into place.
+    fs.writeFileSync(`${ldsFile}.tmp`, JSON.stringify(doc));
+    fs.renameSync(`${ldsFile}.tmp`, ldsFile);
+  };
+  if (lds) {
+    writeLds(pluginConfig);
+    config.node = { id: 'ai-token-failover-test', cluster: 'ai-token-failover-test' };
+    config.dynamic_resources = { lds_config: { path_config_source: { path: ldsFile }, resource_api_version: 'V3' } };
+  }
   let envoy;
   try {
-    envoy = await startEnvoy({ config, adminPort, concurrency });
+    envoy = await startEnvoy({ config, adminPort, concurrency, extraArgs: ['--drain-time-s', '1'] });
+    if (lds) await waitFor(async () => (await statValue(adminPort, 'listener_manager.lds.update_success')) >= 1, 20_000);
   } catch (e) {
+    await envoy?.stop();
     await mock.close();
     throw e;
   }
   const base = `http://127.0.0.1:${listenPort}`;
   return {
-    mock, envoy, base, adminPort,
+    mock, envoy, base, adminPort, listenPort,
     url: (p = '/v1/chat/completions') => `${base}${p}`,
     stats: async () => (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text(),
-    stop: async () => { await envoy.stop(); await mock.close(); },
+    reload: async (cfg) => {
+      const before = await statValue(adminPort, 'listener_manager.lds.update_success');
+      writeLds(cfg);
+      await waitFor(async () => (await statValue(adminPort, 'listener_manager.lds.update_success')) > before, 20_000);
+    },
+    stop: async () => { await envoy.stop(); await mock.close(); if (ldsDir) fs.rmSync(ldsDir, { recursive: true, force: true }); },
   };
 }
 
-/** POSTs a chat completion through the gateway; resolves { status, headers, body }. */
-export async function chat(gw, { token = 'client-key', headers = {}, body, timeoutMs = 15_000 } = {}) {
+/** One counter or gauge from Envoy's admin /stats. */
+export async function statValue(adminPort, name) {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/stats?filter=^${name.replaceAll('.', '\\.')}$`)).text();
+  const m = text.match(/: (\d+)/);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Polls `check` until it is true or `timeoutMs` passes; returns whether it became true. */
+export async function waitFor(check, timeoutMs, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(everyMs);
+  }
+  return false;
+}
+
+/**
+ * POSTs a chat completion through the gateway on a fresh connection (so a reloaded listener is
+ * used at once); resolves { status, headers, body }.
+ */
+export function chat(gw, { token = 'client-key', headers = {}, body, timeoutMs = 15_000 } = {}) {
   const payload = body ?? { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
-  const r = await fetch(gw.url(), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
-    body: typeof payload === 'string' ? payload : JSON.stringify(payload),
-    signal: AbortSignal.timeout(timeoutMs),
+  const data = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  return new Promise((resolve, reject) => {
+    const req = http.request(gw.url(), {
+      method: 'POST', agent: false, timeout: timeoutMs,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(data), ...headers },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(data);
   });
-  return { status: r.status, headers: r.headers, body: await r.text() };
 }
 
 /** Sets mock behaviours by token. */

@@ -342,7 +342,7 @@ export class Stream {
     this.vm = vm;
     this.id = id;
     this.root = root;
-    this.props = { cluster_name: 'llm', ...props };
+    this.props = { 'xds.cluster_name': 'llm', ...props };
     this.requestHeaders = null;
     this.responseHeaders = null;
     this.requestBodyBuffer = null;

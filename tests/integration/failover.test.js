@@ -84,7 +84,7 @@ test('the lease holder alone probes, about once per interval, with max_tokens 1 
   const probes = [];
   for (const vm of vms) vm.upstream = null;
   let i = 0;
-  while (outCount(host) === 0 && i++ < 100) roundTrip(vms[i % 3], statusByToken({ 'sk-c': 401 }), { props: { cluster_name: 'llm', 'request.host': 'api.example.com', 'request.url_path': '/v1/chat/completions' } });
+  while (outCount(host) === 0 && i++ < 100) roundTrip(vms[i % 3], statusByToken({ 'sk-c': 401 }), { props: { 'xds.cluster_name': 'llm', 'request.host': 'api.example.com', 'request.url_path': '/v1/chat/completions' } });
   assert.equal(outCount(host), 1);
   for (let t = 0; t < 10; t++) {
     host.advance(1000);
