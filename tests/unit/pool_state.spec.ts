@@ -1,0 +1,92 @@
+import { FailureOutcome, PoolState, decodePool, encodePool } from "../../assembly/plugin/pool_state";
+
+function pool(n: i32): PoolState {
+  const p = new PoolState();
+  const ids: u64[] = [];
+  for (let i = 0; i < n; i++) ids.push(0xfedcba9876543210 + <u64>i);
+  p.addMissing(ids);
+  return p;
+}
+
+describe("pool state", () => {
+  it("takes a token out at the threshold of consecutive failures", () => {
+    const p = pool(2);
+    expect(p.recordFailure(0, 401, 1000, 0, 3, 0)).toBe(FailureOutcome.Counted);
+    expect(p.recordFailure(0, 401, 1001, 0, 3, 0)).toBe(FailureOutcome.Counted);
+    expect(p.recordFailure(0, 401, 1002, 0, 3, 0)).toBe(FailureOutcome.Ejected);
+    expect(p.tokens[0].out).toBe(true);
+    expect(p.tokens[0].outSince).toBe(1002);
+    expect(p.tokens[0].returnsAt).toBe(0);
+    expect(p.recordFailure(0, 401, 1003, 0, 3, 0)).toBe(FailureOutcome.Counted);
+    expect(p.tokens[0].outSince).toBe(1002);
+  });
+
+  it("resets the count on success", () => {
+    const p = pool(1);
+    p.recordFailure(0, 500, 1, 0, 3, 0);
+    p.recordFailure(0, 500, 2, 0, 3, 0);
+    expect(p.recordSuccess(0)).toBe(true);
+    expect(p.recordSuccess(0)).toBe(false);
+    p.recordFailure(0, 500, 3, 0, 3, 0);
+    expect(p.tokens[0].out).toBe(false);
+  });
+
+  it("benches at once on Retry-After and restores when it passes", () => {
+    const p = pool(1);
+    expect(p.recordFailure(0, 429, 1000, 3000, 3, 0)).toBe(FailureOutcome.Ejected);
+    expect(p.tokens[0].returnsAt).toBe(3000);
+    expect(p.restoreDue(2999)).toBe(0);
+    expect(p.restoreDue(3000)).toBe(1);
+    expect(p.tokens[0].out).toBe(false);
+    expect(p.tokens[0].failures).toBe(0);
+  });
+
+  it("uses the cooldown when configured", () => {
+    const p = pool(1);
+    p.recordFailure(0, 500, 10, 0, 1, 500);
+    expect(p.tokens[0].returnsAt).toBe(510);
+  });
+
+  it("needs consecutive successful probes", () => {
+    const p = pool(1);
+    p.recordFailure(0, 401, 1, 0, 1, 0);
+    expect(p.recordProbe(0, true, 200, 2)).toBe(false);
+    expect(p.recordProbe(0, false, 401, 2)).toBe(false);
+    expect(p.tokens[0].probeSuccesses).toBe(0);
+    expect(p.recordProbe(0, true, 200, 2)).toBe(false);
+    expect(p.recordProbe(0, true, 200, 2)).toBe(true);
+    expect(p.tokens[0].out).toBe(false);
+  });
+
+  it("round-trips through the codec, full 64-bit ids included", () => {
+    const p = pool(3);
+    p.recordFailure(1, 429, 1700000000000, 1700000002000, 3, 0);
+    p.recordFailure(2, 503, 5, 0, 3, 0);
+    const q = decodePool(encodePool(p))!;
+    expect(q.tokens.length).toBe(3);
+    for (let i = 0; i < 3; i++) {
+      expect(q.tokens[i].id).toBe(p.tokens[i].id);
+      expect(q.tokens[i].out).toBe(p.tokens[i].out);
+      expect(q.tokens[i].failures).toBe(p.tokens[i].failures);
+      expect(q.tokens[i].outSince).toBe(p.tokens[i].outSince);
+      expect(q.tokens[i].returnsAt).toBe(p.tokens[i].returnsAt);
+      expect(q.tokens[i].lastStatus).toBe(p.tokens[i].lastStatus);
+    }
+  });
+
+  it("refuses malformed records without trapping", () => {
+    const bad = ["", "2;1,0,0,0,0,0,0", "1;zz,0,0,0,0,0,0", "1;1,0,0", "1;1,0,0,0,0,0,0,", "1;11111111111111111,0,0,0,0,0,0", "1x"];
+    for (let i = 0; i < bad.length; i++) expect(decodePool(bad[i])).toBeNull(bad[i]);
+    expect(decodePool("1")!.tokens.length).toBe(0);
+  });
+
+  it("adds only missing tokens on reload", () => {
+    const p = pool(2);
+    p.recordFailure(0, 401, 1, 0, 1, 0);
+    const ids: u64[] = [p.tokens[0].id, 42];
+    expect(p.addMissing(ids)).toBe(true);
+    expect(p.tokens.length).toBe(3);
+    expect(p.tokens[0].out).toBe(true);
+    expect(p.addMissing(ids)).toBe(false);
+  });
+});
