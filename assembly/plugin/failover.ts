@@ -73,6 +73,12 @@ export class Failover {
     return this.store.pick(random);
   }
 
+  /** A token in the pool this request has not tried, after re-reading the pool; -1 if none. */
+  pickUntried(random: Random, tried: i32[]): i32 {
+    this.store.refresh();
+    return this.store.pickExcluding(random, tried);
+  }
+
   /** Whether token `i` had failures or was out when last read (a success then needs a write). */
   needsSuccessWrite(i: i32): bool {
     const t = this.store.token(i);

@@ -1,26 +1,43 @@
-// Per-request work: choose a token, send it in place of the client's credentials, and judge the
-// upstream's answer for that token.
-import { BufferType, DataAction, HeadersAction, MapType } from "../abi/enums";
+// Per-request work: choose a token, send it in place of the client's credentials, judge the
+// provider's answer for that token, and retry a failed non-streaming request with other tokens.
+import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../abi/enums";
 import { getBufferBytes } from "../runtime/buffers";
-import { HeaderList, getHeader, getHeaderPairs } from "../runtime/headers";
-import { getProperty, nowMs } from "../runtime/host";
+import { HeaderList, getHeader, getHeaderPairs, getHeaderPairsRaw } from "../runtime/headers";
+import { continueStream, getProperty, nowMs, setEffectiveContext } from "../runtime/host";
+import { dispatchHttpCall, sendLocalResponse } from "../runtime/http";
 import { StreamContext } from "../runtime/contexts";
+import { LogLevel } from "../abi/enums";
+import { log, logEnabled } from "../runtime/log";
 import { applyCredential } from "./credentials";
-import { Failover } from "./failover";
+import { Failover, routeCluster } from "./failover";
 import { Verdict, anyRuleMatches, judgeHead } from "./response_rules";
+import { CapturedRequest, answerHeaders, asksForStream, replayHeaders } from "./retry";
 import { retryAfterDeadline } from "./retry_after";
 import { PluginRoot } from "./root";
 
 /** Bytes of a non-streaming response body kept to test failureConditions with a body. */
 const BODY_RULE_LIMIT = 65536;
+/** Bytes of a retry answer read (the answer the client may receive). */
+const RETRY_ANSWER_LIMIT: usize = 16 << 20;
+
+/** A provider answer received through a retry call. */
+class Answer {
+  constructor(public status: i32, public headers: HeaderList, public body: ArrayBuffer) {}
+}
 
 /** The HTTP filter of one stream. */
 export class TokenFilter extends StreamContext {
-  /** Index in apiTokens of the token this request uses, -1 before one is chosen. */
+  /** Index in apiTokens of the token the current attempt uses, -1 before one is chosen. */
   tokenIndex: i32 = -1;
   private status: i32 = 0;
   private headersForRules: HeaderList | null = null;
   private bodyForRules: string | null = null;
+  // Retry state: the request as sent, tokens tried, retries sent, the last retry answer.
+  private captured: CapturedRequest | null = null;
+  private tried: i32[] = [];
+  private retries: i32 = 0;
+  private retrying: bool = false;
+  private lastAnswer: Answer | null = null;
 
   private get plugin(): PluginRoot { return changetype<PluginRoot>(this.root); }
 
@@ -30,36 +47,34 @@ export class TokenFilter extends StreamContext {
     if (cfg == null) return HeadersAction.Continue;
     const failover = root.failover;
     this.tokenIndex = failover != null ? failover.pick(root.random) : root.random.below(cfg.apiTokens.length);
+    if (cfg.retry.enabled && cfg.apiTokens.length > 1) this.captured = new CapturedRequest(getHeaderPairsRaw(MapType.RequestHeaders));
     applyCredential(cfg, cfg.apiTokens[this.tokenIndex]);
     return HeadersAction.Continue;
   }
 
+  onRequestBody(size: usize, endOfStream: bool): DataAction {
+    const captured = this.captured;
+    if (captured != null && !captured.tooLarge && size > 0) {
+      const chunk = getBufferBytes(BufferType.RequestBody, 0, size);
+      if (chunk != null) captured.addChunk(chunk);
+    }
+    return DataAction.Continue;
+  }
+
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
+    if (this.tokenIndex < 0) return HeadersAction.Continue;
     const root = this.plugin;
-    const failover = root.failover;
-    if (failover == null || this.tokenIndex < 0) return HeadersAction.Continue;
-    const cfg = failover.cfg.failover;
     const statusText = getHeader(MapType.ResponseHeaders, ":status");
     this.status = statusText != null ? I32.parseInt(statusText) : 0;
-    const headers = root.failureRulesNeedHeaders ? getHeaderPairs(MapType.ResponseHeaders) : null;
-    const verdict = judgeHead(cfg.failoverOnStatus, cfg.failureConditions, this.status, headers);
-    if (verdict == Verdict.Success) {
-      failover.countSuccess(this.tokenIndex);
-    } else if (fromUpstream()) {
-      if (verdict == Verdict.Failure) {
-        this.countFailure(failover);
-      } else if (endOfStream || isEventStream()) {
-        // Streams are judged on status and headers only.
-        failover.countSuccess(this.tokenIndex);
-      } else {
-        this.headersForRules = headers;
-        this.bodyForRules = "";
-      }
-    }
+    const failover = root.failover;
+    if (failover != null) this.judgeResponse(failover, endOfStream);
+    if (this.shouldRetry(this.status) && fromUpstream() && this.sendRetry()) return HeadersAction.StopIteration;
     return HeadersAction.Continue;
   }
 
   onResponseBody(size: usize, endOfStream: bool): DataAction {
+    // While a retry is under way the provider's failure is held back, in case it is the answer.
+    if (this.retrying) return DataAction.StopIterationAndBuffer;
     const seen = this.bodyForRules;
     if (seen == null) return DataAction.Continue;
     const room = BODY_RULE_LIMIT - seen.length;
@@ -76,18 +91,137 @@ export class TokenFilter extends StreamContext {
     if (this.bodyForRules != null) this.judgeBody();
   }
 
+  // ---- judging the provider's answer for the token that was used
+
+  private judgeResponse(failover: Failover, endOfStream: bool): void {
+    const cfg = failover.cfg.failover;
+    const headers = this.plugin.failureRulesNeedHeaders ? getHeaderPairs(MapType.ResponseHeaders) : null;
+    const verdict = judgeHead(cfg.failoverOnStatus, cfg.failureConditions, this.status, headers);
+    if (verdict == Verdict.Success) {
+      failover.countSuccess(this.tokenIndex);
+    } else if (fromUpstream()) {
+      if (verdict == Verdict.Failure) {
+        failover.countFailure(this.tokenIndex, this.status, this.retryAfter(getHeader(MapType.ResponseHeaders, "retry-after")));
+      } else if (endOfStream || isEventStream()) {
+        // Streams are judged on status and headers only.
+        failover.countSuccess(this.tokenIndex);
+      } else {
+        this.headersForRules = headers;
+        this.bodyForRules = "";
+      }
+    }
+  }
+
   private judgeBody(): void {
     const failover = this.plugin.failover!;
     const body = this.bodyForRules!;
     this.bodyForRules = null;
-    if (anyRuleMatches(failover.cfg.failover.failureConditions, this.status, this.headersForRules, body)) this.countFailure(failover);
-    else failover.countSuccess(this.tokenIndex);
+    if (anyRuleMatches(failover.cfg.failover.failureConditions, this.status, this.headersForRules, body)) {
+      failover.countFailure(this.tokenIndex, this.status, this.retryAfter(this.headersForRules != null ? this.headersForRules!.get("retry-after") : null));
+    } else {
+      failover.countSuccess(this.tokenIndex);
+    }
   }
 
-  private countFailure(failover: Failover): void {
-    let retryAfterAt: i64 = 0;
-    if (this.status == 429) retryAfterAt = retryAfterDeadline(getHeader(MapType.ResponseHeaders, "retry-after"), nowMs());
-    failover.countFailure(this.tokenIndex, this.status, retryAfterAt);
+  private retryAfter(value: string | null): i64 {
+    return this.status == 429 ? retryAfterDeadline(value, nowMs()) : 0;
+  }
+
+  /** Counts a retry answer for the token it used. */
+  private judgeAnswer(failover: Failover, answer: Answer): void {
+    const cfg = failover.cfg.failover;
+    const verdict = judgeHead(cfg.failoverOnStatus, cfg.failureConditions, answer.status, answer.headers);
+    const failed = verdict == Verdict.Failure ||
+      (verdict == Verdict.NeedsBody && anyRuleMatches(cfg.failureConditions, answer.status, answer.headers, String.UTF8.decode(answer.body)));
+    if (!failed) {
+      failover.countSuccess(this.tokenIndex);
+      return;
+    }
+    const retryAfter = answer.status == 429 ? retryAfterDeadline(answer.headers.get("retry-after"), nowMs()) : 0;
+    failover.countFailure(this.tokenIndex, answer.status, retryAfter);
+  }
+
+  // ---- retry
+
+  private shouldRetry(status: i32): bool {
+    const cfg = this.plugin.config;
+    const captured = this.captured;
+    if (cfg == null || captured == null || captured.tooLarge) return false;
+    if (this.retries >= cfg.retry.maxRetries || !cfg.retry.retryOnStatus.has(status)) return false;
+    return !asksForStream(captured.body());
+  }
+
+  /** Sends the request again with a token not tried yet; false when none is left or the call failed. */
+  private sendRetry(): bool {
+    const root = this.plugin;
+    const cfg = root.config!;
+    if (!this.tried.includes(this.tokenIndex)) this.tried.push(this.tokenIndex);
+    const failover = root.failover;
+    const next = failover != null ? failover.pickUntried(root.random, this.tried) : this.randomUntried(cfg.apiTokens.length);
+    if (next < 0) return false;
+    const cluster = routeCluster();
+    if (cluster == null) return false;
+    const captured = this.captured!;
+    const callId = dispatchHttpCall(cluster, replayHeaders(captured.headers, cfg, cfg.apiTokens[next]), captured.body(), <u32>cfg.retry.retryTimeout);
+    if (callId == 0) return false;
+    this.tokenIndex = next;
+    this.tried.push(next);
+    this.retries++;
+    this.retrying = true;
+    root.retryCalls.set(callId, this.id);
+    root.metrics.retryAttempted();
+    if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "retrying with token " + (failover != null ? failover.fingerprintOf(next) : "#" + next.toString()) + " after status " + this.status.toString());
+    return true;
+  }
+
+  private randomUntried(n: i32): i32 {
+    const left = n - this.tried.length;
+    if (left <= 0) return -1;
+    let k = this.plugin.random.below(left);
+    for (let i = 0; i < n; i++) {
+      if (this.tried.includes(i)) continue;
+      if (k-- == 0) return i;
+    }
+    return -1;
+  }
+
+  /** Answer of a retry call (from the root context); ends with a local response, a continue, or another retry. */
+  onRetryAnswer(numHeaders: u32, bodySize: usize): void {
+    const root = this.plugin;
+    if (numHeaders == 0) {
+      // The call itself failed (timeout, reset): not the token's fault; the client gets the last provider answer.
+      this.deliver(false);
+      return;
+    }
+    const headers = getHeaderPairs(MapType.HttpCallResponseHeaders);
+    const s = headers.get(":status");
+    const body = getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize < RETRY_ANSWER_LIMIT ? bodySize : RETRY_ANSWER_LIMIT);
+    const answer = new Answer(s != null ? I32.parseInt(s) : 0, headers, body != null ? body : new ArrayBuffer(0));
+    this.lastAnswer = answer;
+    this.status = answer.status;
+    const failover = root.failover;
+    if (failover != null) this.judgeAnswer(failover, answer);
+    if (this.shouldRetry(answer.status)) {
+      setEffectiveContext(this.id);
+      if (this.sendRetry()) return;
+    }
+    this.deliver(!root.config!.retry.retryOnStatus.has(answer.status));
+  }
+
+  private deliver(succeeded: bool): void {
+    const root = this.plugin;
+    this.retrying = false;
+    if (succeeded) root.metrics.retrySucceeded();
+    else root.metrics.retryExhausted();
+    if (!setEffectiveContext(this.id)) return;
+    const answer = this.lastAnswer;
+    if (answer == null) {
+      continueStream(StreamType.Response);
+      return;
+    }
+    if (!sendLocalResponse(<u32>answer.status, "ai_token_failover_retry", answer.body, answerHeaders(answer.headers))) {
+      continueStream(StreamType.Response);
+    }
   }
 }
 

@@ -104,6 +104,20 @@ export class PoolStore {
     return this.dueFirst();
   }
 
+  /** A random token in the pool that is not in `excluded`, or -1 when there is none. */
+  pickExcluding(random: Random, excluded: i32[]): i32 {
+    let n = 0;
+    for (let k = 0; k < this.inPool.length; k++) if (!excluded.includes(this.inPool[k])) n++;
+    if (n == 0) return -1;
+    let chosen = random.below(n);
+    for (let k = 0; k < this.inPool.length; k++) {
+      const i = this.inPool[k];
+      if (excluded.includes(i)) continue;
+      if (chosen-- == 0) return i;
+    }
+    return -1;
+  }
+
   private dueFirst(): i32 {
     let best = 0;
     let bestKey: i64 = i64.MAX_VALUE;

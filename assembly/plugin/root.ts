@@ -1,12 +1,13 @@
 // The plugin's root context: configuration, the failover coordinator, ticks and call answers.
 import { BufferType, LogLevel } from "../abi/enums";
 import { getBufferBytes } from "../runtime/buffers";
-import { RootContext, StreamContext } from "../runtime/contexts";
+import { RootContext, StreamContext, findStream } from "../runtime/contexts";
 import { getProperty, nowMs, randomU64, setTickPeriod } from "../runtime/host";
 import { logEnabled, logError, logWarn } from "../runtime/log";
 import { PluginConfig, parseConfig } from "./config";
 import { Failover, poolKeyPrefix } from "./failover";
 import { TokenFilter } from "./filter";
+import { PluginMetrics } from "./metrics";
 import { Random } from "./random";
 import { rulesNeedHeaders } from "./response_rules";
 
@@ -17,6 +18,9 @@ export class PluginRoot extends RootContext {
   /** Whether judging a response needs all its headers (a failure rule tests headers). */
   failureRulesNeedHeaders: bool = false;
   random: Random = new Random(randomU64());
+  metrics: PluginMetrics = new PluginMetrics();
+  /** Retry call id -> id of the stream waiting for it. */
+  retryCalls: Map<u32, u32> = new Map();
 
   onConfigure(configSize: usize): bool {
     const bytes = getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
@@ -31,6 +35,7 @@ export class PluginRoot extends RootContext {
       return false;
     }
     this.config = cfg;
+    this.metrics.define();
     if (cfg.failover.enabled) {
       const name = getProperty("plugin_name");
       const prefix = poolKeyPrefix(name != null && name.length > 0 ? name : "ai-token-failover", cfg);
@@ -51,7 +56,13 @@ export class PluginRoot extends RootContext {
 
   onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: usize): void {
     const f = this.failover;
-    if (f != null) f.onProbeResponse(callId, numHeaders, bodySize);
+    if (f != null && f.onProbeResponse(callId, numHeaders, bodySize)) return;
+    if (!this.retryCalls.has(callId)) return;
+    const streamId = this.retryCalls.get(callId);
+    this.retryCalls.delete(callId);
+    // The client may have gone away while the retry was in flight.
+    const stream = findStream(streamId);
+    if (stream != null) changetype<TokenFilter>(stream).onRetryAnswer(numHeaders, bodySize);
   }
 
   createStream(id: u32): StreamContext {

@@ -21,11 +21,25 @@ export function roundTrip(vm, upstream, { headers = {}, body = '{"model":"m","me
   const answer = upstream({ token, headers: s.requestHeaders, body });
   s.props['response.code_details'] = answer.local ? 'upstream_reset_before_response_started{connection_failure}' : 'via_upstream';
   const respHeaders = { ':status': String(answer.status), 'content-type': 'application/json', ...(answer.headers ?? {}) };
-  s.onResponseHeaders(respHeaders, !answer.body);
+  const headersAction = s.onResponseHeaders(respHeaders, !answer.body);
   if (answer.body) s.onResponseBody(answer.body, true);
-  vm.answerCalls((call) => upstream({ token: tokenOf(call.headers), headers: call.headers, body: call.body.toString(), call }));
-  s.finish();
-  return { token, status: answer.status, stream: s };
+  // Answer the plugin's calls (retries, probes) until none is waiting for an immediate answer.
+  for (let round = 0; round < 20 && [...vm.pendingCalls.values()].some((c) => c.answerAt === null); round++) {
+    vm.answerCalls((call) => upstream({ token: tokenOf(call.headers), headers: call.headers, body: call.body.toString(), call }));
+  }
+  const result = { token, status: answer.status, stream: s, client: clientView(s, answer, headersAction) };
+  if (!result.client.pending) s.finish();
+  return result;
+}
+
+/** What the client receives: a local response made by the plugin, the provider's answer, or nothing yet. */
+export function clientView(s, answer, headersAction) {
+  if (s.localResponse) {
+    const l = s.localResponse;
+    return { status: l.status, headers: l.headers, body: l.body.toString(), local: true };
+  }
+  if (headersAction === 1 && !s.continued.response) return { pending: true };
+  return { status: answer.status, headers: s.responseHeaders, body: answer.body ?? '', local: false };
 }
 
 /** An upstream where each token has a fixed status (default 200). */

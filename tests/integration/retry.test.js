@@ -1,0 +1,126 @@
+// Retry on failure inside the emulator.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Host } from '../host/emulator.js';
+import { clientView, roundTrip, tokenOf } from '../host/gateway.js';
+
+const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
+const config = ({ maxRetries = 1, failover = true, retryOnStatus = ['401', '403', '429', '5..'], retryTimeout = 5000 } = {}) => ({
+  provider: {
+    apiTokens: TOKENS,
+    failover: { enabled: failover, failureThreshold: 3, healthCheckInterval: 1000, healthCheckModel: 'm' },
+    retryOnFailure: { enabled: true, maxRetries, retryOnStatus, retryTimeout },
+  },
+});
+
+function setup(cfg = config(), vms = 3) {
+  const host = new Host();
+  const list = Array.from({ length: vms }, () => host.createVm());
+  for (const vm of list) assert.equal(vm.configure(cfg)[0], true);
+  return { host, vms: list };
+}
+
+const answerFor = (dead) => ({ token }) => (dead.includes(token)
+  ? { status: 401, body: '{"error":"invalid key"}', headers: { 'x-provider': 'dead' } }
+  : { status: 200, body: `{"answer":"from ${token}"}`, headers: { 'x-provider': 'ok' } });
+
+test('with one dead token every request answers 200 with the provider body, and the dead token leaves the pool', () => {
+  const { host, vms } = setup();
+  const upstream = answerFor(['sk-b']);
+  let retried = 0;
+  for (let i = 0; i < 500; i++) {
+    const r = roundTrip(vms[i % 3], upstream);
+    assert.equal(r.client.status, 200);
+    assert.match(r.client.body, /"answer":"from sk-[acd]"/);
+    if (r.client.local) {
+      retried++;
+      assert.equal(r.client.headers.get('x-provider'), 'ok');
+    }
+  }
+  assert.equal(retried, 3, 'the dead token should be used exactly 3 times before it is out');
+  assert.equal(host.metric('ai_token_failover.retries.attempted'), 3);
+  assert.equal(host.metric('ai_token_failover.retries.succeeded'), 3);
+});
+
+test('with two dead tokens and maxRetries 3 every request answers 200', () => {
+  const { vms } = setup(config({ maxRetries: 3 }));
+  const upstream = answerFor(['sk-a', 'sk-c']);
+  for (let i = 0; i < 500; i++) assert.equal(roundTrip(vms[i % 3], upstream).client.status, 200);
+});
+
+test('a retry replays method, path, body and client headers with an untried token and no client credential', () => {
+  const { vms } = setup(config({ failover: false, maxRetries: 3 }));
+  const calls = [];
+  const upstream = ({ token, headers, body, call }) => {
+    if (call) calls.push({ token, headers, body });
+    return { status: 503, body: 'busy' };
+  };
+  const r = roundTrip(vms[0], upstream, { headers: { 'x-custom': 'kept', 'api-key': 'client-own', connection: 'keep-alive' }, body: '{"model":"m","messages":[{"role":"user","content":"hi"}]}' });
+  assert.equal(calls.length, 3);
+  const used = new Set([r.token, ...calls.map((c) => c.token)]);
+  assert.equal(used.size, 4, 'a token was tried twice');
+  for (const c of calls) {
+    assert.equal(c.headers.get(':method'), 'POST');
+    assert.equal(c.headers.get(':path'), '/v1/chat/completions');
+    assert.equal(c.headers.get('x-custom'), 'kept');
+    assert.equal(c.headers.get('api-key'), null);
+    assert.equal(c.headers.get('connection'), null);
+    assert.ok(!JSON.stringify(c.headers.pairs).includes('client-own') && !JSON.stringify(c.headers.pairs).includes('client-key'));
+    assert.equal(c.body, '{"model":"m","messages":[{"role":"user","content":"hi"}]}');
+  }
+  // Attempts ran out: the client gets the last failure as the provider sent it.
+  assert.equal(r.client.status, 503);
+  assert.equal(r.client.body, 'busy');
+});
+
+test('statuses outside retryOnStatus, streaming requests and bodies over 1 MiB are not retried', () => {
+  const { host, vms } = setup(config({ retryOnStatus: ['5..'] }));
+  const dead = ({ call }) => { assert.ok(!call, 'unexpected retry'); return { status: 401, body: 'no' }; };
+  assert.equal(roundTrip(vms[0], dead).client.status, 401);
+  const streamDead = ({ call }) => { assert.ok(!call, 'streaming request retried'); return { status: 500, body: 'x' }; };
+  assert.equal(roundTrip(vms[0], streamDead, { body: '{"model":"m","stream":true}' }).client.status, 500);
+  const big = `{"model":"m","pad":"${'x'.repeat(1 << 20)}"}`;
+  assert.equal(roundTrip(vms[0], streamDead, { body: big }).client.status, 500);
+  assert.equal(host.metric('ai_token_failover.retries.attempted'), 0);
+});
+
+test('a retry call that times out ends with the original failure within retryTimeout', () => {
+  const { host, vms } = setup(config({ retryTimeout: 2000 }));
+  const upstream = ({ call }) => (call ? { hang: true } : { status: 500, body: 'original failure' });
+  const r = roundTrip(vms[0], upstream);
+  assert.equal(r.client.pending, true);
+  host.advance(2000);
+  const view = clientView(r.stream, { status: 500, body: 'original failure' }, 1);
+  assert.equal(view.status, 500);
+  assert.equal(view.local, false);
+  assert.equal(r.stream.continued.response, true);
+  assert.equal(host.metric('ai_token_failover.retries.exhausted'), 1);
+});
+
+test('a retry call refused with no headers ends with the original failure at once', () => {
+  const { vms } = setup();
+  const upstream = ({ call }) => (call ? null : { status: 502, body: 'bad gateway' });
+  const r = roundTrip(vms[0], upstream);
+  assert.equal(r.client.status, 502);
+  assert.equal(r.client.local, false);
+});
+
+test('every attempt counts for its token, so retries eject dead tokens too', () => {
+  const { host, vms } = setup(config({ maxRetries: 3 }));
+  const upstream = answerFor(['sk-a', 'sk-b', 'sk-c']);
+  for (let i = 0; i < 30; i++) assert.equal(roundTrip(vms[i % 3], upstream).client.status, 200);
+  const text = host.shared.text('ai-token-failover:ai-token-failover:openai::pool');
+  assert.equal(text.split(';').slice(1).filter((e) => e.split(',')[1] === '1').length, 3);
+});
+
+test('the stream may be gone when the retry answer arrives', () => {
+  const { vms } = setup();
+  const s = vms[0].newStream();
+  s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a' }, false);
+  s.onRequestBody('{"model":"m"}', true);
+  s.props['response.code_details'] = 'via_upstream';
+  assert.equal(s.onResponseHeaders({ ':status': '500' }, false), 1);
+  s.finish();
+  vms[0].answerCalls(() => ({ status: 200, body: 'late' }));
+  assert.equal(s.localResponse, null);
+});
