@@ -11,7 +11,7 @@ import { log, logEnabled } from "../runtime/log";
 import { applyCredential } from "./credentials";
 import { Failover, routeCluster } from "./failover";
 import { Verdict, anyRuleMatches, judgeHead } from "./response_rules";
-import { CapturedRequest, answerHeaders, asksForStream, replayHeaders } from "./retry";
+import { CapturedRequest, answerHeaders, asksForStream, isHostReply, replayHeaders } from "./retry";
 import { retryAfterDeadline } from "./retry_after";
 import { PluginRoot } from "./root";
 
@@ -189,7 +189,8 @@ export class TokenFilter extends StreamContext {
   onRetryAnswer(numHeaders: u32, bodySize: usize): void {
     const root = this.plugin;
     if (numHeaders == 0) {
-      // The call itself failed (timeout, reset): not the token's fault; the client gets the last provider answer.
+      // The call itself failed (reset, or a timeout Envoy reports with no headers): not the token's
+      // fault; the client gets the last provider answer.
       this.deliver(false);
       return;
     }
@@ -197,6 +198,10 @@ export class TokenFilter extends StreamContext {
     const s = headers.get(":status");
     const body = getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize < RETRY_ANSWER_LIMIT ? bodySize : RETRY_ANSWER_LIMIT);
     const answer = new Answer(s != null ? I32.parseInt(s) : 0, headers, body != null ? body : new ArrayBuffer(0));
+    if (isHostReply(answer.status, headers, answer.body)) {
+      this.deliver(false);
+      return;
+    }
     this.lastAnswer = answer;
     this.status = answer.status;
     const failover = root.failover;

@@ -77,3 +77,18 @@ export function answerHeaders(headers: HeaderList): HeaderList {
   }
   return out;
 }
+
+// Bodies of the replies Envoy's router makes itself for an HTTP call (timeout, connect failure,
+// overflow); such an answer is a failed call, not the provider's.
+const HOST_REPLIES = ["upstream request timeout", "upstream connect error or disconnect/reset before headers",
+  "no healthy upstream", "upstream overflow", "upstream max stream duration reached"];
+
+/** Whether a call answer was made by Envoy itself rather than by the provider. */
+export function isHostReply(status: i32, headers: HeaderList, body: ArrayBuffer): bool {
+  if (status != 503 && status != 504) return false;
+  const ct = headers.get("content-type");
+  if (ct != null && !ct.startsWith("text/plain")) return false;
+  const text = String.UTF8.decode(body.byteLength > 200 ? body.slice(0, 200) : body);
+  for (let i = 0; i < HOST_REPLIES.length; i++) if (text.startsWith(HOST_REPLIES[i])) return true;
+  return false;
+}

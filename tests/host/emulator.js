@@ -1,6 +1,7 @@
 // A Proxy-Wasm ABI 0.2.1 host in Node that follows Envoy's rules closely enough for fast,
 // deterministic tests: several VMs share one SharedStore; time is virtual; HTTP-call answers
-// arrive on the root context of the VM that made the call; local responses and continues made
+// arrive on the root context of the VM that made the call (a timed-out call as Envoy's own 504);
+// local responses and continues made
 // from a callback take effect when it returns; only proxy_log (and WASI) work during _initialize.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -291,11 +292,14 @@ export class Vm {
     this.run(root, () => this.exports.proxy_on_tick(root.id));
   }
 
-  /** Answers a pending call: with `answer` {status, headers, body}, or null for a failure (no headers). */
+  /**
+   * Answers a pending call: with `answer` {status, headers, body}, or null for a failure (no
+   * headers). Past its deadline a call gets what Envoy's router makes: 504 "upstream request timeout".
+   */
   settleCall(call, answer = call.answer) {
     if (!this.pendingCalls.has(call.id)) return;
     this.pendingCalls.delete(call.id);
-    if (answer && this.host.nowMs > call.deadline) answer = null;
+    if (this.host.nowMs >= call.deadline) answer = { status: 504, headers: { 'content-type': 'text/plain' }, body: 'upstream request timeout' };
     if (answer) {
       const headers = new Headers([[':status', String(answer.status)], ...Object.entries(answer.headers ?? {})]);
       this.callAnswer = { headers, body: Buffer.from(answer.body ?? '') };

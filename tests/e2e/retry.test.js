@@ -1,0 +1,110 @@
+// Retry on failure in a real Envoy (two workers): 4 tokens, one dead.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, test } from 'node:test';
+import { chat, setTokens, startGateway, statValue } from './harness.js';
+
+const TOKENS = ['sk-rt-a', 'sk-rt-b', 'sk-rt-c', 'sk-rt-d'];
+const config = (maxRetries, retryTimeout = 3000) => ({
+  provider: {
+    apiTokens: TOKENS,
+    failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
+    retryOnFailure: { enabled: true, maxRetries, retryTimeout, retryOnStatus: ['401', '403', '429', '5..'] },
+  },
+});
+
+async function withGateway(cfg, fn) {
+  const gw = await startGateway(cfg);
+  try { await fn(gw); } finally { await gw.stop(); }
+}
+
+async function burst(gw, total, parallel = 10) {
+  const out = [];
+  for (let i = 0; i < total; i += parallel) out.push(...await Promise.all(Array.from({ length: Math.min(parallel, total - i) }, () => chat(gw))));
+  return out;
+}
+
+const isProbe = (r) => r.headers['user-agent'] === 'ai-token-failover-probe';
+
+test('one dead token, 1 retry: 500 requests all answer 200 with the provider body; the dead token is out after its third failure', async () => {
+  await withGateway(config(1), async (gw) => {
+    setTokens(gw, { 'sk-rt-b': '401' });
+    const answers = await burst(gw, 500);
+    for (const a of answers) {
+      assert.equal(a.status, 200);
+      assert.match(a.body, /Hello from the mock provider/);
+    }
+    const deadHits = gw.mock.requests.filter((r) => !isProbe(r) && r.token === 'sk-rt-b').length;
+    // Up to 10 requests are in flight when the third failure lands.
+    assert.ok(deadHits >= 3 && deadHits <= 12, `dead token received ${deadHits} requests`);
+    const last = gw.mock.requests.filter((r) => !isProbe(r)).slice(-200);
+    assert.ok(last.every((r) => r.token !== 'sk-rt-b'));
+    assert.equal(await statValue(gw.adminPort, 'wasmcustom.ai_token_failover.retries.attempted'), deadHits);
+  });
+});
+
+test('two dead tokens, maxRetries 3: 500 requests all answer 200', async () => {
+  await withGateway(config(3), async (gw) => {
+    setTokens(gw, { 'sk-rt-a': '401', 'sk-rt-c': '503' });
+    const answers = await burst(gw, 500);
+    const bad = answers.filter((a) => a.status !== 200);
+    assert.equal(bad.length, 0, `statuses: ${bad.map((a) => a.status)}`);
+  });
+});
+
+test('streaming: a dead token gives the provider 401 unretried; a healthy stream arrives chunk by chunk', async () => {
+  await withGateway(config(1), async (gw) => {
+    setTokens(gw, { 'sk-rt-a': '401', 'sk-rt-b': { status: 200, chunkDelayMs: 200 }, 'sk-rt-c': { status: 200, chunkDelayMs: 200 }, 'sk-rt-d': { status: 200, chunkDelayMs: 200 } });
+    let saw401 = false;
+    for (let i = 0; i < 40 && !saw401; i++) {
+      const before = gw.mock.requests.length;
+      const a = await chat(gw, { body: { model: 'm', stream: true, messages: [] } });
+      const sent = gw.mock.requests.slice(before).filter((r) => !isProbe(r));
+      assert.equal(sent.length, 1, 'a streaming request was retried');
+      if (sent[0].token === 'sk-rt-a') {
+        saw401 = true;
+        assert.equal(a.status, 401);
+        assert.match(a.body, /mock provider answered 401/);
+      }
+    }
+    assert.ok(saw401, 'the dead token was never chosen');
+    // Now the dead token is out or not: a healthy stream must arrive in pieces.
+    const arrivals = await streamArrivals(gw);
+    assert.ok(arrivals.length >= 2, `only ${arrivals.length} chunk(s) arrived`);
+    assert.ok(arrivals.at(-1) - arrivals[0] >= 400, 'first chunk did not arrive before the last was written');
+  });
+});
+
+function streamArrivals(gw) {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ model: 'm', stream: true, messages: [] });
+    const req = http.request(gw.url(), { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const times = [];
+      res.on('data', () => times.push(Date.now()));
+      res.on('end', () => (res.statusCode === 200 ? resolve(times) : streamArrivals(gw).then(resolve, reject)));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a retry whose callout times out answers with the original failure within retryTimeout + 1 s', async () => {
+  await withGateway(config(1, 2000), async (gw) => {
+    setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { status: 500, body: '{"error":"original"}' }])));
+    // The first answer fails fast; every later request to the mock hangs past retryTimeout.
+    let first = true;
+    const original = gw.mock.behaviours;
+    for (const t of TOKENS) original.set(t, { status: 500, body: '{"error":"original"}' });
+    gw.mock.server.prependListener('request', (req) => {
+      if (req.url.startsWith('/__mock')) return;
+      if (first) { first = false; return; }
+      for (const t of TOKENS) original.set(t, { status: 500, delayMs: 10_000 });
+    });
+    const start = Date.now();
+    const a = await chat(gw, { timeoutMs: 10_000 });
+    const took = Date.now() - start;
+    assert.equal(a.status, 500);
+    assert.match(a.body, /original/);
+    assert.ok(took <= 3000, `answered after ${took} ms`);
+  });
+});
