@@ -8,9 +8,10 @@ import { dispatchHttpCall } from "../runtime/http";
 import { log, logEnabled } from "../runtime/log";
 import { getShared, setShared } from "../runtime/shared_data";
 import { PluginConfig } from "./config";
-import { fingerprint, hash64 } from "./fingerprint";
+import { fingerprint } from "./fingerprint";
 import { acquireLease } from "./lease";
 import { AddTokens, CountFailure, CountProbe, CountSuccess, RestoreDue } from "./pool_changes";
+import { PluginMetrics } from "./metrics";
 import { FailureOutcome } from "./pool_state";
 import { PoolStore } from "./pool_store";
 import { ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
@@ -48,9 +49,7 @@ export class Failover {
   /** Last probe target this VM read or wrote, to skip redundant writes. */
   private knownTarget: string = "";
 
-  constructor(public cfg: PluginConfig, prefix: string, holderId: string, now: i64) {
-    const ids = new Array<u64>(cfg.apiTokens.length);
-    for (let i = 0; i < ids.length; i++) ids[i] = hash64(cfg.apiTokens[i]);
+  constructor(public cfg: PluginConfig, public metrics: PluginMetrics, ids: u64[], prefix: string, holderId: string, now: i64) {
     this.store = new PoolStore(prefix + ":pool", ids);
     this.leaseKey = prefix + ":lease";
     this.targetKey = prefix + ":probe-target";
@@ -94,9 +93,13 @@ export class Failover {
   countFailure(i: i32, status: i32, retryAfterAt: i64): void {
     const f = this.cfg.failover;
     const change = new CountFailure(this.store.ids[i], status, nowMs(), retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration);
-    if (this.store.update(change) && change.outcome == FailureOutcome.Ejected && logEnabled(LogLevel.Info)) {
-      log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool (status " + status.toString() +
-        (retryAfterAt > 0 ? ", Retry-After" : "") + ")");
+    this.metrics.failure(i, status);
+    if (this.store.update(change) && change.outcome == FailureOutcome.Ejected) {
+      this.metrics.ejected(i);
+      if (logEnabled(LogLevel.Info)) {
+        log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool (status " + status.toString() +
+          (retryAfterAt > 0 ? ", Retry-After" : "") + ")");
+      }
     }
     this.rememberTarget();
   }
@@ -125,10 +128,16 @@ export class Failover {
     }
     if (!this.holdsLease) return;
     const restore = new RestoreDue(now);
-    if (this.store.update(restore) && restore.restored > 0 && logEnabled(LogLevel.Info)) {
-      log(LogLevel.Info, restore.restored.toString() + " token(s) back in the pool after their cooldown");
+    if (this.store.update(restore)) {
+      for (let k = 0; k < restore.restored.length; k++) {
+        const i = this.store.ids.indexOf(restore.restored[k]);
+        if (i < 0) continue;
+        this.metrics.restored(i);
+        if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after its cooldown");
+      }
     }
     this.store.refresh();
+    this.metrics.inPool(this.store.inPoolCount);
     this.sendProbes();
   }
 
@@ -191,8 +200,10 @@ export class Failover {
       ok = probeSucceeded(rules, status, headers, body);
     }
     const change = new CountProbe(this.store.ids[i], ok, status, this.cfg.failover.successThreshold);
-    if (this.store.update(change) && change.restored && logEnabled(LogLevel.Info)) {
-      log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after a successful probe");
+    this.metrics.probe(i, ok);
+    if (this.store.update(change) && change.restored) {
+      this.metrics.restored(i);
+      if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after a successful probe");
     }
     return true;
   }

@@ -49,6 +49,7 @@ export class TokenFilter extends StreamContext {
     this.tokenIndex = failover != null ? failover.pick(root.random) : root.random.below(cfg.apiTokens.length);
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) this.captured = new CapturedRequest(getHeaderPairsRaw(MapType.RequestHeaders));
     applyCredential(cfg, cfg.apiTokens[this.tokenIndex]);
+    root.metrics.request(this.tokenIndex);
     return HeadersAction.Continue;
   }
 
@@ -170,6 +171,7 @@ export class TokenFilter extends StreamContext {
     this.retrying = true;
     root.retryCalls.set(callId, this.id);
     root.metrics.retryAttempted();
+    root.metrics.request(next);
     if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "retrying with token " + (failover != null ? failover.fingerprintOf(next) : "#" + next.toString()) + " after status " + this.status.toString());
     return true;
   }

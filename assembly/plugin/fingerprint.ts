@@ -1,13 +1,19 @@
 // Token identities that never reveal the token: a 64-bit hash for shared state, a short
 // fingerprint (#index:hash) for logs, metrics and the status endpoint.
 
-/** FNV-1a 64-bit hash over the UTF-16 code units of `s`. */
+/** 64-bit hash of `s`: FNV-1a over its UTF-16 code units, then a finalizer so every bit depends on every character. */
 export function hash64(s: string): u64 {
   let h: u64 = 0xcbf29ce484222325;
   for (let i = 0; i < s.length; i++) {
     h ^= <u64>s.charCodeAt(i);
     h *= 0x100000001b3;
   }
+  // MurmurHash3 fmix64: FNV's high bits barely change when only the last characters differ.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccd;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53;
+  h ^= h >> 33;
   return h;
 }
 

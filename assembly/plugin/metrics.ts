@@ -1,22 +1,65 @@
-// The plugin's metrics (Envoy shows them at /stats/prometheus). Defined at configure time;
-// the same name in several VMs is one shared stat.
+// The plugin's metrics (Envoy shows them at /stats/prometheus). Defined at configure time; the
+// same name in several VMs is one shared stat. Per-token metrics carry the token fingerprint in
+// their name (`ai_token_failover.token.<fingerprint>.<metric>`), which envoy.yaml's stats_tags
+// turn into a `token` label; their number is bounded by the configured tokens.
 import { MetricType } from "../abi/enums";
-import { NO_METRIC, defineMetric, incrementMetric } from "../runtime/metrics";
+import { NO_METRIC, defineMetric, incrementMetric, recordMetric } from "../runtime/metrics";
 
-/** Counters of one configuration. */
+const PREFIX = "ai_token_failover.";
+
+class TokenMetrics {
+  requests: i64 = NO_METRIC;
+  failures4xx: i64 = NO_METRIC;
+  failures5xx: i64 = NO_METRIC;
+  failuresOther: i64 = NO_METRIC;
+  ejections: i64 = NO_METRIC;
+  restorations: i64 = NO_METRIC;
+  probesSucceeded: i64 = NO_METRIC;
+  probesFailed: i64 = NO_METRIC;
+
+  constructor(fingerprint: string) {
+    const p = PREFIX + "token." + fingerprint + ".";
+    this.requests = defineMetric(MetricType.Counter, p + "requests");
+    this.failures4xx = defineMetric(MetricType.Counter, p + "failures.4xx");
+    this.failures5xx = defineMetric(MetricType.Counter, p + "failures.5xx");
+    this.failuresOther = defineMetric(MetricType.Counter, p + "failures.other");
+    this.ejections = defineMetric(MetricType.Counter, p + "ejections");
+    this.restorations = defineMetric(MetricType.Counter, p + "restorations");
+    this.probesSucceeded = defineMetric(MetricType.Counter, p + "probes.succeeded");
+    this.probesFailed = defineMetric(MetricType.Counter, p + "probes.failed");
+  }
+}
+
+/** Counters and gauges of one configuration. */
 export class PluginMetrics {
+  private tokens: TokenMetrics[] = [];
   private retriesAttempted: i64 = NO_METRIC;
   private retriesSucceeded: i64 = NO_METRIC;
   private retriesExhausted: i64 = NO_METRIC;
+  private tokensInPool: i64 = NO_METRIC;
 
-  /** Defines the metrics; configure phase. */
-  define(): void {
-    this.retriesAttempted = defineMetric(MetricType.Counter, "ai_token_failover.retries.attempted");
-    this.retriesSucceeded = defineMetric(MetricType.Counter, "ai_token_failover.retries.succeeded");
-    this.retriesExhausted = defineMetric(MetricType.Counter, "ai_token_failover.retries.exhausted");
+  /** Defines every metric; configure phase. `fingerprints` are the configured tokens'. */
+  define(fingerprints: string[]): void {
+    for (let i = 0; i < fingerprints.length; i++) this.tokens.push(new TokenMetrics(fingerprints[i]));
+    this.retriesAttempted = defineMetric(MetricType.Counter, PREFIX + "retries.attempted");
+    this.retriesSucceeded = defineMetric(MetricType.Counter, PREFIX + "retries.succeeded");
+    this.retriesExhausted = defineMetric(MetricType.Counter, PREFIX + "retries.exhausted");
+    this.tokensInPool = defineMetric(MetricType.Gauge, PREFIX + "tokens_in_pool");
   }
 
+  request(i: i32): void { incrementMetric(this.tokens[i].requests); }
+
+  failure(i: i32, status: i32): void {
+    const t = this.tokens[i];
+    incrementMetric(status >= 400 && status < 500 ? t.failures4xx : status >= 500 && status < 600 ? t.failures5xx : t.failuresOther);
+  }
+
+  ejected(i: i32): void { incrementMetric(this.tokens[i].ejections); }
+  restored(i: i32): void { incrementMetric(this.tokens[i].restorations); }
+  probe(i: i32, ok: bool): void { incrementMetric(ok ? this.tokens[i].probesSucceeded : this.tokens[i].probesFailed); }
   retryAttempted(): void { incrementMetric(this.retriesAttempted); }
   retrySucceeded(): void { incrementMetric(this.retriesSucceeded); }
   retryExhausted(): void { incrementMetric(this.retriesExhausted); }
+  /** Tokens in the pool; set by the lease holder on each tick. */
+  inPool(n: i32): void { recordMetric(this.tokensInPool, <u64>n); }
 }

@@ -47,10 +47,10 @@ export class CountProbe extends PoolChange {
 
 /** Puts back every token whose cooldown or Retry-After has passed. */
 export class RestoreDue extends PoolChange {
-  restored: i32 = 0;
+  restored: u64[] = [];
   constructor(public now: i64) { super(); }
   apply(state: PoolState): bool {
     this.restored = state.restoreDue(this.now);
-    return this.restored > 0;
+    return this.restored.length > 0;
   }
 }

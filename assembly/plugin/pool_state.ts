@@ -104,17 +104,17 @@ export class PoolState {
     return true;
   }
 
-  /** Puts back every token whose cooldown or Retry-After has passed; returns how many. */
-  restoreDue(now: i64): i32 {
-    let n = 0;
+  /** Puts back every token whose cooldown or Retry-After has passed; returns their ids. */
+  restoreDue(now: i64): u64[] {
+    const restored: u64[] = [];
     for (let i = 0; i < this.tokens.length; i++) {
       const t = this.tokens[i];
       if (t.out && t.returnsAt > 0 && t.returnsAt <= now) {
         t.putBack();
-        n++;
+        restored.push(t.id);
       }
     }
-    return n;
+    return restored;
   }
 }
 

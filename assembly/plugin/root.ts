@@ -6,6 +6,7 @@ import { getProperty, nowMs, randomU64, setTickPeriod } from "../runtime/host";
 import { logEnabled, logError, logWarn } from "../runtime/log";
 import { PluginConfig, parseConfig } from "./config";
 import { Failover, poolKeyPrefix } from "./failover";
+import { fingerprint, hash64 } from "./fingerprint";
 import { TokenFilter } from "./filter";
 import { PluginMetrics } from "./metrics";
 import { Random } from "./random";
@@ -35,12 +36,18 @@ export class PluginRoot extends RootContext {
       return false;
     }
     this.config = cfg;
-    this.metrics.define();
+    const ids = new Array<u64>(cfg.apiTokens.length);
+    const fingerprints = new Array<string>(cfg.apiTokens.length);
+    for (let i = 0; i < ids.length; i++) {
+      ids[i] = hash64(cfg.apiTokens[i]);
+      fingerprints[i] = fingerprint(i, ids[i]);
+    }
+    this.metrics.define(fingerprints);
     if (cfg.failover.enabled) {
       const name = getProperty("plugin_name");
       const prefix = poolKeyPrefix(name != null && name.length > 0 ? name : "ai-token-failover", cfg);
       const holder = this.random.next().toString(16) + ":" + this.id.toString();
-      const failover = new Failover(cfg, prefix, holder, nowMs());
+      const failover = new Failover(cfg, this.metrics, ids, prefix, holder, nowMs());
       failover.start();
       this.failover = failover;
       this.failureRulesNeedHeaders = rulesNeedHeaders(cfg.failover.failureConditions);

@@ -35,8 +35,8 @@ describe("pool state", () => {
     const p = pool(1);
     expect(p.recordFailure(0, 429, 1000, 3000, 3, 0)).toBe(FailureOutcome.Ejected);
     expect(p.tokens[0].returnsAt).toBe(3000);
-    expect(p.restoreDue(2999)).toBe(0);
-    expect(p.restoreDue(3000)).toBe(1);
+    expect(p.restoreDue(2999).length).toBe(0);
+    expect(p.restoreDue(3000).length).toBe(1);
     expect(p.tokens[0].out).toBe(false);
     expect(p.tokens[0].failures).toBe(0);
   });
