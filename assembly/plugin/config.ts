@@ -57,6 +57,10 @@ export class PluginConfig {
   credentialPrefix: string = "Bearer ";
   failover: FailoverConfig = new FailoverConfig();
   retry: RetryConfig = new RetryConfig();
+  /** Path answered by the plugin with the pool status ("" = no status endpoint). */
+  statusPath: string = "";
+  /** Bearer token the status endpoint requires. */
+  statusToken: string = "";
 }
 
 /** Outcome of parseConfig: a config, or the error naming the field; warnings either way. */
@@ -243,6 +247,15 @@ function parseRetry(val: Validator, obj: JsonValue | null, r: RetryConfig): void
   r.retryOnStatus = val.statusSet(obj, "retryOnStatus", "provider.retryOnFailure.retryOnStatus", DEFAULT_RETRY_ON_STATUS);
 }
 
+function parseStatusEndpoint(val: Validator, root: JsonValue, cfg: PluginConfig): void {
+  cfg.statusPath = val.string(root, "statusPath", "statusPath", "");
+  cfg.statusToken = val.string(root, "statusToken", "statusToken", "");
+  if (!val.ok()) return;
+  if (cfg.statusPath.length > 0 && cfg.statusPath.charAt(0) != "/") val.fail("statusPath", "must start with '/'");
+  else if (cfg.statusPath.length > 0 && cfg.statusToken.length == 0) val.fail("statusToken", "is required with statusPath");
+  else if (cfg.statusPath.length == 0 && cfg.statusToken.length > 0) val.fail("statusPath", "is required with statusToken");
+}
+
 /** Parses and validates the plugin configuration text. */
 export function parseConfig(text: string): ConfigResult {
   const result = new ConfigResult();
@@ -250,7 +263,7 @@ export function parseConfig(text: string): ConfigResult {
   const root = parseJson(text.trim());
   if (root == null) { result.error = "configuration is not valid JSON: " + jsonError; return result; }
   if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
-  val.warnUnknown(root, "", ["provider"]);
+  val.warnUnknown(root, "", ["provider", "statusPath", "statusToken"]);
   const provider = val.object(root.get("provider"), "provider");
   if (provider == null) {
     if (val.ok()) val.fail("provider", "is required");
@@ -268,6 +281,7 @@ export function parseConfig(text: string): ConfigResult {
   else if (type == "claude" || type == "anthropic") { cfg.credentialHeader = "x-api-key"; cfg.credentialPrefix = ""; }
   if (val.ok()) parseFailover(val, val.object(provider.get("failover"), "provider.failover"), cfg.failover);
   if (val.ok()) parseRetry(val, val.object(provider.get("retryOnFailure"), "provider.retryOnFailure"), cfg.retry);
+  if (val.ok()) parseStatusEndpoint(val, root, cfg);
   result.warnings = val.warnings;
   if (!val.ok()) { result.error = val.error; return result; }
   result.config = cfg;

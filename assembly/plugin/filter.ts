@@ -8,11 +8,13 @@ import { dispatchHttpCall, sendLocalResponse } from "../runtime/http";
 import { StreamContext } from "../runtime/contexts";
 import { LogLevel } from "../abi/enums";
 import { log, logEnabled } from "../runtime/log";
+import { PluginConfig } from "./config";
 import { applyCredential } from "./credentials";
 import { Failover, routeCluster } from "./failover";
 import { Verdict, anyRuleMatches, judgeHead } from "./response_rules";
 import { CapturedRequest, answerHeaders, asksForStream, isHostReply, replayHeaders } from "./retry";
 import { retryAfterDeadline } from "./retry_after";
+import { sameSecret } from "./status_page";
 import { PluginRoot } from "./root";
 
 /** Bytes of a non-streaming response body kept to test failureConditions with a body. */
@@ -45,6 +47,7 @@ export class TokenFilter extends StreamContext {
     const root = this.plugin;
     const cfg = root.config;
     if (cfg == null) return HeadersAction.Continue;
+    if (cfg.statusPath.length > 0 && this.answerStatus(cfg)) return HeadersAction.StopIteration;
     const failover = root.failover;
     this.tokenIndex = failover != null ? failover.pick(root.random) : root.random.below(cfg.apiTokens.length);
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) this.captured = new CapturedRequest(getHeaderPairsRaw(MapType.RequestHeaders));
@@ -90,6 +93,31 @@ export class TokenFilter extends StreamContext {
   onLog(): void {
     // A response that ended without its last body chunk is judged on what arrived.
     if (this.bodyForRules != null) this.judgeBody();
+  }
+
+  /** Answers GET <statusPath> itself (the request never reaches the provider); false for other requests. */
+  private answerStatus(cfg: PluginConfig): bool {
+    const path = getHeader(MapType.RequestHeaders, ":path");
+    if (path == null) return false;
+    const q = path.indexOf("?");
+    if ((q < 0 ? path : path.substring(0, q)) != cfg.statusPath) return false;
+    const json = new HeaderList();
+    json.add("content-type", "application/json");
+    json.add("cache-control", "no-store");
+    const auth = getHeader(MapType.RequestHeaders, "authorization");
+    if (auth == null || !sameSecret(auth, "Bearer " + cfg.statusToken)) {
+      json.add("www-authenticate", "Bearer");
+      sendLocalResponse(401, "ai_token_failover_status_unauthorized", String.UTF8.encode("{\"error\":\"unauthorized\"}\n"), json);
+      return true;
+    }
+    const method = getHeader(MapType.RequestHeaders, ":method");
+    if (method != "GET") {
+      json.add("allow", "GET");
+      sendLocalResponse(405, "ai_token_failover_status_method", String.UTF8.encode("{\"error\":\"method not allowed\"}\n"), json);
+      return true;
+    }
+    sendLocalResponse(200, "ai_token_failover_status", String.UTF8.encode(this.plugin.statusDocument()), json);
+    return true;
   }
 
   // ---- judging the provider's answer for the token that was used

@@ -8,14 +8,19 @@ import { PluginConfig, parseConfig } from "./config";
 import { Failover, poolKeyPrefix } from "./failover";
 import { fingerprint, hash64 } from "./fingerprint";
 import { TokenFilter } from "./filter";
+import { Lease, readLease } from "./lease";
 import { PluginMetrics } from "./metrics";
+import { TokenState } from "./pool_state";
 import { Random } from "./random";
 import { rulesNeedHeaders } from "./response_rules";
+import { renderStatus } from "./status_page";
 
 /** Root context of one plugin configuration in one VM. */
 export class PluginRoot extends RootContext {
   config: PluginConfig | null = null;
   failover: Failover | null = null;
+  /** Fingerprint of each configured token. */
+  fingerprints: string[] = [];
   /** Whether judging a response needs all its headers (a failure rule tests headers). */
   failureRulesNeedHeaders: bool = false;
   random: Random = new Random(randomU64());
@@ -42,6 +47,7 @@ export class PluginRoot extends RootContext {
       ids[i] = hash64(cfg.apiTokens[i]);
       fingerprints[i] = fingerprint(i, ids[i]);
     }
+    this.fingerprints = fingerprints;
     this.metrics.define(fingerprints);
     if (cfg.failover.enabled) {
       const name = getProperty("plugin_name");
@@ -70,6 +76,22 @@ export class PluginRoot extends RootContext {
     // The client may have gone away while the retry was in flight.
     const stream = findStream(streamId);
     if (stream != null) changetype<TokenFilter>(stream).onRetryAnswer(numHeaders, bodySize);
+  }
+
+  /** The status endpoint's document: one pool read and one lease read. */
+  statusDocument(): string {
+    const cfg = this.config!;
+    const states = new Array<TokenState | null>(cfg.apiTokens.length);
+    const f = this.failover;
+    let lease: Lease | null = null;
+    let me = "";
+    if (f != null) {
+      f.store.refresh();
+      for (let i = 0; i < states.length; i++) states[i] = f.store.token(i);
+      lease = readLease(f.leaseKey);
+      me = f.holderId;
+    }
+    return renderStatus(cfg, this.fingerprints, states, lease, me, nowMs());
   }
 
   createStream(id: u32): StreamContext {

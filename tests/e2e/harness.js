@@ -104,17 +104,33 @@ export async function startGateway(pluginConfig, { concurrency = 2, routeTimeout
     throw e;
   }
   const base = `http://127.0.0.1:${listenPort}`;
+  const secrets = new Set(pluginConfig.provider?.apiTokens ?? []);
+  const stats = async () => (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
   return {
-    mock, envoy, base, adminPort, listenPort,
+    mock, envoy, base, adminPort, listenPort, secrets,
     url: (p = '/v1/chat/completions') => `${base}${p}`,
-    stats: async () => (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text(),
+    stats,
     reload: async (cfg) => {
+      for (const t of cfg.provider?.apiTokens ?? []) secrets.add(t);
       const before = await statValue(adminPort, 'listener_manager.lds.update_success');
       writeLds(cfg);
       await waitFor(async () => (await statValue(adminPort, 'listener_manager.lds.update_success')) > before, 20_000);
     },
-    stop: async () => { await envoy.stop(); await mock.close(); if (ldsDir) fs.rmSync(ldsDir, { recursive: true, force: true }); },
+    stop: async () => {
+      // No configured token may appear in Envoy's log or metrics, whatever the test did.
+      const metrics = envoy.exited === null ? await stats().catch(() => '') : '';
+      await envoy.stop();
+      await mock.close();
+      if (ldsDir) fs.rmSync(ldsDir, { recursive: true, force: true });
+      assertNoSecret(secrets, envoy.log, 'Envoy log');
+      assertNoSecret(secrets, metrics, '/stats/prometheus');
+    },
   };
+}
+
+/** Throws when any configured token appears in `text`. */
+export function assertNoSecret(secrets, text, where) {
+  for (const t of secrets) if (text.includes(t)) throw new Error(`a configured token appears in ${where}`);
 }
 
 /** One counter or gauge from Envoy's admin /stats. */
@@ -148,7 +164,11 @@ export function chat(gw, { token = 'client-key', headers = {}, body, timeoutMs =
     }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () => {
+        const answer = { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() };
+        try { assertNoSecret(gw.secrets ?? [], answer.body + JSON.stringify(answer.headers), 'a response'); } catch (e) { reject(e); return; }
+        resolve(answer);
+      });
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));

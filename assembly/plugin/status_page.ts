@@ -1,0 +1,70 @@
+// The status endpoint's JSON document: per token its fingerprint and state, the lease holder and
+// a summary of the configuration. Never a raw token.
+import { PluginConfig } from "./config";
+import { jsonString } from "./json";
+import { Lease } from "./lease";
+import { TokenState } from "./pool_state";
+
+function field(name: string, value: string): string { return jsonString(name) + ":" + value; }
+
+function tokenEntry(fp: string, t: TokenState | null, now: i64): string {
+  if (t == null) return "{" + field("fingerprint", jsonString(fp)) + "," + field("inPool", "true") + "}";
+  const state = !t.out ? "in" : t.returnsAt > 0 ? "waiting" : "probing";
+  const outFor = t.out ? now - t.outSince : 0;
+  const untilBack = t.out && t.returnsAt > now ? t.returnsAt - now : 0;
+  return "{" + [
+    field("fingerprint", jsonString(fp)),
+    field("inPool", t.out ? "false" : "true"),
+    field("state", jsonString(state)),
+    field("consecutiveFailures", t.failures.toString()),
+    field("lastStatus", t.lastStatus.toString()),
+    field("outForMs", outFor.toString()),
+    field("returnsInMs", untilBack.toString()),
+    field("probeSuccesses", t.probeSuccesses.toString()),
+  ].join(",") + "}";
+}
+
+/**
+ * Renders the status document. `states[i]` is configured token i's state (null: failover off or
+ * unknown); `lease` the current lease, `me` this root context's lease identity.
+ */
+export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: (TokenState | null)[],
+                             lease: Lease | null, me: string, now: i64): string {
+  const tokens = new Array<string>(fingerprints.length);
+  let inPool = 0;
+  for (let i = 0; i < fingerprints.length; i++) {
+    const t = states[i];
+    if (t == null || !t.out) inPool++;
+    tokens[i] = tokenEntry(fingerprints[i], t, now);
+  }
+  const f = cfg.failover;
+  const r = cfg.retry;
+  const leaseJson = lease == null ? "null" : "{" + [
+    field("holder", jsonString(lease.holder)),
+    field("heldByThisVm", lease.holder == me ? "true" : "false"),
+    field("expiresInMs", (lease.expiresAt - now).toString()),
+  ].join(",") + "}";
+  return "{" + [
+    field("provider", "{" + field("type", jsonString(cfg.providerType)) + "," + field("id", jsonString(cfg.providerId)) + "}"),
+    field("tokensConfigured", fingerprints.length.toString()),
+    field("tokensInPool", inPool.toString()),
+    field("failover", "{" + [
+      field("enabled", f.enabled ? "true" : "false"),
+      field("failureThreshold", f.failureThreshold.toString()),
+      field("successThreshold", f.successThreshold.toString()),
+      field("healthCheckInterval", f.healthCheckInterval.toString()),
+      field("cooldownDuration", f.cooldownDuration.toString()),
+    ].join(",") + "}"),
+    field("retryOnFailure", "{" + field("enabled", r.enabled ? "true" : "false") + "," + field("maxRetries", r.maxRetries.toString()) + "}"),
+    field("lease", leaseJson),
+    field("tokens", "[" + tokens.join(",") + "]"),
+  ].join(",") + "}\n";
+}
+
+/** Compares two strings in time that depends only on their lengths (for the status token). */
+export function sameSecret(a: string, b: string): bool {
+  if (a.length != b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff == 0;
+}
