@@ -32,8 +32,11 @@ ai-token-failover is running: Envoy :10000 -> plugin -> mock provider :8081 (tok
   curl -s localhost:10000/v1/chat/completions -H 'content-type: application/json' \\
        -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
 
-  which token did the provider see:  curl -s localhost:8081/__mock/requests
-  Envoy admin and metrics:           curl -s localhost:9901/stats/prometheus
+  pool status:       curl -s localhost:10000/ai-token-failover/status -H 'authorization: Bearer demo-status-token'
+  kill a token:      curl -s localhost:8081/__mock/tokens -d '{"sk-demo-2":"401"}'
+  heal it again:     curl -s -X POST localhost:8081/__mock/reset
+  metrics:           curl -s localhost:9901/stats/prometheus | grep ai_token_failover
+  what the provider saw: curl -s localhost:8081/__mock/requests
 
 Ctrl-C stops Envoy and the mock provider.`);
 }
