@@ -29,6 +29,13 @@ export class Host {
     this.hostCalls = new Map();
     this.nextCallId = 1;
     this.nextContextId = 1;
+    /** Every API token any configuration named: none may appear in a log, metric name or local response. */
+    this.secrets = new Set();
+  }
+
+  /** Throws when a configured token appears in `text` (a secret leaked through `where`). */
+  checkSecret(text, where) {
+    for (const s of this.secrets) if (text.includes(s)) throw new Error(`a configured token leaked into ${where}`);
   }
 
   createVm(name = `vm${this.vms.length}`) {
@@ -100,7 +107,12 @@ export class Vm {
       return fn(...args);
     };
     const env = {
-      proxy_log: guard('proxy_log', (level, p, n) => { host.logs.push({ vm: self.name, level, msg: self.text(p, n) }); return S.OK; }),
+      proxy_log: guard('proxy_log', (level, p, n) => {
+        const msg = self.text(p, n);
+        host.checkSecret(msg, 'a log line');
+        host.logs.push({ vm: self.name, level, msg });
+        return S.OK;
+      }),
       proxy_get_log_level: guard('proxy_get_log_level', (out) => { self.u32(out, host.logLevel); return S.OK; }),
       proxy_get_current_time_nanoseconds: guard('proxy_get_current_time_nanoseconds', (out) => { self.u64(out, BigInt(host.nowMs) * 1000000n); return S.OK; }),
       proxy_set_tick_period_milliseconds: guard('proxy_set_tick_period_milliseconds', (ms) => {
@@ -182,6 +194,7 @@ export class Vm {
         const stream = self.effective?.isRoot ? null : self.effective;
         if (!stream) return S.BAD_ARGUMENT;
         stream.pendingLocal = { status, details: self.text(dp, dn), body: self.bytes(bp, bn), headers: new Headers(parseMap(self.bytes(hp, hn))) };
+        host.checkSecret(stream.pendingLocal.body.toString() + JSON.stringify(stream.pendingLocal.headers.pairs), 'a local response');
         return S.OK;
       }),
       proxy_set_effective_context: guard('proxy_set_effective_context', (id) => {
@@ -198,6 +211,7 @@ export class Vm {
       }),
       proxy_define_metric: guard('proxy_define_metric', (type, np, nn, idOut) => {
         const name = self.text(np, nn);
+        host.checkSecret(name, 'a metric name');
         if (!host.metrics.has(name)) {
           host.metrics.set(name, { type, value: 0 });
           host.metricIds.push(name);
@@ -271,6 +285,7 @@ export class Vm {
   configure(config) {
     const id = this.host.nextContextId++;
     const root = { isRoot: true, id, config: Buffer.from(typeof config === 'string' ? config : JSON.stringify(config)), tickPeriod: 0, nextTick: 0, props: {} };
+    for (const t of (typeof config === 'object' && config.provider?.apiTokens) || []) if (typeof t === 'string' && t.length > 3) this.host.secrets.add(t);
     this.roots.set(id, root);
     this.run(root, () => this.exports.proxy_on_context_create(id, 0));
     this.run(root, () => this.exports.proxy_on_vm_start(id, 0));
