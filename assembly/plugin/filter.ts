@@ -40,6 +40,8 @@ export class TokenFilter extends StreamContext {
   private retries: i32 = 0;
   private retrying: bool = false;
   private lastAnswer: Answer | null = null;
+  /** Whether the current response came from the provider: -1 not asked yet, else 0 or 1. */
+  private viaUpstream: i32 = -1;
 
   private get plugin(): PluginRoot { return changetype<PluginRoot>(this.root); }
 
@@ -50,8 +52,13 @@ export class TokenFilter extends StreamContext {
     if (cfg.statusPath.length > 0 && this.answerStatus(cfg)) return HeadersAction.StopIteration;
     const failover = root.failover;
     this.tokenIndex = failover != null ? failover.pick(root.random) : root.random.below(cfg.apiTokens.length);
-    if (cfg.retry.enabled && cfg.apiTokens.length > 1) this.captured = new CapturedRequest(getHeaderPairsRaw(MapType.RequestHeaders));
-    applyCredential(cfg, cfg.apiTokens[this.tokenIndex]);
+    let sent: ArrayBuffer | null = null;
+    if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
+      const captured = new CapturedRequest(getHeaderPairsRaw(MapType.RequestHeaders));
+      this.captured = captured;
+      sent = captured.headers;
+    }
+    applyCredential(cfg, cfg.apiTokens[this.tokenIndex], sent);
     root.metrics.request(this.tokenIndex);
     return HeadersAction.Continue;
   }
@@ -72,7 +79,7 @@ export class TokenFilter extends StreamContext {
     this.status = statusText != null ? I32.parseInt(statusText) : 0;
     const failover = root.failover;
     if (failover != null) this.judgeResponse(failover, endOfStream);
-    if (this.shouldRetry(this.status) && fromUpstream() && this.sendRetry()) return HeadersAction.StopIteration;
+    if (this.shouldRetry(this.status) && this.fromUpstream() && this.sendRetry()) return HeadersAction.StopIteration;
     return HeadersAction.Continue;
   }
 
@@ -122,13 +129,22 @@ export class TokenFilter extends StreamContext {
 
   // ---- judging the provider's answer for the token that was used
 
+  /** Whether the response came from the provider, not from Envoy itself (connect failure, timeout, reset). */
+  private fromUpstream(): bool {
+    if (this.viaUpstream < 0) {
+      const details = getProperty("response.code_details");
+      this.viaUpstream = details == null || details == "via_upstream" ? 1 : 0;
+    }
+    return this.viaUpstream == 1;
+  }
+
   private judgeResponse(failover: Failover, endOfStream: bool): void {
     const cfg = failover.cfg.failover;
     const headers = this.plugin.failureRulesNeedHeaders ? getHeaderPairs(MapType.ResponseHeaders) : null;
     const verdict = judgeHead(cfg.failoverOnStatus, cfg.failureConditions, this.status, headers);
     if (verdict == Verdict.Success) {
       failover.countSuccess(this.tokenIndex);
-    } else if (fromUpstream()) {
+    } else if (this.fromUpstream()) {
       if (verdict == Verdict.Failure) {
         failover.countFailure(this.tokenIndex, this.status, this.retryAfter(getHeader(MapType.ResponseHeaders, "retry-after")));
       } else if (endOfStream || isEventStream()) {
@@ -260,11 +276,6 @@ export class TokenFilter extends StreamContext {
   }
 }
 
-/** Whether the response came from the provider, not from Envoy itself (connect failure, timeout, reset). */
-function fromUpstream(): bool {
-  const details = getProperty("response.code_details");
-  return details == null || details == "via_upstream";
-}
 
 function isEventStream(): bool {
   const ct = getHeader(MapType.ResponseHeaders, "content-type");

@@ -58,6 +58,29 @@ export class HeaderList {
     return out;
   }
 
+  /** Whether a serialized map has a key equal to the ASCII `name` (no allocation). */
+  static rawHas(buf: ArrayBuffer, name: string): bool {
+    const size = <usize>buf.byteLength;
+    if (size < 4) return false;
+    const base = changetype<usize>(buf);
+    const n = <usize>load<u32>(base);
+    if (<usize>4 + n * 8 > size) return false;
+    let data = base + 4 + n * 8;
+    const want = <usize>name.length;
+    for (let i: usize = 0; i < n; i++) {
+      const kl = <usize>load<u32>(base + 4 + i * 8);
+      const vl = <usize>load<u32>(base + 8 + i * 8);
+      if (data + kl + vl + 2 > base + size) return false;
+      if (kl == want) {
+        let same = true;
+        for (let j: usize = 0; j < want && same; j++) same = <i32>load<u8>(data + j) == name.charCodeAt(<i32>j);
+        if (same) return true;
+      }
+      data += kl + vl + 2;
+    }
+    return false;
+  }
+
   /** Parses the ABI map layout; a malformed map yields the pairs that could be read. */
   static parse(buf: ArrayBuffer): HeaderList {
     const list = new HeaderList();

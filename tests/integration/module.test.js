@@ -98,3 +98,15 @@ test('unknown fields are accepted with one warning each', () => {
     'ai-token-failover: unknown field provider.modelMapping ignored',
   ]);
 });
+
+test('with retry on (headers captured), client credentials in any header are still removed', () => {
+  const vm = new Host().createVm();
+  assert.equal(vm.configure({ provider: { apiTokens: ['k1', 'k2'], retryOnFailure: { enabled: true } } })[0], true);
+  for (const creds of [{ 'api-key': 'client-own' }, { 'x-api-key': 'client-own', authorization: 'Bearer client-own' }, {}]) {
+    const s = vm.newStream();
+    s.onRequestHeaders({ ':method': 'POST', ':path': '/', ':authority': 'a', ...creds });
+    assert.equal(s.requestHeaders.get('api-key'), null);
+    assert.equal(s.requestHeaders.get('x-api-key'), null);
+    assert.match(s.requestHeaders.get('authorization'), /^Bearer k[12]$/);
+  }
+});
