@@ -3,9 +3,12 @@
 import "./abort";
 import { createContext, deleteContext, findRoot, findStream } from "../runtime/contexts";
 
-/** Allocator the host uses for values it hands to the module; the module frees them after copying. */
+/**
+ * Allocator the host uses for values it hands to the module. Each block is a pinned managed
+ * ArrayBuffer, so the runtime wrappers adopt it without a copy and unpin it (runtime/memory.ts).
+ */
 export function proxy_on_memory_allocate(size: usize): usize {
-  return heap.alloc(size);
+  return __pin(__new(size, idof<ArrayBuffer>()));
 }
 
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {

@@ -2,7 +2,7 @@
 // provider's answer for that token, and retry a failed non-streaming request with other tokens.
 import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../abi/enums";
 import { getBufferBytes } from "../runtime/buffers";
-import { HeaderList, getHeader, getHeaderPairs, getHeaderPairsRaw } from "../runtime/headers";
+import { HeaderList, getHeader, getHeaderDecimal, getHeaderPairs, getHeaderPairsRaw } from "../runtime/headers";
 import { continueStream, getProperty, nowMs, setEffectiveContext } from "../runtime/host";
 import { dispatchHttpCall, sendLocalResponse } from "../runtime/http";
 import { StreamContext } from "../runtime/contexts";
@@ -16,6 +16,8 @@ import { CapturedRequest, answerHeaders, asksForStream, isHostReply, replayHeade
 import { retryAfterDeadline } from "./retry_after";
 import { sameSecret } from "./status_page";
 import { PluginRoot } from "./root";
+
+const STATUS_HEADER = String.UTF8.encode(":status");
 
 /** Bytes of a non-streaming response body kept to test failureConditions with a body. */
 const BODY_RULE_LIMIT = 65536;
@@ -58,7 +60,7 @@ export class TokenFilter extends StreamContext {
       this.captured = captured;
       sent = captured.headers;
     }
-    applyCredential(cfg, cfg.apiTokens[this.tokenIndex], sent);
+    applyCredential(cfg, root.credentials!, this.tokenIndex, sent);
     root.metrics.request(this.tokenIndex);
     return HeadersAction.Continue;
   }
@@ -75,8 +77,7 @@ export class TokenFilter extends StreamContext {
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
     if (this.tokenIndex < 0) return HeadersAction.Continue;
     const root = this.plugin;
-    const statusText = getHeader(MapType.ResponseHeaders, ":status");
-    this.status = statusText != null ? I32.parseInt(statusText) : 0;
+    this.status = getHeaderDecimal(MapType.ResponseHeaders, STATUS_HEADER);
     const failover = root.failover;
     if (failover != null) this.judgeResponse(failover, endOfStream);
     if (this.shouldRetry(this.status) && this.fromUpstream() && this.sendRetry()) return HeadersAction.StopIteration;

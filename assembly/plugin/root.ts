@@ -5,6 +5,7 @@ import { RootContext, StreamContext, findStream } from "../runtime/contexts";
 import { getProperty, nowMs, randomU64, setTickPeriod } from "../runtime/host";
 import { logEnabled, logError, logWarn } from "../runtime/log";
 import { PluginConfig, parseConfig } from "./config";
+import { EncodedCredentials } from "./credentials";
 import { Failover, poolKeyPrefix } from "./failover";
 import { fingerprint, hash64 } from "./fingerprint";
 import { TokenFilter } from "./filter";
@@ -19,6 +20,8 @@ import { renderStatus } from "./status_page";
 export class PluginRoot extends RootContext {
   config: PluginConfig | null = null;
   failover: Failover | null = null;
+  /** Credential header values, encoded once. */
+  credentials: EncodedCredentials | null = null;
   /** Fingerprint of each configured token. */
   fingerprints: string[] = [];
   /** Whether judging a response needs all its headers (a failure rule tests headers). */
@@ -48,6 +51,7 @@ export class PluginRoot extends RootContext {
       fingerprints[i] = fingerprint(i, ids[i]);
     }
     this.fingerprints = fingerprints;
+    this.credentials = new EncodedCredentials(cfg);
     this.metrics.define(fingerprints);
     if (cfg.failover.enabled) {
       const name = getProperty("plugin_name");

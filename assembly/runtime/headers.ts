@@ -4,7 +4,7 @@ import {
   proxy_replace_header_map_value,
 } from "../abi/imports";
 import { MapType, Status } from "../abi/enums";
-import { SLOT_PTR, SLOT_SIZE, clearSlots, ptrOf, takeHostBuffer, takeHostString, utf8 } from "./memory";
+import { SLOT_PTR, SLOT_SIZE, clearSlots, ptrOf, takeHostBuffer, takeHostDecimal, takeHostString, utf8 } from "./memory";
 
 /** An ordered list of header pairs (names as the host gave them: lower-case in Envoy). */
 export class HeaderList {
@@ -112,6 +112,18 @@ export function getHeader(map: MapType, name: string): string | null {
   if (proxy_get_header_map_value(map, ptrOf(key), key.byteLength, SLOT_PTR, SLOT_SIZE) != Status.Ok) return null;
   if (load<usize>(SLOT_PTR) == 0) return null;
   return takeHostString();
+}
+
+/** A header's value as a decimal number (such as `:status`), -1 when absent or not a number. */
+export function getHeaderDecimal(map: MapType, name: ArrayBuffer): i32 {
+  clearSlots();
+  if (proxy_get_header_map_value(map, ptrOf(name), name.byteLength, SLOT_PTR, SLOT_SIZE) != Status.Ok) return -1;
+  return takeHostDecimal();
+}
+
+/** Sets a header from pre-encoded UTF-8 name and value (no per-call encoding). */
+export function replaceHeaderBytes(map: MapType, name: ArrayBuffer, value: ArrayBuffer): bool {
+  return proxy_replace_header_map_value(map, ptrOf(name), name.byteLength, ptrOf(value), value.byteLength) == Status.Ok;
 }
 
 /** Sets a header, replacing any previous values. */
