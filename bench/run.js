@@ -73,12 +73,22 @@ async function runSetup(name, filters, upstreamPort) {
     const url = `http://127.0.0.1:${listenPort}/v1/chat/completions`;
     const opts = { url, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer client-key' }, body: BODY, connections: CONNECTIONS };
     await autocannon({ ...opts, duration: 1 }); // warm-up, discarded
+    const cpuBefore = cpuMs(envoy.proc.pid);
     const r = await autocannon({ ...opts, duration: SECONDS });
+    const cpuUs = ((cpuMs(envoy.proc.pid) - cpuBefore) * 1000) / Math.max(1, r.requests.total);
     const non2xx = r.non2xx + r.errors + r.timeouts;
-    return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx, total: r.requests.total };
+    return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs, non2xx, total: r.requests.total };
   } finally {
     await envoy.stop();
   }
+}
+
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU time (user + system, ms) a process has used so far, from /proc. */
+function cpuMs(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
@@ -96,21 +106,25 @@ async function scenario(title, upstreamPort) {
     for (const [name, filters] of order) {
       const r = await runSetup(name, filters, upstreamPort);
       results[name].push(r);
-      console.error(`  round ${round} ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx/errors ${r.non2xx}`);
+      console.error(`  round ${round} ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, Envoy CPU ${r.cpuUs.toFixed(1)} µs/request, non-2xx/errors ${r.non2xx}`);
       await sleep(500);
     }
   }
   console.log(`\n### ${title}\n`);
-  console.log(`| setup | requests/s | p50 ms | p99 ms | non-2xx or errors |`);
-  console.log(`|---|---:|---:|---:|---:|`);
+  console.log(`| setup | requests/s | p50 ms | p99 ms | Envoy CPU µs/request | non-2xx or errors |`);
+  console.log(`|---|---:|---:|---:|---:|---:|`);
   const med = {};
+  const cpu = {};
   for (const [name] of setups) {
     const rs = results[name];
     med[name] = median(rs.map((r) => r.rps));
-    console.log(`| ${name} | ${med[name].toFixed(0)} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${rs.reduce((n, r) => n + r.non2xx, 0)} of ${rs.reduce((n, r) => n + r.total, 0)} |`);
+    cpu[name] = median(rs.map((r) => r.cpuUs));
+    console.log(`| ${name} | ${med[name].toFixed(0)} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${cpu[name].toFixed(1)} | ${rs.reduce((n, r) => n + r.non2xx, 0)} of ${rs.reduce((n, r) => n + r.total, 0)} |`);
   }
   const plugin = med['ai-token-failover'];
-  console.log(`\nplugin / no filter: ${(plugin / med['no Wasm filter']).toFixed(3)}   plugin / empty filter: ${(plugin / med['empty Wasm filter']).toFixed(3)}   (medians of ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, Envoy --concurrency 2)`);
+  console.log(`\nthroughput  plugin / no filter: ${(plugin / med['no Wasm filter']).toFixed(3)}   plugin / empty filter: ${(plugin / med['empty Wasm filter']).toFixed(3)}`);
+  console.log(`CPU/request plugin − empty filter: ${(cpu['ai-token-failover'] - cpu['empty Wasm filter']).toFixed(1)} µs   plugin − no filter: ${(cpu['ai-token-failover'] - cpu['no Wasm filter']).toFixed(1)} µs`);
+  console.log(`(medians of ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, Envoy --concurrency 2)`);
 }
 
 buildEmptyFilter();

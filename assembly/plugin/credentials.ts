@@ -1,10 +1,11 @@
 // Credential headers: the client's are always removed; the provider's is set from the pool.
 import { MapType } from "../abi/enums";
-import { HeaderList, removeHeader, replaceHeaderBytes } from "../runtime/headers";
+import { HeaderList, removeHeaderBytes, replaceHeaderBytes } from "../runtime/headers";
 import { PluginConfig } from "./config";
 
 /** Every header a client may use to send a provider key. */
 export const CREDENTIAL_HEADERS = ["authorization", "api-key", "x-api-key"];
+const CREDENTIAL_HEADER_BYTES = CREDENTIAL_HEADERS.map<ArrayBuffer>((name: string) => String.UTF8.encode(name));
 
 /** The credential header name and each token's header value, UTF-8 encoded once at configure time. */
 export class EncodedCredentials {
@@ -25,7 +26,7 @@ export function applyCredential(cfg: PluginConfig, encoded: EncodedCredentials, 
     const name = CREDENTIAL_HEADERS[i];
     // The provider's own header is overwritten below; the others go.
     if (name == cfg.credentialHeader || (sent != null && !HeaderList.rawHas(sent, name))) continue;
-    removeHeader(MapType.RequestHeaders, name);
+    removeHeaderBytes(MapType.RequestHeaders, CREDENTIAL_HEADER_BYTES[i]);
   }
   replaceHeaderBytes(MapType.RequestHeaders, encoded.name, encoded.values[i]);
 }

@@ -37,8 +37,8 @@ export function poolKeyPrefix(pluginName: string, cfg: PluginConfig): string {
 
 export class Failover {
   store: PoolStore;
-  leaseKey: string;
-  targetKey: string;
+  leaseKey: ArrayBuffer;
+  targetKey: ArrayBuffer;
   /** Identity of this root context in the lease. */
   holderId: string;
   /** Configuration time; a newer configuration takes the lease from an older one. */
@@ -51,8 +51,8 @@ export class Failover {
 
   constructor(public cfg: PluginConfig, public metrics: PluginMetrics, ids: u64[], prefix: string, holderId: string, now: i64) {
     this.store = new PoolStore(prefix + ":pool", ids);
-    this.leaseKey = prefix + ":lease";
-    this.targetKey = prefix + ":probe-target";
+    this.leaseKey = String.UTF8.encode(prefix + ":lease");
+    this.targetKey = String.UTF8.encode(prefix + ":probe-target");
     this.holderId = holderId;
     this.stamp = now;
   }
@@ -175,7 +175,7 @@ export class Failover {
   private readTarget(): ProbeTarget | null {
     const v = getShared(this.targetKey);
     if (v == null) return null;
-    const text = String.UTF8.decode(v.bytes);
+    const text = String.UTF8.decode(v);
     this.knownTarget = text;
     return ProbeTarget.decode(text);
   }

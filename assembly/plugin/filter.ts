@@ -38,7 +38,7 @@ export class TokenFilter extends StreamContext {
   private bodyForRules: string | null = null;
   // Retry state: the request as sent, tokens tried, retries sent, the last retry answer.
   private captured: CapturedRequest | null = null;
-  private tried: i32[] = [];
+  private tried: i32[] | null = null;
   private retries: i32 = 0;
   private retrying: bool = false;
   private lastAnswer: Answer | null = null;
@@ -201,9 +201,13 @@ export class TokenFilter extends StreamContext {
   private sendRetry(): bool {
     const root = this.plugin;
     const cfg = root.config!;
-    if (!this.tried.includes(this.tokenIndex)) this.tried.push(this.tokenIndex);
+    let tried = this.tried;
+    if (tried == null) {
+      tried = [this.tokenIndex];
+      this.tried = tried;
+    }
     const failover = root.failover;
-    const next = failover != null ? failover.pickUntried(root.random, this.tried) : this.randomUntried(cfg.apiTokens.length);
+    const next = failover != null ? failover.pickUntried(root.random, tried) : this.randomUntried(tried, cfg.apiTokens.length);
     if (next < 0) return false;
     const cluster = routeCluster();
     if (cluster == null) return false;
@@ -211,7 +215,7 @@ export class TokenFilter extends StreamContext {
     const callId = dispatchHttpCall(cluster, replayHeaders(captured.headers, cfg, cfg.apiTokens[next]), captured.body(), <u32>cfg.retry.retryTimeout);
     if (callId == 0) return false;
     this.tokenIndex = next;
-    this.tried.push(next);
+    tried.push(next);
     this.retries++;
     this.retrying = true;
     root.retryCalls.set(callId, this.id);
@@ -221,12 +225,12 @@ export class TokenFilter extends StreamContext {
     return true;
   }
 
-  private randomUntried(n: i32): i32 {
-    const left = n - this.tried.length;
+  private randomUntried(tried: i32[], n: i32): i32 {
+    const left = n - tried.length;
     if (left <= 0) return -1;
     let k = this.plugin.random.below(left);
     for (let i = 0; i < n; i++) {
-      if (this.tried.includes(i)) continue;
+      if (tried.includes(i)) continue;
       if (k-- == 0) return i;
     }
     return -1;

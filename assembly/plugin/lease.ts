@@ -2,7 +2,7 @@
 // expires after 3 intervals without renewal; a newer configuration takes it over from an older
 // one, so after a reload the prober knows the current token list.
 import { Status } from "../abi/enums";
-import { getShared, setShared } from "../runtime/shared_data";
+import { getShared, lastCas, setShared } from "../runtime/shared_data";
 
 /** A lease as stored: holder, expiry (ms) and the holder's configuration stamp. */
 export class Lease {
@@ -48,23 +48,24 @@ export function leaseTtl(intervalMs: i64): i64 {
 }
 
 /** Takes or renews the lease in shared data; returns whether `me` holds it afterwards. */
-export function acquireLease(key: string, me: string, stamp: i64, now: i64, intervalMs: i64): bool {
+export function acquireLease(key: ArrayBuffer, me: string, stamp: i64, now: i64, intervalMs: i64): bool {
   const v = getShared(key);
-  const current: Lease | null = v != null ? Lease.decode(String.UTF8.decode(v.bytes)) : null;
+  const cas = lastCas;
+  const current: Lease | null = v != null ? Lease.decode(String.UTF8.decode(v)) : null;
   if (!mayHold(current, me, stamp, now)) return false;
   const next = new Lease(me, now + leaseTtl(intervalMs), stamp);
   // cas 0 on a missing (or unreadable) record: a race there is settled by the read-back below.
-  const status = setShared(key, String.UTF8.encode(next.encode()), v == null ? 0 : v.cas);
+  const status = setShared(key, String.UTF8.encode(next.encode()), cas);
   if (status != Status.Ok) return false;
   const check = getShared(key);
   if (check == null) return false;
-  const after = Lease.decode(String.UTF8.decode(check.bytes));
+  const after = Lease.decode(String.UTF8.decode(check));
   return after != null && after.holder == me;
 }
 
 /** Current holder of the lease, or null (for the status endpoint). */
-export function readLease(key: string): Lease | null {
+export function readLease(key: ArrayBuffer): Lease | null {
   const v = getShared(key);
   if (v == null) return null;
-  return Lease.decode(String.UTF8.decode(v.bytes));
+  return Lease.decode(String.UTF8.decode(v));
 }

@@ -1,7 +1,7 @@
 // The pool record in shared data: read once per request (decoded only when its CAS changed),
 // changed by bounded compare-and-swap loops, created through a deterministic initial value.
 import { Status } from "../abi/enums";
-import { getShared, setShared } from "../runtime/shared_data";
+import { getShared, lastCas, setShared } from "../runtime/shared_data";
 import { PoolState, TokenState, decodePool, encodePool } from "./pool_state";
 import { Random } from "./random";
 
@@ -25,7 +25,10 @@ export class PoolStore {
   /** Configured indices currently in the pool (refreshed on decode). */
   private inPool: i32[] = [];
 
-  constructor(public key: string, ids: u64[]) {
+  private key: ArrayBuffer;
+
+  constructor(key: string, ids: u64[]) {
+    this.key = String.UTF8.encode(key);
     this.ids = ids;
     this.slot = new Array<i32>(ids.length).fill(-1);
   }
@@ -56,10 +59,10 @@ export class PoolStore {
       setShared(this.key, String.UTF8.encode(encodePool(this.initialState())), 0);
       const created = getShared(this.key);
       if (created == null) return false;
-      return this.decode(created.bytes, created.cas);
+      return this.decode(created, lastCas);
     }
-    if (v.cas == this.cas) return true;
-    return this.decode(v.bytes, v.cas);
+    if (lastCas == this.cas) return true;
+    return this.decode(v, lastCas);
   }
 
   private decode(bytes: ArrayBuffer, cas: u32): bool {
@@ -74,11 +77,8 @@ export class PoolStore {
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const v = getShared(this.key);
       let state: PoolState | null = null;
-      let cas: u32 = 0;
-      if (v != null) {
-        cas = v.cas;
-        state = cas == this.cas ? this.state : decodePool(String.UTF8.decode(v.bytes));
-      }
+      const cas = lastCas;
+      if (v != null) state = cas == this.cas ? this.state : decodePool(String.UTF8.decode(v));
       // A missing or unreadable record is rebuilt from the configured tokens.
       if (state == null) state = this.initialState();
       else if (state === this.state) state = clonePool(state);

@@ -12,8 +12,9 @@ const NOT_REPLAYED = ["connection", "keep-alive", "proxy-connection", "transfer-
 
 /** The parts of a client request kept while it is in flight, so it can be replayed. */
 export class CapturedRequest {
-  private chunks: ArrayBuffer[] = [];
-  private size: i32 = 0;
+  // Most bodies arrive in one chunk, which is kept as is; more chunks go into a buffer that doubles.
+  private kept: ArrayBuffer | null = null;
+  private used: i32 = 0;
   tooLarge: bool = false;
 
   constructor(public headers: ArrayBuffer) {}
@@ -21,27 +22,40 @@ export class CapturedRequest {
   /** Keeps one body chunk, or gives the body up once it passes MAX_RETRY_BODY. */
   addChunk(chunk: ArrayBuffer): void {
     if (this.tooLarge) return;
-    this.size += chunk.byteLength;
-    if (this.size > MAX_RETRY_BODY) {
+    const need = this.used + chunk.byteLength;
+    if (need > MAX_RETRY_BODY) {
       this.tooLarge = true;
-      this.chunks = [];
+      this.kept = null;
       return;
     }
-    this.chunks.push(chunk);
+    let kept = this.kept;
+    if (kept == null) {
+      this.kept = chunk;
+      this.used = need;
+      return;
+    }
+    if (need > kept.byteLength) {
+      let cap = kept.byteLength * 2;
+      if (cap < need) cap = need;
+      const grown = new ArrayBuffer(cap);
+      memory.copy(changetype<usize>(grown), changetype<usize>(kept), this.used);
+      kept = grown;
+      this.kept = grown;
+    }
+    memory.copy(changetype<usize>(kept) + this.used, changetype<usize>(chunk), chunk.byteLength);
+    this.used = need;
   }
 
   /** The whole body kept so far. */
   body(): ArrayBuffer {
-    if (this.chunks.length == 1) return this.chunks[0];
-    const out = new ArrayBuffer(this.size);
-    let at: usize = 0;
-    for (let i = 0; i < this.chunks.length; i++) {
-      const c = this.chunks[i];
-      memory.copy(changetype<usize>(out) + at, changetype<usize>(c), c.byteLength);
-      at += c.byteLength;
+    const kept = this.kept;
+    if (kept == null) return new ArrayBuffer(0);
+    if (kept.byteLength != this.used) {
+      const exact = kept.slice(0, this.used);
+      this.kept = exact;
+      return exact;
     }
-    this.chunks = [out];
-    return out;
+    return kept;
   }
 }
 

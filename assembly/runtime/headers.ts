@@ -133,10 +133,9 @@ export function replaceHeader(map: MapType, name: string, value: string): bool {
   return proxy_replace_header_map_value(map, ptrOf(key), key.byteLength, ptrOf(val), val.byteLength) == Status.Ok;
 }
 
-/** Removes every value of a header. */
-export function removeHeader(map: MapType, name: string): void {
-  const key = utf8(name);
-  proxy_remove_header_map_value(map, ptrOf(key), key.byteLength);
+/** Removes every value of a header given as UTF-8 bytes. */
+export function removeHeaderBytes(map: MapType, name: ArrayBuffer): void {
+  proxy_remove_header_map_value(map, ptrOf(name), name.byteLength);
 }
 
 /** The whole map in serialized form (cheap to keep; parse with HeaderList.parse when needed). */

@@ -1,0 +1,31 @@
+import { CapturedRequest, MAX_RETRY_BODY, asksForStream } from "../../assembly/plugin/retry";
+
+function bytes(s: string): ArrayBuffer { return String.UTF8.encode(s); }
+
+describe("captured request body", () => {
+  it("keeps a single chunk and joins several in order", () => {
+    const one = new CapturedRequest(new ArrayBuffer(0));
+    one.addChunk(bytes("{\"a\":1}"));
+    expect(String.UTF8.decode(one.body())).toBe("{\"a\":1}");
+    const many = new CapturedRequest(new ArrayBuffer(0));
+    const parts = ["{\"model\":", "\"m\",", "\"stream\"", ":true", "}"];
+    for (let i = 0; i < parts.length; i++) many.addChunk(bytes(parts[i]));
+    expect(String.UTF8.decode(many.body())).toBe("{\"model\":\"m\",\"stream\":true}");
+    expect(asksForStream(many.body())).toBe(true);
+  });
+
+  it("gives the body up past 1 MiB", () => {
+    const c = new CapturedRequest(new ArrayBuffer(0));
+    c.addChunk(new ArrayBuffer(MAX_RETRY_BODY - 10));
+    expect(c.tooLarge).toBe(false);
+    c.addChunk(new ArrayBuffer(11));
+    expect(c.tooLarge).toBe(true);
+  });
+
+  it("reads stream only as a top-level true", () => {
+    expect(asksForStream(bytes("{\"stream\":false}"))).toBe(false);
+    expect(asksForStream(bytes("{\"x\":{\"stream\":true}}"))).toBe(false);
+    expect(asksForStream(bytes("not json"))).toBe(false);
+    expect(asksForStream(new ArrayBuffer(0))).toBe(false);
+  });
+});
