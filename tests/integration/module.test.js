@@ -110,3 +110,8 @@ test('with retry on (headers captured), client credentials in any header are sti
     assert.match(s.requestHeaders.get('authorization'), /^Bearer k[12]$/);
   }
 });
+
+test('build/plugin.wasm stays under 128 KiB', () => {
+  const size = fs.statSync(DEFAULT_WASM).size;
+  assert.ok(size < 128 * 1024, `${size} bytes`);
+});
