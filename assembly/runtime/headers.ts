@@ -126,13 +126,6 @@ export function replaceHeaderBytes(map: MapType, name: ArrayBuffer, value: Array
   return proxy_replace_header_map_value(map, ptrOf(name), name.byteLength, ptrOf(value), value.byteLength) == Status.Ok;
 }
 
-/** Sets a header, replacing any previous values. */
-export function replaceHeader(map: MapType, name: string, value: string): bool {
-  const key = utf8(name);
-  const val = utf8(value);
-  return proxy_replace_header_map_value(map, ptrOf(key), key.byteLength, ptrOf(val), val.byteLength) == Status.Ok;
-}
-
 /** Removes every value of a header given as UTF-8 bytes. */
 export function removeHeaderBytes(map: MapType, name: ArrayBuffer): void {
   proxy_remove_header_map_value(map, ptrOf(name), name.byteLength);

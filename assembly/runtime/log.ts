@@ -23,6 +23,3 @@ export function logWarn(message: string): void { log(LogLevel.Warn, message); }
 
 /** Logs at error level. */
 export function logError(message: string): void { log(LogLevel.Error, message); }
-
-/** Logs at info level. */
-export function logInfo(message: string): void { log(LogLevel.Info, message); }
