@@ -189,8 +189,7 @@ export class Failover {
     let status = 0;
     if (numHeaders > 0) {
       const headers: HeaderList = getHeaderPairs(MapType.HttpCallResponseHeaders);
-      const s = headers.get(":status");
-      status = s != null ? I32.parseInt(s) : 0;
+      status = headers.status();
       const rules = this.cfg.failover.healthCheck.successConditions;
       let body = "";
       if (rules.length > 0 && bodySize > 0) {

@@ -1,12 +1,11 @@
 // Per-request work: choose a token, send it in place of the client's credentials, judge the
 // provider's answer for that token, and retry a failed non-streaming request with other tokens.
-import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../abi/enums";
+import { BufferType, DataAction, HeadersAction, LogLevel, MapType, StreamType } from "../abi/enums";
 import { getBufferBytes } from "../runtime/buffers";
 import { HeaderList, getHeader, getHeaderDecimal, getHeaderPairs, getHeaderPairsRaw } from "../runtime/headers";
 import { continueStream, getProperty, nowMs, setEffectiveContext } from "../runtime/host";
 import { dispatchHttpCall, sendLocalResponse } from "../runtime/http";
 import { StreamContext } from "../runtime/contexts";
-import { LogLevel } from "../abi/enums";
 import { log, logEnabled } from "../runtime/log";
 import { PluginConfig } from "./config";
 import { applyCredential } from "./credentials";
@@ -162,29 +161,28 @@ export class TokenFilter extends StreamContext {
     const failover = this.plugin.failover!;
     const body = this.bodyForRules!;
     this.bodyForRules = null;
-    if (anyRuleMatches(failover.cfg.failover.failureConditions, this.status, this.headersForRules, body)) {
-      failover.countFailure(this.tokenIndex, this.status, this.retryAfter(this.headersForRules != null ? this.headersForRules!.get("retry-after") : null));
-    } else {
-      failover.countSuccess(this.tokenIndex);
-    }
+    const headers = this.headersForRules;
+    const failed = anyRuleMatches(failover.cfg.failover.failureConditions, this.status, headers, body);
+    this.countJudged(failover, failed, headers != null ? headers.get("retry-after") : null);
+  }
+
+  /** Counts the current attempt's verdict for its token. */
+  private countJudged(failover: Failover, failed: bool, retryAfter: string | null): void {
+    if (failed) failover.countFailure(this.tokenIndex, this.status, this.retryAfter(retryAfter));
+    else failover.countSuccess(this.tokenIndex);
   }
 
   private retryAfter(value: string | null): i64 {
     return this.status == 429 ? retryAfterDeadline(value, nowMs()) : 0;
   }
 
-  /** Counts a retry answer for the token it used. */
+  /** Counts a retry answer (already this.status) for the token it used. */
   private judgeAnswer(failover: Failover, answer: Answer): void {
     const cfg = failover.cfg.failover;
     const verdict = judgeHead(cfg.failoverOnStatus, cfg.failureConditions, answer.status, answer.headers);
     const failed = verdict == Verdict.Failure ||
       (verdict == Verdict.NeedsBody && anyRuleMatches(cfg.failureConditions, answer.status, answer.headers, String.UTF8.decode(answer.body)));
-    if (!failed) {
-      failover.countSuccess(this.tokenIndex);
-      return;
-    }
-    const retryAfter = answer.status == 429 ? retryAfterDeadline(answer.headers.get("retry-after"), nowMs()) : 0;
-    failover.countFailure(this.tokenIndex, answer.status, retryAfter);
+    this.countJudged(failover, failed, answer.headers.get("retry-after"));
   }
 
   // ---- retry
@@ -246,9 +244,8 @@ export class TokenFilter extends StreamContext {
       return;
     }
     const headers = getHeaderPairs(MapType.HttpCallResponseHeaders);
-    const s = headers.get(":status");
     const body = getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize < RETRY_ANSWER_LIMIT ? bodySize : RETRY_ANSWER_LIMIT);
-    const answer = new Answer(s != null ? I32.parseInt(s) : 0, headers, body != null ? body : new ArrayBuffer(0));
+    const answer = new Answer(headers.status(), headers, body != null ? body : new ArrayBuffer(0));
     if (isHostReply(answer.status, headers, answer.body)) {
       this.deliver(false);
       return;
@@ -280,7 +277,6 @@ export class TokenFilter extends StreamContext {
     }
   }
 }
-
 
 function isEventStream(): bool {
   const ct = getHeader(MapType.ResponseHeaders, "content-type");

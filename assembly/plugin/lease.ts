@@ -49,21 +49,18 @@ export function leaseTtl(intervalMs: i64): i64 {
 
 /** Takes or renews the lease in shared data; returns whether `me` holds it afterwards. */
 export function acquireLease(key: ArrayBuffer, me: string, stamp: i64, now: i64, intervalMs: i64): bool {
-  const v = getShared(key);
+  const current = readLease(key);
   const cas = lastCas;
-  const current: Lease | null = v != null ? Lease.decode(String.UTF8.decode(v)) : null;
   if (!mayHold(current, me, stamp, now)) return false;
   const next = new Lease(me, now + leaseTtl(intervalMs), stamp);
-  // cas 0 on a missing (or unreadable) record: a race there is settled by the read-back below.
+  // cas is 0 when the record is missing: a race there is settled by the read-back below.
   const status = setShared(key, String.UTF8.encode(next.encode()), cas);
   if (status != Status.Ok) return false;
-  const check = getShared(key);
-  if (check == null) return false;
-  const after = Lease.decode(String.UTF8.decode(check));
+  const after = readLease(key);
   return after != null && after.holder == me;
 }
 
-/** Current holder of the lease, or null (for the status endpoint). */
+/** The lease as stored, or null when missing or unreadable (lastCas is that read's CAS). */
 export function readLease(key: ArrayBuffer): Lease | null {
   const v = getShared(key);
   if (v == null) return null;

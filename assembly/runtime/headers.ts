@@ -26,6 +26,12 @@ export class HeaderList {
     return null;
   }
 
+  /** The `:status` pseudo-header as a number, 0 when absent. */
+  status(): i32 {
+    const s = this.get(":status");
+    return s != null ? I32.parseInt(s) : 0;
+  }
+
   /** Number of pairs. */
   get length(): i32 { return this.names.length; }
 
