@@ -57,12 +57,14 @@ export function upstreamCluster({ port, name = 'llm' }) {
 
 /** Turns the fingerprint in per-token metric names into a `token` label (custom stats carry a wasmcustom. prefix). */
 export const TOKEN_STATS_TAG = { tag_name: 'token', regex: '^wasmcustom\\.ai_token_failover\\.token\\.((#\\d+:[0-9a-f]+)\\.)' };
+/** Turns the pool name in pool-wide metric names into a `pool` label. */
+export const POOL_STATS_TAG = { tag_name: 'pool', regex: '^wasmcustom\\.ai_token_failover\\.(pool\\.([^.]+)\\.)' };
 
 /** A whole bootstrap: listener with `filters` (default: the plugin), the llm cluster, admin. */
 export function bootstrap({ listenPort, adminPort, upstreamPort, filters, listeners }) {
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
-    stats_config: { stats_tags: [TOKEN_STATS_TAG] },
+    stats_config: { stats_tags: [TOKEN_STATS_TAG, POOL_STATS_TAG] },
     static_resources: {
       listeners: listeners ?? [listener({ port: listenPort, filters })],
       clusters: [upstreamCluster({ port: upstreamPort })],

@@ -2,6 +2,7 @@
 // Pulls the abort replacement into the program (asc --use abort=... names it).
 import "./abort";
 import { createContext, deleteContext, findRoot, findStream } from "../runtime/contexts";
+import { routeCallAnswer } from "../runtime/calls";
 
 /**
  * Allocator the host uses for values it hands to the module. Each block is a pinned managed
@@ -31,8 +32,7 @@ export function proxy_on_tick(rootId: u32): void {
 }
 
 export function proxy_on_http_call_response(rootId: u32, callId: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
-  const root = findRoot(rootId);
-  if (root != null) root.onHttpCallResponse(callId, numHeaders, bodySize);
+  routeCallAnswer(callId, numHeaders, bodySize);
 }
 
 export function proxy_on_request_headers(id: u32, numHeaders: u32, endOfStream: bool): i32 {

@@ -13,6 +13,8 @@ export class ResponseRule {
   statuses: StatusSet | null = null;
   headers: HeaderCondition[] = [];
   body: string | null = null;
+  /** `body` as UTF-8, the form it is searched in. */
+  bodyBytes: ArrayBuffer | null = null;
 }
 
 /** Probe request and success rules (SPEC 5.2); empty strings mean "derive from traffic". */
@@ -71,7 +73,8 @@ export class ConfigResult {
 }
 
 const DEFAULT_FAILOVER_ON_STATUS = ["401", "403", "429", "5.."];
-const DEFAULT_RETRY_ON_STATUS = ["429", "5.."];
+// The same key faults that failover counts, so with defaults a client never sees a dead key.
+const DEFAULT_RETRY_ON_STATUS = ["401", "403", "429", "5.."];
 const MAX_MS: f64 = 86_400_000; // one day: a bound that still fits every timer argument
 const MAX_COUNT: f64 = 1_000_000;
 
@@ -172,6 +175,7 @@ class Validator {
       if (body != null) {
         if (body.kind != JsonKind.String || body.str.length == 0) { this.fail(name + ".body", "must be a non-empty string"); return out; }
         rule.body = body.str;
+        rule.bodyBytes = String.UTF8.encode(body.str);
       }
       if (rule.statuses == null && rule.headers.length == 0 && rule.body == null) {
         this.fail(name, "must give at least one of status, headers, body");
@@ -195,6 +199,10 @@ class Validator {
         this.fail("provider.apiTokens[" + i.toString() + "]", "must be a non-empty string");
         return out;
       }
+      if (!isHeaderSafe(t.str)) {
+        this.fail("provider.apiTokens[" + i.toString() + "]", "must not contain control characters or start or end with a space");
+        return out;
+      }
       if (out.includes(t.str)) {
         this.fail("provider.apiTokens[" + i.toString() + "]", "duplicates an earlier token");
         return out;
@@ -203,6 +211,16 @@ class Validator {
     }
     return out;
   }
+}
+
+// A token is sent as a header value: CR, LF, NUL and other control characters would be refused
+// by the host or split the header, and surrounding spaces would be trimmed away.
+function isHeaderSafe(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return s.charCodeAt(0) != 0x20 && s.charCodeAt(s.length - 1) != 0x20;
 }
 
 function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig): void {

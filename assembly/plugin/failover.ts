@@ -1,10 +1,8 @@
 // Failover of one configuration in one VM: token choice, counting outcomes, and the background
 // work of the lease holder (restoring cooldowns, probing tokens that are out).
-import { BufferType, LogLevel, MapType } from "../abi/enums";
-import { getBufferBytes } from "../runtime/buffers";
-import { HeaderList, getHeaderPairs } from "../runtime/headers";
+import { LogLevel } from "../abi/enums";
+import { CallAnswer, CallHandler, dispatchCall } from "../runtime/calls";
 import { getProperty, nowMs } from "../runtime/host";
-import { dispatchHttpCall } from "../runtime/http";
 import { log, logEnabled } from "../runtime/log";
 import { getShared, setShared } from "../runtime/shared_data";
 import { PluginConfig } from "./config";
@@ -14,9 +12,9 @@ import { AddTokens, CountFailure, CountProbe, CountSuccess, RestoreDue } from ".
 import { PluginMetrics } from "./metrics";
 import { FailureOutcome } from "./pool_state";
 import { PoolStore } from "./pool_store";
-import { ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
-import { probeSucceeded } from "./response_rules";
+import { ProbeScheduler, ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
 import { Random } from "./random";
+import { AnswerOrigin, VerdictKind, judgeProbe } from "./verdict";
 
 /** At most this many probes in flight per prober, so a pool of dead tokens is not a burst of billed calls. */
 export const MAX_PROBES_IN_FLIGHT = 4;
@@ -35,6 +33,12 @@ export function poolKeyPrefix(pluginName: string, cfg: PluginConfig): string {
   return "ai-token-failover:" + pluginName + ":" + cfg.providerType + ":" + cfg.providerId;
 }
 
+/** The answer of one probe, for the token it carried. */
+class ProbeCall extends CallHandler {
+  constructor(public failover: Failover, public token: i32) { super(); }
+  onAnswer(answer: CallAnswer | null): void { this.failover.onProbeAnswer(this.token, answer); }
+}
+
 export class Failover {
   store: PoolStore;
   leaseKey: ArrayBuffer;
@@ -44,8 +48,10 @@ export class Failover {
   /** Configuration time; a newer configuration takes the lease from an older one. */
   stamp: i64;
   holdsLease: bool = false;
-  /** Probe call id -> configured token index. */
-  private probes: Map<u32, i32> = new Map();
+  /** Whether each configured token has a probe in flight. */
+  private probing: bool[];
+  private probesInFlight: i32 = 0;
+  private scheduler: ProbeScheduler = new ProbeScheduler();
   /** Last probe target this VM read or wrote, to skip redundant writes. */
   private knownTarget: string = "";
 
@@ -55,6 +61,7 @@ export class Failover {
     this.targetKey = String.UTF8.encode(prefix + ":probe-target");
     this.holderId = holderId;
     this.stamp = now;
+    this.probing = new Array<bool>(ids.length).fill(false);
   }
 
   /** Joins the pool record: creates it, or adds tokens new to it; tokens it knows keep their state. */
@@ -69,7 +76,7 @@ export class Failover {
   /** Chooses a token for a request: one shared-data read, no write. */
   pick(random: Random): i32 {
     this.store.refresh();
-    return this.store.pick(random);
+    return this.store.pick(random, <i64>this.cfg.failover.healthCheckInterval);
   }
 
   /** A token in the pool this request has not tried, after re-reading the pool; -1 if none. */
@@ -78,15 +85,13 @@ export class Failover {
     return this.store.pickExcluding(random, tried);
   }
 
-  /** Whether token `i` had failures or was out when last read (a success then needs a write). */
-  needsSuccessWrite(i: i32): bool {
+  /** Records a success of token `i`: a write only when it had failures or was out. */
+  countSuccess(i: i32, origin: AnswerOrigin): void {
     const t = this.store.token(i);
-    return t != null && (t.failures > 0 || t.out);
-  }
-
-  /** Records a success of token `i`. */
-  countSuccess(i: i32): void {
-    if (this.needsSuccessWrite(i)) this.store.update(new CountSuccess(this.store.ids[i]));
+    if (t == null || (t.failures == 0 && !t.out)) return;
+    // Envoy's own replies (a later filter's 413, a timeout) prove nothing about the key.
+    if (!origin.fromProvider()) return;
+    if (this.store.update(new CountSuccess(this.store.ids[i], nowMs()))) this.metrics.inPool(this.store.inPoolCount);
   }
 
   /** Records a counted failure of token `i`; `retryAfterAt` > 0 benches it until then. */
@@ -96,26 +101,26 @@ export class Failover {
     this.metrics.failure(i, status);
     if (this.store.update(change) && change.outcome == FailureOutcome.Ejected) {
       this.metrics.ejected(i);
+      this.metrics.inPool(this.store.inPoolCount);
       if (logEnabled(LogLevel.Info)) {
         log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool (status " + status.toString() +
           (retryAfterAt > 0 ? ", Retry-After" : "") + ")");
       }
     }
-    this.rememberTarget();
   }
 
-  // Probes go where real traffic failed: remember the cluster, host and path of this request.
-  private rememberTarget(): void {
+  /** Whether probes still need a target learned from traffic. */
+  get learnsTarget(): bool {
     const hc = this.cfg.failover.healthCheck;
-    if (hc.cluster.length > 0 && hc.authority.length > 0 && hc.path.length > 0) return;
-    const cluster = routeCluster();
-    if (cluster == null) return;
-    const host = getProperty("request.host");
-    const path = getProperty("request.url_path");
-    const target = new ProbeTarget(cluster, host != null ? host : "", path != null ? path : "").encode();
-    if (target == this.knownTarget) return;
-    this.knownTarget = target;
-    setShared(this.targetKey, String.UTF8.encode(target), 0);
+    return hc.cluster.length == 0 || hc.authority.length == 0 || hc.path.length == 0;
+  }
+
+  /** Probes go where real traffic failed: stores the target when it differs from the last one known. */
+  recordTarget(target: ProbeTarget): void {
+    const text = target.encode();
+    if (text == this.knownTarget) return;
+    this.knownTarget = text;
+    setShared(this.targetKey, String.UTF8.encode(text), 0);
   }
 
   /** Timer: renew the lease; as holder restore due tokens and probe the others. */
@@ -138,38 +143,38 @@ export class Failover {
     }
     this.store.refresh();
     this.metrics.inPool(this.store.inPoolCount);
-    this.sendProbes();
+    this.sendProbes(now);
   }
 
-  private sendProbes(): void {
-    if (this.probes.size >= MAX_PROBES_IN_FLIGHT) return;
-    let target: ProbeTarget | null = null;
-    let body: ArrayBuffer | null = null;
-    for (let i = 0; i < this.store.ids.length && this.probes.size < MAX_PROBES_IN_FLIGHT; i++) {
+  private sendProbes(now: i64): void {
+    const slots = MAX_PROBES_IN_FLIGHT - this.probesInFlight;
+    if (slots <= 0) return;
+    const n = this.store.ids.length;
+    const due = new Array<bool>(n);
+    let any = false;
+    for (let i = 0; i < n; i++) {
       const t = this.store.token(i);
-      if (t == null || !t.out || t.returnsAt > 0 || this.probing(i)) continue;
-      if (target == null) {
-        target = resolveTarget(this.cfg, this.readTarget());
-        if (target == null) {
-          if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "no probe target known yet: set failover.healthCheck.cluster");
-          return;
-        }
-        body = String.UTF8.encode(probeBody(this.cfg));
-      }
+      due[i] = t != null && t.out && t.returnsAt == 0 && !this.probing[i];
+      any = any || due[i];
+    }
+    if (!any) return;
+    const target = resolveTarget(this.cfg, this.readTarget());
+    if (target == null) {
+      if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "no probe target known yet: set failover.healthCheck.cluster");
+      return;
+    }
+    const body = String.UTF8.encode(probeBody(this.cfg));
+    const chosen = this.scheduler.next(due, slots);
+    for (let k = 0; k < chosen.length; k++) {
+      const i = chosen[k];
       const headers = probeHeaders(this.cfg, target, this.cfg.apiTokens[i]);
-      const callId = dispatchHttpCall(target.cluster, headers, body!, <u32>this.cfg.failover.healthCheckTimeout);
-      if (callId == 0) {
+      if (!dispatchCall(target.cluster, headers, body, <u32>this.cfg.failover.healthCheckTimeout, new ProbeCall(this, i))) {
         if (logEnabled(LogLevel.Warn)) log(LogLevel.Warn, "probe of token " + this.fingerprintOf(i) + " could not be sent to cluster " + target.cluster);
         return;
       }
-      this.probes.set(callId, i);
+      this.probing[i] = true;
+      this.probesInFlight++;
     }
-  }
-
-  private probing(i: i32): bool {
-    const values = this.probes.values();
-    for (let k = 0; k < values.length; k++) if (values[k] == i) return true;
-    return false;
   }
 
   private readTarget(): ProbeTarget | null {
@@ -180,30 +185,21 @@ export class Failover {
     return ProbeTarget.decode(text);
   }
 
-  /** Handles the answer of a probe; returns false when `callId` is not a probe of this context. */
-  onProbeResponse(callId: u32, numHeaders: u32, bodySize: usize): bool {
-    if (!this.probes.has(callId)) return false;
-    const i = this.probes.get(callId);
-    this.probes.delete(callId);
-    let ok = false;
-    let status = 0;
-    if (numHeaders > 0) {
-      const headers: HeaderList = getHeaderPairs(MapType.HttpCallResponseHeaders);
-      status = headers.status();
-      const rules = this.cfg.failover.healthCheck.successConditions;
-      let body = "";
-      if (rules.length > 0 && bodySize > 0) {
-        const bytes = getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize < PROBE_BODY_LIMIT ? bodySize : PROBE_BODY_LIMIT);
-        if (bytes != null) body = String.UTF8.decode(bytes);
-      }
-      ok = probeSucceeded(rules, status, headers, body);
-    }
-    const change = new CountProbe(this.store.ids[i], ok, status, this.cfg.failover.successThreshold);
+  /** Counts the answer of a probe of token `i` (null: the call failed or timed out). */
+  onProbeAnswer(i: i32, answer: CallAnswer | null): void {
+    this.probing[i] = false;
+    this.probesInFlight--;
+    const now = nowMs();
+    const status = answer != null ? answer.status : 0;
+    const body = answer != null && this.cfg.failover.healthCheck.successConditions.length > 0 ? answer.body(PROBE_BODY_LIMIT) : new ArrayBuffer(0);
+    const v = judgeProbe(this.cfg.failover, status, answer != null ? answer.headers : null, body, now);
+    const ok = v.kind == VerdictKind.Success;
+    const change = new CountProbe(this.store.ids[i], ok, status, this.cfg.failover.successThreshold, now, v.retryAfterAt);
     this.metrics.probe(i, ok);
     if (this.store.update(change) && change.restored) {
       this.metrics.restored(i);
+      this.metrics.inPool(this.store.inPoolCount);
       if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after a successful probe");
     }
-    return true;
   }
 }

@@ -1,48 +1,79 @@
-// Per-request work: choose a token, send it in place of the client's credentials, judge the
-// provider's answer for that token, and retry a failed non-streaming request with other tokens.
+// Per-request work: choose a token, send it in place of the client's credentials, judge each
+// upstream attempt for the token it carried, and retry a failed non-streaming request with other
+// tokens the way the route sent it.
 import { BufferType, DataAction, HeadersAction, LogLevel, MapType, StreamType } from "../abi/enums";
 import { getBufferBytes } from "../runtime/buffers";
-import { HeaderList, getHeader, getHeaderDecimal, getHeaderPairs, getHeaderPairsRaw } from "../runtime/headers";
-import { continueStream, getProperty, nowMs, setEffectiveContext } from "../runtime/host";
-import { dispatchHttpCall, sendLocalResponse } from "../runtime/http";
+import { CallAnswer, CallHandler, dispatchCall, sendLocalResponse } from "../runtime/calls";
 import { StreamContext } from "../runtime/contexts";
+import { HeaderList, getHeader, getHeaderDecimal, getHeaderPairs, getHeaderPairsRaw, replaceHeaderBytes } from "../runtime/headers";
+import { continueStream, getProperty, nowMs } from "../runtime/host";
 import { log, logEnabled } from "../runtime/log";
+import { Attempt, BODY_RULE_LIMIT } from "./attempt";
 import { PluginConfig } from "./config";
 import { applyCredential } from "./credentials";
 import { Failover, routeCluster } from "./failover";
-import { Verdict, anyRuleMatches, judgeHead } from "./response_rules";
+import { targetFromSent } from "./probe";
 import { CapturedRequest, answerHeaders, asksForStream, isHostReply, replayHeaders } from "./retry";
-import { retryAfterDeadline } from "./retry_after";
+import { RouteShape, shapeKey } from "./route_shape";
 import { sameSecret } from "./status_page";
+import { AnswerOrigin } from "./verdict";
 import { PluginRoot } from "./root";
 
 const STATUS_HEADER = String.UTF8.encode(":status");
+const ACCEPT_ENCODING = String.UTF8.encode("accept-encoding");
+const IDENTITY = String.UTF8.encode("identity");
 
-/** Bytes of a non-streaming response body kept to test failureConditions with a body. */
-const BODY_RULE_LIMIT = 65536;
-/** Bytes of a retry answer read (the answer the client may receive). */
-const RETRY_ANSWER_LIMIT: usize = 16 << 20;
+/**
+ * Bytes of a retry answer the plugin delivers at most. A larger answer is never cut: the client
+ * receives the provider's original failure instead (and the warning log says why).
+ */
+export const RETRY_ANSWER_LIMIT: usize = 4 << 20;
 
-/** A provider answer received through a retry call. */
-class Answer {
+/** The route's answer: from the provider unless Envoy made it (`response.code_details`). */
+class StreamOrigin extends AnswerOrigin {
+  fromProvider(): bool {
+    const details = getProperty("response.code_details");
+    return details == null || details == "via_upstream";
+  }
+}
+
+/** A retry answer: Envoy's own replies to a call are recognised (isHostReply) before it is judged. */
+class CallOrigin extends AnswerOrigin {
+  fromProvider(): bool { return true; }
+}
+
+const STREAM_ORIGIN = new StreamOrigin();
+const CALL_ORIGIN = new CallOrigin();
+
+/** The answer of one retry call, for the attempt that sent it. */
+class RetryCall extends CallHandler {
+  constructor(public filter: TokenFilter, public attempt: Attempt) {
+    super();
+    this.owner = filter.id;
+  }
+  onAnswer(answer: CallAnswer | null): void { this.filter.onRetryAnswer(this.attempt, answer); }
+  onOrphan(answer: CallAnswer | null): void { this.filter.judgeOrphan(this.attempt, answer); }
+}
+
+/** A provider answer to a retry that the client will receive unless a later attempt does better. */
+class Delivery {
   constructor(public status: i32, public headers: HeaderList, public body: ArrayBuffer) {}
 }
 
+function is2xx(status: i32): bool { return status >= 200 && status < 300; }
+
 /** The HTTP filter of one stream. */
 export class TokenFilter extends StreamContext {
-  /** Index in apiTokens of the token the current attempt uses, -1 before one is chosen. */
-  tokenIndex: i32 = -1;
-  private status: i32 = 0;
-  private headersForRules: HeaderList | null = null;
-  private bodyForRules: string | null = null;
-  // Retry state: the request as sent, tokens tried, retries sent, the last retry answer.
+  /** The attempt the route sent (null before a token is chosen, and for status requests). */
+  private first: Attempt | null = null;
   private captured: CapturedRequest | null = null;
+  private streamRequested: bool = false;
   private tried: i32[] | null = null;
   private retries: i32 = 0;
   private retrying: bool = false;
-  private lastAnswer: Answer | null = null;
-  /** Whether the current response came from the provider: -1 not asked yet, else 0 or 1. */
-  private viaUpstream: i32 = -1;
+  private delivery: Delivery | null = null;
+  /** Bytes of the response body buffer already read (Envoy hands a buffered body again, grown). */
+  private bodySeen: usize = 0;
 
   private get plugin(): PluginRoot { return changetype<PluginRoot>(this.root); }
 
@@ -52,54 +83,103 @@ export class TokenFilter extends StreamContext {
     if (cfg == null) return HeadersAction.Continue;
     if (cfg.statusPath.length > 0 && this.answerStatus(cfg)) return HeadersAction.StopIteration;
     const failover = root.failover;
-    this.tokenIndex = failover != null ? failover.pick(root.random) : root.random.below(cfg.apiTokens.length);
+    const token = failover != null ? failover.pick(root.random) : root.random.below(cfg.apiTokens.length);
+    this.first = new Attempt(token);
     let sent: ArrayBuffer | null = null;
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
       const captured = new CapturedRequest(getHeaderPairsRaw(MapType.RequestHeaders));
+      captured.complete = endOfStream;
       this.captured = captured;
       sent = captured.headers;
     }
-    applyCredential(cfg, root.credentials!, this.tokenIndex, sent);
-    root.metrics.request(this.tokenIndex);
+    applyCredential(cfg, root.credentials!, token, sent);
+    // A body rule must read the answer: ask for it uncompressed.
+    if (root.failureRulesNeedBody) replaceHeaderBytes(MapType.RequestHeaders, ACCEPT_ENCODING, IDENTITY);
+    root.metrics.request(token);
     return HeadersAction.Continue;
   }
 
   onRequestBody(size: usize, endOfStream: bool): DataAction {
     const captured = this.captured;
-    if (captured != null && !captured.tooLarge && size > 0) {
+    if (captured == null || captured.dropped) return DataAction.Continue;
+    if (size > 0) {
       const chunk = getBufferBytes(BufferType.RequestBody, 0, size);
       if (chunk != null) captured.addChunk(chunk);
+    }
+    if (endOfStream) {
+      captured.complete = true;
+      // A streaming request is never retried: its body is not kept for the stream's life.
+      if (!captured.dropped && asksForStream(captured.body())) {
+        this.streamRequested = true;
+        captured.dropBody();
+      }
     }
     return DataAction.Continue;
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
-    if (this.tokenIndex < 0) return HeadersAction.Continue;
+    const first = this.first;
+    if (first == null) return HeadersAction.Continue;
     const root = this.plugin;
-    this.status = getHeaderDecimal(MapType.ResponseHeaders, STATUS_HEADER);
+    const status = getHeaderDecimal(MapType.ResponseHeaders, STATUS_HEADER);
     const failover = root.failover;
-    if (failover != null) this.judgeResponse(failover, endOfStream);
-    if (this.shouldRetry(this.status) && this.fromUpstream() && this.sendRetry()) return HeadersAction.StopIteration;
+    if (failover != null) {
+      const headers = root.failureRulesNeedHeaders ? getHeaderPairs(MapType.ResponseHeaders) : null;
+      const needBody = root.failureRulesNeedBody;
+      // Streams are judged on status and headers only.
+      const bodyFollows = !endOfStream && needBody && !isEventStream();
+      const encoding = needBody ? getHeader(MapType.ResponseHeaders, "content-encoding") : null;
+      const retryAfter = status == 429 ? getHeader(MapType.ResponseHeaders, "retry-after") : null;
+      first.judge(failover, status, headers, retryAfter, STREAM_ORIGIN, status == 429 ? nowMs() : 0, bodyFollows, encoding);
+    }
+    if (this.mayRetry(status) && STREAM_ORIGIN.fromProvider() && this.sendRetry()) {
+      // The provider's failure is held back while the retry runs, in case it is the answer.
+      this.retrying = true;
+      return HeadersAction.StopIteration;
+    }
+    const captured = this.captured;
+    if (captured != null) captured.dropBody();
     return HeadersAction.Continue;
   }
 
   onResponseBody(size: usize, endOfStream: bool): DataAction {
-    // While a retry is under way the provider's failure is held back, in case it is the answer.
-    if (this.retrying) return DataAction.StopIterationAndBuffer;
-    const seen = this.bodyForRules;
-    if (seen == null) return DataAction.Continue;
-    const room = BODY_RULE_LIMIT - seen.length;
-    if (room > 0 && size > 0) {
-      const chunk = getBufferBytes(BufferType.ResponseBody, 0, size < <usize>room ? size : <usize>room);
-      if (chunk != null) this.bodyForRules = seen + String.UTF8.decode(chunk);
+    const first = this.first;
+    const failover = this.plugin.failover;
+    if (first != null && failover != null && first.pending) {
+      const seen = this.bodySeen;
+      if (first.wantsBody && size > seen) {
+        const want = size - seen;
+        const chunk = getBufferBytes(BufferType.ResponseBody, seen, want < <usize>first.room ? want : <usize>first.room);
+        if (chunk != null) first.addBody(chunk);
+      }
+      if (endOfStream || !first.wantsBody) first.finishBody(failover, STREAM_ORIGIN, first.status == 429 ? nowMs() : 0, endOfStream);
     }
-    if (endOfStream || this.bodyForRules!.length >= BODY_RULE_LIMIT) this.judgeBody();
+    if (this.retrying) {
+      this.bodySeen = size;
+      return DataAction.StopIterationAndBuffer;
+    }
+    this.bodySeen = 0;
     return DataAction.Continue;
   }
 
   onLog(): void {
-    // A response that ended without its last body chunk is judged on what arrived.
-    if (this.bodyForRules != null) this.judgeBody();
+    const first = this.first;
+    if (first == null) return;
+    const root = this.plugin;
+    const failover = root.failover;
+    // A body that never arrived whole (or never arrived: the answer was replaced) is judged on what did.
+    if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
+    // Only now does the request map hold what the router sent (rewritten host and path, route headers).
+    const learnRoute = this.captured != null && this.shapeOf(this.captured!, nowMs()) == null;
+    const recordTarget = failover != null && first.failed && failover.learnsTarget;
+    if (!learnRoute && !recordTarget) return;
+    const sent = getHeaderPairs(MapType.RequestHeaders);
+    if (learnRoute) this.learnShape(this.captured!, sent);
+    if (recordTarget) {
+      const cluster = routeCluster();
+      const target = cluster != null ? targetFromSent(cluster, sent) : null;
+      if (target != null) failover!.recordTarget(target);
+    }
   }
 
   /** Answers GET <statusPath> itself (the request never reaches the provider); false for other requests. */
@@ -127,72 +207,31 @@ export class TokenFilter extends StreamContext {
     return true;
   }
 
-  // ---- judging the provider's answer for the token that was used
+  // ---- route shapes
 
-  /** Whether the response came from the provider, not from Envoy itself (connect failure, timeout, reset). */
-  private fromUpstream(): bool {
-    if (this.viaUpstream < 0) {
-      const details = getProperty("response.code_details");
-      this.viaUpstream = details == null || details == "via_upstream" ? 1 : 0;
-    }
-    return this.viaUpstream == 1;
+  private keyOf(captured: CapturedRequest): string {
+    const authority = HeaderList.rawGet(captured.headers, ":authority");
+    const path = HeaderList.rawGet(captured.headers, ":path");
+    return shapeKey(authority != null ? authority : "", path != null ? path : "");
   }
 
-  private judgeResponse(failover: Failover, endOfStream: bool): void {
-    const cfg = failover.cfg.failover;
-    const headers = this.plugin.failureRulesNeedHeaders ? getHeaderPairs(MapType.ResponseHeaders) : null;
-    const verdict = judgeHead(cfg.failoverOnStatus, cfg.failureConditions, this.status, headers);
-    if (verdict == Verdict.Success) {
-      failover.countSuccess(this.tokenIndex);
-    } else if (this.fromUpstream()) {
-      if (verdict == Verdict.Failure) {
-        failover.countFailure(this.tokenIndex, this.status, this.retryAfter(getHeader(MapType.ResponseHeaders, "retry-after")));
-      } else if (endOfStream || isEventStream()) {
-        // Streams are judged on status and headers only.
-        failover.countSuccess(this.tokenIndex);
-      } else {
-        this.headersForRules = headers;
-        this.bodyForRules = "";
-      }
-    }
+  private shapeOf(captured: CapturedRequest, now: i64): RouteShape | null {
+    return this.plugin.shapes.get(this.keyOf(captured), now);
   }
 
-  private judgeBody(): void {
-    const failover = this.plugin.failover!;
-    const body = this.bodyForRules!;
-    this.bodyForRules = null;
-    const headers = this.headersForRules;
-    const failed = anyRuleMatches(failover.cfg.failover.failureConditions, this.status, headers, body);
-    this.countJudged(failover, failed, headers != null ? headers.get("retry-after") : null);
-  }
-
-  /** Counts the current attempt's verdict for its token. */
-  private countJudged(failover: Failover, failed: bool, retryAfter: string | null): void {
-    if (failed) failover.countFailure(this.tokenIndex, this.status, this.retryAfter(retryAfter));
-    else failover.countSuccess(this.tokenIndex);
-  }
-
-  private retryAfter(value: string | null): i64 {
-    return this.status == 429 ? retryAfterDeadline(value, nowMs()) : 0;
-  }
-
-  /** Counts a retry answer (already this.status) for the token it used. */
-  private judgeAnswer(failover: Failover, answer: Answer): void {
-    const cfg = failover.cfg.failover;
-    const verdict = judgeHead(cfg.failoverOnStatus, cfg.failureConditions, answer.status, answer.headers);
-    const failed = verdict == Verdict.Failure ||
-      (verdict == Verdict.NeedsBody && anyRuleMatches(cfg.failureConditions, answer.status, answer.headers, String.UTF8.decode(answer.body)));
-    this.countJudged(failover, failed, answer.headers.get("retry-after"));
+  private learnShape(captured: CapturedRequest, sent: HeaderList): void {
+    const shape = RouteShape.derive(HeaderList.parse(captured.headers), sent, nowMs());
+    if (shape != null) this.plugin.shapes.put(this.keyOf(captured), shape);
   }
 
   // ---- retry
 
-  private shouldRetry(status: i32): bool {
+  /** Whether an answer with `status` may be retried: replayable request, attempts left, status listed. */
+  private mayRetry(status: i32): bool {
     const cfg = this.plugin.config;
     const captured = this.captured;
-    if (cfg == null || captured == null || captured.tooLarge) return false;
-    if (this.retries >= cfg.retry.maxRetries || !cfg.retry.retryOnStatus.has(status)) return false;
-    return !asksForStream(captured.body());
+    if (cfg == null || captured == null || !captured.replayable || this.streamRequested) return false;
+    return this.retries < cfg.retry.maxRetries && cfg.retry.retryOnStatus.has(status);
   }
 
   /** Sends the request again with a token not tried yet; false when none is left or the call failed. */
@@ -201,7 +240,7 @@ export class TokenFilter extends StreamContext {
     const cfg = root.config!;
     let tried = this.tried;
     if (tried == null) {
-      tried = [this.tokenIndex];
+      tried = [this.first!.token];
       this.tried = tried;
     }
     const failover = root.failover;
@@ -210,16 +249,20 @@ export class TokenFilter extends StreamContext {
     const cluster = routeCluster();
     if (cluster == null) return false;
     const captured = this.captured!;
-    const callId = dispatchHttpCall(cluster, replayHeaders(captured.headers, cfg, cfg.apiTokens[next]), captured.body(), <u32>cfg.retry.retryTimeout);
-    if (callId == 0) return false;
-    this.tokenIndex = next;
+    // Without a learned shape the request goes as the client sent it, and only a success counts.
+    const shape = this.shapeOf(captured, nowMs());
+    const attempt = new Attempt(next);
+    attempt.unconfirmed = shape == null;
+    const headers = replayHeaders(HeaderList.parse(captured.headers), shape, cfg, cfg.apiTokens[next], root.failureRulesNeedBody);
+    if (!dispatchCall(cluster, headers, captured.body(), <u32>cfg.retry.retryTimeout, new RetryCall(this, attempt))) return false;
     tried.push(next);
     this.retries++;
-    this.retrying = true;
-    root.retryCalls.set(callId, this.id);
     root.metrics.retryAttempted();
     root.metrics.request(next);
-    if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "retrying with token " + (failover != null ? failover.fingerprintOf(next) : "#" + next.toString()) + " after status " + this.status.toString());
+    if (logEnabled(LogLevel.Debug)) {
+      log(LogLevel.Debug, "retrying with token " + (failover != null ? failover.fingerprintOf(next) : "#" + next.toString()) +
+        (shape == null ? " (route shape not learned yet)" : ""));
+    }
     return true;
   }
 
@@ -234,45 +277,61 @@ export class TokenFilter extends StreamContext {
     return -1;
   }
 
-  /** Answer of a retry call (from the root context); ends with a local response, a continue, or another retry. */
-  onRetryAnswer(numHeaders: u32, bodySize: usize): void {
-    const root = this.plugin;
-    if (numHeaders == 0) {
-      // The call itself failed (reset, or a timeout Envoy reports with no headers): not the token's
-      // fault; the client gets the last provider answer.
+  /** Judges a retry answer for its attempt; returns the answer's body, or null for a failed call. */
+  private judgeRetryAnswer(attempt: Attempt, answer: CallAnswer, limit: usize): ArrayBuffer | null {
+    const body = answer.body(limit);
+    const status = answer.status;
+    if (isHostReply(status, answer.headers, body)) return null;
+    const failover = this.plugin.failover;
+    // A guessed route may have answered for the wrong host or path: only a success proves anything.
+    if (failover != null && (!attempt.unconfirmed || is2xx(status))) {
+      attempt.judgeWhole(failover, status, answer.headers, body, CALL_ORIGIN, status == 429 ? nowMs() : 0);
+    }
+    return body;
+  }
+
+  /** Answer of a retry call (this stream is effective): ends with a local response, a continue, or another retry. */
+  onRetryAnswer(attempt: Attempt, answer: CallAnswer | null): void {
+    const cfg = this.plugin.config!;
+    if (answer == null) {
+      // The call itself failed (reset): not the token's fault; the client gets the last provider answer.
       this.deliver(false);
       return;
     }
-    const headers = getHeaderPairs(MapType.HttpCallResponseHeaders);
-    const body = getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize < RETRY_ANSWER_LIMIT ? bodySize : RETRY_ANSWER_LIMIT);
-    const answer = new Answer(headers.status(), headers, body != null ? body : new ArrayBuffer(0));
-    if (isHostReply(answer.status, headers, answer.body)) {
+    const tooLarge = answer.bodySize > RETRY_ANSWER_LIMIT;
+    const body = this.judgeRetryAnswer(attempt, answer, tooLarge ? <usize>BODY_RULE_LIMIT : RETRY_ANSWER_LIMIT);
+    if (body == null) {
       this.deliver(false);
       return;
     }
-    this.lastAnswer = answer;
-    this.status = answer.status;
-    const failover = root.failover;
-    if (failover != null) this.judgeAnswer(failover, answer);
-    if (this.shouldRetry(answer.status)) {
-      setEffectiveContext(this.id);
-      if (this.sendRetry()) return;
+    const status = answer.status;
+    if (tooLarge && logEnabled(LogLevel.Warn)) {
+      log(LogLevel.Warn, "a retry answer of " + answer.bodySize.toString() + " bytes is over the " +
+        RETRY_ANSWER_LIMIT.toString() + "-byte limit: the client receives the provider's first answer");
     }
-    this.deliver(!root.config!.retry.retryOnStatus.has(answer.status));
+    const deliverable = !tooLarge && (!attempt.unconfirmed || is2xx(status));
+    if (deliverable) this.delivery = new Delivery(status, answer.headers, body);
+    const retryable = cfg.retry.retryOnStatus.has(status);
+    if (retryable && this.mayRetry(status) && this.sendRetry()) return;
+    this.deliver(deliverable && !retryable);
+  }
+
+  /** A retry answer that arrived after the client left still counts for its token. */
+  judgeOrphan(attempt: Attempt, answer: CallAnswer | null): void {
+    if (answer != null) this.judgeRetryAnswer(attempt, answer, <usize>BODY_RULE_LIMIT);
   }
 
   private deliver(succeeded: bool): void {
     const root = this.plugin;
     this.retrying = false;
+    this.bodySeen = 0;
     if (succeeded) root.metrics.retrySucceeded();
     else root.metrics.retryExhausted();
-    if (!setEffectiveContext(this.id)) return;
-    const answer = this.lastAnswer;
-    if (answer == null) {
-      continueStream(StreamType.Response);
-      return;
-    }
-    if (!sendLocalResponse(<u32>answer.status, "ai_token_failover_retry", answer.body, answerHeaders(answer.headers))) {
+    const captured = this.captured;
+    if (captured != null) captured.dropBody();
+    const answer = this.delivery;
+    this.delivery = null;
+    if (answer == null || !sendLocalResponse(<u32>answer.status, "ai_token_failover_retry", answer.body, answerHeaders(answer.headers))) {
       continueStream(StreamType.Response);
     }
   }

@@ -111,46 +111,45 @@ class Reader {
     }
   }
 
+  // Linear in the string's length: a string without escapes is one slice; one with escapes is
+  // decoded into a buffer of UTF-16 units (never rebuilt by concatenation).
   string(): string | null {
     const s = this.s;
-    this.pos++;
-    let out = "";
-    let start = this.pos;
+    const start = ++this.pos;
+    let escapes = false;
     while (this.pos < s.length) {
       const c = s.charCodeAt(this.pos);
-      if (c == 0x22) {
-        out += s.substring(start, this.pos);
-        this.pos++;
-        return out;
-      }
+      if (c == 0x22) break;
       if (c < 0x20) { this.fail("control character in string"); return null; }
-      if (c == 0x5c) {
-        out += s.substring(start, this.pos);
-        this.pos++;
-        if (this.pos >= s.length) break;
-        const e = s.charCodeAt(this.pos++);
-        if (e == 0x22) out += "\"";
-        else if (e == 0x5c) out += "\\";
-        else if (e == 0x2f) out += "/";
-        else if (e == 0x62) out += "\b";
-        else if (e == 0x66) out += "\f";
-        else if (e == 0x6e) out += "\n";
-        else if (e == 0x72) out += "\r";
-        else if (e == 0x74) out += "\t";
-        else if (e == 0x75) {
-          if (this.pos + 4 > s.length) break;
-          const code = parseHex4(s, this.pos);
-          if (code < 0) { this.fail("bad \\u escape"); return null; }
-          out += String.fromCharCode(code);
-          this.pos += 4;
-        } else { this.pos--; this.fail("bad escape"); return null; }
-        start = this.pos;
-        continue;
-      }
+      if (c == 0x5c) { escapes = true; this.pos++; }
       this.pos++;
     }
-    this.fail("unterminated string");
-    return null;
+    if (this.pos >= s.length) { this.fail("unterminated string"); return null; }
+    const end = this.pos++;
+    if (!escapes) return s.substring(start, end);
+    const out = new ArrayBuffer((end - start) << 1);
+    const base = changetype<usize>(out);
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      let c = s.charCodeAt(i);
+      if (c == 0x5c) {
+        const e = s.charCodeAt(++i);
+        if (e == 0x22 || e == 0x5c || e == 0x2f) c = e;
+        else if (e == 0x62) c = 0x08;
+        else if (e == 0x66) c = 0x0c;
+        else if (e == 0x6e) c = 0x0a;
+        else if (e == 0x72) c = 0x0d;
+        else if (e == 0x74) c = 0x09;
+        else if (e == 0x75) {
+          c = i + 4 < end ? parseHex4(s, i + 1) : -1;
+          if (c < 0) { this.pos = i; this.fail("bad \\u escape"); return null; }
+          i += 4;
+        } else { this.pos = i; this.fail("bad escape"); return null; }
+      }
+      store<u16>(base + (<usize>n << 1), <u16>c);
+      n++;
+    }
+    return String.UTF16.decodeUnsafe(base, <usize>n << 1);
   }
 
   number(): JsonValue | null {
@@ -214,18 +213,20 @@ export function parseJson(text: string): JsonValue | null {
   return v;
 }
 
-/** A JSON string literal (quotes included) for `s`. */
+/** A JSON string literal (quotes included) for `s`; linear (pieces joined once). */
 export function jsonString(s: string): string {
-  let out = "\"";
+  const parts: string[] = ["\""];
   let start = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x20 && c != 0x22 && c != 0x5c) continue;
-    out += s.substring(start, i);
-    if (c == 0x22) out += "\\\"";
-    else if (c == 0x5c) out += "\\\\";
-    else out += "\\u00" + (c < 0x10 ? "0" : "") + c.toString(16);
+    parts.push(s.substring(start, i));
+    if (c == 0x22) parts.push("\\\"");
+    else if (c == 0x5c) parts.push("\\\\");
+    else parts.push("\\u00" + (c < 0x10 ? "0" : "") + c.toString(16));
     start = i + 1;
   }
-  return out + s.substring(start) + "\"";
+  parts.push(s.substring(start));
+  parts.push("\"");
+  return parts.join("");
 }

@@ -47,17 +47,21 @@ export function leaseTtl(intervalMs: i64): i64 {
   return 3 * intervalMs;
 }
 
+/**
+ * CAS given when creating a key. The host ignores the CAS of a set on a missing key, and refuses
+ * one that differs from an existing key's: with a value no stored key has (the host's counter
+ * reaches it only after 2^32 - 1 writes), a VM that raced another to create the key loses
+ * instead of overwriting it, which cas 0 would do.
+ */
+export const CREATE_ONLY_CAS: u32 = 0xffffffff;
+
 /** Takes or renews the lease in shared data; returns whether `me` holds it afterwards. */
 export function acquireLease(key: ArrayBuffer, me: string, stamp: i64, now: i64, intervalMs: i64): bool {
   const current = readLease(key);
-  const cas = lastCas;
+  const cas = current == null && lastCas == 0 ? CREATE_ONLY_CAS : lastCas;
   if (!mayHold(current, me, stamp, now)) return false;
   const next = new Lease(me, now + leaseTtl(intervalMs), stamp);
-  // cas is 0 when the record is missing: a race there is settled by the read-back below.
-  const status = setShared(key, String.UTF8.encode(next.encode()), cas);
-  if (status != Status.Ok) return false;
-  const after = readLease(key);
-  return after != null && after.holder == me;
+  return setShared(key, String.UTF8.encode(next.encode()), cas) == Status.Ok;
 }
 
 /** The lease as stored, or null when missing or unreadable (lastCas is that read's CAS). */

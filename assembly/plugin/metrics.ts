@@ -1,7 +1,9 @@
 // The plugin's metrics (Envoy shows them at /stats/prometheus). Defined at configure time; the
 // same name in several VMs is one shared stat. Per-token metrics carry the token fingerprint in
 // their name (`ai_token_failover.token.<fingerprint>.<metric>`), which envoy.yaml's stats_tags
-// turn into a `token` label; their number is bounded by the configured tokens.
+// turn into a `token` label; their number is bounded by the configured tokens. Pool-wide metrics
+// carry the pool's name (`ai_token_failover.pool.<pool>.<metric>`, a `pool` label), so two pools
+// in one process never share a series.
 import { MetricType } from "../abi/enums";
 import { NO_METRIC, defineMetric, incrementMetric, recordMetric } from "../runtime/metrics";
 
@@ -38,13 +40,14 @@ export class PluginMetrics {
   private retriesExhausted: i64 = NO_METRIC;
   private tokensInPool: i64 = NO_METRIC;
 
-  /** Defines every metric; configure phase. `fingerprints` are the configured tokens'. */
-  define(fingerprints: string[]): void {
+  /** Defines every metric; configure phase. `fingerprints` are the configured tokens', `pool` names the pool. */
+  define(fingerprints: string[], pool: string): void {
     for (let i = 0; i < fingerprints.length; i++) this.tokens.push(new TokenMetrics(fingerprints[i]));
-    this.retriesAttempted = defineMetric(MetricType.Counter, PREFIX + "retries.attempted");
-    this.retriesSucceeded = defineMetric(MetricType.Counter, PREFIX + "retries.succeeded");
-    this.retriesExhausted = defineMetric(MetricType.Counter, PREFIX + "retries.exhausted");
-    this.tokensInPool = defineMetric(MetricType.Gauge, PREFIX + "tokens_in_pool");
+    const p = PREFIX + "pool." + pool + ".";
+    this.retriesAttempted = defineMetric(MetricType.Counter, p + "retries.attempted");
+    this.retriesSucceeded = defineMetric(MetricType.Counter, p + "retries.succeeded");
+    this.retriesExhausted = defineMetric(MetricType.Counter, p + "retries.exhausted");
+    this.tokensInPool = defineMetric(MetricType.Gauge, p + "tokens_in_pool");
   }
 
   request(i: i32): void { incrementMetric(this.tokens[i].requests); }
@@ -60,6 +63,12 @@ export class PluginMetrics {
   retryAttempted(): void { incrementMetric(this.retriesAttempted); }
   retrySucceeded(): void { incrementMetric(this.retriesSucceeded); }
   retryExhausted(): void { incrementMetric(this.retriesExhausted); }
-  /** Tokens in the pool; set by the lease holder on each tick. */
+  /** Tokens in the pool; set by the lease holder on each tick and by any VM that moves a token. */
   inPool(n: i32): void { recordMetric(this.tokensInPool, <u64>n); }
+}
+
+/** A pool's metric label: plugin name, provider type and id (dots would split the stat name). */
+export function poolLabel(pluginName: string, type: string, id: string): string {
+  const label = pluginName + ":" + type + (id.length > 0 ? ":" + id : "");
+  return label.replaceAll(".", "_");
 }

@@ -23,25 +23,27 @@ export class CountFailure extends PoolChange {
 
 /** Resets one token's consecutive failures after a success. */
 export class CountSuccess extends PoolChange {
-  constructor(public id: u64) { super(); }
+  constructor(public id: u64, public now: i64) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
-    return i >= 0 && state.recordSuccess(i);
+    return i >= 0 && state.recordSuccess(i, this.now);
   }
 }
 
 /** Counts one probe result. */
 export class CountProbe extends PoolChange {
   restored: bool = false;
-  constructor(public id: u64, public ok: bool, public status: i32, public successThreshold: i32) { super(); }
+  constructor(public id: u64, public ok: bool, public status: i32, public successThreshold: i32,
+              public now: i64, public retryAfterAt: i64) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
     if (i < 0) return false;
     const t = state.tokens[i];
     const successesBefore = t.probeSuccesses;
     const statusBefore = t.lastStatus;
-    this.restored = state.recordProbe(i, this.ok, this.status, this.successThreshold);
-    return this.restored || t.probeSuccesses != successesBefore || t.lastStatus != statusBefore;
+    const returnsBefore = t.returnsAt;
+    this.restored = state.recordProbe(i, this.ok, this.status, this.successThreshold, this.now, this.retryAfterAt);
+    return this.restored || t.probeSuccesses != successesBefore || t.lastStatus != statusBefore || t.returnsAt != returnsBefore;
   }
 }
 

@@ -16,6 +16,11 @@ export class TokenState {
   /** Status of the last counted failure or failed probe, 0 if none. */
   lastStatus: i32 = 0;
 
+  /** Whether the token serves requests at `now`: in the pool, or out with its return time passed. */
+  isIn(now: i64): bool {
+    return !this.out || (this.returnsAt > 0 && this.returnsAt <= now);
+  }
+
   static fresh(id: u64): TokenState {
     const t = new TokenState();
     t.id = id;
@@ -69,6 +74,7 @@ export class PoolState {
    * `cooldownMs` when that is > 0, else until probes bring it back.
    */
   recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64): FailureOutcome {
+    this.settleDue(i, now);
     const t = this.tokens[i];
     const wasOut = t.out;
     t.failures++;
@@ -81,21 +87,37 @@ export class PoolState {
     return !wasOut && t.out ? FailureOutcome.Ejected : FailureOutcome.Counted;
   }
 
-  /** A response that is not a failure resets the consecutive count; returns whether it changed. */
-  recordSuccess(i: i32): bool {
+  /**
+   * Puts token `i` back when its return time has passed. Requests already use such a token (see
+   * TokenState.isIn); every change applies this first, so the record never contradicts them.
+   */
+  settleDue(i: i32, now: i64): bool {
     const t = this.tokens[i];
-    if (t.failures == 0) return false;
+    if (!t.out || t.returnsAt == 0 || t.returnsAt > now) return false;
+    t.putBack();
+    return true;
+  }
+
+  /** A response that is not a failure resets the consecutive count; returns whether it changed. */
+  recordSuccess(i: i32, now: i64): bool {
+    const restored = this.settleDue(i, now);
+    const t = this.tokens[i];
+    if (t.failures == 0) return restored;
     t.failures = 0;
     return true;
   }
 
-  /** Counts one probe of token `i`; returns true when this puts the token back. */
-  recordProbe(i: i32, ok: bool, status: i32, successThreshold: i32): bool {
+  /**
+   * Counts one probe of token `i`; returns true when this puts the token back. A failed probe
+   * answered with a Retry-After (`retryAfterAt` > now) makes the token wait until then.
+   */
+  recordProbe(i: i32, ok: bool, status: i32, successThreshold: i32, now: i64, retryAfterAt: i64): bool {
     const t = this.tokens[i];
     if (!t.out) return false;
     if (!ok) {
       t.probeSuccesses = 0;
       t.lastStatus = status;
+      if (retryAfterAt > now && retryAfterAt > t.returnsAt) t.returnsAt = retryAfterAt;
       return false;
     }
     t.probeSuccesses++;

@@ -1,6 +1,7 @@
 // The pool record in shared data: read once per request (decoded only when its CAS changed),
 // changed by bounded compare-and-swap loops, created through a deterministic initial value.
 import { Status } from "../abi/enums";
+import { nowMs } from "../runtime/host";
 import { getShared, lastCas, setShared } from "../runtime/shared_data";
 import { PoolState, TokenState, decodePool, encodePool } from "./pool_state";
 import { Random } from "./random";
@@ -24,6 +25,8 @@ export class PoolStore {
   private slot: i32[];
   /** Configured indices currently in the pool (refreshed on decode). */
   private inPool: i32[] = [];
+  /** Earliest future return time among tokens out (I64.MAX_VALUE: none); the view is recomputed then. */
+  private nextReturn: i64 = i64.MAX_VALUE;
 
   private key: ArrayBuffer;
 
@@ -42,11 +45,23 @@ export class PoolStore {
   private adopt(state: PoolState, cas: u32): void {
     this.state = state;
     this.cas = cas;
+    // The clock is read only when some token waits for a time.
+    this.recompute(anyTimed(state) ? nowMs() : 0);
+  }
+
+  // A token whose cooldown or Retry-After has passed serves requests at once, before the lease
+  // holder writes it back.
+  private recompute(now: i64): void {
+    const state = this.state;
     this.inPool.length = 0;
+    this.nextReturn = i64.MAX_VALUE;
     for (let i = 0; i < this.ids.length; i++) {
       const s = state.indexOf(this.ids[i]);
       this.slot[i] = s;
-      if (s >= 0 && !state.tokens[s].out) this.inPool.push(i);
+      if (s < 0) continue;
+      const t = state.tokens[s];
+      if (t.isIn(now)) this.inPool.push(i);
+      else if (t.returnsAt > 0 && t.returnsAt < this.nextReturn) this.nextReturn = t.returnsAt;
     }
   }
 
@@ -61,8 +76,12 @@ export class PoolStore {
       if (created == null) return false;
       return this.decode(created, lastCas);
     }
-    if (lastCas == this.cas) return true;
-    return this.decode(v, lastCas);
+    if (lastCas != this.cas) return this.decode(v, lastCas);
+    if (this.nextReturn != i64.MAX_VALUE) {
+      const now = nowMs();
+      if (now >= this.nextReturn) this.recompute(now);
+    }
+    return true;
   }
 
   private decode(bytes: ArrayBuffer, cas: u32): bool {
@@ -97,11 +116,14 @@ export class PoolStore {
     return false;
   }
 
-  /** Index (in apiTokens) of a uniformly random token in the pool, or of the one due back first. */
-  pick(random: Random): i32 {
+  /**
+   * Index (in apiTokens) of a uniformly random token in the pool, or, when every token is out, of
+   * the one expected back first (`probeEveryMs`: how soon a probed token can be back).
+   */
+  pick(random: Random, probeEveryMs: i64): i32 {
     const n = this.inPool.length;
     if (n > 0) return unchecked(this.inPool[n == 1 ? 0 : random.below(n)]);
-    return this.dueFirst();
+    return this.dueFirst(nowMs(), probeEveryMs);
   }
 
   /** A random token in the pool that is not in `excluded`, or -1 when there is none. */
@@ -118,16 +140,18 @@ export class PoolStore {
     return -1;
   }
 
-  private dueFirst(): i32 {
+  // Expected return: a timed token at its time; a probed token at the next probe, and among those
+  // the one out the longest first.
+  private dueFirst(now: i64, probeEveryMs: i64): i32 {
     let best = 0;
-    let bestKey: i64 = i64.MAX_VALUE;
+    let bestAt: i64 = i64.MAX_VALUE;
+    let bestSince: i64 = i64.MAX_VALUE;
     for (let i = 0; i < this.ids.length; i++) {
       const s = this.slot[i];
       if (s < 0) return i;
       const t = this.state.tokens[s];
-      // A timed return is known; a probed token is due at its next probe, oldest first.
-      const key = t.returnsAt > 0 ? t.returnsAt : t.outSince + 1;
-      if (key < bestKey) { bestKey = key; best = i; }
+      const at = t.returnsAt > 0 ? t.returnsAt : now + probeEveryMs;
+      if (at < bestAt || (at == bestAt && t.outSince < bestSince)) { bestAt = at; bestSince = t.outSince; best = i; }
     }
     return best;
   }
@@ -145,6 +169,14 @@ export class PoolStore {
 
   /** How many configured tokens are in the pool as of the last read. */
   get inPoolCount(): i32 { return this.inPool.length; }
+}
+
+function anyTimed(state: PoolState): bool {
+  for (let i = 0; i < state.tokens.length; i++) {
+    const t = state.tokens[i];
+    if (t.out && t.returnsAt > 0) return true;
+  }
+  return false;
 }
 
 function clonePool(p: PoolState): PoolState {

@@ -1,20 +1,65 @@
-// Probe requests: where they go and what they carry (SPEC 5.2). Pure.
+// Probe requests: where they go, what they carry (SPEC 5.2), and which out-of-pool token is probed
+// next. Pure.
 import { HeaderList } from "../runtime/headers";
 import { PluginConfig } from "./config";
 import { jsonString } from "./json";
+import { isRouteBookkeeping } from "./route_shape";
 
-/** Where probes go: the configured healthCheck values, else what the last counted failure used. */
+/** Where probes go: the configured healthCheck values, else what the router sent for the last counted failure. */
 export class ProbeTarget {
+  /** Headers the route added (and other non-volatile request headers), sent with every probe. */
+  headers: HeaderList = new HeaderList();
   constructor(public cluster: string, public authority: string, public path: string) {}
 
-  encode(): string { return this.cluster + "\n" + this.authority + "\n" + this.path; }
+  /** One line each for cluster, authority and path, then `name:value` per header. */
+  encode(): string {
+    const lines: string[] = [this.cluster, this.authority, this.path];
+    for (let i = 0; i < this.headers.length; i++) lines.push(this.headers.names[i] + ":" + this.headers.values[i]);
+    return lines.join("\n");
+  }
 
   static decode(s: string): ProbeTarget | null {
-    const a = s.indexOf("\n");
-    const b = a < 0 ? -1 : s.indexOf("\n", a + 1);
-    if (a <= 0 || b < 0) return null;
-    return new ProbeTarget(s.substring(0, a), s.substring(a + 1, b), s.substring(b + 1));
+    const lines = s.split("\n");
+    if (lines.length < 3 || lines[0].length == 0) return null;
+    const t = new ProbeTarget(lines[0], lines[1], lines[2]);
+    for (let i = 3; i < lines.length; i++) {
+      const colon = lines[i].indexOf(":");
+      if (colon > 0) t.headers.add(lines[i].substring(0, colon), lines[i].substring(colon + 1));
+    }
+    return t;
   }
+}
+
+/** Bytes of request headers a probe target keeps at most (beyond, headers are left out). */
+const MAX_TARGET_HEADER_BYTES = 4096;
+
+// Request headers that belong to one client request (tracing, forwarding, client telemetry,
+// content negotiation the probe sets itself), not to the route: never copied into probes.
+const PER_REQUEST = ["x-request-id", "x-real-ip", "traceparent", "tracestate", "b3", "x-ot-span-context",
+  "x-cloud-trace-context", "cookie", "user-agent", "accept", "accept-encoding", "content-type"];
+const PER_REQUEST_PREFIXES = ["x-forwarded-", "x-b3-", "x-datadog-", "x-stainless-"];
+
+function perRequest(name: string): bool {
+  if (PER_REQUEST.includes(name)) return true;
+  for (let i = 0; i < PER_REQUEST_PREFIXES.length; i++) if (name.startsWith(PER_REQUEST_PREFIXES[i])) return true;
+  return false;
+}
+
+/** The probe target of a request as the router sent it (`sent`: its headers at access-log time). */
+export function targetFromSent(cluster: string, sent: HeaderList): ProbeTarget | null {
+  const authority = sent.get(":authority");
+  const path = sent.get(":path");
+  if (authority == null || path == null) return null;
+  const t = new ProbeTarget(cluster, authority, path);
+  let bytes = 0;
+  for (let i = 0; i < sent.length; i++) {
+    const name = sent.names[i];
+    if (isRouteBookkeeping(name) || perRequest(name)) continue;
+    bytes += name.length + sent.values[i].length;
+    if (bytes > MAX_TARGET_HEADER_BYTES) break;
+    t.headers.add(name, sent.values[i]);
+  }
+  return t;
 }
 
 const DEFAULT_PATH = "/v1/chat/completions";
@@ -26,7 +71,9 @@ export function resolveTarget(cfg: PluginConfig, seen: ProbeTarget | null): Prob
   if (cluster.length == 0) return null;
   const authority = hc.authority.length > 0 ? hc.authority : seen != null && seen.authority.length > 0 ? seen.authority : cluster;
   const path = hc.path.length > 0 ? hc.path : seen != null && seen.path.length > 0 ? seen.path : DEFAULT_PATH;
-  return new ProbeTarget(cluster, authority, path);
+  const t = new ProbeTarget(cluster, authority, path);
+  if (seen != null) t.headers = seen.headers;
+  return t;
 }
 
 /** Body of a probe: the configured one, else a one-token chat completion with healthCheckModel. */
@@ -44,7 +91,35 @@ export function probeHeaders(cfg: PluginConfig, target: ProbeTarget, token: stri
   h.add(":path", target.path);
   h.add(":authority", target.authority);
   h.add("content-type", "application/json");
+  h.add("accept-encoding", "identity");
   h.add("user-agent", "ai-token-failover-probe");
+  for (let i = 0; i < target.headers.length; i++) h.add(target.headers.names[i], target.headers.values[i]);
   h.add(cfg.credentialHeader, cfg.credentialPrefix + token);
   return h;
+}
+
+/**
+ * Chooses which out-of-pool tokens to probe on a tick: a cursor resumes after the last token
+ * probed, so a cap on probes in flight never starves the tokens at the end of the list.
+ */
+export class ProbeScheduler {
+  private cursor: i32 = 0;
+
+  /**
+   * Up to `slots` indices among `n` tokens for which `due[i]` is true, in round-robin order from
+   * the cursor; the cursor moves past the last one chosen.
+   */
+  next(due: bool[], slots: i32): i32[] {
+    const n = due.length;
+    const out: i32[] = [];
+    if (n == 0) return out;
+    if (this.cursor >= n) this.cursor = 0;
+    for (let k = 0; k < n && out.length < slots; k++) {
+      const i = (this.cursor + k) % n;
+      if (!due[i]) continue;
+      out.push(i);
+    }
+    if (out.length > 0) this.cursor = (out[out.length - 1] + 1) % n;
+    return out;
+  }
 }

@@ -2,30 +2,32 @@
 import { HeaderList } from "../runtime/headers";
 import { PluginConfig } from "./config";
 import { CREDENTIAL_HEADERS } from "./credentials";
-import { JsonKind, parseJson } from "./json";
+import { ScanKind, findTopLevel } from "./json_scan";
+import { HOP_BY_HOP, RouteShape, queryOf } from "./route_shape";
 
 /** Request bodies larger than this are not retried (nor kept). */
 export const MAX_RETRY_BODY: i32 = 1 << 20;
 
-// Hop-by-hop headers, and content-length, which the host recomputes for the replayed body.
-const NOT_REPLAYED = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "content-length"];
+const STREAM_KEY = String.UTF8.encode("stream");
 
-/** The parts of a client request kept while it is in flight, so it can be replayed. */
+/** The parts of a client request kept while it may still be replayed. */
 export class CapturedRequest {
   // Most bodies arrive in one chunk, which is kept as is; more chunks go into a buffer that doubles.
   private kept: ArrayBuffer | null = null;
   private used: i32 = 0;
-  tooLarge: bool = false;
+  /** The body is not kept (too large, a streaming request, or no longer needed): no replay. */
+  dropped: bool = false;
+  /** The whole body has arrived. */
+  complete: bool = false;
 
   constructor(public headers: ArrayBuffer) {}
 
   /** Keeps one body chunk, or gives the body up once it passes MAX_RETRY_BODY. */
   addChunk(chunk: ArrayBuffer): void {
-    if (this.tooLarge) return;
+    if (this.dropped) return;
     const need = this.used + chunk.byteLength;
     if (need > MAX_RETRY_BODY) {
-      this.tooLarge = true;
-      this.kept = null;
+      this.dropBody();
       return;
     }
     let kept = this.kept;
@@ -46,6 +48,16 @@ export class CapturedRequest {
     this.used = need;
   }
 
+  /** Frees the body; the request can no longer be replayed (its headers stay, for learning the route). */
+  dropBody(): void {
+    this.dropped = true;
+    this.kept = null;
+    this.used = 0;
+  }
+
+  /** Whether the request can be replayed now. */
+  get replayable(): bool { return this.complete && !this.dropped; }
+
   /** The whole body kept so far. */
   body(): ArrayBuffer {
     const kept = this.kept;
@@ -59,24 +71,35 @@ export class CapturedRequest {
   }
 }
 
-/** Whether a request body asks for a streamed answer (`"stream": true` at the top level). */
+/** Whether a request body asks for a streamed answer (`"stream": true` at the top level); linear. */
 export function asksForStream(body: ArrayBuffer): bool {
   if (body.byteLength == 0) return false;
-  const doc = parseJson(String.UTF8.decode(body));
-  if (doc == null) return false;
-  const stream = doc.get("stream");
-  return stream != null && stream.kind == JsonKind.Bool && stream.bool;
+  return findTopLevel(body, body.byteLength, STREAM_KEY).kind == ScanKind.True;
 }
 
-/** The client's headers for a replay: credentials and hop-by-hop headers replaced or dropped. */
-export function replayHeaders(raw: ArrayBuffer, cfg: PluginConfig, token: string): HeaderList {
-  const original = HeaderList.parse(raw);
+/**
+ * The request as the route sent it, for a replay with `token`: the client's headers without
+ * credentials and hop-by-hop headers, then the route's host, path and headers when its shape is
+ * known. `identity` asks for an uncompressed answer (a body rule must read it).
+ */
+export function replayHeaders(original: HeaderList, shape: RouteShape | null, cfg: PluginConfig, token: string, identity: bool): HeaderList {
   const out = new HeaderList();
   for (let i = 0; i < original.length; i++) {
     const name = original.names[i].toLowerCase();
-    if (CREDENTIAL_HEADERS.includes(name) || NOT_REPLAYED.includes(name)) continue;
-    out.add(original.names[i], original.values[i]);
+    if (CREDENTIAL_HEADERS.includes(name) || HOP_BY_HOP.includes(name)) continue;
+    if (identity && name == "accept-encoding") continue;
+    let value = original.values[i];
+    if (shape != null) {
+      if (shape.removed.includes(name) || shape.changed.get(name) != null) continue;
+      if (name == ":authority") value = shape.authority;
+      else if (name == ":path") value = shape.path + queryOf(value);
+    }
+    out.add(original.names[i], value);
   }
+  if (shape != null) {
+    for (let i = 0; i < shape.changed.length; i++) out.add(shape.changed.names[i], shape.changed.values[i]);
+  }
+  if (identity) out.add("accept-encoding", "identity");
   out.add(cfg.credentialHeader, cfg.credentialPrefix + token);
   return out;
 }
@@ -86,7 +109,7 @@ export function answerHeaders(headers: HeaderList): HeaderList {
   const out = new HeaderList();
   for (let i = 0; i < headers.length; i++) {
     const name = headers.names[i].toLowerCase();
-    if (name.startsWith(":") || NOT_REPLAYED.includes(name)) continue;
+    if (name.startsWith(":") || HOP_BY_HOP.includes(name)) continue;
     out.add(headers.names[i], headers.values[i]);
   }
   return out;

@@ -5,9 +5,9 @@ const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
 /** Upper bound on a honoured Retry-After, so a bogus header cannot bench a token for days. */
 export const MAX_RETRY_AFTER_MS: i64 = 3_600_000;
 
-function digits(s: string, from: i32, count: i32): i32 {
+function digits(s: string, from: i32, count: i32): i64 {
   if (from + count > s.length) return -1;
-  let v = 0;
+  let v: i64 = 0;
   for (let i = from; i < from + count; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x30 || c > 0x39) return -1;
@@ -33,14 +33,16 @@ export function retryAfterDeadline(value: string | null, now: i64): i64 {
   const v = value.trim();
   if (v.length == 0) return 0;
   let at: i64 = 0;
-  if (v.length <= 10 && digits(v, 0, v.length) >= 0) {
-    at = now + <i64>digits(v, 0, v.length) * 1000;
+  if (v.length <= 18 && digits(v, 0, v.length) >= 0) {
+    // Capped before scaling, so a huge delay cannot overflow.
+    const seconds = digits(v, 0, v.length);
+    at = now + (seconds > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS : seconds * 1000);
   } else {
     // "Sun, 06 Nov 1994 08:49:37 GMT"
     if (v.length != 29 || v.charAt(3) != "," || !v.endsWith(" GMT")) return 0;
-    const day = digits(v, 5, 2);
+    const day = <i32>digits(v, 5, 2);
     const month = MONTHS.indexOf(v.substring(8, 11));
-    const year = digits(v, 12, 4);
+    const year = <i32>digits(v, 12, 4);
     const hh = digits(v, 17, 2), mm = digits(v, 20, 2), ss = digits(v, 23, 2);
     if (day < 1 || month < 0 || month % 3 != 0 || year < 1970 || hh < 0 || mm < 0 || ss < 0) return 0;
     const days = daysFromCivil(year, month / 3 + 1, day);

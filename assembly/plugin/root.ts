@@ -1,7 +1,7 @@
 // The plugin's root context: configuration, the failover coordinator, ticks and call answers.
 import { BufferType, LogLevel } from "../abi/enums";
 import { getBufferBytes } from "../runtime/buffers";
-import { RootContext, StreamContext, findStream } from "../runtime/contexts";
+import { RootContext, StreamContext } from "../runtime/contexts";
 import { getProperty, nowMs, randomU64, setTickPeriod } from "../runtime/host";
 import { logEnabled, logError, logWarn } from "../runtime/log";
 import { PluginConfig, parseConfig } from "./config";
@@ -10,11 +10,12 @@ import { Failover, poolKeyPrefix } from "./failover";
 import { fingerprint, hash64 } from "./fingerprint";
 import { TokenFilter } from "./filter";
 import { Lease, readLease } from "./lease";
-import { PluginMetrics } from "./metrics";
+import { PluginMetrics, poolLabel } from "./metrics";
 import { TokenState } from "./pool_state";
 import { Random } from "./random";
-import { rulesNeedHeaders } from "./response_rules";
+import { RouteShapes } from "./route_shape";
 import { renderStatus } from "./status_page";
+import { rulesNeedBody, rulesNeedHeaders } from "./verdict";
 
 /** Root context of one plugin configuration in one VM. */
 export class PluginRoot extends RootContext {
@@ -26,10 +27,12 @@ export class PluginRoot extends RootContext {
   fingerprints: string[] = [];
   /** Whether judging a response needs all its headers (a failure rule tests headers). */
   failureRulesNeedHeaders: bool = false;
+  /** Whether a failure rule reads bodies: answers are then asked for uncompressed. */
+  failureRulesNeedBody: bool = false;
   random: Random = new Random(randomU64());
   metrics: PluginMetrics = new PluginMetrics();
-  /** Retry call id -> id of the stream waiting for it. */
-  retryCalls: Map<u32, u32> = new Map();
+  /** What the routes this VM has seen do to requests, for replays. */
+  shapes: RouteShapes = new RouteShapes();
 
   onConfigure(configSize: usize): bool {
     const bytes = getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
@@ -52,15 +55,17 @@ export class PluginRoot extends RootContext {
     }
     this.fingerprints = fingerprints;
     this.credentials = new EncodedCredentials(cfg);
-    this.metrics.define(fingerprints);
+    const pluginName = getProperty("plugin_name");
+    const name = pluginName != null && pluginName.length > 0 ? pluginName : "ai-token-failover";
+    this.metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId));
     if (cfg.failover.enabled) {
-      const name = getProperty("plugin_name");
-      const prefix = poolKeyPrefix(name != null && name.length > 0 ? name : "ai-token-failover", cfg);
+      const prefix = poolKeyPrefix(name, cfg);
       const holder = this.random.next().toString(16) + ":" + this.id.toString();
       const failover = new Failover(cfg, this.metrics, ids, prefix, holder, nowMs());
       failover.start();
       this.failover = failover;
       this.failureRulesNeedHeaders = rulesNeedHeaders(cfg.failover.failureConditions);
+      this.failureRulesNeedBody = rulesNeedBody(cfg.failover.failureConditions);
       setTickPeriod(<u32>cfg.failover.healthCheckInterval);
     }
     return true;
@@ -69,17 +74,6 @@ export class PluginRoot extends RootContext {
   onTick(): void {
     const f = this.failover;
     if (f != null) f.onTick(this.random);
-  }
-
-  onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: usize): void {
-    const f = this.failover;
-    if (f != null && f.onProbeResponse(callId, numHeaders, bodySize)) return;
-    if (!this.retryCalls.has(callId)) return;
-    const streamId = this.retryCalls.get(callId);
-    this.retryCalls.delete(callId);
-    // The client may have gone away while the retry was in flight.
-    const stream = findStream(streamId);
-    if (stream != null) changetype<TokenFilter>(stream).onRetryAnswer(numHeaders, bodySize);
   }
 
   /** The status endpoint's document: one pool read and one lease read. */

@@ -9,12 +9,14 @@ function field(name: string, value: string): string { return jsonString(name) + 
 
 function tokenEntry(fp: string, t: TokenState | null, now: i64): string {
   if (t == null) return "{" + field("fingerprint", jsonString(fp)) + "," + field("inPool", "true") + "}";
-  const state = !t.out ? "in" : t.returnsAt > 0 ? "waiting" : "probing";
-  const outFor = t.out ? now - t.outSince : 0;
-  const untilBack = t.out && t.returnsAt > now ? t.returnsAt - now : 0;
+  // A token whose return time has passed already serves requests, before the holder writes it back.
+  const isIn = t.isIn(now);
+  const state = isIn ? "in" : t.returnsAt > 0 ? "waiting" : "probing";
+  const outFor = isIn ? 0 : now - t.outSince;
+  const untilBack = !isIn && t.returnsAt > now ? t.returnsAt - now : 0;
   return "{" + [
     field("fingerprint", jsonString(fp)),
-    field("inPool", t.out ? "false" : "true"),
+    field("inPool", isIn ? "true" : "false"),
     field("state", jsonString(state)),
     field("consecutiveFailures", t.failures.toString()),
     field("lastStatus", t.lastStatus.toString()),
@@ -34,7 +36,7 @@ export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: 
   let inPool = 0;
   for (let i = 0; i < fingerprints.length; i++) {
     const t = states[i];
-    if (t == null || !t.out) inPool++;
+    if (t == null || t.isIn(now)) inPool++;
     tokens[i] = tokenEntry(fingerprints[i], t, now);
   }
   const f = cfg.failover;

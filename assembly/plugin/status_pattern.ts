@@ -6,6 +6,9 @@
 
 const enum Kind { Chars, Concat, Alt, Repeat }
 const MAX_REPEAT = 16;
+/** Longest pattern and deepest group nesting accepted: the parser and matcher recurse per level. */
+const MAX_PATTERN_LENGTH = 256;
+const MAX_GROUP_DEPTH = 16;
 
 class Node {
   kind: Kind = Kind.Chars;
@@ -60,6 +63,7 @@ class Node {
 
 class Parser {
   pos: i32 = 0;
+  depth: i32 = 0;
   error: string = "";
   constructor(public src: string) {}
 
@@ -141,8 +145,10 @@ class Parser {
   atom(): Node | null {
     const c = this.peek();
     if (c == 0x28) {
+      if (++this.depth > MAX_GROUP_DEPTH) return this.fail("groups nested deeper than " + MAX_GROUP_DEPTH.toString());
       this.pos++;
       const inner = this.alternation();
+      this.depth--;
       if (inner == null) return null;
       if (this.peek() != 0x29) return this.fail("missing ')'");
       this.pos++;
@@ -229,6 +235,7 @@ export class StatusSet {
   addPattern(pattern: string): bool {
     patternError = "";
     if (pattern.length == 0) { patternError = "empty pattern"; return false; }
+    if (pattern.length > MAX_PATTERN_LENGTH) { patternError = "longer than " + MAX_PATTERN_LENGTH.toString() + " characters"; return false; }
     const p = new Parser(pattern);
     const root = p.alternation();
     if (root == null || p.error.length > 0) { patternError = p.error; return false; }

@@ -10,8 +10,6 @@ export class RootContext {
   onConfigure(configSize: usize): bool { return true; }
   /** Timer tick. */
   onTick(): void {}
-  /** Answer of an HTTP call made by this VM; zero headers means the call failed. */
-  onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: usize): void {}
   /** Creates the context of a new HTTP stream. */
   createStream(id: u32): StreamContext { return new StreamContext(id, this); }
   /** The host is removing this context. */

@@ -66,25 +66,37 @@ export class HeaderList {
 
   /** Whether a serialized map has a key equal to the ASCII `name` (no allocation). */
   static rawHas(buf: ArrayBuffer, name: string): bool {
+    return HeaderList.rawFind(buf, name) != 0;
+  }
+
+  /** The value of the ASCII key `name` in a serialized map, decoding only that value; null when absent. */
+  static rawGet(buf: ArrayBuffer, name: string): string | null {
+    const at = HeaderList.rawFind(buf, name);
+    if (at == 0) return null;
+    return String.UTF8.decodeUnsafe(<usize>(at >> 32), <usize>(at & 0xffffffff), false);
+  }
+
+  // Address (high 32 bits) and length (low 32 bits) of the value of `name`; 0 when absent.
+  private static rawFind(buf: ArrayBuffer, name: string): u64 {
     const size = <usize>buf.byteLength;
-    if (size < 4) return false;
+    if (size < 4) return 0;
     const base = changetype<usize>(buf);
     const n = <usize>load<u32>(base);
-    if (<usize>4 + n * 8 > size) return false;
+    if (<usize>4 + n * 8 > size) return 0;
     let data = base + 4 + n * 8;
     const want = <usize>name.length;
     for (let i: usize = 0; i < n; i++) {
       const kl = <usize>load<u32>(base + 4 + i * 8);
       const vl = <usize>load<u32>(base + 8 + i * 8);
-      if (data + kl + vl + 2 > base + size) return false;
+      if (data + kl + vl + 2 > base + size) return 0;
       if (kl == want) {
         let same = true;
         for (let j: usize = 0; j < want && same; j++) same = <i32>load<u8>(data + j) == name.charCodeAt(<i32>j);
-        if (same) return true;
+        if (same) return (<u64>(data + kl + 1) << 32) | <u64>vl;
       }
       data += kl + vl + 2;
     }
-    return false;
+    return 0;
   }
 
   /** Parses the ABI map layout; a malformed map yields the pairs that could be read. */

@@ -18,15 +18,16 @@ before(async () => {
 });
 after(async () => { await gw?.stop(); });
 
+const POOL = '{pool="ai-token-failover:openai"}';
 function metric(text, name, token) {
-  const label = token === undefined ? '{}' : `{token="${token}"}`;
+  const label = token === undefined ? '{}' : token.startsWith('{') ? token : `{token="${token}"}`;
   const line = text.split('\n').find((l) => l.startsWith(`${name}${label} `));
   return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }
 
 test('an ejection shows in /stats/prometheus with the fingerprint label and the in-pool gauge one lower; both recover', async () => {
   const fp = fingerprint(2, 'sk-mx-c');
-  assert.ok(await waitFor(async () => metric(await gw.stats(), 'ai_token_failover_tokens_in_pool') === 4, 5000), 'gauge never showed 4');
+  assert.ok(await waitFor(async () => metric(await gw.stats(), 'ai_token_failover_tokens_in_pool', POOL) === 4, 5000), 'gauge never showed 4');
   setTokens(gw, { 'sk-mx-c': '401' });
   await waitFor(async () => { await chat(gw); return metric(await gw.stats(), 'ai_token_failover_token_ejections', fp) === 1; }, 20_000, 0);
   let stats = await gw.stats();
@@ -34,7 +35,7 @@ test('an ejection shows in /stats/prometheus with the fingerprint label and the 
   assert.equal(metric(stats, 'ai_token_failover_token_failures_4xx', fp), 3);
   assert.ok(metric(stats, 'ai_token_failover_token_requests', fp) >= 3);
   assert.equal(metric(stats, 'ai_token_failover_token_ejections', fingerprint(0, 'sk-mx-a')), 0);
-  assert.ok(await waitFor(async () => metric(await gw.stats(), 'ai_token_failover_tokens_in_pool') === 3, 3000), 'gauge did not drop to 3');
+  assert.ok(await waitFor(async () => metric(await gw.stats(), 'ai_token_failover_tokens_in_pool', POOL) === 3, 3000), 'gauge did not drop to 3');
   assert.ok(await waitFor(async () => metric(await gw.stats(), 'ai_token_failover_token_probes_failed', fp) >= 1, 3000), 'no failed probe counted');
   const out = await status();
   assert.equal(out.status, 200);
@@ -44,7 +45,7 @@ test('an ejection shows in /stats/prometheus with the fingerprint label and the 
   assert.equal(entry.lastStatus, 401);
   assert.equal(out.doc.tokensInPool, 3);
   setTokens(gw, { 'sk-mx-c': 'ok' });
-  assert.ok(await waitFor(async () => metric(await gw.stats(), 'ai_token_failover_tokens_in_pool') === 4, 4000), 'gauge did not return to 4');
+  assert.ok(await waitFor(async () => metric(await gw.stats(), 'ai_token_failover_tokens_in_pool', POOL) === 4, 4000), 'gauge did not return to 4');
   stats = await gw.stats();
   assert.equal(metric(stats, 'ai_token_failover_token_restorations', fp), 1);
   assert.ok(metric(stats, 'ai_token_failover_token_probes_succeeded', fp) >= 1);

@@ -39,7 +39,7 @@ test('one dead token, 1 retry: 500 requests all answer 200 with the provider bod
     assert.ok(deadHits >= 3 && deadHits <= 12, `dead token received ${deadHits} requests`);
     const last = gw.mock.requests.filter((r) => !isProbe(r)).slice(-200);
     assert.ok(last.every((r) => r.token !== 'sk-rt-b'));
-    assert.equal(await statValue(gw.adminPort, 'wasmcustom.ai_token_failover.retries.attempted'), deadHits);
+    assert.equal(await statValue(gw.adminPort, 'wasmcustom.ai_token_failover.pool.ai-token-failover:openai.retries.attempted'), deadHits);
   });
 });
 

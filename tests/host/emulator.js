@@ -1,8 +1,16 @@
 // A Proxy-Wasm ABI 0.2.1 host in Node that follows Envoy's rules closely enough for fast,
 // deterministic tests: several VMs share one SharedStore; time is virtual; HTTP-call answers
 // arrive on the root context of the VM that made the call (a timed-out call as Envoy's own 504);
-// local responses and continues made
-// from a callback take effect when it returns; only proxy_log (and WASI) work during _initialize.
+// local responses and continues made from a callback take effect when it returns; only proxy_log
+// (and WASI) work during _initialize.
+//
+// What a stream may read follows Envoy 1.40 (checked with a probe filter, see README "How it is
+// tested"): the request header map and the request.* properties only inside the request-headers
+// callback (the client's headers) and at access-log time (what the router sent, rewritten); never
+// in body or response callbacks, nor from an HTTP-call callback. A StopIteration from response
+// headers holds the body back from the filter until the stream continues, unless the filter
+// config sets allow_on_headers_stop_iteration. Calls a stream made are cancelled when it ends
+// (Envoy's Context destructor cancels its outstanding http requests).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,9 +173,10 @@ export class Vm {
       proxy_set_header_map_pairs: guard('proxy_set_header_map_pairs', () => S.OK),
       proxy_get_property: guard('proxy_get_property', (pp, pn, pOut, sOut) => {
         const key = self.text(pp, pn).split('\0').join('.');
-        const props = self.effective?.props ?? {};
-        if (!(key in props)) return S.NOT_FOUND;
-        self.give(Buffer.from(String(props[key])), pOut, sOut);
+        const ctx = self.effective;
+        const value = ctx?.isRoot ? ctx.props?.[key] : ctx?.property(key);
+        if (value === undefined || value === null) return S.NOT_FOUND;
+        self.give(Buffer.from(String(value)), pOut, sOut);
         return S.OK;
       }),
       proxy_get_shared_data: guard('proxy_get_shared_data', (kp, kn, pOut, sOut, casOut) => {
@@ -181,11 +190,12 @@ export class Vm {
         host.shared.set(self.text(kp, kn), self.bytes(vp, vn), cas >>> 0)),
       proxy_http_call: guard('proxy_http_call', (up, un, hp, hn, bp, bn, tp, tn, timeout, idOut) => {
         const root = self.effective?.isRoot ? self.effective : self.effective?.root;
+        const owner = self.effective?.isRoot ? null : self.effective;
         const cluster = self.text(up, un);
         const headers = new Headers(parseMap(self.bytes(hp, hn)));
         if (!headers.get(':path') || !headers.get(':method') || !headers.get(':authority')) return S.BAD_ARGUMENT;
         const id = host.nextCallId++;
-        const call = { id, root, cluster, headers, body: self.bytes(bp, bn), timeoutMs: timeout, deadline: host.nowMs + timeout, answerAt: null, answer: null };
+        const call = { id, root, owner, cluster, headers, body: self.bytes(bp, bn), timeoutMs: timeout, deadline: host.nowMs + timeout, answerAt: null, answer: null };
         self.pendingCalls.set(id, call);
         self.u32(idOut, id);
         return S.OK;
@@ -254,8 +264,8 @@ export class Vm {
     if (type === BUF.VM_CONFIG) return Buffer.alloc(0);
     if (type === BUF.CALL_BODY) return this.callAnswer?.body ?? null;
     if (!ctx || ctx.isRoot) return null;
-    if (type === BUF.REQ_BODY) return ctx.requestBodyBuffer;
-    if (type === BUF.RESP_BODY) return ctx.responseBodyBuffer;
+    if (type === BUF.REQ_BODY) return ctx.phase === 'requestBody' ? ctx.requestBodyBuffer : null;
+    if (type === BUF.RESP_BODY) return ctx.phase === 'responseBody' ? ctx.responseBodyBuffer : null;
     return null;
   }
 
@@ -264,7 +274,7 @@ export class Vm {
     if (type === MAP.CALL_TRAILERS) return this.callAnswer ? new Headers() : null;
     const ctx = this.effective;
     if (!ctx || ctx.isRoot) return null;
-    if (type === MAP.REQ) return ctx.requestHeaders;
+    if (type === MAP.REQ) return ctx.phase === 'requestHeaders' || ctx.phase === 'log' ? ctx.requestHeaders : null;
     if (type === MAP.RESP) return ctx.responseHeaders;
     return null;
   }
@@ -346,72 +356,157 @@ export class Vm {
     }
   }
 
-  newStream(root = this.root, props = {}) {
+  newStream(root = this.root, props = {}, options = {}) {
     const id = this.host.nextContextId++;
-    const stream = new Stream(this, id, root, props);
+    const stream = new Stream(this, id, root, props, options);
     this.streams.set(id, stream);
     this.run(root, () => this.exports.proxy_on_context_create(id, root.id));
     return stream;
   }
 }
 
+/**
+ * A route as Envoy's router applies it when it forwards a request: cluster, host and prefix
+ * rewrites, added headers, and the router's own x-envoy-* headers.
+ */
+export function applyRoute(headers, route = {}) {
+  const path = headers.get(':path') ?? '/';
+  const authority = headers.get(':authority');
+  if (route.prefixRewrite && path.startsWith(route.prefixRewrite[0])) {
+    headers.replace(':path', route.prefixRewrite[1] + path.slice(route.prefixRewrite[0].length));
+    headers.add('x-envoy-original-path', path);
+  }
+  if (route.hostRewrite) {
+    headers.replace(':authority', route.hostRewrite);
+    headers.add('x-envoy-original-host', authority);
+  }
+  for (const [k, v] of Object.entries(route.headersToAdd ?? {})) headers.replace(k, v);
+  headers.add('x-envoy-expected-rq-timeout-ms', '30000');
+}
+
 /** One HTTP stream through the plugin; the test plays Envoy's router around it. */
 export class Stream {
-  constructor(vm, id, root, props) {
+  constructor(vm, id, root, props, { allowOnHeadersStopIteration = false, route = {} } = {}) {
     this.vm = vm;
     this.id = id;
     this.root = root;
-    this.props = { 'xds.cluster_name': 'llm', ...props };
+    this.props = { ...props };
+    this.route = { cluster: 'llm', ...route };
+    this.allowOnHeadersStopIteration = allowOnHeadersStopIteration;
+    this.phase = 'created';
     this.requestHeaders = null;
     this.responseHeaders = null;
     this.requestBodyBuffer = null;
     this.responseBodyBuffer = null;
+    this.heldResponseBody = null;
     this.pendingLocal = null;
     this.pendingContinue = [];
     this.localResponse = null;
     this.continued = { request: false, response: false };
+    this.responseHeadersAction = 0;
     this.lastRequestBodyAction = 0;
     this.lastResponseBodyAction = 0;
+    this.forwarded = false;
+    this.done = false;
+  }
+
+  /** Stream properties as Envoy has them at this point of the stream. */
+  property(key) {
+    if (key in this.props) return this.props[key];
+    if (key === 'xds.cluster_name') return this.route.cluster;
+    if (key.startsWith('request.')) {
+      if (this.phase !== 'requestHeaders' && this.phase !== 'log') return null;
+      const h = this.requestHeaders;
+      const path = h?.get(':path') ?? '';
+      if (key === 'request.host') return h?.get(':authority');
+      if (key === 'request.path') return path;
+      if (key === 'request.url_path') return path.split('?')[0];
+      if (key === 'request.method') return h?.get(':method');
+      return null;
+    }
+    return null;
   }
 
   applyDeferred() {
     if (this.pendingLocal) { this.localResponse = this.pendingLocal; this.pendingLocal = null; }
+    const resumed = this.pendingContinue.includes(1) && !this.continued.response;
     for (const t of this.pendingContinue) { if (t === 0) this.continued.request = true; else this.continued.response = true; }
     this.pendingContinue = [];
+    // A response held at its headers gets its body once it continues.
+    if (resumed && !this.localResponse && this.heldResponseBody) {
+      const { data, endOfStream } = this.heldResponseBody;
+      this.heldResponseBody = null;
+      this.deliverResponseBody(data, endOfStream);
+    }
   }
 
-  call(name, ...args) { return this.vm.run(this, () => this.vm.exports[name](this.id, ...args)); }
+  call(name, phase, ...args) {
+    this.phase = phase;
+    try {
+      return this.vm.run(this, () => this.vm.exports[name](this.id, ...args));
+    } finally {
+      if (this.phase === phase) this.phase = 'waiting';
+    }
+  }
 
   onRequestHeaders(headers, endOfStream = false) {
     this.requestHeaders = headers instanceof Headers ? headers : new Headers(headers);
-    return this.call('proxy_on_request_headers', this.requestHeaders.pairs.length, endOfStream ? 1 : 0);
+    const action = this.call('proxy_on_request_headers', 'requestHeaders', this.requestHeaders.pairs.length, endOfStream ? 1 : 0);
+    if (endOfStream && action === 0) this.forward();
+    return action;
   }
 
   onRequestBody(chunk, endOfStream = true) {
+    // The router has the headers as soon as the filter continues them.
+    if (!this.forwarded && !this.localResponse) this.forward();
     const data = Buffer.from(chunk);
     this.requestBodyBuffer = this.lastRequestBodyAction === 1 && this.requestBodyBuffer ? Buffer.concat([this.requestBodyBuffer, data]) : data;
-    this.lastRequestBodyAction = this.call('proxy_on_request_body', this.requestBodyBuffer.length, endOfStream ? 1 : 0);
+    this.lastRequestBodyAction = this.call('proxy_on_request_body', 'requestBody', this.requestBodyBuffer.length, endOfStream ? 1 : 0);
     return this.lastRequestBodyAction;
   }
 
-  onResponseHeaders(headers, endOfStream = false) {
-    this.responseHeaders = headers instanceof Headers ? headers : new Headers(headers);
-    return this.call('proxy_on_response_headers', this.responseHeaders.pairs.length, endOfStream ? 1 : 0);
+  /** The router forwards the request: its map is rewritten as the route says (seen again only at log). */
+  forward() {
+    if (this.forwarded) return;
+    this.forwarded = true;
+    applyRoute(this.requestHeaders, this.route);
   }
 
+  onResponseHeaders(headers, endOfStream = false) {
+    if (!this.forwarded) this.forward();
+    if (!('response.code_details' in this.props)) this.props['response.code_details'] = 'via_upstream';
+    this.responseHeaders = headers instanceof Headers ? headers : new Headers(headers);
+    this.responseHeadersAction = this.call('proxy_on_response_headers', 'responseHeaders', this.responseHeaders.pairs.length, endOfStream ? 1 : 0);
+    return this.responseHeadersAction;
+  }
+
+  /** A body chunk from upstream; held back while the filter stopped at headers (ABI 0.2.1 default). */
   onResponseBody(chunk, endOfStream = true) {
     const data = Buffer.from(chunk);
+    const held = this.responseHeadersAction === 1 && !this.continued.response;
+    if (held && !this.allowOnHeadersStopIteration) {
+      const prev = this.heldResponseBody?.data ?? Buffer.alloc(0);
+      this.heldResponseBody = { data: Buffer.concat([prev, data]), endOfStream };
+      return 1;
+    }
+    return this.deliverResponseBody(data, endOfStream);
+  }
+
+  deliverResponseBody(data, endOfStream) {
     this.responseBodyBuffer = this.lastResponseBodyAction === 1 && this.responseBodyBuffer ? Buffer.concat([this.responseBodyBuffer, data]) : data;
-    this.lastResponseBodyAction = this.call('proxy_on_response_body', this.responseBodyBuffer.length, endOfStream ? 1 : 0);
+    this.lastResponseBodyAction = this.call('proxy_on_response_body', 'responseBody', this.responseBodyBuffer.length, endOfStream ? 1 : 0);
     return this.lastResponseBodyAction;
   }
 
-  /** Ends the stream as Envoy does: on_done, on_log, on_delete. */
+  /** Ends the stream as Envoy does: on_done, on_log (the sent request readable), on_delete; its calls are cancelled. */
   finish() {
-    this.call('proxy_on_done');
-    this.call('proxy_on_log');
-    this.call('proxy_on_delete');
+    if (this.done) return;
+    this.done = true;
+    this.call('proxy_on_done', 'done');
+    this.call('proxy_on_log', 'log');
+    this.call('proxy_on_delete', 'deleted');
     this.vm.streams.delete(this.id);
+    for (const [id, call] of this.vm.pendingCalls) if (call.owner === this) this.vm.pendingCalls.delete(id);
   }
 }
 

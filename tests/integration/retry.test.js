@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
 import { clientView, roundTrip, tokenOf } from '../host/gateway.js';
 
+const POOL_METRIC = 'ai_token_failover.pool.ai-token-failover:openai.';
 const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
 const config = ({ maxRetries = 1, failover = true, retryOnStatus = ['401', '403', '429', '5..'], retryTimeout = 5000 } = {}) => ({
   provider: {
@@ -38,8 +39,8 @@ test('with one dead token every request answers 200 with the provider body, and 
     }
   }
   assert.equal(retried, 3, 'the dead token should be used exactly 3 times before it is out');
-  assert.equal(host.metric('ai_token_failover.retries.attempted'), 3);
-  assert.equal(host.metric('ai_token_failover.retries.succeeded'), 3);
+  assert.equal(host.metric(POOL_METRIC + 'retries.attempted'), 3);
+  assert.equal(host.metric(POOL_METRIC + 'retries.succeeded'), 3);
 });
 
 test('with two dead tokens and maxRetries 3 every request answers 200', () => {
@@ -81,7 +82,7 @@ test('statuses outside retryOnStatus, streaming requests and bodies over 1 MiB a
   assert.equal(roundTrip(vms[0], streamDead, { body: '{"model":"m","stream":true}' }).client.status, 500);
   const big = `{"model":"m","pad":"${'x'.repeat(1 << 20)}"}`;
   assert.equal(roundTrip(vms[0], streamDead, { body: big }).client.status, 500);
-  assert.equal(host.metric('ai_token_failover.retries.attempted'), 0);
+  assert.equal(host.metric(POOL_METRIC + 'retries.attempted'), 0);
 });
 
 test('a retry call that times out ends with the original failure within retryTimeout', () => {
@@ -94,7 +95,7 @@ test('a retry call that times out ends with the original failure within retryTim
   assert.equal(view.status, 500);
   assert.equal(view.local, false);
   assert.equal(r.stream.continued.response, true);
-  assert.equal(host.metric('ai_token_failover.retries.exhausted'), 1);
+  assert.equal(host.metric(POOL_METRIC + 'retries.exhausted'), 1);
 });
 
 test('a retry call refused with no headers ends with the original failure at once', () => {

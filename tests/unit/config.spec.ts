@@ -34,7 +34,9 @@ describe("configuration", () => {
     expect(c.retry.maxRetries).toBe(1);
     expect(c.retry.retryTimeout).toBe(30000);
     expect(c.retry.retryOnStatus.has(429)).toBe(true);
-    expect(c.retry.retryOnStatus.has(401)).toBe(false);
+    expect(c.retry.retryOnStatus.has(401)).toBe(true);
+    expect(c.retry.retryOnStatus.has(403)).toBe(true);
+    expect(c.retry.retryOnStatus.has(400)).toBe(false);
     expect(r.warnings.length).toBe(0);
   });
 

@@ -25,8 +25,8 @@ describe("pool state", () => {
     const p = pool(1);
     p.recordFailure(0, 500, 1, 0, 3, 0);
     p.recordFailure(0, 500, 2, 0, 3, 0);
-    expect(p.recordSuccess(0)).toBe(true);
-    expect(p.recordSuccess(0)).toBe(false);
+    expect(p.recordSuccess(0, 1000)).toBe(true);
+    expect(p.recordSuccess(0, 1000)).toBe(false);
     p.recordFailure(0, 500, 3, 0, 3, 0);
     expect(p.tokens[0].out).toBe(false);
   });
@@ -50,11 +50,11 @@ describe("pool state", () => {
   it("needs consecutive successful probes", () => {
     const p = pool(1);
     p.recordFailure(0, 401, 1, 0, 1, 0);
-    expect(p.recordProbe(0, true, 200, 2)).toBe(false);
-    expect(p.recordProbe(0, false, 401, 2)).toBe(false);
+    expect(p.recordProbe(0, true, 200, 2, 1000, 0)).toBe(false);
+    expect(p.recordProbe(0, false, 401, 2, 1000, 0)).toBe(false);
     expect(p.tokens[0].probeSuccesses).toBe(0);
-    expect(p.recordProbe(0, true, 200, 2)).toBe(false);
-    expect(p.recordProbe(0, true, 200, 2)).toBe(true);
+    expect(p.recordProbe(0, true, 200, 2, 1000, 0)).toBe(false);
+    expect(p.recordProbe(0, true, 200, 2, 1000, 0)).toBe(true);
     expect(p.tokens[0].out).toBe(false);
   });
 

@@ -17,9 +17,9 @@ describe("captured request body", () => {
   it("gives the body up past 1 MiB", () => {
     const c = new CapturedRequest(new ArrayBuffer(0));
     c.addChunk(new ArrayBuffer(MAX_RETRY_BODY - 10));
-    expect(c.tooLarge).toBe(false);
+    expect(c.dropped).toBe(false);
     c.addChunk(new ArrayBuffer(11));
-    expect(c.tooLarge).toBe(true);
+    expect(c.dropped).toBe(true);
   });
 
   it("reads stream only as a top-level true", () => {

@@ -1,0 +1,86 @@
+// What the route does to a request before it leaves for the provider. In Envoy the request
+// headers a filter sees are the client's; the router then rewrites the host and path and adds the
+// route's headers, and that rewritten map is readable again only at access-log time (checked in
+// Envoy 1.40: in the response and body callbacks the request map and the request.* properties are
+// empty). So each VM learns, per client host and path, from the log of one request what the route
+// sent, and replays retries the same way. Pure apart from the clock the caller passes.
+import { HeaderList } from "../runtime/headers";
+import { CREDENTIAL_HEADERS } from "./credentials";
+
+/** A learned shape is used this long, then learned again from the next request (routes change). */
+export const SHAPE_TTL_MS: i64 = 60_000;
+/** At most this many host+path keys per VM; past it the oldest learning starts over. */
+const MAX_SHAPES = 64;
+
+// Hop-by-hop headers, and content-length, which the host recomputes for a body it sends.
+export const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "content-length"];
+
+/** Headers that are never part of a shape: pseudo headers (kept apart), credentials, hop-by-hop,
+ *  and the router's own per-attempt bookkeeping (`x-envoy-*`: expected-rq-timeout-ms, original-path,
+ *  original-host, attempt-count). */
+export function isRouteBookkeeping(name: string): bool {
+  return name.startsWith(":") || name.startsWith("x-envoy-") || CREDENTIAL_HEADERS.includes(name) || HOP_BY_HOP.includes(name);
+}
+
+/** The path without its query string. */
+export function pathOnly(path: string): string {
+  const q = path.indexOf("?");
+  return q < 0 ? path : path.substring(0, q);
+}
+
+/** The query string of a path, "?" included, or "". */
+export function queryOf(path: string): string {
+  const q = path.indexOf("?");
+  return q < 0 ? "" : path.substring(q);
+}
+
+/** What the route sent for one client host and path. */
+export class RouteShape {
+  /** Headers the route added or changed (name, value). */
+  changed: HeaderList = new HeaderList();
+  /** Headers the client sent that the route removed. */
+  removed: string[] = [];
+  constructor(public authority: string, public path: string, public learnedAt: i64) {}
+
+  /** Derives the shape from the client's headers and the headers as the router sent them. */
+  static derive(client: HeaderList, sent: HeaderList, now: i64): RouteShape | null {
+    const authority = sent.get(":authority");
+    const path = sent.get(":path");
+    if (authority == null || path == null) return null;
+    const shape = new RouteShape(authority, pathOnly(path), now);
+    for (let i = 0; i < sent.length; i++) {
+      const name = sent.names[i];
+      if (isRouteBookkeeping(name)) continue;
+      const was = client.get(name);
+      if (was == null || was != sent.values[i]) shape.changed.add(name, sent.values[i]);
+    }
+    for (let i = 0; i < client.length; i++) {
+      const name = client.names[i];
+      if (!isRouteBookkeeping(name) && sent.get(name) == null && !shape.removed.includes(name)) shape.removed.push(name);
+    }
+    return shape;
+  }
+}
+
+/** Key of a request's route shape: the client's host and path (query excluded). */
+export function shapeKey(authority: string, path: string): string {
+  return authority + " " + pathOnly(path);
+}
+
+/** The shapes one VM has learned. */
+export class RouteShapes {
+  private shapes: Map<string, RouteShape> = new Map();
+
+  /** The shape for `key` if learned within SHAPE_TTL_MS, else null. */
+  get(key: string, now: i64): RouteShape | null {
+    if (!this.shapes.has(key)) return null;
+    const s = this.shapes.get(key);
+    return now - s.learnedAt < SHAPE_TTL_MS ? s : null;
+  }
+
+  /** Stores a learned shape. */
+  put(key: string, shape: RouteShape): void {
+    if (this.shapes.size >= MAX_SHAPES && !this.shapes.has(key)) this.shapes.clear();
+    this.shapes.set(key, shape);
+  }
+}
