@@ -1,7 +1,7 @@
 // Builds an Envoy bootstrap (as a plain object; JSON is valid YAML) with the plugin in front of
 // one upstream cluster. Used by the Envoy tests and the benchmark; envoy/envoy.yaml is the
 // hand-written equivalent for users.
-export function wasmFilter({ wasmPath, pluginConfig, vmId = 'ai-token-failover' }) {
+export function wasmFilter({ wasmPath, pluginConfig, vmId = 'ai-token-failover', allowOnHeadersStopIteration = true }) {
   return {
     name: 'envoy.filters.http.wasm',
     typed_config: {
@@ -15,6 +15,7 @@ export function wasmFilter({ wasmPath, pluginConfig, vmId = 'ai-token-failover' 
           value: typeof pluginConfig === 'string' ? pluginConfig : JSON.stringify(pluginConfig),
         },
         fail_open: false,
+        allow_on_headers_stop_iteration: allowOnHeadersStopIteration,
       },
     },
   };

@@ -7,8 +7,16 @@
 //   GET  /__mock/requests                        recorded requests (token, path, body, ...)
 //
 // Behaviours: "ok" (default), a status such as "401" / "429" / "500", or an object with
-// status, retryAfter (seconds), delayMs, body, headers, chunkDelayMs (SSE pacing).
+// status, retryAfter (seconds), delayMs, body, headers, chunkDelayMs (SSE pacing), gzip (compress
+// the answer when the request accepts gzip), bodyBytes (a 200 answer of that many bytes).
+//
+// Options for tests: `tls: { cert, key }` serves HTTPS and records the SNI each request came
+// with; `provider: { host, pathPrefix }` answers like a real provider behind a fixed name:
+// 421 for another Host, 404 for a path outside the prefix.
 import http from 'node:http';
+import https from 'node:https';
+import zlib from 'node:zlib';
+import { constants as cryptoConstants } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
 const CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key'];
@@ -38,14 +46,17 @@ function errorBody(status) {
   return JSON.stringify({ error: { message: `mock provider answered ${status}`, type: kinds[status] ?? 'server_error', code: status } });
 }
 
-export function startMockProvider(port = 0, host = '127.0.0.1') {
+export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider } = {}) {
   const behaviours = new Map();
   const requests = [];
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => handle(req, res, Buffer.concat(chunks)));
-  });
+  };
+  // No session resumption: Node reports the SNI of resumed sessions as false, and every request's
+  // SNI is recorded.
+  const server = tls ? https.createServer({ cert: tls.cert, key: tls.key, secureOptions: cryptoConstants.SSL_OP_NO_TICKET, maxVersion: 'TLSv1.2' }, onRequest) : http.createServer(onRequest);
   server.keepAliveTimeout = 60_000;
 
   function handle(req, res, body) {
@@ -66,14 +77,21 @@ export function startMockProvider(port = 0, host = '127.0.0.1') {
     try { parsed = JSON.parse(body.toString()); } catch { /* not JSON: answered as is */ }
     const token = tokenOf(req);
     const credentials = Object.fromEntries(CREDENTIAL_HEADERS.filter((h) => req.headers[h] !== undefined).map((h) => [h, req.headers[h]]));
-    requests.push({ time: Date.now(), method: req.method, path: req.url, host: req.headers.host, token, credentials, headers: req.headers, body: parsed ?? body.toString() });
+    requests.push({ time: Date.now(), method: req.method, path: req.url, host: req.headers.host, sni: req.socket.servername ?? null, token, credentials, headers: req.headers, body: parsed ?? body.toString() });
+    if (provider && req.headers.host !== provider.host) return send(res, 421, { 'content-type': 'application/json' }, errorBody(421));
+    if (provider && !url.pathname.startsWith(provider.pathPrefix)) return send(res, 404, { 'content-type': 'application/json' }, errorBody(404));
     const b = token === null ? { status: 401 } : normalise(behaviours.get(token));
     const reply = () => {
       const headers = { 'content-type': 'application/json', 'x-mock-token-seen': token === null ? 'none' : 'yes', ...(b.headers ?? {}) };
       if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
-      if (b.status !== 200) return send(res, b.status, headers, b.body ?? errorBody(b.status));
-      if (parsed && parsed.stream === true) return streamCompletion(res, parsed.model, b.chunkDelayMs ?? 0);
-      send(res, 200, headers, b.body ?? completion(parsed?.model, 'Hello from the mock provider.'));
+      let text = b.status !== 200 ? b.body ?? errorBody(b.status) : null;
+      if (text === null && parsed && parsed.stream === true) return streamCompletion(res, parsed.model, b.chunkDelayMs ?? 0);
+      if (text === null) text = b.bodyBytes ? bigCompletion(b.bodyBytes) : b.body ?? completion(parsed?.model, 'Hello from the mock provider.');
+      if (b.gzip && /gzip/.test(req.headers['accept-encoding'] ?? '')) {
+        headers['content-encoding'] = 'gzip';
+        return send(res, b.status, headers, zlib.gzipSync(text));
+      }
+      send(res, b.status, headers, text);
     };
     if (b.delayMs) setTimeout(reply, b.delayMs); else reply();
   }
@@ -87,6 +105,11 @@ export function startMockProvider(port = 0, host = '127.0.0.1') {
       close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
     }));
   });
+}
+
+function bigCompletion(bytes) {
+  const head = completion('mock-model', '');
+  return head.replace('"content":""', `"content":"${'x'.repeat(Math.max(0, bytes - head.length))}"`);
 }
 
 function send(res, status, headers, body) {

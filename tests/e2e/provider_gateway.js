@@ -1,0 +1,65 @@
+// The provider-shaped tier: envoy/envoy.provider.yaml as shipped (TLS cluster with SNI, host and
+// prefix rewrite, a route-added header), with only ports, the provider's address, the CA and the
+// plugin configuration replaced, in front of the mock provider serving TLS for api.openai.com
+// with a certificate made for the test.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ROOT } from '../../scripts/envoy_bin.js';
+import { startMockProvider } from '../../envoy/mock_provider.js';
+import { WASM, assertNoSecret, freePort, startEnvoy, tempDir } from './harness.js';
+
+export const PROVIDER_HOST = 'api.openai.com';
+export const CLIENT_PATH = '/openai/v1/chat/completions';
+export const PROVIDER_PATH = '/v1/chat/completions';
+export const ROUTE_HEADER = ['x-gateway', 'ai-token-failover'];
+
+/** A self-signed certificate for the provider's name, made with openssl; returns { cert, key, certFile }. */
+function makeCertificate(dir) {
+  const certFile = path.join(dir, 'provider.crt');
+  const keyFile = path.join(dir, 'provider.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${PROVIDER_HOST}`,
+    '-addext', `subjectAltName=DNS:${PROVIDER_HOST}`, '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  return { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile), certFile };
+}
+
+/** Starts the TLS mock and Envoy with the shipped provider config; same interface as startGateway. */
+export async function startProviderGateway(pluginConfig, { concurrency = 2 } = {}) {
+  const dir = tempDir();
+  const tls = makeCertificate(dir);
+  const mock = await startMockProvider(0, '127.0.0.1', { tls, provider: { host: PROVIDER_HOST, pathPrefix: '/v1/' } });
+  const [listenPort, adminPort] = [await freePort(), await freePort()];
+  const config = YAML.parse(fs.readFileSync(path.join(ROOT, 'envoy/envoy.provider.yaml'), 'utf8'));
+  config.admin.address.socket_address.port_value = adminPort;
+  const listener = config.static_resources.listeners[0];
+  listener.address.socket_address.port_value = listenPort;
+  const wasm = listener.filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.config;
+  wasm.vm_config.code.local.filename = WASM;
+  wasm.configuration.value = JSON.stringify(pluginConfig);
+  const cluster = config.static_resources.clusters[0];
+  cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address = { address: '127.0.0.1', port_value: mock.port };
+  cluster.transport_socket.typed_config.common_tls_context.validation_context.trusted_ca.filename = tls.certFile;
+  let envoy;
+  try {
+    envoy = await startEnvoy({ config, adminPort, concurrency });
+  } catch (e) {
+    await mock.close();
+    throw e;
+  }
+  const base = `http://127.0.0.1:${listenPort}`;
+  const secrets = new Set(pluginConfig.provider.apiTokens);
+  const stats = async () => (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
+  return {
+    mock, envoy, base, adminPort, listenPort, secrets, stats,
+    url: (p = CLIENT_PATH) => `${base}${p}`,
+    stop: async () => {
+      const metrics = envoy.exited === null ? await stats().catch(() => '') : '';
+      await envoy.stop();
+      await mock.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+      assertNoSecret(secrets, envoy.log, 'Envoy log');
+      assertNoSecret(secrets, metrics, '/stats/prometheus');
+    },
+  };
+}

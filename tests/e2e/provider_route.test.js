@@ -1,0 +1,71 @@
+// Behind the provider-shaped route (TLS with SNI, host and prefix rewrite, a route-added header):
+// requests, retries and probes all reach the provider the way the route sends them.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { chat, setTokens, sleep, waitFor } from './harness.js';
+import { PROVIDER_HOST, PROVIDER_PATH, ROUTE_HEADER, startProviderGateway } from './provider_gateway.js';
+
+const TOKENS = ['sk-pr-a', 'sk-pr-b', 'sk-pr-c', 'sk-pr-d'];
+const INTERVAL = 1000;
+let gw;
+
+before(async () => {
+  gw = await startProviderGateway({
+    provider: {
+      apiTokens: TOKENS,
+      failover: { enabled: true, failureThreshold: 3, healthCheckInterval: INTERVAL, healthCheckTimeout: 1000, healthCheckModel: 'gpt-4o-mini' },
+      retryOnFailure: { enabled: true, maxRetries: 1 },
+    },
+  });
+});
+after(async () => { await gw?.stop(); });
+
+const isProbe = (r) => r.headers['user-agent'] === 'ai-token-failover-probe';
+
+function assertProviderShaped(r, what) {
+  assert.equal(r.host, PROVIDER_HOST, `${what}: Host`);
+  assert.equal(r.sni, PROVIDER_HOST, `${what}: SNI`);
+  assert.equal(r.path, PROVIDER_PATH, `${what}: path`);
+  assert.equal(r.headers[ROUTE_HEADER[0]], ROUTE_HEADER[1], `${what}: route-added header`);
+}
+
+test('requests, retries and probes carry the rewritten Host and path, the SNI and the route header; a killed key is out after 3 failures and back within 2 intervals of healing', async () => {
+  // Each worker learns the route from its first requests (see README "Retries behind rewriting routes").
+  for (let i = 0; i < 20; i++) assert.equal((await chat(gw)).status, 200);
+  for (const r of gw.mock.requests) assertProviderShaped(r, 'request');
+  gw.mock.requests.length = 0;
+
+  setTokens(gw, { 'sk-pr-b': '401' });
+  let failures = 0;
+  for (let i = 0; i < 200 && failures < 3; i++) {
+    const before = gw.mock.requests.length;
+    const r = await chat(gw);
+    assert.equal(r.status, 200, 'the client saw the dead key');
+    const sent = gw.mock.requests.slice(before).filter((q) => !isProbe(q));
+    if (sent[0]?.token === 'sk-pr-b') {
+      failures++;
+      assert.equal(sent.length, 2, 'the failed request was not retried');
+    }
+  }
+  assert.equal(failures, 3);
+  const retries = gw.mock.requests.filter((q) => !isProbe(q));
+  for (const r of retries) assertProviderShaped(r, 'request or retry');
+  // Out: no client request reaches it any more.
+  const mark = gw.mock.requests.length;
+  for (let i = 0; i < 40; i++) assert.equal((await chat(gw)).status, 200);
+  assert.equal(gw.mock.requests.slice(mark).filter((q) => !isProbe(q) && q.token === 'sk-pr-b').length, 0);
+
+  assert.ok(await waitFor(() => gw.mock.requests.some((q) => isProbe(q) && q.token === 'sk-pr-b'), 4 * INTERVAL), 'no probe');
+  for (const p of gw.mock.requests.filter(isProbe)) assertProviderShaped(p, 'probe');
+
+  setTokens(gw, { 'sk-pr-b': 'ok' });
+  const healedAt = Date.now();
+  const back = await waitFor(async () => {
+    const before = gw.mock.requests.length;
+    await Promise.all(Array.from({ length: 8 }, () => chat(gw)));
+    return gw.mock.requests.slice(before).some((q) => !isProbe(q) && q.token === 'sk-pr-b');
+  }, 4 * INTERVAL, 50);
+  assert.ok(back, 'the healed key did not come back');
+  assert.ok(Date.now() - healedAt <= 2 * INTERVAL + 500, `back after ${Date.now() - healedAt} ms`);
+  await sleep(10);
+});
