@@ -1,0 +1,284 @@
+// What real deployments have, inside the emulator: rewriting routes, many dead keys, body rules
+// on every attempt, compressed and huge answers, Envoy's own replies, and the smaller edges.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Host } from '../host/emulator.js';
+import { roundTrip, statusByToken, tokenOf } from '../host/gateway.js';
+
+const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
+const POOL_KEY = 'ai-token-failover:ai-token-failover:openai::pool';
+const POOL_METRIC = 'ai_token_failover.pool.ai-token-failover:openai.';
+const ROUTE = { hostRewrite: 'api.provider.test', prefixRewrite: ['/openai/v1/', '/v1/'], headersToAdd: { 'x-route-added': 'yes' } };
+const CLIENT_PATH = { ':path': '/openai/v1/chat/completions?api-version=1', ':authority': 'gateway.example' };
+
+function config({ failover = {}, retry = null, tokens = TOKENS } = {}) {
+  return {
+    provider: {
+      apiTokens: tokens,
+      failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, healthCheckModel: 'm', ...failover },
+      ...(retry ? { retryOnFailure: { enabled: true, ...retry } } : {}),
+    },
+  };
+}
+
+function setup(cfg, vms = 3) {
+  const host = new Host();
+  const list = Array.from({ length: vms }, () => host.createVm());
+  for (const vm of list) assert.equal(vm.configure(cfg)[0], true);
+  return { host, vms: list };
+}
+
+const entries = (host) => host.shared.text(POOL_KEY).split(';').slice(1).map((e) => e.split(','));
+const outCount = (host) => entries(host).filter((f) => f[1] === '1').length;
+const calls = (vms) => vms.flatMap((vm) => [...vm.pendingCalls.values()]);
+
+test('probes go where the route sent the failed request: rewritten host and path (query kept), route headers', () => {
+  const { host, vms } = setup(config({ failover: { failureThreshold: 1 } }));
+  for (let i = 0; i < 50 && outCount(host) === 0; i++) {
+    roundTrip(vms[i % 3], statusByToken({ 'sk-b': 401 }), { headers: CLIENT_PATH, route: ROUTE });
+  }
+  assert.equal(outCount(host), 1);
+  host.advance(1000);
+  const [probe] = calls(vms);
+  assert.ok(probe, 'no probe sent');
+  assert.equal(probe.cluster, 'llm');
+  assert.equal(probe.headers.get(':authority'), 'api.provider.test');
+  assert.equal(probe.headers.get(':path'), '/v1/chat/completions?api-version=1');
+  assert.equal(probe.headers.get('x-route-added'), 'yes');
+  assert.equal(probe.headers.get('x-envoy-original-path'), null);
+  assert.equal(tokenOf(probe.headers), 'sk-b');
+});
+
+test('retries go where the route sends requests once a VM has seen one; before that only a success counts', () => {
+  const { host, vms } = setup(config({ retry: { maxRetries: 1 } }), 1);
+  const seen = [];
+  const provider = ({ token, headers, call }) => {
+    if (call) seen.push(headers);
+    const routed = headers.get(':authority') === 'api.provider.test' && headers.get(':path').startsWith('/v1/');
+    if (!routed) return { status: 404, body: '{"error":"no such path"}' };
+    return token === 'sk-a' ? { status: 401, body: '{"error":"dead"}' } : { status: 200, body: '{"ok":true}' };
+  };
+  // The first request of the route fails and its retry goes as the client sent it: misrouted.
+  let first = null;
+  for (let i = 0; i < 40 && !first; i++) {
+    const r = roundTrip(vms[0], provider, { headers: CLIENT_PATH, route: ROUTE });
+    if (r.token === 'sk-a') first = r;
+  }
+  assert.ok(first && seen.length === 1);
+  assert.equal(seen[0].get(':path'), '/openai/v1/chat/completions?api-version=1');
+  assert.equal(first.client.status, 401, 'a misrouted retry answer reached the client');
+  const counts = entries(host).map((f) => parseInt(f[2], 16));
+  assert.equal(counts.reduce((a, b) => a + b, 0), 1, 'the misrouted 404 was counted (or the 401 was not)');
+  // The route is learned from that request's log: later retries are sent as the router sends.
+  seen.length = 0;
+  for (let i = 0; i < 200 && seen.length < 2; i++) {
+    const r = roundTrip(vms[0], provider, { headers: CLIENT_PATH, route: ROUTE });
+    assert.equal(r.client.status, 200);
+  }
+  assert.equal(seen.length, 2);
+  for (const h of seen) {
+    assert.equal(h.get(':authority'), 'api.provider.test');
+    assert.equal(h.get(':path'), '/v1/chat/completions?api-version=1');
+    assert.equal(h.get('x-route-added'), 'yes');
+    assert.equal(h.get('x-envoy-original-host'), null);
+  }
+});
+
+test('20 keys, the 8 lowest dead: every dead key is probed at least once every 3 intervals; a healed one is back within 4', () => {
+  const tokens = Array.from({ length: 20 }, (_, i) => `sk-${String(i).padStart(2, '0')}`);
+  const dead = new Set(tokens.slice(0, 8));
+  const { host, vms } = setup(config({ tokens, failover: { failureThreshold: 1 } }));
+  const answer = ({ token }) => (dead.has(token) ? { status: 401, body: '{}' } : { status: 200, body: '{}' });
+  for (let i = 0; i < 2000 && outCount(host) < 8; i++) roundTrip(vms[i % 3], answer);
+  assert.equal(outCount(host), 8);
+  const lastProbe = new Map();
+  let maxGap = 0;
+  for (let tick = 1; tick <= 12; tick++) {
+    host.advance(1000);
+    for (const vm of vms) vm.answerCalls((call) => { lastProbe.set(tokenOf(call.headers), tick); return answer({ token: tokenOf(call.headers) }); });
+    for (const t of dead) maxGap = Math.max(maxGap, tick - (lastProbe.get(t) ?? 0));
+  }
+  assert.ok(maxGap <= 3, `a dead key went ${maxGap} intervals without a probe`);
+  dead.delete('sk-06');
+  let back = 0;
+  for (let tick = 1; tick <= 4 && !back; tick++) {
+    host.advance(1000);
+    for (const vm of vms) vm.answerCalls((call) => answer({ token: tokenOf(call.headers) }));
+    if (entries(host).filter((f) => f[1] === '1').length === 7) back = tick;
+  }
+  assert.ok(back > 0 && back <= 4, 'the healed key did not come back within 4 intervals');
+});
+
+for (const allowOnHeadersStopIteration of [true, false]) {
+  test(`a body verdict reaches only its own attempt: every key 429 insufficient_quota ejects keys (allow_on_headers_stop_iteration ${allowOnHeadersStopIteration})`, () => {
+    const { host, vms } = setup(config({
+      failover: { failureThreshold: 2, failoverOnStatus: ['401', '5..'], failureConditions: [{ status: ['429'], body: 'insufficient_quota' }] },
+      retry: { maxRetries: 1 },
+    }));
+    const quota = () => ({ status: 429, body: '{"error":{"type":"insufficient_quota"}}' });
+    for (let i = 0; i < 40; i++) {
+      const r = roundTrip(vms[i % 3], quota, { allowOnHeadersStopIteration });
+      assert.equal(r.client.status, 429);
+    }
+    assert.equal(outCount(host), 4);
+    // No attempt's failure was ever reset by a verdict meant for another.
+    for (const f of entries(host)) assert.ok(parseInt(f[2], 16) >= 2);
+  });
+}
+
+test('with allow_on_headers_stop_iteration the held failure body is judged for the first key', () => {
+  const { host, vms } = setup(config({
+    failover: { failureThreshold: 1, failoverOnStatus: ['401'], failureConditions: [{ status: ['429'], body: 'insufficient_quota' }] },
+    retry: { maxRetries: 1 },
+  }));
+  let first = null;
+  const upstream = ({ token, call }) => {
+    if (!call) first = token;
+    return call ? { status: 200, body: '{"ok":1}' } : { status: 429, body: '{"error":"insufficient_quota"}' };
+  };
+  const r = roundTrip(vms[0], upstream, { allowOnHeadersStopIteration: true });
+  assert.equal(r.client.status, 200);
+  const out = entries(host).filter((f) => f[1] === '1');
+  assert.equal(out.length, 1, 'the first key was not ejected by its own body');
+  assert.equal(outCount(host), 1);
+  assert.ok(first);
+});
+
+test('a retry answer over the limit is never cut: the client gets the provider\'s original failure', () => {
+  const { host, vms } = setup(config({ retry: { maxRetries: 1 } }), 1);
+  const big = 'x'.repeat(5 * 1024 * 1024);
+  const r = roundTrip(vms[0], ({ call }) => (call ? { status: 200, body: big } : { status: 503, body: '{"error":"overloaded"}' }));
+  assert.equal(r.client.status, 503);
+  assert.equal(r.client.body, '{"error":"overloaded"}');
+  assert.equal(host.metric(POOL_METRIC + 'retries.exhausted'), 1);
+});
+
+test('with a body rule the provider is asked for identity encoding, and a compressed answer is not judged', () => {
+  const { host, vms } = setup(config({ failover: { failureThreshold: 1, failureConditions: [{ status: ['200'], body: 'No quota' }] } }), 1);
+  const sent = [];
+  for (let i = 0; i < 30; i++) {
+    roundTrip(vms[0], ({ headers }) => { sent.push(headers.get('accept-encoding')); return { status: 200, headers: { 'content-encoding': 'gzip' }, body: 'No quota (pretend this is gzip)' }; },
+      { headers: { 'accept-encoding': 'gzip, br' } });
+  }
+  assert.ok(sent.every((v) => v === 'identity'));
+  assert.equal(outCount(host), 0);
+});
+
+test('Envoy\'s own replies (a later filter\'s 413) neither count nor reset a key\'s failures', () => {
+  const { host, vms } = setup(config(), 1);
+  let n = 0;
+  for (let i = 0; i < 200 && n < 2; i++) if (roundTrip(vms[0], statusByToken({ 'sk-a': 500 })).token === 'sk-a') n++;
+  const failuresOf = () => parseInt(entries(host)[0][2], 16);
+  assert.equal(failuresOf(), 2);
+  for (let i = 0; i < 40; i++) {
+    const s = vms[0].newStream();
+    s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a' }, true);
+    s.props['response.code_details'] = 'request_payload_too_large';
+    s.onResponseHeaders({ ':status': '413' }, true);
+    s.finish();
+  }
+  assert.equal(failuresOf(), 2);
+});
+
+test('a retry call still in flight when the client leaves is cancelled with the stream, as Envoy does', () => {
+  const { vms } = setup(config({ retry: { maxRetries: 1 } }), 1);
+  const s = vms[0].newStream();
+  s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a' }, false);
+  s.onRequestBody('{"model":"m"}', true);
+  assert.equal(s.onResponseHeaders({ ':status': '500' }, false), 1);
+  assert.equal(vms[0].pendingCalls.size, 1);
+  s.finish();
+  assert.equal(vms[0].pendingCalls.size, 0);
+});
+
+test('two pools in one process have their own in-pool gauge and retry counters', () => {
+  const host = new Host();
+  const vm = host.createVm();
+  const a = config({ retry: {} });
+  a.provider.id = 'one';
+  const b = config({ tokens: ['sk-x', 'sk-y'], retry: {} });
+  b.provider.id = 'two';
+  const [, rootA] = vm.configure(a);
+  vm.configure(b);
+  host.advance(1000);
+  assert.equal(host.metric('ai_token_failover.pool.ai-token-failover:openai:one.tokens_in_pool'), 4);
+  assert.equal(host.metric('ai_token_failover.pool.ai-token-failover:openai:two.tokens_in_pool'), 2);
+  vm.root = rootA;
+  for (let i = 0; i < 20; i++) roundTrip(vm, statusByToken({ 'sk-a': 503 }));
+  assert.ok(host.metric('ai_token_failover.pool.ai-token-failover:openai:one.retries.attempted') > 0);
+  assert.equal(host.metric('ai_token_failover.pool.ai-token-failover:openai:two.retries.attempted'), 0);
+});
+
+test('two VMs creating the lease at the same moment: only one holds it', () => {
+  const { host, vms } = setup(config(), 2);
+  const leaseKey = 'ai-token-failover:ai-token-failover:openai::lease';
+  host.shared.entries.delete(leaseKey);
+  // VM1 takes the lease between VM0's read (missing) and VM0's write.
+  const get = host.shared.get.bind(host.shared);
+  let injected = false;
+  host.shared.get = (key) => {
+    const v = get(key);
+    if (key === leaseKey && !v && !injected) { injected = true; vms[1].tick(vms[1].root); }
+    return v;
+  };
+  vms[0].tick(vms[0].root);
+  host.shared.get = get;
+  const holder = host.shared.text(leaseKey).split(' ')[0];
+  assert.ok(holder.endsWith(`:${vms[1].root.id}`), 'the second creator overwrote the first');
+});
+
+test('a key whose Retry-After has passed serves at once and shows as in, before any tick', () => {
+  const cfg = config({ failover: { healthCheckInterval: 60_000 } });
+  cfg.statusPath = '/status';
+  cfg.statusToken = 'st';
+  const { host, vms } = setup(cfg, 1);
+  const upstream = statusByToken({ 'sk-c': 429 }, { 'sk-c': { headers: { 'retry-after': '2' } } });
+  for (let i = 0; i < 100 && outCount(host) === 0; i++) roundTrip(vms[0], upstream);
+  assert.equal(outCount(host), 1);
+  host.nowMs += 2500; // no tick runs: the interval is a minute
+  const s = vms[0].newStream();
+  s.onRequestHeaders({ ':method': 'GET', ':path': '/status', ':authority': 'gw', authorization: 'Bearer st' }, true);
+  const doc = JSON.parse(s.localResponse.body.toString());
+  s.finish();
+  assert.equal(doc.tokensInPool, 4);
+  assert.ok(doc.tokens.every((t) => t.state === 'in' && t.inPool));
+  const seen = new Set();
+  for (let i = 0; i < 60; i++) seen.add(roundTrip(vms[0], () => ({ status: 200 })).token);
+  assert.ok(seen.has('sk-c'));
+});
+
+test('the in-pool gauge drops with the ejection, not a tick later', () => {
+  const { host, vms } = setup(config({ failover: { healthCheckInterval: 60_000 } }), 1);
+  for (let i = 0; i < 100 && outCount(host) === 0; i++) roundTrip(vms[0], statusByToken({ 'sk-d': 401 }));
+  assert.equal(outCount(host), 1);
+  assert.equal(host.metric(POOL_METRIC + 'tokens_in_pool'), 3);
+});
+
+test('a probe answered 429 with Retry-After makes the key wait, with no probe before then', () => {
+  const { host, vms } = setup(config({ failover: { failureThreshold: 1 } }), 1);
+  for (let i = 0; i < 100 && outCount(host) === 0; i++) roundTrip(vms[0], statusByToken({ 'sk-b': 401 }));
+  host.advance(1000);
+  vms[0].answerCalls(() => ({ status: 429, headers: { 'retry-after': '5' }, body: '{}' }));
+  const f = entries(host).find((e) => e[1] === '1');
+  assert.ok(parseInt(f[5], 16) > 0, 'the key is not waiting for a time');
+  let probes = 0;
+  for (let t = 0; t < 3; t++) { host.advance(1000); probes += vms[0].pendingCalls.size; vms[0].answerCalls(() => ({ status: 200 })); }
+  assert.equal(probes, 0);
+});
+
+test('every key out: the one whose Retry-After ends first is used before one out longer but only probed', () => {
+  const { host, vms } = setup(config({ failover: { failureThreshold: 1, healthCheckInterval: 5000 } }), 1);
+  // sk-a goes out first (probed), the others are benched with Retry-After: sk-b for 1 s, sk-c and sk-d for an hour.
+  const answers = { 'sk-a': { status: 401 }, 'sk-b': { status: 429, headers: { 'retry-after': '1' } }, 'sk-c': { status: 429, headers: { 'retry-after': '3600' } }, 'sk-d': { status: 429, headers: { 'retry-after': '3600' } } };
+  const order = ['sk-a', 'sk-c', 'sk-d', 'sk-b'];
+  for (const t of order) {
+    for (let i = 0; i < 200; i++) {
+      const r = roundTrip(vms[0], ({ token }) => (token === t ? answers[t] : { status: 200 }));
+      if (r.token === t) break;
+    }
+    host.nowMs += 10;
+  }
+  assert.equal(outCount(host), 4);
+  const r = roundTrip(vms[0], () => ({ status: 200 }));
+  assert.equal(r.token, 'sk-b');
+});
