@@ -12,6 +12,7 @@ import { bootstrap, listener, wasmFilter } from '../envoy/config.js';
 import { ROOT } from '../scripts/envoy_bin.js';
 import { freePort, sleep, startEnvoy } from '../tests/e2e/harness.js';
 import { countHostCalls } from './host_calls.js';
+import { promptCostTable } from './prompt_cost.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -135,6 +136,8 @@ try {
   await scenario('All 8 tokens healthy', upstream.port);
   await scenario(`One of 8 tokens answering 401 (${DEAD}): it is retried, ejected and probed`, upstream.port);
   console.log(countHostCalls());
+  console.log('\n### Cost per retried request by prompt size (emulator, time inside the module)\n');
+  console.log(promptCostTable());
 } finally {
   await upstream.envoy.stop();
 }

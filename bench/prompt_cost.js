@@ -1,0 +1,59 @@
+// The plugin's own cost per retried request as the prompt grows (16 KiB, 256 KiB, 1 MiB bodies
+// full of escapes), measured in the emulator as time spent inside the module's callbacks. Linear
+// parsing shows as a cost per KiB that stays flat across sizes.
+import { Host } from '../tests/host/emulator.js';
+import { roundTrip } from '../tests/host/gateway.js';
+
+const CONFIG = {
+  provider: {
+    apiTokens: ['sk-p-1', 'sk-p-2', 'sk-p-3', 'sk-p-4'],
+    retryOnFailure: { enabled: true, maxRetries: 1 },
+  },
+};
+const LINE = 'if (x) {\\n\\t\\"a\\": \\"b\\\\c\\"\\n}\\n';
+
+/** A chat request body of exactly `bytes` bytes whose prompt is code full of escapes. */
+export function escapeHeavyBody(bytes) {
+  const head = '{"model":"m","messages":[{"role":"user","content":"';
+  const tail = '"}]}';
+  const room = bytes - head.length - tail.length;
+  let content = LINE.repeat(Math.ceil(room / LINE.length)).slice(0, room);
+  while (content.endsWith('\\')) content = content.slice(0, -1) + 'x';
+  return head + content + tail;
+}
+
+/** Microseconds of module time per retried request for each body size (median of `rounds`). */
+export function promptCost(sizesKiB = [16, 256, 1024], requests = 40, rounds = 5) {
+  const rows = [];
+  for (const kib of sizesKiB) {
+    const body = escapeHeavyBody(kib * 1024);
+    const samples = [];
+    for (let r = 0; r < rounds; r++) {
+      const host = new Host();
+      const vm = host.createVm();
+      vm.configure(CONFIG);
+      // Every first attempt fails with 503 and is retried once with another key.
+      const upstream = ({ call }) => (call ? { status: 200, body: '{"choices":[]}' } : { status: 503, body: '{"error":"busy"}' });
+      roundTrip(vm, upstream, { body });
+      vm.busyNs = 0n;
+      for (let i = 0; i < requests; i++) {
+        const out = roundTrip(vm, upstream, { body });
+        if (out.client.status !== 200 || !out.client.local) throw new Error(`a ${kib} KiB request was not retried`);
+      }
+      samples.push(Number(vm.busyNs) / requests / 1000);
+    }
+    samples.sort((a, b) => a - b);
+    const us = samples[Math.floor(samples.length / 2)];
+    rows.push({ kib, us, min: samples[0], max: samples.at(-1), perKiB: us / kib });
+  }
+  return rows;
+}
+
+/** Markdown table of promptCost(). */
+export function promptCostTable(rows = promptCost()) {
+  const lines = ['| request body | module µs per retried request (median, min–max of 5) | µs per KiB |', '|---:|---:|---:|'];
+  for (const r of rows) lines.push(`| ${r.kib} KiB | ${r.us.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)}) | ${r.perKiB.toFixed(2)} |`);
+  return lines.join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(promptCostTable());
