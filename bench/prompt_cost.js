@@ -23,13 +23,13 @@ export function escapeHeavyBody(bytes) {
 }
 
 /** Microseconds of module time per retried request for each body size (median of `rounds`). */
-export function promptCost(sizesKiB = [16, 256, 1024], requests = 40, rounds = 5) {
+export function promptCost(sizesKiB = [16, 256, 1024], requests = 40, rounds = 5, wasmPath = undefined) {
   const rows = [];
   for (const kib of sizesKiB) {
     const body = escapeHeavyBody(kib * 1024);
     const samples = [];
     for (let r = 0; r < rounds; r++) {
-      const host = new Host();
+      const host = new Host(wasmPath ? { wasmPath } : {});
       const vm = host.createVm();
       vm.configure(CONFIG);
       // Every first attempt fails with 503 and is retried once with another key.
