@@ -2,20 +2,9 @@
 // small probe budget, quota errors recognised by their body, and default settings with a dead key.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chat, setTokens, startGateway, waitFor } from './harness.js';
+import { burst, setTokens, waitFor, withGateway } from './harness.js';
 
 const isProbe = (r) => r.headers['user-agent'] === 'ai-token-failover-probe';
-
-async function withGateway(cfg, fn) {
-  const gw = await startGateway(cfg);
-  try { await fn(gw); } finally { await gw.stop(); }
-}
-
-async function burst(gw, total, parallel = 10) {
-  const out = [];
-  for (let i = 0; i < total; i += parallel) out.push(...await Promise.all(Array.from({ length: Math.min(parallel, total - i) }, () => chat(gw))));
-  return out;
-}
 
 test('20 keys, the 8 lowest dead: each dead key is probed at least once every 3 intervals, and a healed one is back within 4 intervals', async () => {
   const INTERVAL = 500;

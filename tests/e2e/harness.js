@@ -181,3 +181,16 @@ export function chat(gw, { token = 'client-key', headers = {}, body, timeoutMs =
 export function setTokens(gw, behaviours) {
   for (const [t, b] of Object.entries(behaviours)) gw.mock.behaviours.set(t, b);
 }
+
+/** Runs `fn` with a gateway started from `cfg`, and stops it whatever happens. */
+export async function withGateway(cfg, fn, options) {
+  const gw = await startGateway(cfg, options);
+  try { await fn(gw); } finally { await gw.stop(); }
+}
+
+/** Sends `total` chat requests, `parallel` at a time; resolves every answer. */
+export async function burst(gw, total, parallel = 10) {
+  const out = [];
+  for (let i = 0; i < total; i += parallel) out.push(...await Promise.all(Array.from({ length: Math.min(parallel, total - i) }, () => chat(gw))));
+  return out;
+}

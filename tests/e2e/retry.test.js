@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
-import { chat, setTokens, startGateway, statValue } from './harness.js';
+import { burst, chat, setTokens, statValue, withGateway } from './harness.js';
 
 const TOKENS = ['sk-rt-a', 'sk-rt-b', 'sk-rt-c', 'sk-rt-d'];
 const config = (maxRetries, retryTimeout = 3000) => ({
@@ -13,16 +13,7 @@ const config = (maxRetries, retryTimeout = 3000) => ({
   },
 });
 
-async function withGateway(cfg, fn) {
-  const gw = await startGateway(cfg);
-  try { await fn(gw); } finally { await gw.stop(); }
-}
 
-async function burst(gw, total, parallel = 10) {
-  const out = [];
-  for (let i = 0; i < total; i += parallel) out.push(...await Promise.all(Array.from({ length: Math.min(parallel, total - i) }, () => chat(gw))));
-  return out;
-}
 
 const isProbe = (r) => r.headers['user-agent'] === 'ai-token-failover-probe';
 
