@@ -11,7 +11,7 @@ import { log, logEnabled } from "../runtime/log";
 import { Attempt, BODY_RULE_LIMIT } from "./attempt";
 import { PluginConfig } from "./config";
 import { applyCredential } from "./credentials";
-import { Failover, routeCluster } from "./failover";
+import { routeCluster } from "./failover";
 import { targetFromSent } from "./probe";
 import { CapturedRequest, answerHeaders, asksForStream, isHostReply, replayHeaders } from "./retry";
 import { RouteShape, shapeKey } from "./route_shape";

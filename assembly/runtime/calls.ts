@@ -49,9 +49,6 @@ export function dispatchCall(cluster: string, headers: HeaderList, body: ArrayBu
   return true;
 }
 
-/** Number of calls this VM is waiting for. */
-export function callsInFlight(): i32 { return pending.size; }
-
 /** Routes the answer of call `callId` to its handler (from proxy_on_http_call_response). */
 export function routeCallAnswer(callId: u32, numHeaders: u32, bodySize: usize): void {
   if (!pending.has(callId)) return;
