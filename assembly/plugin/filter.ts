@@ -170,7 +170,8 @@ export class TokenFilter extends StreamContext {
     // A body that never arrived whole (or never arrived: the answer was replaced) is judged on what did.
     if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
     // Only now does the request map hold what the router sent (rewritten host and path, route headers).
-    const learnRoute = this.captured != null && this.shapeOf(this.captured!, nowMs()) == null;
+    // Learned only from a request the router did send (a later filter's local reply leaves the map as the client sent it).
+    const learnRoute = this.captured != null && this.shapeOf(this.captured!, nowMs()) == null && STREAM_ORIGIN.fromProvider();
     const recordTarget = failover != null && first.failed && failover.learnsTarget;
     if (!learnRoute && !recordTarget) return;
     const sent = getHeaderPairs(MapType.RequestHeaders);

@@ -10,7 +10,7 @@
 // in body or response callbacks, nor from an HTTP-call callback. A StopIteration from response
 // headers holds the body back from the filter until the stream continues, unless the filter
 // config sets allow_on_headers_stop_iteration. Calls a stream made are cancelled when it ends
-// (Envoy's Context destructor cancels its outstanding http requests).
+// (Envoy's Context destructor cancels its outstanding http requests: source/extensions/common/wasm/context.cc).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -392,7 +392,7 @@ export function applyRoute(headers, route = {}) {
 
 /** One HTTP stream through the plugin; the test plays Envoy's router around it. */
 export class Stream {
-  constructor(vm, id, root, props, { allowOnHeadersStopIteration = false, route = {} } = {}) {
+  constructor(vm, id, root, props, { allowOnHeadersStopIteration = false, route = {}, reachesRouter = true } = {}) {
     this.vm = vm;
     this.id = id;
     this.root = root;
@@ -412,7 +412,8 @@ export class Stream {
     this.responseHeadersAction = 0;
     this.lastRequestBodyAction = 0;
     this.lastResponseBodyAction = 0;
-    this.forwarded = false;
+    // false: a later filter answers before the router (its map is never rewritten).
+    this.forwarded = !reachesRouter;
     this.done = false;
   }
 

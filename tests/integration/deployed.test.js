@@ -82,6 +82,32 @@ test('retries go where the route sends requests once a VM has seen one; before t
   }
 });
 
+test('a reply a later filter makes before the router does not teach the route', () => {
+  const { host, vms } = setup(config({ retry: { maxRetries: 1 } }), 1);
+  const rejected = vms[0].newStream(vms[0].root, { 'response.code_details': 'request_payload_too_large' }, { route: ROUTE, reachesRouter: false });
+  rejected.onRequestHeaders({ ':method': 'POST', ':authority': 'gateway.example', ':path': '/openai/v1/chat/completions?api-version=1', authorization: 'Bearer c' }, false);
+  rejected.onRequestBody('{"model":"m"}', true);
+  rejected.onResponseHeaders({ ':status': '413' }, true);
+  rejected.finish();
+  const seen = [];
+  const provider = ({ call, headers }) => {
+    if (call) seen.push(headers);
+    if (headers.get(':authority') !== 'api.provider.test') return { status: 401, body: '{"error":"unknown host"}' };
+    return call ? { status: 200, body: '{}' } : { status: 503, body: '{}' };
+  };
+  const r = roundTrip(vms[0], provider, { headers: CLIENT_PATH, route: ROUTE });
+  // Still unlearned: the retry went as the client sent it and its 401 was not charged to its key
+  // (an identity shape learned from the 413 would have charged it).
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].get(':authority'), 'gateway.example');
+  assert.equal(r.client.status, 503);
+  const failures = entries(host).reduce((n, f) => n + parseInt(f[2], 16), 0);
+  assert.equal(failures, 1);
+  roundTrip(vms[0], provider, { headers: CLIENT_PATH, route: ROUTE });
+  assert.equal(seen[1].get(':authority'), 'api.provider.test');
+  assert.equal(seen[1].get(':path'), '/v1/chat/completions?api-version=1');
+});
+
 test('20 keys, the 8 lowest dead: every dead key is probed at least once every 3 intervals; a healed one is back within 4', () => {
   const tokens = Array.from({ length: 20 }, (_, i) => `sk-${String(i).padStart(2, '0')}`);
   const dead = new Set(tokens.slice(0, 8));
