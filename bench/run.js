@@ -1,46 +1,72 @@
-// `npm run bench`: Envoy without a Wasm filter, with a do-nothing Wasm filter, and with the plugin
-// (failover and retry on, 8 healthy tokens), in turn over several rounds, each loaded by autocannon
-// on 127.0.0.1 for a bounded time; then the same with one of the 8 tokens answering 401. Prints
-// requests/s and latency per setup, the ratios (median over rounds), the module size, and the host
-// calls per request counted in the emulator.
-//   BENCH_ROUNDS (3)  BENCH_SECONDS (5)  BENCH_CONNECTIONS (32)
+// `npm run bench`: the plugin's cost, measured two ways.
+// 1. Module only: the plugin and an empty filter built by the same toolchain run the same request
+//    sequences in the Node host emulator, interleaved (bench/module_cost.js).
+// 2. In Envoy: the Envoy under test runs with --concurrency 1 pinned to core 0; this process (the
+//    autocannon load generator) and the upstream Envoy are pinned to core 1. Each setup runs in a
+//    fresh Envoy, ROUNDS times, interleaved (A B C…, then …C B A), after a warm-up; per setup the
+//    median and min–max of requests/s and Envoy CPU µs per request, and for each difference a
+//    bootstrap 95% interval.
+// Then host calls per request and the cost per retried request by prompt size.
+//   BENCH_QUICK=1 (2 rounds × 1 s, fewer module repetitions)   BENCH_ROUNDS (7)  BENCH_SECONDS (4)
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { bootstrap, listener, wasmFilter } from '../envoy/config.js';
+import { ENVOY, freePort, sleep, startEnvoy } from '../tests/e2e/harness.js';
 import { ROOT } from '../scripts/envoy_bin.js';
-import { freePort, sleep, startEnvoy } from '../tests/e2e/harness.js';
 import { countHostCalls } from './host_calls.js';
+import { moduleCost, moduleCostTable } from './module_cost.js';
 import { promptCostTable } from './prompt_cost.js';
+import { diffLine, spread } from './stats.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const QUICK = process.env.BENCH_QUICK === '1';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 7));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 1 : 4));
+const CONNECTIONS = 16;
+const MODULE = QUICK ? { requests: 500, repetitions: 5, warmup: 500 } : { requests: 2000, repetitions: 15, warmup: 2000 };
 const PLUGIN = path.join(ROOT, 'build/plugin.wasm');
 const EMPTY = path.join(ROOT, 'build/empty_filter.wasm');
-const TOKENS = Array.from({ length: 8 }, (_, i) => `sk-bench-${i + 1}`);
-const DEAD = 'sk-bench-8';
+const keys = (n) => Array.from({ length: n }, (_, i) => `sk-bench-${i + 1}`);
+/** The upstream answers 503 to this key. */
+const FAILING = 'sk-bench-8';
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
 const ANSWER = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }] });
-const PLUGIN_CONFIG = {
+const pluginConfig = ({ n = 8, retry = true, threshold = 3 } = {}) => ({
   provider: {
-    apiTokens: TOKENS,
-    failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
-    retryOnFailure: { enabled: true, maxRetries: 1, retryOnStatus: ['401', '403', '429', '5..'] },
+    apiTokens: keys(n),
+    failover: { enabled: true, failureThreshold: threshold, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
+    ...(retry ? { retryOnFailure: { enabled: true, maxRetries: 1 } } : {}),
   },
-};
+});
+
+const SETUPS = [
+  { name: 'no Wasm filter', filters: [] },
+  { name: 'empty Wasm filter', filters: [wasmFilter({ wasmPath: EMPTY, pluginConfig: '{}', vmId: 'empty' })] },
+  { name: 'plugin, 8 keys', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig() })] },
+  { name: 'plugin, 1000 keys', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ n: 1000 }) })] },
+  { name: 'plugin, 8 keys, retry off', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ retry: false }) })] },
+  // The failing key stays in the pool (threshold never reached), so 1 request in 8 is retried throughout.
+  { name: 'plugin, 8 keys, 1 failing (retried)', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ threshold: 1_000_000 }) })] },
+];
+const DIFFERENCES = [
+  ['empty filter − no filter', 'empty Wasm filter', 'no Wasm filter'],
+  ['plugin (8 keys) − empty filter', 'plugin, 8 keys', 'empty Wasm filter'],
+  ['1000 keys − 8 keys', 'plugin, 1000 keys', 'plugin, 8 keys'],
+  ['retry on − retry off', 'plugin, 8 keys', 'plugin, 8 keys, retry off'],
+  ['1 key failing − all healthy', 'plugin, 8 keys, 1 failing (retried)', 'plugin, 8 keys'],
+];
 
 function buildEmptyFilter() {
   execFileSync('npx', ['--no-install', 'asc', 'bench/empty_filter.ts', '--runtime', 'incremental', '--exportStart', '_initialize',
     '--use', 'abort=assembly/abi/abort/abortHandler', '-O3', '--shrinkLevel', '1', '--noAssert', '-o', EMPTY], { cwd: ROOT, stdio: 'inherit' });
 }
 
-/** A fast keep-alive provider: Envoy answering from its routes; the dead token gets 401. */
+/** A fast keep-alive provider on core 1: Envoy answering from its routes; the failing key gets 503. */
 async function startUpstream() {
   const port = await freePort();
   const adminPort = await freePort();
-  const ok = { status: 200, body: { inline_string: ANSWER } };
   const config = {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
     static_resources: {
@@ -53,8 +79,8 @@ async function startUpstream() {
             '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
             stat_prefix: 'upstream',
             route_config: { virtual_hosts: [{ name: 'all', domains: ['*'], routes: [
-              { match: { prefix: '/', headers: [{ name: 'authorization', string_match: { exact: `Bearer ${DEAD}` } }] }, direct_response: { status: 401, body: { inline_string: '{"error":"invalid key"}' } } },
-              { match: { prefix: '/' }, direct_response: ok },
+              { match: { prefix: '/', headers: [{ name: 'authorization', string_match: { exact: `Bearer ${FAILING}` } }] }, direct_response: { status: 503, body: { inline_string: '{"error":"overloaded"}' } } },
+              { match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: ANSWER } } },
             ] }] },
             http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
           },
@@ -62,26 +88,8 @@ async function startUpstream() {
       }],
     },
   };
-  const envoy = await startEnvoy({ config, adminPort, concurrency: 1 });
+  const envoy = await startEnvoy({ config, adminPort, concurrency: 1, cpu: 1 });
   return { port, envoy };
-}
-
-async function runSetup(name, filters, upstreamPort) {
-  const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const config = bootstrap({ listenPort, adminPort, upstreamPort, listeners: [listener({ port: listenPort, filters })] });
-  const envoy = await startEnvoy({ config, adminPort, concurrency: 2 });
-  try {
-    const url = `http://127.0.0.1:${listenPort}/v1/chat/completions`;
-    const opts = { url, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer client-key' }, body: BODY, connections: CONNECTIONS };
-    await autocannon({ ...opts, duration: 1 }); // warm-up, discarded
-    const cpuBefore = cpuMs(envoy.proc.pid);
-    const r = await autocannon({ ...opts, duration: SECONDS });
-    const cpuUs = ((cpuMs(envoy.proc.pid) - cpuBefore) * 1000) / Math.max(1, r.requests.total);
-    const non2xx = r.non2xx + r.errors + r.timeouts;
-    return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs, non2xx, total: r.requests.total };
-  } finally {
-    await envoy.stop();
-  }
 }
 
 const CLOCK_TICKS_PER_S = 100;
@@ -92,52 +100,74 @@ function cpuMs(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+async function runSetup(setup, upstreamPort) {
+  const [listenPort, adminPort] = [await freePort(), await freePort()];
+  const config = bootstrap({ listenPort, adminPort, upstreamPort, listeners: [listener({ port: listenPort, filters: setup.filters })] });
+  const envoy = await startEnvoy({ config, adminPort, concurrency: 1, cpu: 0 });
+  try {
+    const url = `http://127.0.0.1:${listenPort}/v1/chat/completions`;
+    const opts = { url, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer client-key' }, body: BODY, connections: CONNECTIONS };
+    await autocannon({ ...opts, duration: 1 }); // warm-up, discarded
+    const cpuBefore = cpuMs(envoy.proc.pid);
+    const r = await autocannon({ ...opts, duration: SECONDS });
+    const cpuUs = ((cpuMs(envoy.proc.pid) - cpuBefore) * 1000) / Math.max(1, r.requests.total);
+    return { rps: r.requests.total / SECONDS, cpuUs, non2xx: r.non2xx + r.errors + r.timeouts, total: r.requests.total };
+  } finally {
+    await envoy.stop();
+  }
+}
 
-async function scenario(title, upstreamPort) {
-  const setups = [
-    ['no Wasm filter', []],
-    ['empty Wasm filter', [wasmFilter({ wasmPath: EMPTY, pluginConfig: '{}', vmId: 'empty' })]],
-    ['ai-token-failover', [wasmFilter({ wasmPath: PLUGIN, pluginConfig: PLUGIN_CONFIG })]],
-  ];
-  const results = Object.fromEntries(setups.map(([n]) => [n, []]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    // A B C, then C B A: alternate the order so drift over time does not favour one setup.
-    const order = round % 2 ? setups : [...setups].reverse();
-    for (const [name, filters] of order) {
-      const r = await runSetup(name, filters, upstreamPort);
-      results[name].push(r);
-      console.error(`  round ${round} ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, Envoy CPU ${r.cpuUs.toFixed(1)} µs/request, non-2xx/errors ${r.non2xx}`);
-      await sleep(500);
+async function envoyBench() {
+  const upstream = await startUpstream();
+  const results = Object.fromEntries(SETUPS.map((s) => [s.name, []]));
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 ? SETUPS : [...SETUPS].reverse();
+      for (const setup of order) {
+        const r = await runSetup(setup, upstream.port);
+        results[setup.name].push(r);
+        console.error(`  round ${round} ${setup.name}: ${r.rps.toFixed(0)} req/s, Envoy CPU ${r.cpuUs.toFixed(1)} µs/request, non-2xx/errors ${r.non2xx}`);
+        await sleep(200);
+      }
     }
+  } finally {
+    await upstream.envoy.stop();
   }
-  console.log(`\n### ${title}\n`);
-  console.log(`| setup | requests/s | p50 ms | p99 ms | Envoy CPU µs/request | non-2xx or errors |`);
-  console.log(`|---|---:|---:|---:|---:|---:|`);
-  const med = {};
-  const cpu = {};
-  for (const [name] of setups) {
-    const rs = results[name];
-    med[name] = median(rs.map((r) => r.rps));
-    cpu[name] = median(rs.map((r) => r.cpuUs));
-    console.log(`| ${name} | ${med[name].toFixed(0)} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${cpu[name].toFixed(1)} | ${rs.reduce((n, r) => n + r.non2xx, 0)} of ${rs.reduce((n, r) => n + r.total, 0)} |`);
+  const out = [
+    `| setup | requests/s median (min–max) | Envoy CPU µs/request median (min–max) | non-2xx or errors |`,
+    `|---|---:|---:|---:|`,
+  ];
+  for (const s of SETUPS) {
+    const rs = results[s.name];
+    out.push(`| ${s.name} | ${spread(rs.map((r) => r.rps), 0)} | ${spread(rs.map((r) => r.cpuUs))} | ${rs.reduce((n, r) => n + r.non2xx, 0)} of ${rs.reduce((n, r) => n + r.total, 0)} |`);
   }
-  const plugin = med['ai-token-failover'];
-  console.log(`\nthroughput  plugin / no filter: ${(plugin / med['no Wasm filter']).toFixed(3)}   plugin / empty filter: ${(plugin / med['empty Wasm filter']).toFixed(3)}`);
-  console.log(`CPU/request plugin − empty filter: ${(cpu['ai-token-failover'] - cpu['empty Wasm filter']).toFixed(1)} µs   plugin − no filter: ${(cpu['ai-token-failover'] - cpu['no Wasm filter']).toFixed(1)} µs`);
-  console.log(`(medians of ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, Envoy --concurrency 2)`);
+  const cpu = (name) => results[name].map((r) => r.cpuUs);
+  const rps = (name) => results[name].map((r) => r.rps);
+  out.push('', '| difference: Envoy CPU per request | median | 95% interval | |', '|---|---:|---|---|');
+  for (const [label, a, b] of DIFFERENCES) out.push(diffLine(label, cpu(a), cpu(b), 'µs'));
+  out.push('', '| difference: requests/s | median | 95% interval | |', '|---|---:|---|---|');
+  for (const [label, a, b] of DIFFERENCES) out.push(diffLine(label, rps(a), rps(b), 'req/s', 0));
+  out.push('', `(${ROUNDS} interleaved rounds × ${SECONDS} s per setup after a 1 s warm-up, ${CONNECTIONS} connections; Envoy under test --concurrency 1 on core 0, load generator and upstream on core 1)`);
+  return out.join('\n');
+}
+
+function machine() {
+  const envoyVersion = execFileSync(ENVOY, ['--version'], { encoding: 'utf8' }).match(/version: (\S+)/)?.[1] ?? 'unknown';
+  return `${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, Envoy ${envoyVersion.split('/').slice(0, 2).join('/')}`;
 }
 
 buildEmptyFilter();
-const upstream = await startUpstream();
-try {
-  console.log(`## ai-token-failover benchmark\n`);
-  console.log(`build/plugin.wasm: ${fs.statSync(PLUGIN).size} bytes (${(fs.statSync(PLUGIN).size / 1024).toFixed(1)} KiB)`);
-  await scenario('All 8 tokens healthy', upstream.port);
-  await scenario(`One of 8 tokens answering 401 (${DEAD}): it is retried, ejected and probed`, upstream.port);
-  console.log(countHostCalls());
-  console.log('\n### Cost per retried request by prompt size (emulator, time inside the module)\n');
-  console.log(promptCostTable());
-} finally {
-  await upstream.envoy.stop();
-}
+// This process is the load generator: pin it (all its threads) to core 1.
+execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+const started = Date.now();
+console.log(`## ai-token-failover benchmark${QUICK ? ' (BENCH_QUICK: too short to quote)' : ''}\n`);
+console.log(`machine: ${machine()}`);
+console.log(`build/plugin.wasm: ${fs.statSync(PLUGIN).size} bytes\n`);
+console.log('### Module only (emulator, time inside each module per request)\n');
+console.log(moduleCostTable(moduleCost({ pluginWasm: PLUGIN, emptyWasm: EMPTY, ...MODULE }), MODULE.requests, MODULE.repetitions));
+console.log('\n### In Envoy\n');
+console.log(await envoyBench());
+console.log(countHostCalls());
+console.log('### Cost per retried request by prompt size (emulator, time inside the module)\n');
+console.log(promptCostTable());
+console.log(`\n(full run: ${((Date.now() - started) / 60000).toFixed(1)} min)`);

@@ -210,19 +210,13 @@ export class TokenFilter extends StreamContext {
 
   // ---- route shapes
 
-  private keyOf(captured: CapturedRequest): string {
-    const authority = HeaderList.rawGet(captured.headers, ":authority");
-    const path = HeaderList.rawGet(captured.headers, ":path");
-    return shapeKey(authority != null ? authority : "", path != null ? path : "");
-  }
-
   private shapeOf(captured: CapturedRequest, now: i64): RouteShape | null {
-    return this.plugin.shapes.get(this.keyOf(captured), now);
+    return this.plugin.shapes.get(shapeKey(captured.headers), now);
   }
 
   private learnShape(captured: CapturedRequest, sent: HeaderList): void {
     const shape = RouteShape.derive(HeaderList.parse(captured.headers), sent, nowMs());
-    if (shape != null) this.plugin.shapes.put(this.keyOf(captured), shape);
+    if (shape != null) this.plugin.shapes.put(shapeKey(captured.headers), shape);
   }
 
   // ---- retry

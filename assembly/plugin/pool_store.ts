@@ -1,7 +1,7 @@
 // The pool record in shared data: read once per request (decoded only when its CAS changed),
 // changed by bounded compare-and-swap loops, created through a deterministic initial value.
 import { Status } from "../abi/enums";
-import { nowMs } from "../runtime/host";
+import { nowMs, randomU64 } from "../runtime/host";
 import { getShared, lastCas, setShared } from "../runtime/shared_data";
 import { PoolState, TokenState, decodePool, encodePool } from "./pool_state";
 import { Random } from "./random";
@@ -29,9 +29,20 @@ export class PoolStore {
   private nextReturn: i64 = i64.MAX_VALUE;
 
   private key: ArrayBuffer;
+  /**
+   * A small key rewritten with a new unique value after every write of the record. A request
+   * reads only this key (8 bytes, whatever the number of tokens) and reads the record only when
+   * it changed, so the per-request cost does not grow with the pool.
+   */
+  private genKey: ArrayBuffer;
+  /** Generation this view was read at (0: unknown, read the record). */
+  private gen: u64 = 0;
+  /** Source of this store's generation values: unique per VM with overwhelming probability. */
+  private nextGen: u64 = randomU64() | 1;
 
   constructor(key: string, ids: u64[]) {
     this.key = String.UTF8.encode(key);
+    this.genKey = String.UTF8.encode(key + ":gen");
     this.ids = ids;
     this.slot = new Array<i32>(ids.length).fill(-1);
   }
@@ -45,6 +56,10 @@ export class PoolStore {
   private adopt(state: PoolState, cas: u32): void {
     this.state = state;
     this.cas = cas;
+    // Slots by id in one pass, so a decode stays linear in the number of tokens.
+    const byId = new Map<u64, i32>();
+    for (let k = 0; k < state.tokens.length; k++) byId.set(state.tokens[k].id, k);
+    for (let i = 0; i < this.ids.length; i++) this.slot[i] = byId.has(this.ids[i]) ? byId.get(this.ids[i]) : -1;
     // The clock is read only when some token waits for a time.
     this.recompute(anyTimed(state) ? nowMs() : 0);
   }
@@ -56,8 +71,7 @@ export class PoolStore {
     this.inPool.length = 0;
     this.nextReturn = i64.MAX_VALUE;
     for (let i = 0; i < this.ids.length; i++) {
-      const s = state.indexOf(this.ids[i]);
-      this.slot[i] = s;
+      const s = this.slot[i];
       if (s < 0) continue;
       const t = state.tokens[s];
       if (t.isIn(now)) this.inPool.push(i);
@@ -65,23 +79,46 @@ export class PoolStore {
     }
   }
 
-  /** Refreshes the view with one shared-data read; creates the record when missing. */
+  /** Refreshes the view with one shared-data read (the generation); creates the record when missing. */
   refresh(): bool {
-    const v = getShared(this.key);
-    if (v == null) {
-      // A set on a missing key ignores the CAS, so every VM creates the record with the same
-      // initial value; whichever write lands last, the result is the same.
-      setShared(this.key, String.UTF8.encode(encodePool(this.initialState())), 0);
-      const created = getShared(this.key);
-      if (created == null) return false;
-      return this.decode(created, lastCas);
+    const g = getShared(this.genKey);
+    const gen = g != null && g.byteLength == 8 ? load<u64>(changetype<usize>(g)) : 0;
+    if (gen == 0 || gen != this.gen) {
+      // The record changed since this view was read (or was never read): read it now. It is read
+      // after the generation, so it is at least as new as that generation.
+      if (!this.readRecord()) return false;
+      this.gen = gen;
     }
-    if (lastCas != this.cas) return this.decode(v, lastCas);
     if (this.nextReturn != i64.MAX_VALUE) {
       const now = nowMs();
       if (now >= this.nextReturn) this.recompute(now);
     }
     return true;
+  }
+
+  private readRecord(): bool {
+    const v = getShared(this.key);
+    if (v == null) {
+      // A set on a missing key ignores the CAS, so every VM creates the record with the same
+      // initial value; whichever write lands last, the result is the same.
+      setShared(this.key, String.UTF8.encode(encodePool(this.initialState())), 0);
+      this.bumpGeneration();
+      const created = getShared(this.key);
+      if (created == null) return false;
+      return this.decode(created, lastCas);
+    }
+    if (lastCas != this.cas) return this.decode(v, lastCas);
+    return true;
+  }
+
+  // After a write of the record: a new generation tells every VM to read it again. This view
+  // reads it again too (another VM's write may have landed between its two writes).
+  private bumpGeneration(): void {
+    const g = new ArrayBuffer(8);
+    store<u64>(changetype<usize>(g), this.nextGen);
+    this.nextGen += 2;
+    setShared(this.genKey, g, 0);
+    this.gen = 0;
   }
 
   private decode(bytes: ArrayBuffer, cas: u32): bool {
@@ -109,6 +146,7 @@ export class PoolStore {
       if (status == Status.Ok) {
         // Our own write's CAS is unknown without another read; force a decode next time.
         this.adopt(state, 0);
+        this.bumpGeneration();
         return true;
       }
       if (status != Status.CasMismatch) return false;

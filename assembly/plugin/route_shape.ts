@@ -62,24 +62,42 @@ export class RouteShape {
   }
 }
 
-/** Key of a request's route shape: the client's host and path (query excluded). */
-export function shapeKey(authority: string, path: string): string {
-  return authority + " " + pathOnly(path);
+// FNV-1a over `len` bytes at `ptr`, stopping at `stop` (-1: never).
+function hashBytes(h: u64, ptr: usize, len: usize, stop: i32): u64 {
+  for (let i: usize = 0; i < len; i++) {
+    const c = <i32>load<u8>(ptr + i);
+    if (c == stop) break;
+    h = (h ^ <u64>c) * 0x100000001b3;
+  }
+  return h;
+}
+
+/**
+ * Key of a request's route shape: a hash of the client's host and path (query excluded), read
+ * from the serialized request headers without building a string (it is computed per request).
+ */
+export function shapeKey(rawHeaders: ArrayBuffer): u64 {
+  const authority = HeaderList.rawFind(rawHeaders, ":authority");
+  const path = HeaderList.rawFind(rawHeaders, ":path");
+  let h: u64 = 0xcbf29ce484222325;
+  h = hashBytes(h, <usize>(authority >> 32), <usize>(authority & 0xffffffff), -1);
+  h = (h ^ 0x20) * 0x100000001b3;
+  return hashBytes(h, <usize>(path >> 32), <usize>(path & 0xffffffff), 0x3f);
 }
 
 /** The shapes one VM has learned. */
 export class RouteShapes {
-  private shapes: Map<string, RouteShape> = new Map();
+  private shapes: Map<u64, RouteShape> = new Map();
 
   /** The shape for `key` if learned within SHAPE_TTL_MS, else null. */
-  get(key: string, now: i64): RouteShape | null {
+  get(key: u64, now: i64): RouteShape | null {
     if (!this.shapes.has(key)) return null;
     const s = this.shapes.get(key);
     return now - s.learnedAt < SHAPE_TTL_MS ? s : null;
   }
 
   /** Stores a learned shape. */
-  put(key: string, shape: RouteShape): void {
+  put(key: u64, shape: RouteShape): void {
     if (this.shapes.size >= MAX_SHAPES && !this.shapes.has(key)) this.shapes.clear();
     this.shapes.set(key, shape);
   }

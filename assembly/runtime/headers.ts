@@ -69,15 +69,11 @@ export class HeaderList {
     return HeaderList.rawFind(buf, name) != 0;
   }
 
-  /** The value of the ASCII key `name` in a serialized map, decoding only that value; null when absent. */
-  static rawGet(buf: ArrayBuffer, name: string): string | null {
-    const at = HeaderList.rawFind(buf, name);
-    if (at == 0) return null;
-    return String.UTF8.decodeUnsafe(<usize>(at >> 32), <usize>(at & 0xffffffff), false);
-  }
-
-  // Address (high 32 bits) and length (low 32 bits) of the value of `name`; 0 when absent.
-  private static rawFind(buf: ArrayBuffer, name: string): u64 {
+  /**
+   * Where the value of the ASCII key `name` lies in a serialized map: address (high 32 bits) and
+   * length (low 32 bits), valid while `buf` lives; 0 when absent. No allocation.
+   */
+  static rawFind(buf: ArrayBuffer, name: string): u64 {
     const size = <usize>buf.byteLength;
     if (size < 4) return 0;
     const base = changetype<usize>(buf);

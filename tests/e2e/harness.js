@@ -33,13 +33,20 @@ export function validateConfig(file) {
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
 
-/** Starts Envoy with a bootstrap object or file; resolves once /ready answers, or rejects with its log. */
-export async function startEnvoy({ config, configFile, adminPort, concurrency = 2, extraArgs = [], expectFailure = false }) {
+/**
+ * Starts Envoy with a bootstrap object or file; resolves once /ready answers, or rejects with its
+ * log. `cpu` pins it to that core with taskset (the benchmark).
+ */
+export async function startEnvoy({ config, configFile, adminPort, concurrency = 2, extraArgs = [], expectFailure = false, cpu }) {
   const dir = tempDir();
   const file = configFile ?? path.join(dir, 'envoy.json');
   if (config) fs.writeFileSync(file, JSON.stringify(config, null, 2));
-  const proc = spawn(ENVOY, ['-c', file, '--concurrency', String(concurrency), '--disable-hot-restart',
-    '-l', 'warning', '--component-log-level', process.env.WASM_LOG_LEVEL ? `wasm:${process.env.WASM_LOG_LEVEL}` : 'wasm:info', ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['-c', file, '--concurrency', String(concurrency), '--disable-hot-restart',
+    '-l', 'warning', '--component-log-level', process.env.WASM_LOG_LEVEL ? `wasm:${process.env.WASM_LOG_LEVEL}` : 'wasm:info', ...extraArgs];
+  // taskset execs Envoy, so the pid stays Envoy's.
+  const proc = cpu === undefined
+    ? spawn(ENVOY, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('taskset', ['-c', String(cpu), ENVOY, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const envoy = { proc, dir, file, adminPort, log: '', exited: null };
   proc.stdout.on('data', (d) => { envoy.log += d; });
   proc.stderr.on('data', (d) => { envoy.log += d; });

@@ -1,0 +1,85 @@
+// The module-only figure: the plugin and the empty filter run the same request sequences in the
+// Node host emulator, in the same process, interleaved; the time spent inside each module's
+// callbacks (host functions they call included) is divided by the requests. Stable because it
+// does not share cores with a load generator or an upstream.
+import { Host } from '../tests/host/emulator.js';
+import { CHAT, roundTrip } from '../tests/host/gateway.js';
+import { median, spread, diffLine } from './stats.js';
+
+const keys = (n) => Array.from({ length: n }, (_, i) => `sk-bench-${i + 1}`);
+const pluginConfig = ({ n = 8, retry = true } = {}) => ({
+  provider: {
+    apiTokens: keys(n),
+    // A threshold never reached: the failing key keeps failing and being retried, as in steady state.
+    failover: { enabled: true, failureThreshold: 1_000_000, healthCheckInterval: 1000, healthCheckModel: 'm' },
+    ...(retry ? { retryOnFailure: { enabled: true, maxRetries: 1 } } : {}),
+  },
+});
+const OK = { status: 200, body: '{"id":"x","choices":[{"message":{"content":"ok"}}]}' };
+const SSE = ['data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n', 'data: {"choices":[{"delta":{"content":"lo"}}]}\n\n', 'data: [DONE]\n\n'];
+
+function streamTrip(vm) {
+  const s = vm.newStream();
+  s.onRequestHeaders({ ...CHAT, authorization: 'Bearer client-key' }, false);
+  s.onRequestBody('{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}', true);
+  s.forward();
+  s.onResponseHeaders({ ':status': '200', 'content-type': 'text/event-stream' }, false);
+  SSE.forEach((chunk, i) => s.onResponseBody(chunk, i === SSE.length - 1));
+  s.finish();
+}
+
+/** The scenarios: a plugin configuration and one request of the sequence. */
+export const SCENARIOS = [
+  { name: 'healthy, 8 keys', config: pluginConfig(), send: (vm) => roundTrip(vm, () => OK) },
+  { name: 'healthy, 1000 keys', config: pluginConfig({ n: 1000 }), send: (vm) => roundTrip(vm, () => OK) },
+  { name: 'healthy, 8 keys, retry off', config: pluginConfig({ retry: false }), send: (vm) => roundTrip(vm, () => OK) },
+  { name: '1 of 8 keys failing (503), retried', config: pluginConfig(), send: (vm) => roundTrip(vm, ({ token, call }) => (!call && token === 'sk-bench-8' ? { status: 503, body: '{"error":"busy"}' } : OK)) },
+  { name: 'streaming, 8 keys', config: pluginConfig(), send: streamTrip },
+];
+
+function vmFor(wasmPath, config) {
+  const host = new Host({ wasmPath });
+  const vm = host.createVm();
+  vm.configure(config);
+  return vm;
+}
+
+function measure(vm, send, requests) {
+  vm.busyNs = 0n;
+  for (let i = 0; i < requests; i++) send(vm);
+  return Number(vm.busyNs) / requests;
+}
+
+/** ns per request of plugin and empty filter per scenario, over interleaved repetitions. */
+export function moduleCost({ pluginWasm, emptyWasm, requests = 2000, repetitions = 15, warmup = 2000 }) {
+  const results = [];
+  for (const sc of SCENARIOS) {
+    const plugin = vmFor(pluginWasm, sc.config);
+    const empty = vmFor(emptyWasm, {});
+    measure(plugin, sc.send, warmup);
+    measure(empty, sc.send, warmup);
+    const p = [], e = [];
+    for (let r = 0; r < repetitions; r++) {
+      // A B, then B A: neither side always runs first.
+      if (r % 2) { e.push(measure(empty, sc.send, requests)); p.push(measure(plugin, sc.send, requests)); }
+      else { p.push(measure(plugin, sc.send, requests)); e.push(measure(empty, sc.send, requests)); }
+    }
+    results.push({ name: sc.name, plugin: p, empty: e });
+  }
+  return results;
+}
+
+/** Markdown for moduleCost(). */
+export function moduleCostTable(results, requests, repetitions) {
+  const lines = [
+    `| scenario | plugin ns/request | empty filter ns/request | plugin − empty (median) |`,
+    `|---|---:|---:|---:|`,
+  ];
+  for (const r of results) {
+    lines.push(`| ${r.name} | ${spread(r.plugin, 0)} | ${spread(r.empty, 0)} | ${(median(r.plugin) - median(r.empty)).toFixed(0)} |`);
+  }
+  lines.push('', `| difference | median | 95% interval | |`, `|---|---:|---|---|`);
+  for (const r of results) lines.push(diffLine(`${r.name}: plugin − empty`, r.plugin, r.empty, 'ns', 0));
+  lines.push('', `(median and min–max over ${repetitions} interleaved repetitions of ${requests} requests each)`);
+  return lines.join('\n');
+}
