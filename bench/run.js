@@ -152,8 +152,8 @@ async function envoyBench() {
 }
 
 function machine() {
-  const envoyVersion = execFileSync(ENVOY, ['--version'], { encoding: 'utf8' }).match(/version: (\S+)/)?.[1] ?? 'unknown';
-  return `${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, Envoy ${envoyVersion.split('/').slice(0, 2).join('/')}`;
+  const envoyVersion = execFileSync(ENVOY, ['--version'], { encoding: 'utf8' }).match(/\/(\d+\.\d+\.\d+)\//)?.[1] ?? 'unknown';
+  return `${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, Envoy ${envoyVersion}`;
 }
 
 buildEmptyFilter();
