@@ -48,11 +48,21 @@ export class RetryConfig {
   retryOnStatus: StatusSet = new StatusSet();
 }
 
+/** Per-key options of an `apiTokens` entry given as an object. */
+export class KeyOptions {
+  /** Relative share of the traffic among eligible keys. */
+  weight: i32 = 1;
+  /** Glob patterns of the models this key serves; null: every model. */
+  models: string[] | null = null;
+}
+
 /** The whole validated configuration. */
 export class PluginConfig {
   providerType: string = "openai";
   providerId: string = "";
   apiTokens: string[] = [];
+  /** Options of each key, by index in apiTokens. */
+  keys: KeyOptions[] = [];
   /** Lower-case name of the header that carries the token upstream. */
   credentialHeader: string = "authorization";
   /** Text put before the token in that header. */
@@ -186,28 +196,60 @@ class Validator {
     return out;
   }
 
-  tokens(provider: JsonValue): string[] {
-    const out: string[] = [];
+  /** Fills cfg.apiTokens and cfg.keys from `apiTokens`: each entry a token string or an object with options. */
+  tokens(provider: JsonValue, cfg: PluginConfig): void {
     const v = provider.get("apiTokens");
     if (v == null || v.kind != JsonKind.Array || v.items.length == 0) {
       this.fail("provider.apiTokens", "must be a non-empty array of strings");
-      return out;
+      return;
     }
-    for (let i = 0; i < v.items.length; i++) {
-      const t = v.items[i];
+    for (let i = 0; i < v.items.length && this.ok(); i++) {
+      const field = "provider.apiTokens[" + i.toString() + "]";
+      let t = v.items[i];
+      const opts = new KeyOptions();
+      let tokenField = field;
+      if (t.kind == JsonKind.Object) {
+        this.warnUnknown(t, field + ".", ["token", "weight", "models", "rpm", "tpm"]);
+        tokenField = field + ".token";
+        const token = t.get("token");
+        if (token == null) { this.fail(tokenField, "is required"); return; }
+        opts.weight = this.integer(t, "weight", field + ".weight", 1, 1, 1000);
+        opts.models = this.models(t, field + ".models");
+        // Budgets are not enforced yet: refused rather than silently ignored.
+        if (t.get("rpm") != null) this.fail(field + ".rpm", "is not supported yet (budgets are not enforced in this version)");
+        if (t.get("tpm") != null) this.fail(field + ".tpm", "is not supported yet (budgets are not enforced in this version)");
+        t = token;
+      }
+      if (!this.ok()) return;
       if (t.kind != JsonKind.String || t.str.length == 0) {
-        this.fail("provider.apiTokens[" + i.toString() + "]", "must be a non-empty string");
-        return out;
+        this.fail(tokenField, "must be a non-empty string");
+        return;
       }
       if (!isHeaderSafe(t.str)) {
-        this.fail("provider.apiTokens[" + i.toString() + "]", "must not contain control characters or start or end with a space");
-        return out;
+        this.fail(tokenField, "must not contain control characters or start or end with a space");
+        return;
       }
-      if (out.includes(t.str)) {
-        this.fail("provider.apiTokens[" + i.toString() + "]", "duplicates an earlier token");
-        return out;
+      if (cfg.apiTokens.includes(t.str)) {
+        this.fail(tokenField, "duplicates an earlier token");
+        return;
       }
-      out.push(t.str);
+      cfg.apiTokens.push(t.str);
+      cfg.keys.push(opts);
+    }
+  }
+
+  models(obj: JsonValue, field: string): string[] | null {
+    const v = obj.get("models");
+    if (v == null) return null;
+    if (v.kind != JsonKind.Array || v.items.length == 0) { this.fail(field, "must be a non-empty array of model patterns"); return null; }
+    const out: string[] = [];
+    for (let i = 0; i < v.items.length; i++) {
+      const m = v.items[i];
+      if (m.kind != JsonKind.String || m.str.length == 0 || m.str.length > 256) {
+        this.fail(field + "[" + i.toString() + "]", "must be a model name or pattern (1 to 256 characters; * and ? are wildcards)");
+        return null;
+      }
+      out.push(m.str);
     }
     return out;
   }
@@ -293,7 +335,7 @@ export function parseConfig(text: string): ConfigResult {
   cfg.providerType = val.string(provider, "type", "provider.type", "openai");
   if (cfg.providerType.length == 0) val.fail("provider.type", "must not be empty");
   cfg.providerId = val.string(provider, "id", "provider.id", "");
-  if (val.ok()) cfg.apiTokens = val.tokens(provider);
+  if (val.ok()) val.tokens(provider, cfg);
   const type = cfg.providerType.toLowerCase();
   if (type == "azure") { cfg.credentialHeader = "api-key"; cfg.credentialPrefix = ""; }
   else if (type == "claude" || type == "anthropic") { cfg.credentialHeader = "x-api-key"; cfg.credentialPrefix = ""; }

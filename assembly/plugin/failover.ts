@@ -8,7 +8,8 @@ import { getShared, setShared } from "../runtime/shared_data";
 import { PluginConfig } from "./config";
 import { fingerprint } from "./fingerprint";
 import { acquireLease } from "./lease";
-import { AddTokens, CountFailure, CountProbe, CountSuccess, RestoreDue } from "./pool_changes";
+import { KeyChooser } from "./key_choice";
+import { AddTokens, CountFailure, CountProbe, CountSuccess, LimitUntil, RestoreDue } from "./pool_changes";
 import { PluginMetrics } from "./metrics";
 import { FailureOutcome } from "./pool_state";
 import { PoolStore } from "./pool_store";
@@ -73,16 +74,27 @@ export class Failover {
 
   fingerprintOf(i: i32): string { return fingerprint(i, this.store.ids[i]); }
 
-  /** Chooses a token for a request: one shared-data read, no write. */
-  pick(random: Random): i32 {
+  /**
+   * Chooses a key for a request with `model`: one shared-data read, no write. NO_KEY when no key
+   * serves the model, NO_BUDGET when those that do are rate-limited (store.noBudgetUntil).
+   */
+  choose(random: Random, chooser: KeyChooser, model: string | null): i32 {
     this.store.refresh();
-    return this.store.pick(random, <i64>this.cfg.failover.healthCheckInterval);
+    const i = chooser.choose(random, this.store.inPool, model, null);
+    return i >= 0 ? i : this.store.fallback(chooser, model, <i64>this.cfg.failover.healthCheckInterval);
   }
 
-  /** A token in the pool this request has not tried, after re-reading the pool; -1 if none. */
-  pickUntried(random: Random, tried: i32[]): i32 {
+  /** A key in the pool serving `model` that this request has not tried, after re-reading the pool; -1 if none. */
+  chooseUntried(random: Random, chooser: KeyChooser, model: string | null, tried: i32[]): i32 {
     this.store.refresh();
-    return this.store.pickExcluding(random, tried);
+    return chooser.choose(random, this.store.inPool, model, tried);
+  }
+
+  /** The provider said key `i` has nothing left until `until`: no VM chooses it before then. */
+  limit(i: i32, until: i64): void {
+    if (this.store.update(new LimitUntil(this.store.ids[i], until)) && logEnabled(LogLevel.Info)) {
+      log(LogLevel.Info, "token " + this.fingerprintOf(i) + " has no rate limit left for " + (until - nowMs()).toString() + " ms");
+    }
   }
 
   /** Records a success of token `i`: a write only when it had failures or was out. */

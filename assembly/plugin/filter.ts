@@ -12,6 +12,10 @@ import { Attempt, BODY_RULE_LIMIT } from "./attempt";
 import { PluginConfig } from "./config";
 import { applyCredential } from "./credentials";
 import { routeCluster } from "./failover";
+import { jsonString, parseJson } from "./json";
+import { ScanKind, findTopLevel } from "./json_scan";
+import { NO_BUDGET, NO_KEY } from "./pool_store";
+import { DEFAULT_HOLD_MS, resetAt } from "./rate_limit";
 import { targetFromSent } from "./probe";
 import { CapturedRequest, answerHeaders, asksForStream, isHostReply, replayHeaders } from "./retry";
 import { RouteShape, shapeKey } from "./route_shape";
@@ -20,6 +24,7 @@ import { AnswerOrigin } from "./verdict";
 import { PluginRoot } from "./root";
 
 const STATUS_HEADER = String.UTF8.encode(":status");
+const MODEL_KEY = String.UTF8.encode("model");
 const ACCEPT_ENCODING = String.UTF8.encode("accept-encoding");
 const IDENTITY = String.UTF8.encode("identity");
 
@@ -66,6 +71,10 @@ function is2xx(status: i32): bool { return status >= 200 && status < 300; }
 export class TokenFilter extends StreamContext {
   /** The attempt the route sent (null before a token is chosen, and for status requests). */
   private first: Attempt | null = null;
+  /** Headers held until the body names the model (some key has a model list). */
+  private holding: bool = false;
+  /** The request's `model` (null: none, or not needed to choose). */
+  private model: string | null = null;
   private captured: CapturedRequest | null = null;
   private streamRequested: bool = false;
   private tried: i32[] | null = null;
@@ -82,24 +91,66 @@ export class TokenFilter extends StreamContext {
     const cfg = root.config;
     if (cfg == null) return HeadersAction.Continue;
     if (cfg.statusPath.length > 0 && this.answerStatus(cfg)) return HeadersAction.StopIteration;
-    const failover = root.failover;
-    const token = failover != null ? failover.pick(root.random) : root.random.below(cfg.apiTokens.length);
-    this.first = new Attempt(token);
-    let sent: ArrayBuffer | null = null;
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
       const captured = new CapturedRequest(getHeaderPairsRaw(MapType.RequestHeaders));
       captured.complete = endOfStream;
       this.captured = captured;
-      sent = captured.headers;
     }
-    applyCredential(cfg, root.credentials!, token, sent);
+    // With model lists the key depends on the body's model: the headers wait for it (Envoy needs
+    // allow_on_headers_stop_iteration to deliver the body meanwhile).
+    if (root.chooser!.byModel && !endOfStream) {
+      this.holding = true;
+      return HeadersAction.StopIteration;
+    }
+    return this.chooseKey(cfg, null) ? HeadersAction.Continue : HeadersAction.StopIteration;
+  }
+
+  /**
+   * Chooses the key for `model`, puts it in place of the client's credentials, and starts the
+   * attempt; false when the plugin answered itself (no key serves the model: 400; every key that
+   * does is rate-limited: 429).
+   */
+  private chooseKey(cfg: PluginConfig, model: string | null): bool {
+    const root = this.plugin;
+    const chooser = root.chooser!;
+    const failover = root.failover;
+    const token = failover != null ? failover.choose(root.random, chooser, model)
+      : chooser.choose(root.random, root.allKeys, model, null);
+    if (token < 0) {
+      if (token == NO_BUDGET) this.answerNoBudget(failover!.store.noBudgetUntil);
+      else this.answerNoKey(model);
+      return false;
+    }
+    this.model = model;
+    this.first = new Attempt(token);
+    const captured = this.captured;
+    applyCredential(cfg, root.credentials!, token, captured != null ? captured.headers : null);
     // A body rule must read the answer: ask for it uncompressed.
     if (root.failureRulesNeedBody) replaceHeaderBytes(MapType.RequestHeaders, ACCEPT_ENCODING, IDENTITY);
     root.metrics.request(token);
-    return HeadersAction.Continue;
+    return true;
+  }
+
+  private answerNoKey(model: string | null): void {
+    const message = model != null ? "no configured key serves the model " + jsonString(model)
+      : "this gateway needs a \"model\" in the request body to choose a key";
+    const body = "{\"error\":{\"message\":" + jsonString(message) +
+      ",\"type\":\"invalid_request_error\",\"param\":\"model\",\"code\":\"model_not_found\"}}\n";
+    sendLocalResponse(400, "ai_token_failover_no_key_for_model", String.UTF8.encode(body), jsonHeaders());
+  }
+
+  private answerNoBudget(until: i64): void {
+    const wait = until - nowMs();
+    const seconds = wait <= 0 ? 1 : <i32>((wait + 999) / 1000);
+    const headers = jsonHeaders();
+    headers.add("retry-after", seconds.toString());
+    const body = "{\"error\":{\"message\":\"every key that serves this request has reached its rate limit; retry after " +
+      seconds.toString() + " s\",\"type\":\"rate_limit_exceeded\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}\n";
+    sendLocalResponse(429, "ai_token_failover_no_budget", String.UTF8.encode(body), headers);
   }
 
   onRequestBody(size: usize, endOfStream: bool): DataAction {
+    if (this.holding) return this.onHeldBody(size, endOfStream);
     const captured = this.captured;
     if (captured == null || captured.dropped) return DataAction.Continue;
     if (size > 0) {
@@ -117,6 +168,25 @@ export class TokenFilter extends StreamContext {
     return DataAction.Continue;
   }
 
+  // The headers wait for the whole body (Envoy buffers it and hands it whole each time); then the
+  // model decides the key, and headers and body go on together.
+  private onHeldBody(size: usize, endOfStream: bool): DataAction {
+    if (!endOfStream) return DataAction.StopIterationAndBuffer;
+    this.holding = false;
+    const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
+    const bytes = body != null ? body : new ArrayBuffer(0);
+    const captured = this.captured;
+    if (captured != null) {
+      captured.addChunk(bytes);
+      captured.complete = true;
+      if (!captured.dropped && asksForStream(captured.body())) {
+        this.streamRequested = true;
+        captured.dropBody();
+      }
+    }
+    return this.chooseKey(this.plugin.config!, modelOf(bytes)) ? DataAction.Continue : DataAction.StopIterationNoBuffer;
+  }
+
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
     const first = this.first;
     if (first == null) return HeadersAction.Continue;
@@ -131,6 +201,7 @@ export class TokenFilter extends StreamContext {
       const encoding = needBody ? getHeader(MapType.ResponseHeaders, "content-encoding") : null;
       const retryAfter = status == 429 ? getHeader(MapType.ResponseHeaders, "retry-after") : null;
       first.judge(failover, status, headers, retryAfter, STREAM_ORIGIN, status == 429 ? nowMs() : 0, bodyFollows, encoding);
+      this.followRateLimit(first.token, null);
     }
     if (this.mayRetry(status) && STREAM_ORIGIN.fromProvider() && this.sendRetry()) {
       // The provider's failure is held back while the retry runs, in case it is the answer.
@@ -208,6 +279,25 @@ export class TokenFilter extends StreamContext {
     return true;
   }
 
+  /**
+   * The provider's rate-limit headers (of the route's answer, or of a retry answer's `headers`):
+   * a key that reports no requests or tokens left is not chosen by any VM before its reset.
+   */
+  private followRateLimit(token: i32, headers: HeaderList | null): void {
+    const names = this.plugin.rateLimit;
+    const requestsLeft = headerDecimal(headers, names.remainingRequests);
+    const tokensLeft = headerDecimal(headers, names.remainingTokens);
+    if (requestsLeft != 0 && tokensLeft != 0) return;
+    const now = nowMs();
+    let until: i64 = 0;
+    if (requestsLeft == 0) until = resetAt(headerText(headers, names.resetRequests), names.resetIsTime, now);
+    if (tokensLeft == 0) {
+      const t = resetAt(headerText(headers, names.resetTokens), names.resetIsTime, now);
+      if (t > until) until = t;
+    }
+    this.plugin.failover!.limit(token, until > now ? until : now + DEFAULT_HOLD_MS);
+  }
+
   // ---- route shapes
 
   private shapeOf(captured: CapturedRequest, now: i64): RouteShape | null {
@@ -239,7 +329,9 @@ export class TokenFilter extends StreamContext {
       this.tried = tried;
     }
     const failover = root.failover;
-    const next = failover != null ? failover.pickUntried(root.random, tried) : this.randomUntried(tried, cfg.apiTokens.length);
+    const chooser = root.chooser!;
+    const next = failover != null ? failover.chooseUntried(root.random, chooser, this.model, tried)
+      : chooser.choose(root.random, root.allKeys, this.model, tried);
     if (next < 0) return false;
     const cluster = routeCluster();
     if (cluster == null) return false;
@@ -261,17 +353,6 @@ export class TokenFilter extends StreamContext {
     return true;
   }
 
-  private randomUntried(tried: i32[], n: i32): i32 {
-    const left = n - tried.length;
-    if (left <= 0) return -1;
-    let k = this.plugin.random.below(left);
-    for (let i = 0; i < n; i++) {
-      if (tried.includes(i)) continue;
-      if (k-- == 0) return i;
-    }
-    return -1;
-  }
-
   /** Judges a retry answer for its attempt; returns the answer's body, or null for a failed call. */
   private judgeRetryAnswer(attempt: Attempt, answer: CallAnswer, limit: usize): ArrayBuffer | null {
     const body = answer.body(limit);
@@ -281,6 +362,7 @@ export class TokenFilter extends StreamContext {
     // A guessed route may have answered for the wrong host or path: only a success proves anything.
     if (failover != null && (!attempt.unconfirmed || is2xx(status))) {
       attempt.judgeWhole(failover, status, answer.headers, body, CALL_ORIGIN, status == 429 ? nowMs() : 0);
+      this.followRateLimit(attempt.token, answer.headers);
     }
     return body;
   }
@@ -330,6 +412,39 @@ export class TokenFilter extends StreamContext {
       continueStream(StreamType.Response);
     }
   }
+}
+
+function jsonHeaders(): HeaderList {
+  const h = new HeaderList();
+  h.add("content-type", "application/json");
+  return h;
+}
+
+/** A header of the route's answer (`list` null) or of a call answer, as a number; -1 when absent. */
+function headerDecimal(list: HeaderList | null, name: string): i32 {
+  const v = headerText(list, name);
+  if (v == null || v.length == 0 || v.length > 9) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
+}
+
+function headerText(list: HeaderList | null, name: string): string | null {
+  return list != null ? list.get(name) : getHeader(MapType.ResponseHeaders, name);
+}
+
+/** The top-level `model` of a JSON request body, or null (one linear pass; escapes decoded). */
+export function modelOf(body: ArrayBuffer): string | null {
+  const r = findTopLevel(body, body.byteLength, MODEL_KEY);
+  if (r.kind != ScanKind.String) return null;
+  const raw = String.UTF8.decodeUnsafe(changetype<usize>(body) + <usize>r.start, <usize>(r.end - r.start), false);
+  if (!raw.includes("\\")) return raw;
+  const parsed = parseJson("\"" + raw + "\"");
+  return parsed != null ? parsed.str : null;
 }
 
 function isEventStream(): bool {

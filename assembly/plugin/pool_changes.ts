@@ -56,3 +56,12 @@ export class RestoreDue extends PoolChange {
     return this.restored.length > 0;
   }
 }
+
+/** Keeps a key from being chosen until its rate-limit reset. */
+export class LimitUntil extends PoolChange {
+  constructor(public id: u64, public until: i64) { super(); }
+  apply(state: PoolState): bool {
+    const i = state.indexOf(this.id);
+    return i >= 0 && state.limitUntil(i, this.until);
+  }
+}

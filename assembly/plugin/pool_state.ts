@@ -15,10 +15,20 @@ export class TokenState {
   returnsAt: i64 = 0;
   /** Status of the last counted failure or failed probe, 0 if none. */
   lastStatus: i32 = 0;
+  /**
+   * The provider reported no requests or tokens left for this key until then (ms; 0: none). The
+   * key stays in the pool but is not chosen before that time.
+   */
+  limitedUntil: i64 = 0;
 
   /** Whether the token serves requests at `now`: in the pool, or out with its return time passed. */
   isIn(now: i64): bool {
     return !this.out || (this.returnsAt > 0 && this.returnsAt <= now);
+  }
+
+  /** Whether the provider's rate limit keeps the key from being chosen at `now`. */
+  isLimited(now: i64): bool {
+    return this.limitedUntil > now;
   }
 
   static fresh(id: u64): TokenState {
@@ -126,6 +136,14 @@ export class PoolState {
     return true;
   }
 
+  /** Keeps token `i` from being chosen until `until` (its rate-limit reset); returns whether it changed. */
+  limitUntil(i: i32, until: i64): bool {
+    const t = this.tokens[i];
+    if (until <= t.limitedUntil) return false;
+    t.limitedUntil = until;
+    return true;
+  }
+
   /** Puts back every token whose cooldown or Retry-After has passed; returns their ids. */
   restoreDue(now: i64): u64[] {
     const restored: u64[] = [];
@@ -141,7 +159,8 @@ export class PoolState {
 }
 
 // ---- codec: "1" then one ";id,out,failures,probeSuccesses,outSince,returnsAt,lastStatus" per token,
-// numbers in lower-case hex. Compact, and decoded only when the CAS value changed.
+// numbers in lower-case hex, then ",limitedUntil" only while a key is rate-limited (so a record
+// without limits reads the same as before). Compact, and decoded only when the CAS value changed.
 
 const FORMAT_VERSION = "1";
 
@@ -152,7 +171,7 @@ export function encodePool(p: PoolState): string {
     const t = p.tokens[i];
     s += ";" + t.id.toString(16) + "," + (t.out ? "1" : "0") + "," + t.failures.toString(16) + "," +
       t.probeSuccesses.toString(16) + "," + t.outSince.toString(16) + "," + t.returnsAt.toString(16) + "," +
-      t.lastStatus.toString(16);
+      t.lastStatus.toString(16) + (t.limitedUntil > 0 ? "," + t.limitedUntil.toString(16) : "");
   }
   return s;
 }
@@ -176,11 +195,15 @@ export function decodePool(s: string): PoolState | null {
   if (!s.startsWith(FORMAT_VERSION)) return null;
   const p = new PoolState();
   let pos = FORMAT_VERSION.length;
-  const fields = new StaticArray<i64>(7);
+  const fields = new StaticArray<i64>(8);
   while (pos < s.length) {
     if (s.charCodeAt(pos) != 0x3b) return null;
     pos++;
-    for (let f = 0; f < 7; f++) {
+    fields[7] = 0;
+    for (let f = 0; f < 8; f++) {
+      // The eighth field (limitedUntil) is present only while it is set.
+      if (f == 7 && (pos >= s.length || s.charCodeAt(pos) != 0x2c)) break;
+      if (f == 7) pos++;
       let end = pos;
       while (end < s.length && s.charCodeAt(end) != 0x2c && s.charCodeAt(end) != 0x3b) end++;
       if (f == 0) {
@@ -209,6 +232,7 @@ export function decodePool(s: string): PoolState | null {
     t.outSince = fields[4];
     t.returnsAt = fields[5];
     t.lastStatus = <i32>fields[6];
+    t.limitedUntil = fields[7];
     p.tokens.push(t);
   }
   return p;

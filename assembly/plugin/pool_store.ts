@@ -4,7 +4,12 @@ import { Status } from "../abi/enums";
 import { nowMs, randomU64 } from "../runtime/host";
 import { getShared, lastCas, setShared } from "../runtime/shared_data";
 import { PoolState, TokenState, decodePool, encodePool } from "./pool_state";
-import { Random } from "./random";
+import { KeyChooser } from "./key_choice";
+
+/** PoolStore.fallback: no configured key serves the request's model. */
+export const NO_KEY: i32 = -1;
+/** PoolStore.fallback: the keys serving the model are in the pool but rate-limited (see noBudgetUntil). */
+export const NO_BUDGET: i32 = -2;
 
 /** How many times a read-modify-write is retried after a CAS mismatch before it gives up. */
 export const MAX_CAS_RETRIES = 16;
@@ -23,8 +28,10 @@ export class PoolStore {
   private state: PoolState = new PoolState();
   /** Index into state.tokens of each configured token (refreshed on decode). */
   private slot: i32[];
-  /** Configured indices currently in the pool (refreshed on decode). */
-  private inPool: i32[] = [];
+  /** Configured indices in the pool and not rate-limited: the candidates of a request (refreshed on decode). */
+  inPool: i32[] = [];
+  /** Configured tokens in the pool, rate-limited or not (refreshed on decode). */
+  private pooled: i32 = 0;
   /** Earliest future return time among tokens out (I64.MAX_VALUE: none); the view is recomputed then. */
   private nextReturn: i64 = i64.MAX_VALUE;
 
@@ -69,13 +76,22 @@ export class PoolStore {
   private recompute(now: i64): void {
     const state = this.state;
     this.inPool.length = 0;
+    this.pooled = 0;
     this.nextReturn = i64.MAX_VALUE;
     for (let i = 0; i < this.ids.length; i++) {
       const s = this.slot[i];
       if (s < 0) continue;
       const t = state.tokens[s];
-      if (t.isIn(now)) this.inPool.push(i);
-      else if (t.returnsAt > 0 && t.returnsAt < this.nextReturn) this.nextReturn = t.returnsAt;
+      if (!t.isIn(now)) {
+        if (t.returnsAt > 0 && t.returnsAt < this.nextReturn) this.nextReturn = t.returnsAt;
+        continue;
+      }
+      this.pooled++;
+      if (t.isLimited(now)) {
+        if (t.limitedUntil < this.nextReturn) this.nextReturn = t.limitedUntil;
+      } else {
+        this.inPool.push(i);
+      }
     }
   }
 
@@ -154,44 +170,37 @@ export class PoolStore {
     return false;
   }
 
+  /** Set by fallback when it returns NO_BUDGET: the earliest rate-limit reset (ms) among those keys. */
+  noBudgetUntil: i64 = 0;
+
   /**
-   * Index (in apiTokens) of a uniformly random token in the pool, or, when every token is out, of
-   * the one expected back first (`probeEveryMs`: how soon a probed token can be back).
+   * When no candidate serves the request, among the keys `chooser` allows for `model`: NO_BUDGET
+   * when one of them is in the pool but rate-limited (a request would be refused: it waits for the
+   * reset in noBudgetUntil), else the key expected back first from out of the pool (a request always
+   * carries a real credential); NO_KEY when no configured key serves the model.
    */
-  pick(random: Random, probeEveryMs: i64): i32 {
-    const n = this.inPool.length;
-    if (n > 0) return unchecked(this.inPool[n == 1 ? 0 : random.below(n)]);
-    return this.dueFirst(nowMs(), probeEveryMs);
-  }
-
-  /** A random token in the pool that is not in `excluded`, or -1 when there is none. */
-  pickExcluding(random: Random, excluded: i32[]): i32 {
-    let n = 0;
-    for (let k = 0; k < this.inPool.length; k++) if (!excluded.includes(this.inPool[k])) n++;
-    if (n == 0) return -1;
-    let chosen = random.below(n);
-    for (let k = 0; k < this.inPool.length; k++) {
-      const i = this.inPool[k];
-      if (excluded.includes(i)) continue;
-      if (chosen-- == 0) return i;
-    }
-    return -1;
-  }
-
-  // Expected return: a timed token at its time; a probed token at the next probe, and among those
-  // the one out the longest first.
-  private dueFirst(now: i64, probeEveryMs: i64): i32 {
-    let best = 0;
+  fallback(chooser: KeyChooser, model: string | null, probeEveryMs: i64): i32 {
+    const now = nowMs();
+    let best = NO_KEY;
     let bestAt: i64 = i64.MAX_VALUE;
     let bestSince: i64 = i64.MAX_VALUE;
+    let limited: i64 = i64.MAX_VALUE;
     for (let i = 0; i < this.ids.length; i++) {
+      if (!chooser.serves(i, model)) continue;
       const s = this.slot[i];
       if (s < 0) return i;
       const t = this.state.tokens[s];
+      if (t.isIn(now)) {
+        if (t.isLimited(now) && t.limitedUntil < limited) limited = t.limitedUntil;
+        continue;
+      }
+      // Expected return: a timed token at its time; a probed token at the next probe, and among
+      // those the one out the longest first.
       const at = t.returnsAt > 0 ? t.returnsAt : now + probeEveryMs;
       if (at < bestAt || (at == bestAt && t.outSince < bestSince)) { bestAt = at; bestSince = t.outSince; best = i; }
     }
-    return best;
+    this.noBudgetUntil = limited != i64.MAX_VALUE ? limited : 0;
+    return this.noBudgetUntil > 0 ? NO_BUDGET : best;
   }
 
   /** State of configured token `i` as of the last read, or null if the record lacks it. */
@@ -206,13 +215,13 @@ export class PoolStore {
   }
 
   /** How many configured tokens are in the pool as of the last read. */
-  get inPoolCount(): i32 { return this.inPool.length; }
+  get inPoolCount(): i32 { return this.pooled; }
 }
 
 function anyTimed(state: PoolState): bool {
   for (let i = 0; i < state.tokens.length; i++) {
     const t = state.tokens[i];
-    if (t.out && t.returnsAt > 0) return true;
+    if ((t.out && t.returnsAt > 0) || t.limitedUntil > 0) return true;
   }
   return false;
 }
@@ -229,6 +238,7 @@ function clonePool(p: PoolState): PoolState {
     t.outSince = s.outSince;
     t.returnsAt = s.returnsAt;
     t.lastStatus = s.lastStatus;
+    t.limitedUntil = s.limitedUntil;
     c.tokens.push(t);
   }
   return c;

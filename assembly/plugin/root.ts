@@ -13,6 +13,8 @@ import { Lease, readLease } from "./lease";
 import { PluginMetrics, poolLabel } from "./metrics";
 import { TokenState } from "./pool_state";
 import { Random } from "./random";
+import { KeyChooser } from "./key_choice";
+import { RateLimitHeaders } from "./rate_limit";
 import { RouteShapes } from "./route_shape";
 import { renderStatus } from "./status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./verdict";
@@ -33,6 +35,12 @@ export class PluginRoot extends RootContext {
   metrics: PluginMetrics = new PluginMetrics();
   /** What the routes this VM has seen do to requests, for replays. */
   shapes: RouteShapes = new RouteShapes();
+  /** Chooses among eligible keys by model and weight. */
+  chooser: KeyChooser | null = null;
+  /** Every configured index: the candidates when failover is off. */
+  allKeys: i32[] = [];
+  /** The provider's rate-limit header names. */
+  rateLimit: RateLimitHeaders = RateLimitHeaders.forType("openai");
 
   onConfigure(configSize: usize): bool {
     const bytes = getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
@@ -55,6 +63,10 @@ export class PluginRoot extends RootContext {
     }
     this.fingerprints = fingerprints;
     this.credentials = new EncodedCredentials(cfg);
+    this.chooser = new KeyChooser(cfg);
+    this.allKeys = new Array<i32>(cfg.apiTokens.length);
+    for (let i = 0; i < cfg.apiTokens.length; i++) this.allKeys[i] = i;
+    this.rateLimit = RateLimitHeaders.forType(cfg.providerType);
     const pluginName = getProperty("plugin_name");
     const name = pluginName != null && pluginName.length > 0 ? pluginName : "ai-token-failover";
     this.metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId));

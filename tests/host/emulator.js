@@ -275,7 +275,7 @@ export class Vm {
     if (type === MAP.CALL_TRAILERS) return this.callAnswer ? new Headers() : null;
     const ctx = this.effective;
     if (!ctx || ctx.isRoot) return null;
-    if (type === MAP.REQ) return ctx.phase === 'requestHeaders' || ctx.phase === 'log' ? ctx.requestHeaders : null;
+    if (type === MAP.REQ) return ctx.requestMapReadable() ? ctx.requestHeaders : null;
     if (type === MAP.RESP) return ctx.responseHeaders;
     return null;
   }
@@ -410,6 +410,7 @@ export class Stream {
     this.localResponse = null;
     this.continued = { request: false, response: false };
     this.responseHeadersAction = 0;
+    this.requestHeadersAction = 0;
     this.lastRequestBodyAction = 0;
     this.lastResponseBodyAction = 0;
     // false: a later filter answers before the router (its map is never rewritten).
@@ -417,12 +418,21 @@ export class Stream {
     this.done = false;
   }
 
+  /**
+   * The request map is readable in the request-headers callback, at log time, and in request-body
+   * callbacks while the filter still holds the headers (Envoy clears its pointer once they continue).
+   */
+  requestMapReadable() {
+    if (this.phase === 'requestHeaders' || this.phase === 'log') return true;
+    return this.phase === 'requestBody' && this.requestHeadersAction === 1 && !this.forwarded;
+  }
+
   /** Stream properties as Envoy has them at this point of the stream. */
   property(key) {
     if (key in this.props) return this.props[key];
     if (key === 'xds.cluster_name') return this.route.cluster;
     if (key.startsWith('request.')) {
-      if (this.phase !== 'requestHeaders' && this.phase !== 'log') return null;
+      if (!this.requestMapReadable()) return null;
       const h = this.requestHeaders;
       const path = h?.get(':path') ?? '';
       if (key === 'request.host') return h?.get(':authority');
@@ -458,17 +468,23 @@ export class Stream {
 
   onRequestHeaders(headers, endOfStream = false) {
     this.requestHeaders = headers instanceof Headers ? headers : new Headers(headers);
-    const action = this.call('proxy_on_request_headers', 'requestHeaders', this.requestHeaders.pairs.length, endOfStream ? 1 : 0);
-    if (endOfStream && action === 0) this.forward();
-    return action;
+    this.requestHeadersAction = this.call('proxy_on_request_headers', 'requestHeaders', this.requestHeaders.pairs.length, endOfStream ? 1 : 0);
+    if (endOfStream && this.requestHeadersAction === 0) this.forward();
+    return this.requestHeadersAction;
   }
 
+  /** A request body chunk; held back from the filter while it stopped at headers (ABI 0.2.1 default). */
   onRequestBody(chunk, endOfStream = true) {
+    if (this.localResponse) return 3;
+    const held = this.requestHeadersAction === 1;
+    if (held && !this.allowOnHeadersStopIteration) return 1;
     // The router has the headers as soon as the filter continues them.
-    if (!this.forwarded && !this.localResponse) this.forward();
+    if (!held && !this.forwarded) this.forward();
     const data = Buffer.from(chunk);
     this.requestBodyBuffer = this.lastRequestBodyAction === 1 && this.requestBodyBuffer ? Buffer.concat([this.requestBodyBuffer, data]) : data;
     this.lastRequestBodyAction = this.call('proxy_on_request_body', 'requestBody', this.requestBodyBuffer.length, endOfStream ? 1 : 0);
+    // Continue from a body callback also continues the held headers.
+    if (held && this.lastRequestBodyAction === 0 && !this.localResponse) this.forward();
     return this.lastRequestBodyAction;
   }
 

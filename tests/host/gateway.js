@@ -15,10 +15,16 @@ export function tokenOf(headers) {
  * rewrites what the router forwards (see applyRoute); `allowOnHeadersStopIteration` is the Wasm
  * filter option of that name.
  */
-export function roundTrip(vm, upstream, { headers = {}, body = '{"model":"m","messages":[]}', props = {}, route, allowOnHeadersStopIteration } = {}) {
+export function roundTrip(vm, upstream, { headers = {}, body = '{"model":"m","messages":[]}', props = {}, route, allowOnHeadersStopIteration = true } = {}) {
   const s = vm.newStream(vm.root, props, { route, allowOnHeadersStopIteration });
   s.onRequestHeaders({ ...CHAT, authorization: 'Bearer client-key', ...headers }, !body);
   if (body) s.onRequestBody(body, true);
+  if (s.localResponse) {
+    // The plugin answered before the router: the provider never sees the request.
+    const client = clientView(s, null, 0);
+    s.finish();
+    return { token: null, status: client.status, stream: s, client };
+  }
   s.forward();
   const token = tokenOf(s.requestHeaders);
   const answer = upstream({ token, headers: s.requestHeaders, body });

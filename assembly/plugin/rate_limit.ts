@@ -1,0 +1,125 @@
+// The provider's own rate-limit headers (OpenAI/Azure `x-ratelimit-*`, Anthropic
+// `anthropic-ratelimit-*`): when a key reports nothing left, until when. Pure.
+import { retryAfterDeadline } from "./retry_after";
+
+/** Header names one provider type uses. */
+export class RateLimitHeaders {
+  constructor(public remainingRequests: string, public remainingTokens: string,
+              public resetRequests: string, public resetTokens: string, public resetIsTime: bool) {}
+
+  /** Anthropic's for `claude`/`anthropic`, OpenAI's (also Azure's and compatible providers') otherwise. */
+  static forType(type: string): RateLimitHeaders {
+    const t = type.toLowerCase();
+    if (t == "claude" || t == "anthropic") {
+      return new RateLimitHeaders("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-reset", true);
+    }
+    return new RateLimitHeaders("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
+      "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", false);
+  }
+}
+
+/** Upper bound on a reset the plugin honours, as for Retry-After. */
+const MAX_RESET_MS: f64 = 3_600_000;
+
+/**
+ * A Go-style duration as OpenAI sends it (`1s`, `6m0s`, `20ms`, `1h2m3.5s`) in milliseconds
+ * (rounded up, capped at an hour); -1 when malformed.
+ */
+export function parseDuration(s: string): i64 {
+  if (s.length == 0 || s.length > 32) return -1;
+  let total: f64 = 0;
+  let i = 0;
+  while (i < s.length) {
+    const start = i;
+    while (i < s.length && ((s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) || s.charCodeAt(i) == 0x2e)) i++;
+    if (i == start) return -1;
+    const value = parseFloat(s.substring(start, i));
+    if (isNaN(value)) return -1;
+    const unitStart = i;
+    while (i < s.length && !((s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) || s.charCodeAt(i) == 0x2e)) i++;
+    const unit = s.substring(unitStart, i);
+    let scale: f64;
+    if (unit == "h") scale = 3_600_000;
+    else if (unit == "m") scale = 60_000;
+    else if (unit == "s") scale = 1000;
+    else if (unit == "ms") scale = 1;
+    else if (unit == "us" || unit == "µs") scale = 0.001;
+    else if (unit == "ns") scale = 0.000001;
+    else return -1;
+    total += value * scale;
+  }
+  return <i64>Math.ceil(Math.min(total, MAX_RESET_MS));
+}
+
+function digits(s: string, from: i32, count: i32): i32 {
+  if (from + count > s.length) return -1;
+  let v = 0;
+  for (let i = from; i < from + count; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    v = v * 10 + (c - 0x30);
+  }
+  return v;
+}
+
+/** An RFC 3339 time (`2026-11-22T05:01:02Z`, fraction and offset allowed) in ms since 1970; -1 when malformed. */
+export function parseRfc3339(s: string): i64 {
+  if (s.length < 20 || s.charAt(4) != "-" || s.charAt(7) != "-" || (s.charAt(10) != "T" && s.charAt(10) != "t") ||
+      s.charAt(13) != ":" || s.charAt(16) != ":") return -1;
+  const y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
+  const h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2);
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return -1;
+  let i = 19;
+  let ms: i64 = 0;
+  if (i < s.length && s.charAt(i) == ".") {
+    i++;
+    let scale: i64 = 100;
+    while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) {
+      ms += <i64>(s.charCodeAt(i) - 0x30) * scale;
+      scale /= 10;
+      i++;
+    }
+  }
+  let offset: i64 = 0;
+  if (i < s.length && (s.charAt(i) == "Z" || s.charAt(i) == "z")) {
+    i++;
+  } else if (i + 6 == s.length && (s.charAt(i) == "+" || s.charAt(i) == "-") && s.charAt(i + 3) == ":") {
+    const oh = digits(s, i + 1, 2), om = digits(s, i + 4, 2);
+    if (oh < 0 || om < 0) return -1;
+    offset = (<i64>oh * 60 + om) * 60_000 * (s.charAt(i) == "+" ? 1 : -1);
+    i += 6;
+  } else {
+    return -1;
+  }
+  if (i != s.length) return -1;
+  // Days since 1970-01-01 of the civil date (proleptic Gregorian).
+  const yy: i64 = mo <= 2 ? y - 1 : y;
+  const era: i64 = yy / 400;
+  const yoe = yy - era * 400;
+  const mp: i64 = mo > 2 ? mo - 3 : mo + 9;
+  const doy = (153 * mp + 2) / 5 + d - 1;
+  const days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+  return ((days * 24 + h) * 60 + mi) * 60_000 + <i64>sec * 1000 + ms - offset;
+}
+
+/**
+ * When the key may be used again (ms), given the reset header's value, or 0 when the value is
+ * missing or malformed (then the key is held back for one second, see limitUntil).
+ */
+export function resetAt(value: string | null, isTime: bool, now: i64): i64 {
+  if (value == null) return 0;
+  const v = value.trim();
+  if (isTime) {
+    const at = parseRfc3339(v);
+    if (at <= now) return 0;
+    return at - now > <i64>MAX_RESET_MS ? now + <i64>MAX_RESET_MS : at;
+  }
+  const ms = parseDuration(v);
+  if (ms >= 0) return ms == 0 ? 0 : now + ms;
+  // Some compatible providers send plain seconds, as in Retry-After.
+  return retryAfterDeadline(v, now);
+}
+
+/** How long a key that reports nothing left, with no usable reset, is held back. */
+export const DEFAULT_HOLD_MS: i64 = 1000;
