@@ -1,0 +1,119 @@
+// Rate-aware key choice inside the emulator: weights, model lists, the provider's rate-limit headers.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Host } from '../host/emulator.js';
+import { roundTrip } from '../host/gateway.js';
+
+function setup(provider, vms = 3) {
+  const host = new Host();
+  const list = Array.from({ length: vms }, () => host.createVm());
+  for (const vm of list) assert.equal(vm.configure({ provider })[0], true);
+  return { host, vms: list };
+}
+const OK = () => ({ status: 200, body: '{"choices":[]}' });
+const chatBody = (model, extra = {}) => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+
+test('weights 1:3 give shares of about 25% and 75%', () => {
+  const { vms } = setup({ apiTokens: [{ token: 'sk-w1', weight: 1 }, { token: 'sk-w3', weight: 3 }], failover: { enabled: true, healthCheckModel: 'm' } });
+  const counts = { 'sk-w1': 0, 'sk-w3': 0 };
+  for (let i = 0; i < 2000; i++) counts[roundTrip(vms[i % 3], OK).token]++;
+  assert.ok(Math.abs(counts['sk-w1'] / 2000 - 0.25) <= 0.05, JSON.stringify(counts));
+  assert.ok(Math.abs(counts['sk-w3'] / 2000 - 0.75) <= 0.05, JSON.stringify(counts));
+});
+
+test('model lists send each model only to keys that allow it; keys without a list serve every model', () => {
+  const { vms } = setup({
+    apiTokens: [{ token: 'sk-4o', models: ['gpt-4o*'] }, { token: 'sk-mini', models: ['gpt-4o-mini', 'o?-mini'] }, 'sk-any'],
+    failover: { enabled: true, healthCheckModel: 'gpt-4o-mini' },
+  });
+  const seen = (model) => {
+    const s = new Set();
+    for (let i = 0; i < 120; i++) {
+      const r = roundTrip(vms[i % 3], OK, { body: chatBody(model) });
+      assert.equal(r.client.status, 200);
+      s.add(r.token);
+    }
+    return [...s].sort();
+  };
+  assert.deepEqual(seen('gpt-4o'), ['sk-4o', 'sk-any']);
+  assert.deepEqual(seen('gpt-4o-mini'), ['sk-4o', 'sk-any', 'sk-mini']);
+  assert.deepEqual(seen('o3-mini'), ['sk-any', 'sk-mini']);
+  assert.deepEqual(seen('claude-3'), ['sk-any']);
+  // A request without a model uses keys without a list.
+  const r = roundTrip(vms[0], OK, { body: '{"messages":[]}' });
+  assert.equal(r.token, 'sk-any');
+});
+
+test('a model no key serves is answered 400 with an OpenAI-style error and never reaches the provider', () => {
+  const { vms } = setup({ apiTokens: [{ token: 'sk-a', models: ['gpt-4o'] }, { token: 'sk-b', models: ['gpt-4o-mini'] }], failover: { enabled: true, healthCheckModel: 'gpt-4o' } });
+  const never = () => { throw new Error('the provider was contacted'); };
+  const model = 'llama-"3"\\n';
+  const r = roundTrip(vms[0], never, { body: chatBody(model) });
+  assert.equal(r.client.status, 400);
+  const err = JSON.parse(r.client.body).error;
+  assert.equal(err.code, 'model_not_found');
+  assert.equal(err.param, 'model');
+  assert.ok(err.message.endsWith(JSON.stringify(model)), err.message);
+  assert.equal(roundTrip(vms[0], never, { body: '{"messages":[]}' }).client.status, 400);
+  assert.equal(roundTrip(vms[0], never, { body: 'not json' }).client.status, 400);
+});
+
+test('retries go only to untried keys that serve the model', () => {
+  const { vms } = setup({
+    apiTokens: [{ token: 'sk-a', models: ['m1'] }, { token: 'sk-b', models: ['m1'] }, { token: 'sk-c', models: ['m2'] }, { token: 'sk-d', models: ['m2'] }],
+    retryOnFailure: { enabled: true, maxRetries: 3 },
+  }, 1);
+  const calls = [];
+  const upstream = ({ token, call }) => { if (call) calls.push(token); return { status: 503, body: 'busy' }; };
+  const r = roundTrip(vms[0], upstream, { body: chatBody('m1') });
+  assert.ok(['sk-a', 'sk-b'].includes(r.token));
+  assert.deepEqual(calls, [r.token === 'sk-a' ? 'sk-b' : 'sk-a']);
+  assert.equal(r.client.status, 503);
+});
+
+test('a key that reports 0 requests remaining with a reset in 2 s gets no request before its reset, on any VM', () => {
+  const { host, vms } = setup({ apiTokens: ['sk-a', 'sk-b'], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } });
+  let limited = false;
+  const upstream = ({ token }) => {
+    if (token === 'sk-a' && !limited) {
+      limited = true;
+      return { status: 200, body: '{}', headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-remaining-tokens': '9000' } };
+    }
+    return { status: 200, body: '{}', headers: { 'x-ratelimit-remaining-requests': '50', 'x-ratelimit-remaining-tokens': '9000' } };
+  };
+  for (let i = 0; i < 50 && !limited; i++) roundTrip(vms[i % 3], upstream);
+  assert.ok(limited);
+  const start = host.nowMs;
+  for (let i = 0; i < 300; i++) {
+    host.nowMs = start + Math.floor(i * 6.6); // through 1.98 s
+    assert.equal(roundTrip(vms[i % 3], upstream).token, 'sk-b', `sk-a used ${host.nowMs - start} ms after it reported nothing left`);
+  }
+  host.nowMs = start + 2001;
+  const seen = new Set();
+  for (let i = 0; i < 60; i++) seen.add(roundTrip(vms[i % 3], upstream).token);
+  assert.ok(seen.has('sk-a'), 'sk-a did not come back after its reset');
+});
+
+test('when every key serving a request is rate-limited the plugin answers 429 with Retry-After, without the provider', () => {
+  const { host, vms } = setup({ type: 'claude', apiTokens: ['sk-a', 'sk-b'], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } });
+  const reset = new Date(host.nowMs + 4500).toISOString();
+  const upstream = () => ({ status: 200, body: '{}', headers: { 'anthropic-ratelimit-tokens-remaining': '0', 'anthropic-ratelimit-tokens-reset': reset } });
+  const used = new Set();
+  for (let i = 0; i < 40 && used.size < 2; i++) {
+    const r = roundTrip(vms[0], upstream);
+    if (r.token) used.add(r.token);
+  }
+  assert.equal(used.size, 2);
+  const r = roundTrip(vms[1], () => { throw new Error('the provider was contacted'); });
+  assert.equal(r.client.status, 429);
+  assert.equal(r.client.headers.get('retry-after'), '5');
+  assert.equal(JSON.parse(r.client.body).error.code, 'rate_limit_exceeded');
+});
+
+test('keys out of the pool are still used (the one due first) rather than answered 429', () => {
+  const { vms } = setup({ apiTokens: ['sk-a', 'sk-b'], failover: { enabled: true, failureThreshold: 1, healthCheckModel: 'm' } }, 1);
+  for (let i = 0; i < 20; i++) roundTrip(vms[0], () => ({ status: 401, body: '{}' }));
+  const r = roundTrip(vms[0], OK);
+  assert.ok(r.token);
+  assert.equal(r.client.status, 200);
+});
