@@ -54,6 +54,10 @@ export class KeyOptions {
   weight: i32 = 1;
   /** Glob patterns of the models this key serves; null: every model. */
   models: string[] | null = null;
+  /** Requests per minute this key may be sent (0: no budget). */
+  rpm: i64 = 0;
+  /** Tokens per minute (prompt and completion) this key may use (0: no budget). */
+  tpm: i64 = 0;
 }
 
 /** The whole validated configuration. */
@@ -215,9 +219,8 @@ class Validator {
         if (token == null) { this.fail(tokenField, "is required"); return; }
         opts.weight = this.integer(t, "weight", field + ".weight", 1, 1, 1000);
         opts.models = this.models(t, field + ".models");
-        // Budgets are not enforced yet: refused rather than silently ignored.
-        if (t.get("rpm") != null) this.fail(field + ".rpm", "is not supported yet (budgets are not enforced in this version)");
-        if (t.get("tpm") != null) this.fail(field + ".tpm", "is not supported yet (budgets are not enforced in this version)");
+        opts.rpm = <i64>this.integer(t, "rpm", field + ".rpm", 0, 1, 1_000_000_000);
+        opts.tpm = <i64>this.integer(t, "tpm", field + ".tpm", 0, 1, 2_000_000_000);
         t = token;
       }
       if (!this.ok()) return;

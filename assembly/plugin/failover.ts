@@ -9,9 +9,10 @@ import { PluginConfig } from "./config";
 import { fingerprint } from "./fingerprint";
 import { acquireLease } from "./lease";
 import { KeyChooser } from "./key_choice";
-import { AddTokens, CountFailure, CountProbe, CountSuccess, LimitUntil, RestoreDue } from "./pool_changes";
+import { AddTokens, CountFailure, CountProbe, CountSuccess, LimitUntil, Recover, RestoreDue } from "./pool_changes";
 import { PluginMetrics } from "./metrics";
-import { FailureOutcome } from "./pool_state";
+import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
+import { Budgets } from "./budget";
 import { PoolStore } from "./pool_store";
 import { ProbeScheduler, ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
 import { Random } from "./random";
@@ -78,16 +79,22 @@ export class Failover {
    * Chooses a key for a request with `model`: one shared-data read, no write. NO_KEY when no key
    * serves the model, NO_BUDGET when those that do are rate-limited (store.noBudgetUntil).
    */
-  choose(random: Random, chooser: KeyChooser, model: string | null): i32 {
+  choose(random: Random, chooser: KeyChooser, model: string | null, excluded: i32[] | null, budgets: Budgets | null): i32 {
     this.store.refresh();
-    const i = chooser.choose(random, this.store.inPool, model, null);
-    return i >= 0 ? i : this.store.fallback(chooser, model, <i64>this.cfg.failover.healthCheckInterval);
+    const i = chooser.choose(random, this.store.inPool, model, excluded, this.store.factors);
+    return i >= 0 ? i : this.store.fallback(chooser, model, <i64>this.cfg.failover.healthCheckInterval, budgets);
   }
 
   /** A key in the pool serving `model` that this request has not tried, after re-reading the pool; -1 if none. */
   chooseUntried(random: Random, chooser: KeyChooser, model: string | null, tried: i32[]): i32 {
     this.store.refresh();
-    return chooser.choose(random, this.store.inPool, model, tried);
+    return chooser.choose(random, this.store.inPool, model, tried, this.store.factors);
+  }
+
+  /** Key i's AIMD share (thousandths) as of the last read. */
+  factorOf(i: i32): i32 {
+    const t = this.store.token(i);
+    return t != null ? t.rateFactor : FULL_RATE;
   }
 
   /** The provider said key `i` has nothing left until `until`: no VM chooses it before then. */
@@ -153,9 +160,28 @@ export class Failover {
         if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after its cooldown");
       }
     }
+    this.recoverRates();
     this.store.refresh();
     this.metrics.inPool(this.store.inPoolCount);
     this.sendProbes(now);
+  }
+
+  /** Share this holder expects each slowed-down key to have; a lower one means a 429 came meanwhile. */
+  private expectedFactor: Map<u64, i32> = new Map();
+
+  // AIMD: each interval without a 429 gives a slowed-down key a step of its share back.
+  private recoverRates(): void {
+    this.store.refresh();
+    const quiet: u64[] = [];
+    for (let i = 0; i < this.store.ids.length; i++) {
+      const t = this.store.token(i);
+      if (t == null || t.rateFactor >= FULL_RATE) continue;
+      const id = this.store.ids[i];
+      const expected = this.expectedFactor.has(id) ? this.expectedFactor.get(id) : -1;
+      if (t.rateFactor == expected) quiet.push(id);
+      this.expectedFactor.set(id, t.rateFactor == expected ? min(FULL_RATE, t.rateFactor + RATE_STEP) : t.rateFactor);
+    }
+    if (quiet.length > 0) this.store.update(new Recover(quiet));
   }
 
   private sendProbes(now: i64): void {

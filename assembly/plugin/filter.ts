@@ -13,8 +13,10 @@ import { PluginConfig } from "./config";
 import { applyCredential } from "./credentials";
 import { routeCluster } from "./failover";
 import { jsonString, parseJson } from "./json";
-import { ScanKind, findTopLevel } from "./json_scan";
+import { ScanKind, findTopLevel, topLevelInteger } from "./json_scan";
+import { UsageScanner } from "./usage";
 import { NO_BUDGET, NO_KEY } from "./pool_store";
+import { FULL_RATE } from "./pool_state";
 import { DEFAULT_HOLD_MS, resetAt } from "./rate_limit";
 import { targetFromSent } from "./probe";
 import { CapturedRequest, answerHeaders, asksForStream, isHostReply, replayHeaders } from "./retry";
@@ -25,6 +27,18 @@ import { PluginRoot } from "./root";
 
 const STATUS_HEADER = String.UTF8.encode(":status");
 const MODEL_KEY = String.UTF8.encode("model");
+const MAX_TOKENS_KEY = String.UTF8.encode("max_tokens");
+const MAX_COMPLETION_TOKENS_KEY = String.UTF8.encode("max_completion_tokens");
+
+/**
+ * Tokens a request is expected to use before the provider says: a quarter of its body's bytes
+ * (about what an OpenAI tokenizer gives for English and code) plus the completion it asks for.
+ */
+export function estimateTokens(body: ArrayBuffer): i64 {
+  let completion = topLevelInteger(body, MAX_COMPLETION_TOKENS_KEY);
+  if (completion < 0) completion = topLevelInteger(body, MAX_TOKENS_KEY);
+  return (<i64>body.byteLength + 3) / 4 + (completion > 0 ? completion : 0);
+}
 const ACCEPT_ENCODING = String.UTF8.encode("accept-encoding");
 const IDENTITY = String.UTF8.encode("identity");
 
@@ -75,6 +89,10 @@ export class TokenFilter extends StreamContext {
   private holding: bool = false;
   /** The request's `model` (null: none, or not needed to choose). */
   private model: string | null = null;
+  /** Tokens reserved per attempt from its key's budget before the answer (0 without token budgets). */
+  private estimate: i64 = 0;
+  /** Reads the provider's usage from the route's answer, for the first attempt's token budget. */
+  private usage: UsageScanner | null = null;
   private captured: CapturedRequest | null = null;
   private streamRequested: bool = false;
   private tried: i32[] | null = null;
@@ -96,9 +114,10 @@ export class TokenFilter extends StreamContext {
       captured.complete = endOfStream;
       this.captured = captured;
     }
-    // With model lists the key depends on the body's model: the headers wait for it (Envoy needs
-    // allow_on_headers_stop_iteration to deliver the body meanwhile).
-    if (root.chooser!.byModel && !endOfStream) {
+    // With model lists the key depends on the body's model, with token budgets on its size: the
+    // headers wait for it (Envoy needs allow_on_headers_stop_iteration to deliver the body meanwhile).
+    const budgets = root.budgets;
+    if ((root.chooser!.byModel || (budgets != null && budgets.countsTokens)) && !endOfStream) {
       this.holding = true;
       return HeadersAction.StopIteration;
     }
@@ -114,13 +133,28 @@ export class TokenFilter extends StreamContext {
     const root = this.plugin;
     const chooser = root.chooser!;
     const failover = root.failover;
-    const token = failover != null ? failover.choose(root.random, chooser, model)
-      : chooser.choose(root.random, root.allKeys, model, null);
+    const budgets = root.budgets;
+    const now = budgets != null ? nowMs() : 0;
+    let excluded: i32[] | null = budgets != null ? budgets.emptyKeys(now) : null;
+    let token = NO_KEY;
+    // A key whose budget runs out as it is taken is left out and another chosen.
+    for (let tries = 0; tries < 4; tries++) {
+      token = failover != null ? failover.choose(root.random, chooser, model, excluded, budgets)
+        : chooser.choose(root.random, root.allKeys, model, excluded, null);
+      if (token < 0 || budgets == null) break;
+      if (budgets.take(token, this.estimate, failover != null ? failover.factorOf(token) : FULL_RATE, now)) break;
+      if (excluded == null) excluded = [];
+      excluded!.push(token);
+      token = NO_BUDGET;
+    }
     if (token < 0) {
-      if (token == NO_BUDGET) this.answerNoBudget(failover!.store.noBudgetUntil);
+      const until = failover != null && token == NO_BUDGET ? failover.store.noBudgetUntil
+        : budgets != null ? budgets.earliestFor(chooser, model) : 0;
+      if (token == NO_BUDGET || until > 0) this.answerNoBudget(until);
       else this.answerNoKey(model);
       return false;
     }
+    if (budgets != null && budgets.countsTokens) this.usage = new UsageScanner();
     this.model = model;
     this.first = new Attempt(token);
     const captured = this.captured;
@@ -184,6 +218,8 @@ export class TokenFilter extends StreamContext {
         captured.dropBody();
       }
     }
+    const budgets = this.plugin.budgets;
+    if (budgets != null && budgets.countsTokens) this.estimate = estimateTokens(bytes);
     return this.chooseKey(this.plugin.config!, modelOf(bytes)) ? DataAction.Continue : DataAction.StopIterationNoBuffer;
   }
 
@@ -216,6 +252,11 @@ export class TokenFilter extends StreamContext {
   onResponseBody(size: usize, endOfStream: bool): DataAction {
     const first = this.first;
     const failover = this.plugin.failover;
+    const usage = this.usage;
+    if (usage != null && first != null && !this.retrying && size > this.bodySeen) {
+      const chunk = getBufferBytes(BufferType.ResponseBody, this.bodySeen, size - this.bodySeen);
+      if (chunk != null) usage.feedBuffer(chunk);
+    }
     if (first != null && failover != null && first.pending) {
       const seen = this.bodySeen;
       if (first.wantsBody && size > seen) {
@@ -237,6 +278,9 @@ export class TokenFilter extends StreamContext {
     const first = this.first;
     if (first == null) return;
     const root = this.plugin;
+    const usage = this.usage;
+    // The provider's count replaces the estimate in this VM's lease of the key's token budget.
+    if (usage != null && usage.total >= 0 && root.budgets != null) root.budgets!.settleTokens(first.token, this.estimate, usage.total);
     const failover = root.failover;
     // A body that never arrived whole (or never arrived: the answer was replaced) is judged on what did.
     if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
@@ -330,8 +374,19 @@ export class TokenFilter extends StreamContext {
     }
     const failover = root.failover;
     const chooser = root.chooser!;
-    const next = failover != null ? failover.chooseUntried(root.random, chooser, this.model, tried)
-      : chooser.choose(root.random, root.allKeys, this.model, tried);
+    const budgets = root.budgets;
+    const skip = tried.slice(0);
+    let next = -1;
+    // Retries spend budget too; a key without budget is skipped like a tried one.
+    for (let tries = 0; tries < 4 && next < 0; tries++) {
+      next = failover != null ? failover.chooseUntried(root.random, chooser, this.model, skip)
+        : chooser.choose(root.random, root.allKeys, this.model, skip, null);
+      if (next < 0) return false;
+      if (budgets != null && !budgets.take(next, this.estimate, failover != null ? failover.factorOf(next) : FULL_RATE, nowMs())) {
+        skip.push(next);
+        next = -1;
+      }
+    }
     if (next < 0) return false;
     const cluster = routeCluster();
     if (cluster == null) return false;
@@ -363,6 +418,12 @@ export class TokenFilter extends StreamContext {
     if (failover != null && (!attempt.unconfirmed || is2xx(status))) {
       attempt.judgeWhole(failover, status, answer.headers, body, CALL_ORIGIN, status == 429 ? nowMs() : 0);
       this.followRateLimit(attempt.token, answer.headers);
+    }
+    const budgets = this.plugin.budgets;
+    if (budgets != null && budgets.countsTokens) {
+      const usage = new UsageScanner();
+      usage.feedBuffer(body);
+      if (usage.total >= 0) budgets.settleTokens(attempt.token, this.estimate, usage.total);
     }
     return body;
   }

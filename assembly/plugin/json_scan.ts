@@ -5,7 +5,7 @@
 /** What a top-level member's value is. */
 export const enum ScanKind { Absent = 0, True = 1, False = 2, String = 3, Other = 4, Invalid = 5 }
 
-/** Result of findTopLevel: for a string, its raw bytes (escapes left as sent) lie in [start, end). */
+/** Result of findTopLevel: for a string, its raw bytes (escapes left as sent) lie in [start, end); for another value, the value's bytes. */
 export class ScanResult {
   constructor(public kind: ScanKind, public start: i32 = 0, public end: i32 = 0) {}
 }
@@ -100,7 +100,7 @@ export function findTopLevel(buf: ArrayBuffer, used: i32, key: ArrayBuffer): Sca
       }
       if (isWord(base, i, n, "true")) return new ScanResult(ScanKind.True);
       if (isWord(base, i, n, "false")) return new ScanResult(ScanKind.False);
-      return new ScanResult(ScanKind.Other);
+      return new ScanResult(ScanKind.Other, i, skipValue(base, i, n));
     }
     i = skipValue(base, i, n);
     if (i < 0) break;
@@ -112,4 +112,18 @@ export function findTopLevel(buf: ArrayBuffer, used: i32, key: ArrayBuffer): Sca
     i = skipSpace(base, i + 1, n);
   }
   return new ScanResult(ScanKind.Invalid);
+}
+
+/** A top-level member's value as a non-negative integer, or -1 (absent, not a plain integer, too large). */
+export function topLevelInteger(buf: ArrayBuffer, key: ArrayBuffer): i64 {
+  const r = findTopLevel(buf, buf.byteLength, key);
+  if (r.kind != ScanKind.Other || r.end <= r.start || r.end - r.start > 12) return -1;
+  const base = changetype<usize>(buf);
+  let v: i64 = 0;
+  for (let i = r.start; i < r.end; i++) {
+    const c = at(base, i);
+    if (c < 0x30 || c > 0x39) return -1;
+    v = v * 10 + (c - 0x30);
+  }
+  return v;
 }

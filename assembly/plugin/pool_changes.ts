@@ -65,3 +65,9 @@ export class LimitUntil extends PoolChange {
     return i >= 0 && state.limitUntil(i, this.until);
   }
 }
+
+/** Gives a step of share back to keys that were slowed down and had no 429 for an interval. */
+export class Recover extends PoolChange {
+  constructor(public ids: u64[]) { super(); }
+  apply(state: PoolState): bool { return state.recover(this.ids); }
+}

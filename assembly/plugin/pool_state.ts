@@ -1,6 +1,13 @@
 // The state of one token pool, as stored in one shared-data record: every token's membership and
 // counters live together, so a token moves in or out in a single CAS write. Pure: no host calls.
 
+/** A key's full share (rateFactor in thousandths). */
+export const FULL_RATE: i32 = 1000;
+/** What a quiet interval gives back to a key that was slowed down. */
+export const RATE_STEP: i32 = 100;
+/** The lowest share AIMD goes to, so a slowed key still gets some traffic to recover with. */
+export const MIN_RATE: i32 = 16;
+
 /** One token's state; the token itself is only known by its 64-bit hash. */
 export class TokenState {
   id: u64 = 0;
@@ -20,6 +27,11 @@ export class TokenState {
    * key stays in the pool but is not chosen before that time.
    */
   limitedUntil: i64 = 0;
+  /**
+   * Share of its weight and rate the key gets, in thousandths (AIMD): a 429 without a usable
+   * Retry-After halves it, each quiet interval adds RATE_STEP back, up to 1000.
+   */
+  rateFactor: i32 = FULL_RATE;
 
   /** Whether the token serves requests at `now`: in the pool, or out with its return time passed. */
   isIn(now: i64): bool {
@@ -89,6 +101,8 @@ export class PoolState {
     const wasOut = t.out;
     t.failures++;
     t.lastStatus = status;
+    // A 429 with no usable wait time: the key is slowed down (AIMD) as well as counted.
+    if (status == 429 && retryAfterAt <= now) this.backOff(i);
     if (retryAfterAt > now) {
       t.takeOut(now, retryAfterAt);
     } else if (!t.out && t.failures >= threshold) {
@@ -136,6 +150,26 @@ export class PoolState {
     return true;
   }
 
+  /** Halves token `i`'s share after a 429 that gave no usable wait time. */
+  backOff(i: i32): void {
+    const t = this.tokens[i];
+    t.rateFactor = max(MIN_RATE, t.rateFactor / 2);
+  }
+
+  /** Gives a step of share back to each token in `ids`; returns whether anything changed. */
+  recover(ids: u64[]): bool {
+    let changed = false;
+    for (let k = 0; k < ids.length; k++) {
+      const i = this.indexOf(ids[k]);
+      if (i < 0) continue;
+      const t = this.tokens[i];
+      if (t.rateFactor >= FULL_RATE) continue;
+      t.rateFactor = min(FULL_RATE, t.rateFactor + RATE_STEP);
+      changed = true;
+    }
+    return changed;
+  }
+
   /** Keeps token `i` from being chosen until `until` (its rate-limit reset); returns whether it changed. */
   limitUntil(i: i32, until: i64): bool {
     const t = this.tokens[i];
@@ -159,8 +193,9 @@ export class PoolState {
 }
 
 // ---- codec: "1" then one ";id,out,failures,probeSuccesses,outSince,returnsAt,lastStatus" per token,
-// numbers in lower-case hex, then ",limitedUntil" only while a key is rate-limited (so a record
-// without limits reads the same as before). Compact, and decoded only when the CAS value changed.
+// numbers in lower-case hex, then ",limitedUntil,rateFactor" only while a key is rate-limited or
+// slowed down (so a record without either reads the same as before). Compact, and decoded only
+// when the CAS value changed.
 
 const FORMAT_VERSION = "1";
 
@@ -171,7 +206,8 @@ export function encodePool(p: PoolState): string {
     const t = p.tokens[i];
     s += ";" + t.id.toString(16) + "," + (t.out ? "1" : "0") + "," + t.failures.toString(16) + "," +
       t.probeSuccesses.toString(16) + "," + t.outSince.toString(16) + "," + t.returnsAt.toString(16) + "," +
-      t.lastStatus.toString(16) + (t.limitedUntil > 0 ? "," + t.limitedUntil.toString(16) : "");
+      t.lastStatus.toString(16) +
+      (t.limitedUntil > 0 || t.rateFactor != FULL_RATE ? "," + t.limitedUntil.toString(16) + "," + t.rateFactor.toString(16) : "");
   }
   return s;
 }
@@ -195,15 +231,19 @@ export function decodePool(s: string): PoolState | null {
   if (!s.startsWith(FORMAT_VERSION)) return null;
   const p = new PoolState();
   let pos = FORMAT_VERSION.length;
-  const fields = new StaticArray<i64>(8);
+  const fields = new StaticArray<i64>(9);
   while (pos < s.length) {
     if (s.charCodeAt(pos) != 0x3b) return null;
     pos++;
     fields[7] = 0;
-    for (let f = 0; f < 8; f++) {
-      // The eighth field (limitedUntil) is present only while it is set.
+    fields[8] = FULL_RATE;
+    for (let f = 0; f < 9; f++) {
+      // The last two fields (limitedUntil, rateFactor) are present only while one is set.
       if (f == 7 && (pos >= s.length || s.charCodeAt(pos) != 0x2c)) break;
-      if (f == 7) pos++;
+      if (f >= 7) {
+        if (pos >= s.length || s.charCodeAt(pos) != 0x2c) return null;
+        pos++;
+      }
       let end = pos;
       while (end < s.length && s.charCodeAt(end) != 0x2c && s.charCodeAt(end) != 0x3b) end++;
       if (f == 0) {
@@ -233,6 +273,8 @@ export function decodePool(s: string): PoolState | null {
     t.returnsAt = fields[5];
     t.lastStatus = <i32>fields[6];
     t.limitedUntil = fields[7];
+    t.rateFactor = <i32>fields[8];
+    if (t.rateFactor < 1 || t.rateFactor > FULL_RATE) return null;
     p.tokens.push(t);
   }
   return p;

@@ -3,7 +3,8 @@
 import { Status } from "../abi/enums";
 import { nowMs, randomU64 } from "../runtime/host";
 import { getShared, lastCas, setShared } from "../runtime/shared_data";
-import { PoolState, TokenState, decodePool, encodePool } from "./pool_state";
+import { FULL_RATE, PoolState, TokenState, decodePool, encodePool } from "./pool_state";
+import { Budgets } from "./budget";
 import { KeyChooser } from "./key_choice";
 
 /** PoolStore.fallback: no configured key serves the request's model. */
@@ -32,6 +33,8 @@ export class PoolStore {
   inPool: i32[] = [];
   /** Configured tokens in the pool, rate-limited or not (refreshed on decode). */
   private pooled: i32 = 0;
+  /** AIMD share of each configured token (thousandths), or null when every one has its full share. */
+  factors: i32[] | null = null;
   /** Earliest future return time among tokens out (I64.MAX_VALUE: none); the view is recomputed then. */
   private nextReturn: i64 = i64.MAX_VALUE;
 
@@ -78,10 +81,15 @@ export class PoolStore {
     this.inPool.length = 0;
     this.pooled = 0;
     this.nextReturn = i64.MAX_VALUE;
+    let factors: i32[] | null = null;
     for (let i = 0; i < this.ids.length; i++) {
       const s = this.slot[i];
       if (s < 0) continue;
       const t = state.tokens[s];
+      if (t.rateFactor != FULL_RATE) {
+        if (factors == null) factors = new Array<i32>(this.ids.length).fill(FULL_RATE);
+        factors[i] = t.rateFactor;
+      }
       if (!t.isIn(now)) {
         if (t.returnsAt > 0 && t.returnsAt < this.nextReturn) this.nextReturn = t.returnsAt;
         continue;
@@ -93,6 +101,7 @@ export class PoolStore {
         this.inPool.push(i);
       }
     }
+    this.factors = factors;
   }
 
   /** Refreshes the view with one shared-data read (the generation); creates the record when missing. */
@@ -179,7 +188,7 @@ export class PoolStore {
    * reset in noBudgetUntil), else the key expected back first from out of the pool (a request always
    * carries a real credential); NO_KEY when no configured key serves the model.
    */
-  fallback(chooser: KeyChooser, model: string | null, probeEveryMs: i64): i32 {
+  fallback(chooser: KeyChooser, model: string | null, probeEveryMs: i64, budgets: Budgets | null): i32 {
     const now = nowMs();
     let best = NO_KEY;
     let bestAt: i64 = i64.MAX_VALUE;
@@ -192,6 +201,7 @@ export class PoolStore {
       const t = this.state.tokens[s];
       if (t.isIn(now)) {
         if (t.isLimited(now) && t.limitedUntil < limited) limited = t.limitedUntil;
+        else if (budgets != null && budgets.isEmpty(i, now) && budgets.emptyUntilOf(i) < limited) limited = budgets.emptyUntilOf(i);
         continue;
       }
       // Expected return: a timed token at its time; a probed token at the next probe, and among
@@ -239,6 +249,7 @@ function clonePool(p: PoolState): PoolState {
     t.returnsAt = s.returnsAt;
     t.lastStatus = s.lastStatus;
     t.limitedUntil = s.limitedUntil;
+    t.rateFactor = s.rateFactor;
     c.tokens.push(t);
   }
   return c;

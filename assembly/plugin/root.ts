@@ -13,6 +13,7 @@ import { Lease, readLease } from "./lease";
 import { PluginMetrics, poolLabel } from "./metrics";
 import { TokenState } from "./pool_state";
 import { Random } from "./random";
+import { Budgets } from "./budget";
 import { KeyChooser } from "./key_choice";
 import { RateLimitHeaders } from "./rate_limit";
 import { RouteShapes } from "./route_shape";
@@ -39,6 +40,8 @@ export class PluginRoot extends RootContext {
   chooser: KeyChooser | null = null;
   /** Every configured index: the candidates when failover is off. */
   allKeys: i32[] = [];
+  /** Per-key rpm/tpm budgets, when any key has one. */
+  budgets: Budgets | null = null;
   /** The provider's rate-limit header names. */
   rateLimit: RateLimitHeaders = RateLimitHeaders.forType("openai");
 
@@ -70,8 +73,10 @@ export class PluginRoot extends RootContext {
     const pluginName = getProperty("plugin_name");
     const name = pluginName != null && pluginName.length > 0 ? pluginName : "ai-token-failover";
     this.metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId));
+    const prefix = poolKeyPrefix(name, cfg);
+    const budgets = new Budgets(prefix, cfg.keys, ids);
+    this.budgets = budgets.active ? budgets : null;
     if (cfg.failover.enabled) {
-      const prefix = poolKeyPrefix(name, cfg);
       const holder = this.random.next().toString(16) + ":" + this.id.toString();
       const failover = new Failover(cfg, this.metrics, ids, prefix, holder, nowMs());
       failover.start();

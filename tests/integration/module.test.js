@@ -111,7 +111,7 @@ test('with retry on (headers captured), client credentials in any header are sti
   }
 });
 
-test('build/plugin.wasm stays under 128 KiB', () => {
+test('build/plugin.wasm stays under 160 KiB (a bound that catches an accidental dependency)', () => {
   const size = fs.statSync(DEFAULT_WASM).size;
-  assert.ok(size < 128 * 1024, `${size} bytes`);
+  assert.ok(size < 160 * 1024, `${size} bytes`);
 });

@@ -117,3 +117,73 @@ test('keys out of the pool are still used (the one due first) rather than answer
   assert.ok(r.token);
   assert.equal(r.client.status, 200);
 });
+
+test('rpm budgets hold across VMs: a burst gets the bucket and no more, then 429 with Retry-After; the rate refills it', () => {
+  // 600 rpm = 10 requests a second; the bucket holds 2 s of it.
+  const { host, vms } = setup({ apiTokens: [{ token: 'sk-a', rpm: 600 }, { token: 'sk-b', rpm: 600 }], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } });
+  const sent = { 'sk-a': 0, 'sk-b': 0 };
+  let refused = 0;
+  let retryAfter = null;
+  for (let i = 0; i < 90; i++) {
+    const r = roundTrip(vms[i % 3], OK);
+    if (r.token) sent[r.token]++;
+    else { refused++; retryAfter = r.client.headers.get('retry-after'); assert.equal(r.client.status, 429); }
+  }
+  assert.ok(sent['sk-a'] <= 20 && sent['sk-b'] <= 20, JSON.stringify(sent));
+  assert.ok(sent['sk-a'] >= 18 && sent['sk-b'] >= 18, JSON.stringify(sent));
+  assert.equal(refused, 90 - sent['sk-a'] - sent['sk-b']);
+  assert.equal(retryAfter, '1');
+  host.nowMs += 1000;
+  let more = 0;
+  for (let i = 0; i < 60; i++) if (roundTrip(vms[i % 3], OK).token) more++;
+  assert.ok(more >= 16 && more <= 22, `${more} requests after a second`);
+});
+
+test('with budgets a successful request does one shared-data read, and at most 1 write in 10', () => {
+  const { host, vms } = setup({ apiTokens: [{ token: 'sk-a', rpm: 60000 }, { token: 'sk-b', rpm: 60000, tpm: 10000000 }], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } });
+  for (let i = 0; i < 30; i++) roundTrip(vms[i % 3], OK);
+  const reads = host.shared.reads, writes = host.shared.writes;
+  let oneRead = 0;
+  for (let i = 0; i < 600; i++) {
+    const before = host.shared.reads;
+    roundTrip(vms[i % 3], OK);
+    if (host.shared.reads - before === 1) oneRead++;
+    if (i % 60 === 59) host.nowMs += 1000;
+  }
+  const w = (host.shared.writes - writes) / 600;
+  assert.ok(w <= 0.1, `${w} shared-data writes per request`);
+  assert.ok(oneRead >= 540, `${oneRead} of 600 requests did one shared-data read (${(host.shared.reads - reads) / 600} on average)`);
+});
+
+test('token budgets count the provider usage: a big answer slows the key, a small one frees room', () => {
+  // 60,000 tpm = 1,000 tokens a second; the bucket holds 2,000.
+  const { host, vms } = setup({ apiTokens: [{ token: 'sk-t', tpm: 60000 }], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } }, 1);
+  const usage = (n) => () => ({ status: 200, body: JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: n - 10, total_tokens: n } }) });
+  const body = chatBody('m', { max_tokens: 100 });
+  // Each request is estimated at ~130 tokens; answers say 1,000 each: the budget lasts 2 requests.
+  let ok = 0;
+  for (let i = 0; i < 10; i++) if (roundTrip(vms[0], usage(1000), { body }).token) ok++;
+  assert.ok(ok >= 2 && ok <= 4, `${ok} requests got through at 1,000 tokens each`);
+  host.nowMs += 5000;
+  // Now they say 20 tokens each: many more fit.
+  ok = 0;
+  for (let i = 0; i < 40; i++) if (roundTrip(vms[0], usage(20), { body }).token) ok++;
+  assert.ok(ok >= 30, `${ok} requests got through at 20 tokens each`);
+});
+
+test('a key answering 429 without headers gets a smaller share until it recovers, then its full share', () => {
+  const { host, vms } = setup({ apiTokens: ['sk-a', 'sk-b'], failover: { enabled: true, failureThreshold: 1000, healthCheckInterval: 1000, healthCheckModel: 'm' } });
+  const share = (upstream, n = 400) => {
+    let a = 0;
+    for (let i = 0; i < n; i++) if (roundTrip(vms[i % 3], upstream).token === 'sk-a') a++;
+    return a / n;
+  };
+  assert.ok(Math.abs(share(OK) - 0.5) < 0.08);
+  const throttled = ({ token }) => (token === 'sk-a' ? { status: 429, body: '{"error":"slow down"}' } : OK());
+  share(throttled, 60);
+  const low = share(OK);
+  assert.ok(low < 0.1, `share while throttled: ${low}`);
+  for (let t = 0; t < 14; t++) host.advance(1000);
+  const back = share(OK);
+  assert.ok(Math.abs(back - 0.5) < 0.08, `share after recovery: ${back}`);
+});

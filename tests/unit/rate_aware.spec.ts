@@ -23,7 +23,7 @@ describe("per-key options", () => {
     expect(errorOf("{\"provider\":{\"apiTokens\":[{\"token\":\"b\",\"models\":[]}]}}")).toBe("provider.apiTokens[0].models must be a non-empty array of model patterns");
     expect(errorOf("{\"provider\":{\"apiTokens\":[{\"token\":\"b\",\"models\":[\"\"]}]}}").startsWith("provider.apiTokens[0].models[0]")).toBe(true);
     expect(errorOf("{\"provider\":{\"apiTokens\":[\"a\",{\"token\":\"a\"}]}}")).toBe("provider.apiTokens[1].token duplicates an earlier token");
-    expect(errorOf("{\"provider\":{\"apiTokens\":[{\"token\":\"b\",\"rpm\":500}]}}").startsWith("provider.apiTokens[0].rpm is not supported yet")).toBe(true);
+    expect(errorOf("{\"provider\":{\"apiTokens\":[{\"token\":\"b\",\"rpm\":0}]}}")).toBe("provider.apiTokens[0].rpm must be an integer from 1 to 1000000000");
   });
 });
 
@@ -73,12 +73,14 @@ describe("pool record with rate limits", () => {
     expect(encodePool(p)).toBe("1;1,0,0,0,0,0,0;2,0,0,0,0,0,0");
     p.limitUntil(1, 0x1234);
     const text = encodePool(p);
-    expect(text).toBe("1;1,0,0,0,0,0,0;2,0,0,0,0,0,0,1234");
+    expect(text).toBe("1;1,0,0,0,0,0,0;2,0,0,0,0,0,0,1234,3e8");
     const back = decodePool(text)!;
     expect(back.tokens[0].limitedUntil).toBe(0);
     expect(back.tokens[1].limitedUntil).toBe(0x1234);
     expect(back.tokens[1].isLimited(0x1000)).toBe(true);
     expect(back.tokens[1].isLimited(0x1234)).toBe(false);
-    expect(decodePool("1;1,0,0,0,0,0,0,1,2")).toBeNull();
+    expect(decodePool("1;1,0,0,0,0,0,0,1")).toBeNull();
+    expect(decodePool("1;1,0,0,0,0,0,0,0,1f4")!.tokens[0].rateFactor).toBe(500);
+    expect(decodePool("1;1,0,0,0,0,0,0,0,0")).toBeNull();
   });
 });

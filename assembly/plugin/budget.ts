@@ -1,0 +1,185 @@
+// Per-key budgets (rpm, tpm) held across every VM of the process without a shared-data write per
+// request: the budget of each key is a token bucket in one shared record, and a VM leases a chunk
+// of it (one CAS write) and spends the chunk locally. A later queue or a budget shared between
+// gateway replicas builds on the same two operations: lease from a bucket, spend locally.
+import { Status } from "../abi/enums";
+import { getShared, lastCas, setShared } from "../runtime/shared_data";
+import { KeyOptions } from "./config";
+import { KeyChooser } from "./key_choice";
+import { FULL_RATE } from "./pool_state";
+
+/** A bucket holds this much of a key's rate (ms of it): the largest burst the plugin sends. */
+export const BURST_MS: i64 = 2000;
+/** A VM leases this much of a key's rate at a time (ms of it): writes per request ≈ 1 / lease. */
+export const LEASE_MS: i64 = 1000;
+const MAX_CAS_RETRIES = 16;
+const MS_PER_MINUTE: f64 = 60_000;
+
+/** One key's buckets as stored: levels at `at` (ms); requests in thousandths. */
+class Bucket {
+  constructor(public id: u64, public requests: i64, public tokens: i64, public at: i64) {}
+}
+
+function encode(buckets: Bucket[]): string {
+  const parts = new Array<string>(buckets.length);
+  for (let i = 0; i < buckets.length; i++) {
+    const b = buckets[i];
+    parts[i] = b.id.toString(16) + "," + b.requests.toString() + "," + b.tokens.toString() + "," + b.at.toString();
+  }
+  return parts.join(";");
+}
+
+function decode(s: string): Bucket[] {
+  const out: Bucket[] = [];
+  if (s.length == 0) return out;
+  const entries = s.split(";");
+  for (let i = 0; i < entries.length; i++) {
+    const f = entries[i].split(",");
+    if (f.length != 4) continue;
+    out.push(new Bucket(U64.parseInt(f[0], 16), I64.parseInt(f[1]), I64.parseInt(f[2]), I64.parseInt(f[3])));
+  }
+  return out;
+}
+
+/** This VM's view of the budgets of one configuration. */
+export class Budgets {
+  /** Whether any key has a budget. */
+  readonly active: bool;
+  /** Whether any key has a token budget (then requests are estimated from their body). */
+  readonly countsTokens: bool;
+  private key: ArrayBuffer;
+  private rpm: i64[] = [];
+  private tpm: i64[] = [];
+  /** Requests (thousandths) and tokens leased to this VM and not spent yet. */
+  private requestsLeft: i64[] = [];
+  private tokensLeft: i64[] = [];
+  /** The shared bucket had too little for key i until then (ms); no lease is tried before. */
+  private emptyUntil: i64[] = [];
+
+  constructor(prefix: string, keys: KeyOptions[], public ids: u64[]) {
+    this.key = String.UTF8.encode(prefix + ":budget");
+    let active = false, tokens = false;
+    for (let i = 0; i < keys.length; i++) {
+      this.rpm.push(keys[i].rpm);
+      this.tpm.push(keys[i].tpm);
+      if (keys[i].rpm > 0 || keys[i].tpm > 0) active = true;
+      if (keys[i].tpm > 0) tokens = true;
+    }
+    this.active = active;
+    this.countsTokens = tokens;
+    this.requestsLeft = new Array<i64>(keys.length).fill(0);
+    this.tokensLeft = new Array<i64>(keys.length).fill(0);
+    this.emptyUntil = new Array<i64>(keys.length).fill(0);
+  }
+
+  /** Whether key i is known to have no budget at `now` (no lease is tried for it before then). */
+  isEmpty(i: i32, now: i64): bool {
+    return this.emptyUntil[i] > now && !this.covers(i, 0);
+  }
+
+  /** When key i may have budget again (0: it may now). */
+  emptyUntilOf(i: i32): i64 { return this.emptyUntil[i]; }
+
+  /** Keys known to have no budget at `now`, or null when there is none. */
+  emptyKeys(now: i64): i32[] | null {
+    let out: i32[] | null = null;
+    for (let i = 0; i < this.emptyUntil.length; i++) {
+      if (!this.isEmpty(i, now)) continue;
+      if (out == null) out = [];
+      out!.push(i);
+    }
+    return out;
+  }
+
+  /** The earliest time a key serving `model` may have budget again (0: none is known to be empty). */
+  earliestFor(chooser: KeyChooser, model: string | null): i64 {
+    let best: i64 = 0;
+    for (let i = 0; i < this.emptyUntil.length; i++) {
+      const at = this.emptyUntil[i];
+      if (at > 0 && chooser.serves(i, model) && (best == 0 || at < best)) best = at;
+    }
+    return best;
+  }
+
+  // Whether the local lease covers one request and `tokens`.
+  private covers(i: i32, tokens: i64): bool {
+    return (this.rpm[i] == 0 || this.requestsLeft[i] >= 1000) && (this.tpm[i] == 0 || this.tokensLeft[i] >= tokens);
+  }
+
+  /**
+   * Spends one request and `tokens` (an estimate) of key i, leasing from the shared bucket when
+   * the local lease does not cover them; false when the key has no budget now. `factor` is the
+   * key's AIMD share (thousandths) scaling its rates.
+   */
+  take(i: i32, tokens: i64, factor: i32, now: i64): bool {
+    if (this.rpm[i] == 0 && this.tpm[i] == 0) return true;
+    if (!this.covers(i, tokens)) {
+      if (this.emptyUntil[i] > now || !this.lease(i, tokens, factor, now)) return false;
+    }
+    if (this.rpm[i] > 0) this.requestsLeft[i] -= 1000;
+    if (this.tpm[i] > 0) this.tokensLeft[i] -= tokens;
+    return true;
+  }
+
+  /** Once the real usage of a request is known, the local lease is corrected by the difference. */
+  settleTokens(i: i32, estimate: i64, actual: i64): void {
+    if (this.tpm[i] > 0) this.tokensLeft[i] += estimate - actual;
+  }
+
+  // Leases at least one request (and the tokens needed) from key i's shared bucket.
+  private lease(i: i32, tokens: i64, factor: i32, now: i64): bool {
+    const scale = <f64>factor / <f64>FULL_RATE;
+    const reqRate = <f64>this.rpm[i] * 1000 * scale / MS_PER_MINUTE;   // thousandths per ms
+    const tokRate = <f64>this.tpm[i] * scale / MS_PER_MINUTE;          // tokens per ms
+    const reqCap = max<i64>(1000, <i64>(reqRate * <f64>BURST_MS));
+    const tokCap = max<i64>(1, <i64>(tokRate * <f64>BURST_MS));
+    const needReq = this.rpm[i] > 0 && this.requestsLeft[i] < 1000;
+    const needTok = this.tpm[i] > 0 && this.tokensLeft[i] < tokens;
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const v = getShared(this.key);
+      const cas = v == null ? 0xffffffff : lastCas;
+      const buckets = v != null ? decode(String.UTF8.decode(v)) : [];
+      let b: Bucket | null = null;
+      for (let k = 0; k < buckets.length; k++) if (buckets[k].id == this.ids[i]) b = buckets[k];
+      if (b == null) {
+        // A key seen for the first time starts with a full bucket.
+        b = new Bucket(this.ids[i], reqCap, tokCap, now);
+        buckets.push(b);
+      }
+      const dt = <f64>max<i64>(0, now - b.at);
+      b.requests = min(reqCap, b.requests + <i64>(reqRate * dt));
+      b.tokens = min(tokCap, b.tokens + <i64>(tokRate * dt));
+      b.at = now;
+      let grantReq: i64 = 0, grantTok: i64 = 0;
+      if (needReq) {
+        if (b.requests < 1000) return this.markEmpty(i, now, <f64>(<i64>1000 - b.requests) / reqRate);
+        grantReq = min(b.requests, max<i64>(1000, <i64>(reqRate * <f64>LEASE_MS)));
+        grantReq -= grantReq % 1000;
+      }
+      if (needTok) {
+        const want = tokens - this.tokensLeft[i];
+        // A request larger than the bucket is let through when the bucket is full (the level
+        // goes below zero), so a long prompt is slowed down, never refused for ever.
+        const enough = b.tokens >= min(want, tokCap);
+        if (!enough) return this.markEmpty(i, now, <f64>(min<i64>(want, tokCap) - b.tokens) / tokRate);
+        grantTok = max(want, min(b.tokens, <i64>(tokRate * <f64>LEASE_MS)));
+      }
+      b.requests -= grantReq;
+      b.tokens -= grantTok;
+      const status = setShared(this.key, String.UTF8.encode(encode(buckets)), cas);
+      if (status == Status.Ok) {
+        this.requestsLeft[i] += grantReq;
+        this.tokensLeft[i] += grantTok;
+        this.emptyUntil[i] = 0;
+        return true;
+      }
+      if (status != Status.CasMismatch) return false;
+    }
+    return false;
+  }
+
+  private markEmpty(i: i32, now: i64, waitMs: f64): bool {
+    this.emptyUntil[i] = now + max<i64>(1, <i64>Math.ceil(waitMs));
+    return false;
+  }
+}
