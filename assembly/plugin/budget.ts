@@ -178,6 +178,31 @@ export class Budgets {
     return false;
   }
 
+  /**
+   * What each key's shared bucket holds at `now` (whole requests, tokens), by configured index:
+   * one shared-data read, for the status endpoint and the gauges. -1 where a key has no budget.
+   */
+  snapshot(now: i64, factors: i32[] | null): i64[][] {
+    const v = getShared(this.key);
+    const buckets = v != null ? decode(String.UTF8.decode(v)) : [];
+    const out = new Array<i64[]>(this.ids.length);
+    for (let i = 0; i < this.ids.length; i++) {
+      const scale = <f64>(factors != null ? factors[i] : FULL_RATE) / <f64>FULL_RATE;
+      const reqRate = <f64>this.rpm[i] * 1000 * scale / MS_PER_MINUTE;
+      const tokRate = <f64>this.tpm[i] * scale / MS_PER_MINUTE;
+      let req = max<i64>(1000, <i64>(reqRate * <f64>BURST_MS)), tok = max<i64>(1, <i64>(tokRate * <f64>BURST_MS));
+      for (let k = 0; k < buckets.length; k++) {
+        const b = buckets[k];
+        if (b.id != this.ids[i]) continue;
+        const dt = <f64>max<i64>(0, now - b.at);
+        req = min(req, b.requests + <i64>(reqRate * dt));
+        tok = min(tok, b.tokens + <i64>(tokRate * dt));
+      }
+      out[i] = [this.rpm[i] > 0 ? req / 1000 : -1, this.tpm[i] > 0 ? tok : -1];
+    }
+    return out;
+  }
+
   private markEmpty(i: i32, now: i64, waitMs: f64): bool {
     this.emptyUntil[i] = now + max<i64>(1, <i64>Math.ceil(waitMs));
     return false;

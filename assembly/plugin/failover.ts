@@ -50,6 +50,8 @@ export class Failover {
   /** Configuration time; a newer configuration takes the lease from an older one. */
   stamp: i64;
   holdsLease: bool = false;
+  /** The configuration's budgets (for the gauges the holder sets), if any. */
+  budgets: Budgets | null = null;
   /** Whether each configured token has a probe in flight. */
   private probing: bool[];
   private probesInFlight: i32 = 0;
@@ -163,7 +165,18 @@ export class Failover {
     this.recoverRates();
     this.store.refresh();
     this.metrics.inPool(this.store.inPoolCount);
+    this.setKeyGauges(now);
     this.sendProbes(now);
+  }
+
+  private setKeyGauges(now: i64): void {
+    const budgets = this.budgets;
+    const levels = budgets != null ? budgets.snapshot(now, this.store.factors) : null;
+    for (let i = 0; i < this.store.ids.length; i++) {
+      const t = this.store.token(i);
+      if (t == null) continue;
+      this.metrics.keyGauges(i, t.rateFactor, t.isLimited(now) ? t.limitedUntil - now : 0, levels != null ? levels[i] : null);
+    }
   }
 
   /** Share this holder expects each slowed-down key to have; a lower one means a 429 came meanwhile. */

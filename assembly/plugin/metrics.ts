@@ -6,6 +6,7 @@
 // in one process never share a series.
 import { MetricType } from "../abi/enums";
 import { NO_METRIC, defineMetric, incrementMetric, recordMetric } from "../runtime/metrics";
+import { KeyOptions } from "./config";
 
 const PREFIX = "ai_token_failover.";
 
@@ -18,9 +19,18 @@ class TokenMetrics {
   restorations: i64 = NO_METRIC;
   probesSucceeded: i64 = NO_METRIC;
   probesFailed: i64 = NO_METRIC;
+  rateShare: i64 = NO_METRIC;
+  limitedMs: i64 = NO_METRIC;
+  budgetRequests: i64 = NO_METRIC;
+  budgetTokens: i64 = NO_METRIC;
 
-  constructor(fingerprint: string) {
+  constructor(fingerprint: string, key: KeyOptions) {
     const p = PREFIX + "token." + fingerprint + ".";
+    recordMetric(defineMetric(MetricType.Gauge, p + "weight"), <u64>key.weight);
+    this.rateShare = defineMetric(MetricType.Gauge, p + "rate_share_permille");
+    this.limitedMs = defineMetric(MetricType.Gauge, p + "rate_limited_ms");
+    if (key.rpm > 0) this.budgetRequests = defineMetric(MetricType.Gauge, p + "budget_requests");
+    if (key.tpm > 0) this.budgetTokens = defineMetric(MetricType.Gauge, p + "budget_tokens");
     this.requests = defineMetric(MetricType.Counter, p + "requests");
     this.failures4xx = defineMetric(MetricType.Counter, p + "failures.4xx");
     this.failures5xx = defineMetric(MetricType.Counter, p + "failures.5xx");
@@ -41,8 +51,8 @@ export class PluginMetrics {
   private tokensInPool: i64 = NO_METRIC;
 
   /** Defines every metric; configure phase. `fingerprints` are the configured tokens', `pool` names the pool. */
-  define(fingerprints: string[], pool: string): void {
-    for (let i = 0; i < fingerprints.length; i++) this.tokens.push(new TokenMetrics(fingerprints[i]));
+  define(fingerprints: string[], pool: string, keys: KeyOptions[]): void {
+    for (let i = 0; i < fingerprints.length; i++) this.tokens.push(new TokenMetrics(fingerprints[i], keys[i]));
     const p = PREFIX + "pool." + pool + ".";
     this.retriesAttempted = defineMetric(MetricType.Counter, p + "retries.attempted");
     this.retriesSucceeded = defineMetric(MetricType.Counter, p + "retries.succeeded");
@@ -63,6 +73,15 @@ export class PluginMetrics {
   retryAttempted(): void { incrementMetric(this.retriesAttempted); }
   retrySucceeded(): void { incrementMetric(this.retriesSucceeded); }
   retryExhausted(): void { incrementMetric(this.retriesExhausted); }
+  /** Key i's AIMD share, ms until its rate-limit reset, and its shared budget (-1: none); set by the lease holder. */
+  keyGauges(i: i32, sharePermille: i32, limitedMs: i64, budget: i64[] | null): void {
+    const t = this.tokens[i];
+    recordMetric(t.rateShare, <u64>sharePermille);
+    recordMetric(t.limitedMs, <u64>max<i64>(0, limitedMs));
+    if (budget != null && budget[0] >= 0) recordMetric(t.budgetRequests, <u64>max<i64>(0, budget[0]));
+    if (budget != null && budget[1] >= 0) recordMetric(t.budgetTokens, <u64>max<i64>(0, budget[1]));
+  }
+
   /** Tokens in the pool; set by the lease holder on each tick and by any VM that moves a token. */
   inPool(n: i32): void { recordMetric(this.tokensInPool, <u64>n); }
 }

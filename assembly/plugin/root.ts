@@ -72,13 +72,14 @@ export class PluginRoot extends RootContext {
     this.rateLimit = RateLimitHeaders.forType(cfg.providerType);
     const pluginName = getProperty("plugin_name");
     const name = pluginName != null && pluginName.length > 0 ? pluginName : "ai-token-failover";
-    this.metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId));
+    this.metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId), cfg.keys);
     const prefix = poolKeyPrefix(name, cfg);
     const budgets = new Budgets(prefix, cfg.keys, ids);
     this.budgets = budgets.active ? budgets : null;
     if (cfg.failover.enabled) {
       const holder = this.random.next().toString(16) + ":" + this.id.toString();
       const failover = new Failover(cfg, this.metrics, ids, prefix, holder, nowMs());
+      failover.budgets = this.budgets;
       failover.start();
       this.failover = failover;
       this.failureRulesNeedHeaders = rulesNeedHeaders(cfg.failover.failureConditions);
@@ -93,7 +94,7 @@ export class PluginRoot extends RootContext {
     if (f != null) f.onTick(this.random);
   }
 
-  /** The status endpoint's document: one pool read and one lease read. */
+  /** The status endpoint's document: one pool read, one lease read, one budget read. */
   statusDocument(): string {
     const cfg = this.config!;
     const states = new Array<TokenState | null>(cfg.apiTokens.length);
@@ -106,7 +107,10 @@ export class PluginRoot extends RootContext {
       lease = readLease(f.leaseKey);
       me = f.holderId;
     }
-    return renderStatus(cfg, this.fingerprints, states, lease, me, nowMs());
+    const now = nowMs();
+    const budgets = this.budgets;
+    const levels = budgets != null ? budgets.snapshot(now, f != null ? f.store.factors : null) : null;
+    return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now);
   }
 
   createStream(id: u32): StreamContext {
