@@ -8,7 +8,10 @@
 //
 // Behaviours: "ok" (default), a status such as "401" / "429" / "500", or an object with
 // status, retryAfter (seconds), delayMs, body, headers, chunkDelayMs (SSE pacing), gzip (compress
-// the answer when the request accepts gzip), bodyBytes (a 200 answer of that many bytes).
+// the answer when the request accepts gzip), bodyBytes (a 200 answer of that many bytes),
+// rateLimit ({requests, windowMs}: a fixed window per key, started by its first request; every
+// answer carries OpenAI's x-ratelimit-{limit,remaining,reset}-requests headers, and a request over
+// the limit gets 429), noHeaders (with rateLimit: answer 429 without any rate-limit header).
 //
 // Options for tests: `tls: { cert, key }` serves HTTPS and records the SNI each request came
 // with; `provider: { host, pathPrefix }` answers like a real provider behind a fixed name:
@@ -49,6 +52,7 @@ function errorBody(status) {
 export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider } = {}) {
   const behaviours = new Map();
   const requests = [];
+  const windows = new Map();
   const onRequest = (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -80,9 +84,24 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
     requests.push({ time: Date.now(), method: req.method, path: req.url, host: req.headers.host, sni: req.socket.servername ?? null, token, credentials, headers: req.headers, body: parsed ?? body.toString() });
     if (provider && req.headers.host !== provider.host) return send(res, 421, { 'content-type': 'application/json' }, errorBody(421));
     if (provider && !url.pathname.startsWith(provider.pathPrefix)) return send(res, 404, { 'content-type': 'application/json' }, errorBody(404));
-    const b = token === null ? { status: 401 } : normalise(behaviours.get(token));
+    let b = token === null ? { status: 401 } : normalise(behaviours.get(token));
+    const limitHeaders = {};
+    if (b.rateLimit) {
+      const now = Date.now();
+      let w = windows.get(token);
+      if (!w || now >= w.start + b.rateLimit.windowMs) { w = { start: now, used: 0 }; windows.set(token, w); }
+      const over = w.used >= b.rateLimit.requests;
+      if (!over) w.used++;
+      if (!b.noHeaders) {
+        limitHeaders['x-ratelimit-limit-requests'] = String(b.rateLimit.requests);
+        limitHeaders['x-ratelimit-remaining-requests'] = String(b.rateLimit.requests - w.used);
+        limitHeaders['x-ratelimit-reset-requests'] = `${w.start + b.rateLimit.windowMs - now}ms`;
+      }
+      if (over) b = { ...b, status: 429 };
+      requests.at(-1).status = b.status;
+    }
     const reply = () => {
-      const headers = { 'content-type': 'application/json', 'x-mock-token-seen': token === null ? 'none' : 'yes', ...(b.headers ?? {}) };
+      const headers = { 'content-type': 'application/json', 'x-mock-token-seen': token === null ? 'none' : 'yes', ...limitHeaders, ...(b.headers ?? {}) };
       if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
       let text = b.status !== 200 ? b.body ?? errorBody(b.status) : null;
       if (text === null && parsed && parsed.stream === true) return streamCompletion(res, parsed.model, b.chunkDelayMs ?? 0);
@@ -102,6 +121,7 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
       server,
       behaviours,
       requests,
+      windows,
       close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
     }));
   });
