@@ -53,11 +53,12 @@ test('Higress plugin spec: its schema describes exactly the fields the plugin re
   assert.deepEqual(keys(provider.properties.failover.properties.healthCheck), ['authority', 'body', 'cluster', 'path', 'successConditions']);
   assert.deepEqual(keys(provider.properties.retryOnFailure), ['enabled', 'maxRetries', 'retryOnStatus', 'retryTimeout']);
   assert.deepEqual(keys(schema.definitions.rule), ['body', 'headers', 'status']);
+  assert.deepEqual(keys(schema.definitions.key), ['models', 'rpm', 'token', 'tpm', 'weight']);
   // Every field the schema names is one the plugin accepts without a warning.
   acceptedWithoutWarnings({
     statusPath: '/s', statusToken: 't',
     provider: {
-      type: 'openai', id: 'x', apiTokens: ['a'],
+      type: 'openai', id: 'x', apiTokens: ['a', { token: 'b', weight: 2, models: ['m*'], rpm: 10, tpm: 1000 }],
       failover: { enabled: true, failureThreshold: 3, successThreshold: 1, healthCheckInterval: 5000, healthCheckTimeout: 5000, healthCheckModel: 'm',
         cooldownDuration: 0, failoverOnStatus: ['5..'], failureConditions: [{ status: ['200'], headers: ['x'], body: 'b' }],
         healthCheck: { cluster: 'c', authority: 'a', path: '/p', body: '{}', successConditions: [{ status: ['200'] }] } },
