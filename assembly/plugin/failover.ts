@@ -81,16 +81,16 @@ export class Failover {
    * Chooses a key for a request with `model`: one shared-data read, no write. NO_KEY when no key
    * serves the model, NO_BUDGET when those that do are rate-limited (store.noBudgetUntil).
    */
-  choose(random: Random, chooser: KeyChooser, model: string | null, excluded: i32[] | null, budgets: Budgets | null): i32 {
+  choose(random: Random, chooser: KeyChooser, model: string | null, excluded: i32[] | null, budgets: Budgets | null, headroom: i32[] | null): i32 {
     this.store.refresh();
-    const i = chooser.choose(random, this.store.inPool, model, excluded, this.store.factors);
+    const i = chooser.choose(random, this.store.inPool, model, excluded, this.store.factors, headroom);
     return i >= 0 ? i : this.store.fallback(chooser, model, <i64>this.cfg.failover.healthCheckInterval, budgets);
   }
 
   /** A key in the pool serving `model` that this request has not tried, after re-reading the pool; -1 if none. */
-  chooseUntried(random: Random, chooser: KeyChooser, model: string | null, tried: i32[]): i32 {
+  chooseUntried(random: Random, chooser: KeyChooser, model: string | null, tried: i32[], headroom: i32[] | null): i32 {
     this.store.refresh();
-    return chooser.choose(random, this.store.inPool, model, tried, this.store.factors);
+    return chooser.choose(random, this.store.inPool, model, tried, this.store.factors, headroom);
   }
 
   /** Key i's AIMD share (thousandths) as of the last read. */

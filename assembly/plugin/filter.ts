@@ -139,8 +139,8 @@ export class TokenFilter extends StreamContext {
     let token = NO_KEY;
     // A key whose budget runs out as it is taken is left out and another chosen.
     for (let tries = 0; tries < 4; tries++) {
-      token = failover != null ? failover.choose(root.random, chooser, model, excluded, budgets)
-        : chooser.choose(root.random, root.allKeys, model, excluded, null);
+      token = failover != null ? failover.choose(root.random, chooser, model, excluded, budgets, root.headroom.table)
+        : chooser.choose(root.random, root.allKeys, model, excluded, null, null);
       if (token < 0 || budgets == null) break;
       if (budgets.take(token, this.estimate, failover != null ? failover.factorOf(token) : FULL_RATE, now)) break;
       if (excluded == null) excluded = [];
@@ -331,6 +331,7 @@ export class TokenFilter extends StreamContext {
     const names = this.plugin.rateLimit;
     const requestsLeft = headerDecimal(headers, names.remainingRequests);
     const tokensLeft = headerDecimal(headers, names.remainingTokens);
+    if (requestsLeft > 0) this.plugin.headroom.set(token, requestsLeft, headerDecimal(headers, names.limitRequests));
     if (requestsLeft != 0 && tokensLeft != 0) return;
     const now = nowMs();
     let until: i64 = 0;
@@ -379,8 +380,8 @@ export class TokenFilter extends StreamContext {
     let next = -1;
     // Retries spend budget too; a key without budget is skipped like a tried one.
     for (let tries = 0; tries < 4 && next < 0; tries++) {
-      next = failover != null ? failover.chooseUntried(root.random, chooser, this.model, skip)
-        : chooser.choose(root.random, root.allKeys, this.model, skip, null);
+      next = failover != null ? failover.chooseUntried(root.random, chooser, this.model, skip, root.headroom.table)
+        : chooser.choose(root.random, root.allKeys, this.model, skip, null, null);
       if (next < 0) return false;
       if (budgets != null && !budgets.take(next, this.estimate, failover != null ? failover.factorOf(next) : FULL_RATE, nowMs())) {
         skip.push(next);

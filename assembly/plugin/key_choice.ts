@@ -42,32 +42,33 @@ export class KeyChooser {
 
   /**
    * A key among `candidates` that serves `model` and is not in `excluded`, chosen with probability
-   * proportional to its weight times its AIMD share (`factors`, thousandths by configured index;
-   * null when every key has its full share); -1 when there is none.
+   * proportional to its weight times its AIMD share (`factors`) times its headroom (`headroom`),
+   * both in thousandths by configured index and null when every key has all of it; -1 when there
+   * is none.
    */
-  choose(random: Random, candidates: i32[], model: string | null, excluded: i32[] | null, factors: i32[] | null): i32 {
+  choose(random: Random, candidates: i32[], model: string | null, excluded: i32[] | null, factors: i32[] | null, headroom: i32[] | null): i32 {
     const n = candidates.length;
     if (n == 0) return -1;
-    if (this.uniform && excluded == null && factors == null) return unchecked(candidates[n == 1 ? 0 : random.below(n)]);
+    if (this.uniform && excluded == null && factors == null && headroom == null) return unchecked(candidates[n == 1 ? 0 : random.below(n)]);
     let total: i64 = 0;
     for (let k = 0; k < n; k++) {
       const i = unchecked(candidates[k]);
-      if (this.eligible(i, model, excluded)) total += this.weightOf(i, factors);
+      if (this.eligible(i, model, excluded)) total += this.weightOf(i, factors, headroom);
     }
     if (total == 0) return -1;
     let r = <i64>(random.next() % <u64>total);
     for (let k = 0; k < n; k++) {
       const i = unchecked(candidates[k]);
       if (!this.eligible(i, model, excluded)) continue;
-      r -= this.weightOf(i, factors);
+      r -= this.weightOf(i, factors, headroom);
       if (r < 0) return i;
     }
     return -1;
   }
 
-  private weightOf(i: i32, factors: i32[] | null): i64 {
-    const w = <i64>unchecked(this.weights[i]);
-    return factors == null ? w * 1000 : w * <i64>unchecked(factors[i]);
+  private weightOf(i: i32, factors: i32[] | null, headroom: i32[] | null): i64 {
+    const w = <i64>unchecked(this.weights[i]) * (factors == null ? 1000 : <i64>unchecked(factors[i]));
+    return headroom == null ? w * 1000 : w * <i64>unchecked(headroom[i]);
   }
 
   private eligible(i: i32, model: string | null, excluded: i32[] | null): bool {

@@ -5,17 +5,18 @@ import { retryAfterDeadline } from "./retry_after";
 /** Header names one provider type uses. */
 export class RateLimitHeaders {
   constructor(public remainingRequests: string, public remainingTokens: string,
-              public resetRequests: string, public resetTokens: string, public resetIsTime: bool) {}
+              public resetRequests: string, public resetTokens: string, public resetIsTime: bool,
+              public limitRequests: string) {}
 
   /** Anthropic's for `claude`/`anthropic`, OpenAI's (also Azure's and compatible providers') otherwise. */
   static forType(type: string): RateLimitHeaders {
     const t = type.toLowerCase();
     if (t == "claude" || t == "anthropic") {
       return new RateLimitHeaders("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-tokens-remaining",
-        "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-reset", true);
+        "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-reset", true, "anthropic-ratelimit-requests-limit");
     }
     return new RateLimitHeaders("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
-      "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", false);
+      "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", false, "x-ratelimit-limit-requests");
   }
 }
 
@@ -123,3 +124,32 @@ export function resetAt(value: string | null, isTime: bool, now: i64): i64 {
 
 /** How long a key that reports nothing left, with no usable reset, is held back. */
 export const DEFAULT_HOLD_MS: i64 = 1000;
+
+/** A key's headroom keeps at least this share (thousandths), so a nearly spent key is still tried. */
+export const MIN_HEADROOM: i32 = 50;
+
+/**
+ * Each key's headroom as this VM last saw it in the provider's headers (remaining requests over the
+ * limit, in thousandths): keys with more room get more of the traffic. Local to the VM (it changes
+ * with every answer, so it is never written to shared data).
+ */
+export class Headroom {
+  private permille: i32[];
+  private reduced: i32 = 0;
+
+  constructor(n: i32) { this.permille = new Array<i32>(n).fill(1000); }
+
+  /** The table for KeyChooser, or null while every key has all its room. */
+  get table(): i32[] | null { return this.reduced > 0 ? this.permille : null; }
+
+  /** Records key i's remaining requests out of its limit. */
+  set(i: i32, remaining: i32, limit: i32): void {
+    if (remaining < 0 || limit <= 0) return;
+    const p = min(1000, max(MIN_HEADROOM, <i32>(<i64>remaining * 1000 / <i64>limit)));
+    const was = this.permille[i];
+    if (was == p) return;
+    if (was == 1000) this.reduced++;
+    if (p == 1000) this.reduced--;
+    this.permille[i] = p;
+  }
+}

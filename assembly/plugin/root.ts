@@ -15,7 +15,7 @@ import { TokenState } from "./pool_state";
 import { Random } from "./random";
 import { Budgets } from "./budget";
 import { KeyChooser } from "./key_choice";
-import { RateLimitHeaders } from "./rate_limit";
+import { Headroom, RateLimitHeaders } from "./rate_limit";
 import { RouteShapes } from "./route_shape";
 import { renderStatus } from "./status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./verdict";
@@ -42,6 +42,8 @@ export class PluginRoot extends RootContext {
   allKeys: i32[] = [];
   /** Per-key rpm/tpm budgets, when any key has one. */
   budgets: Budgets | null = null;
+  /** Each key's headroom from the provider's headers, as this VM saw it. */
+  headroom: Headroom = new Headroom(0);
   /** The provider's rate-limit header names. */
   rateLimit: RateLimitHeaders = RateLimitHeaders.forType("openai");
 
@@ -70,6 +72,7 @@ export class PluginRoot extends RootContext {
     this.allKeys = new Array<i32>(cfg.apiTokens.length);
     for (let i = 0; i < cfg.apiTokens.length; i++) this.allKeys[i] = i;
     this.rateLimit = RateLimitHeaders.forType(cfg.providerType);
+    this.headroom = new Headroom(cfg.apiTokens.length);
     const pluginName = getProperty("plugin_name");
     const name = pluginName != null && pluginName.length > 0 ? pluginName : "ai-token-failover";
     this.metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId), cfg.keys);

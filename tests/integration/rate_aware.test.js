@@ -187,3 +187,13 @@ test('a key answering 429 without headers gets a smaller share until it recovers
   const back = share(OK);
   assert.ok(Math.abs(back - 0.5) < 0.08, `share after recovery: ${back}`);
 });
+
+test('keys with more headroom in the provider\'s headers get more of the traffic', () => {
+  const { vms } = setup({ apiTokens: ['sk-low', 'sk-high'], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } }, 1);
+  const room = { 'sk-low': '10', 'sk-high': '90' };
+  const upstream = ({ token }) => ({ status: 200, body: '{}', headers: { 'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': room[token] } });
+  for (let i = 0; i < 20; i++) roundTrip(vms[0], upstream);
+  let high = 0;
+  for (let i = 0; i < 1000; i++) if (roundTrip(vms[0], upstream).token === 'sk-high') high++;
+  assert.ok(high >= 850 && high <= 950, `sk-high got ${high} of 1000`);
+});
