@@ -7,9 +7,9 @@ import { CHAT, roundTrip } from '../tests/host/gateway.js';
 import { median, spread, diffLine } from './stats.js';
 
 const keys = (n) => Array.from({ length: n }, (_, i) => `sk-bench-${i + 1}`);
-const pluginConfig = ({ n = 8, retry = true } = {}) => ({
+const pluginConfig = ({ n = 8, retry = true, rpm = 0 } = {}) => ({
   provider: {
-    apiTokens: keys(n),
+    apiTokens: rpm > 0 ? keys(n).map((token) => ({ token, rpm })) : keys(n),
     // A threshold never reached: the failing key keeps failing and being retried, as in steady state.
     failover: { enabled: true, failureThreshold: 1_000_000, healthCheckInterval: 1000, healthCheckModel: 'm' },
     ...(retry ? { retryOnFailure: { enabled: true, maxRetries: 1 } } : {}),
@@ -33,6 +33,7 @@ export const SCENARIOS = [
   { name: 'healthy, 8 keys', config: pluginConfig(), send: (vm) => roundTrip(vm, () => OK) },
   { name: 'healthy, 1000 keys', config: pluginConfig({ n: 1000 }), send: (vm) => roundTrip(vm, () => OK) },
   { name: 'healthy, 8 keys, retry off', config: pluginConfig({ retry: false }), send: (vm) => roundTrip(vm, () => OK) },
+  { name: 'healthy, 8 keys, rpm budgets', config: pluginConfig({ rpm: 600_000_000 }), send: (vm) => roundTrip(vm, () => OK) },
   { name: '1 of 8 keys failing (503), retried', config: pluginConfig(), send: (vm) => roundTrip(vm, ({ token, call }) => (!call && token === 'sk-bench-8' ? { status: 503, body: '{"error":"busy"}' } : OK)) },
   { name: 'streaming, 8 keys', config: pluginConfig(), send: streamTrip },
 ];

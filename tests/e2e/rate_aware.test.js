@@ -106,3 +106,25 @@ test('under 1.5× the keys\' combined limit for 20 s: at most 1% provider 429s a
   // Capacity: 20 a second for 20 s.
   assert.ok(aware.served >= 0.95 * 400, `only ${aware.served} of 400 possible requests were served`);
 });
+
+test('a key answering 429 without headers gets a smaller share until it recovers, then its full share', async () => {
+  await withGateway({ provider: { apiTokens: ['sk-aimd-a', 'sk-aimd-b'], failover: { enabled: true, failureThreshold: 1000, healthCheckInterval: 300, healthCheckModel: 'm' } } }, async (gw) => {
+    const share = async (n) => {
+      const before = gw.mock.requests.length;
+      for (let i = 0; i < n; i += 10) await Promise.all(Array.from({ length: 10 }, () => chat(gw)));
+      const sent = gw.mock.requests.slice(before);
+      return sent.filter((r) => r.token === 'sk-aimd-a').length / sent.length;
+    };
+    const full = await share(200);
+    assert.ok(full > 0.35 && full < 0.65, `share before: ${full}`);
+    setTokens(gw, { 'sk-aimd-a': { status: 429, body: '{"error":{"type":"rate_limit_exceeded"}}' } });
+    await share(60);
+    setTokens(gw, { 'sk-aimd-a': 'ok' });
+    const low = await share(200);
+    assert.ok(low < 0.2, `share right after the 429s: ${low}`);
+    // Ten quiet intervals give the whole share back.
+    await sleep(12 * 300);
+    const back = await share(200);
+    assert.ok(back > 0.35 && back < 0.65, `share after recovery: ${back}`);
+  });
+});
