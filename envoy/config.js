@@ -1,15 +1,17 @@
 // Builds an Envoy bootstrap (as a plain object; JSON is valid YAML) with the plugin in front of
 // one upstream cluster. Used by the Envoy tests and the benchmark; envoy/envoy.yaml is the
 // hand-written equivalent for users.
-export function wasmFilter({ wasmPath, pluginConfig, vmId = 'ai-token-failover', allowOnHeadersStopIteration = true }) {
+// No root_id and no vm_id: Envoy prefixes each log line with them, and the plugin names itself
+// (`ai-token-failover:`), so the line reads `wasm log: ai-token-failover: …`. Filters with the
+// same (empty) vm_id and code share VMs and shared data, which is what a pool needs.
+export function wasmFilter({ wasmPath, pluginConfig, vmId = '', allowOnHeadersStopIteration = true }) {
   return {
     name: 'envoy.filters.http.wasm',
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
       config: {
         name: 'ai-token-failover',
-        root_id: 'ai-token-failover',
-        vm_config: { vm_id: vmId, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasmPath } } },
+        vm_config: { ...(vmId ? { vm_id: vmId } : {}), runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasmPath } } },
         configuration: {
           '@type': 'type.googleapis.com/google.protobuf.StringValue',
           value: typeof pluginConfig === 'string' ? pluginConfig : JSON.stringify(pluginConfig),

@@ -93,6 +93,8 @@ const MAX_MS: f64 = 86_400_000; // one day: a bound that still fits every timer 
 const MAX_COUNT: f64 = 1_000_000;
 
 class Validator {
+  /** The provider block's field name in messages: `provider`, or `providers[i]`. */
+  base: string = "provider";
   error: string = "";
   warnings: string[] = [];
 
@@ -204,11 +206,11 @@ class Validator {
   tokens(provider: JsonValue, cfg: PluginConfig): void {
     const v = provider.get("apiTokens");
     if (v == null || v.kind != JsonKind.Array || v.items.length == 0) {
-      this.fail("provider.apiTokens", "must be a non-empty array of strings");
+      this.fail(this.base + ".apiTokens", "must be a non-empty array of strings");
       return;
     }
     for (let i = 0; i < v.items.length && this.ok(); i++) {
-      const field = "provider.apiTokens[" + i.toString() + "]";
+      const field = this.base + ".apiTokens[" + i.toString() + "]";
       let t = v.items[i];
       const opts = new KeyOptions();
       let tokenField = field;
@@ -270,7 +272,7 @@ function isHeaderSafe(s: string): bool {
 
 function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig): void {
   if (obj != null) {
-    const p = "provider.failover.";
+    const p = val.base + ".failover.";
     val.warnUnknown(obj, p, ["enabled", "failureThreshold", "successThreshold", "healthCheckInterval",
       "healthCheckTimeout", "healthCheckModel", "cooldownDuration", "failoverOnStatus", "failureConditions", "healthCheck"]);
     f.enabled = val.bool(obj, "enabled", p + "enabled", false);
@@ -293,21 +295,21 @@ function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig)
       if (f.healthCheck.path.length > 0 && f.healthCheck.path.charAt(0) != "/") val.fail(q + "path", "must start with '/'");
     }
   }
-  f.failoverOnStatus = val.statusSet(obj, "failoverOnStatus", "provider.failover.failoverOnStatus", DEFAULT_FAILOVER_ON_STATUS);
+  f.failoverOnStatus = val.statusSet(obj, "failoverOnStatus", val.base + ".failover.failoverOnStatus", DEFAULT_FAILOVER_ON_STATUS);
   if (f.enabled && val.ok() && f.healthCheckModel.length == 0 && f.cooldownDuration == 0 && f.healthCheck.body.length == 0) {
-    val.fail("provider.failover.healthCheckModel", "is required when failover is enabled (or set cooldownDuration > 0, or healthCheck.body)");
+    val.fail(val.base + ".failover.healthCheckModel", "is required when failover is enabled (or set cooldownDuration > 0, or healthCheck.body)");
   }
 }
 
 function parseRetry(val: Validator, obj: JsonValue | null, r: RetryConfig): void {
   if (obj != null) {
-    const p = "provider.retryOnFailure.";
+    const p = val.base + ".retryOnFailure.";
     val.warnUnknown(obj, p, ["enabled", "maxRetries", "retryTimeout", "retryOnStatus"]);
     r.enabled = val.bool(obj, "enabled", p + "enabled", false);
     r.maxRetries = val.integer(obj, "maxRetries", p + "maxRetries", 1, 0, 100);
     r.retryTimeout = val.integer(obj, "retryTimeout", p + "retryTimeout", 30000, 1, MAX_MS);
   }
-  r.retryOnStatus = val.statusSet(obj, "retryOnStatus", "provider.retryOnFailure.retryOnStatus", DEFAULT_RETRY_ON_STATUS);
+  r.retryOnStatus = val.statusSet(obj, "retryOnStatus", val.base + ".retryOnFailure.retryOnStatus", DEFAULT_RETRY_ON_STATUS);
 }
 
 function parseStatusEndpoint(val: Validator, root: JsonValue, cfg: PluginConfig): void {
@@ -319,6 +321,32 @@ function parseStatusEndpoint(val: Validator, root: JsonValue, cfg: PluginConfig)
   else if (cfg.statusPath.length == 0 && cfg.statusToken.length > 0) val.fail("statusPath", "is required with statusToken");
 }
 
+// Higress ai-proxy's newer shape: `providers: [...]` and `activeProviderId` naming one of them by
+// its `id`; the active block is read as `provider` would be. A `provider` block wins when both
+// are given, as in ai-proxy.
+function activeProvider(val: Validator, root: JsonValue): JsonValue | null {
+  if (root.get("provider") != null) return val.object(root.get("provider"), "provider");
+  const list = root.get("providers");
+  if (list == null) return null;
+  if (list.kind != JsonKind.Array || list.items.length == 0) { val.fail("providers", "must be a non-empty array of provider objects"); return null; }
+  const active = root.get("activeProviderId");
+  if (active == null || active.kind != JsonKind.String || active.str.length == 0) {
+    val.fail("activeProviderId", "is required with providers (the id of the provider to use)");
+    return null;
+  }
+  for (let i = 0; i < list.items.length; i++) {
+    const p = list.items[i];
+    if (p.kind != JsonKind.Object) { val.fail("providers[" + i.toString() + "]", "must be an object"); return null; }
+    const id = p.get("id");
+    if (id != null && id.kind == JsonKind.String && id.str == active.str) {
+      val.base = "providers[" + i.toString() + "]";
+      return p;
+    }
+  }
+  val.fail("activeProviderId", "names no entry of providers (no provider has that id)");
+  return null;
+}
+
 /** Parses and validates the plugin configuration text. */
 export function parseConfig(text: string): ConfigResult {
   const result = new ConfigResult();
@@ -326,24 +354,24 @@ export function parseConfig(text: string): ConfigResult {
   const root = parseJson(text.trim());
   if (root == null) { result.error = "configuration is not valid JSON: " + jsonError; return result; }
   if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
-  val.warnUnknown(root, "", ["provider", "statusPath", "statusToken"]);
-  const provider = val.object(root.get("provider"), "provider");
+  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken"]);
+  const provider = activeProvider(val, root);
   if (provider == null) {
-    if (val.ok()) val.fail("provider", "is required");
+    if (val.ok()) val.fail("provider", "is required (or providers with activeProviderId)");
     result.error = val.error;
     return result;
   }
   const cfg = new PluginConfig();
-  val.warnUnknown(provider, "provider.", ["type", "id", "apiTokens", "failover", "retryOnFailure"]);
-  cfg.providerType = val.string(provider, "type", "provider.type", "openai");
-  if (cfg.providerType.length == 0) val.fail("provider.type", "must not be empty");
-  cfg.providerId = val.string(provider, "id", "provider.id", "");
+  val.warnUnknown(provider, val.base + ".", ["type", "id", "apiTokens", "failover", "retryOnFailure"]);
+  cfg.providerType = val.string(provider, "type", val.base + ".type", "openai");
+  if (cfg.providerType.length == 0) val.fail(val.base + ".type", "must not be empty");
+  cfg.providerId = val.string(provider, "id", val.base + ".id", "");
   if (val.ok()) val.tokens(provider, cfg);
   const type = cfg.providerType.toLowerCase();
   if (type == "azure") { cfg.credentialHeader = "api-key"; cfg.credentialPrefix = ""; }
   else if (type == "claude" || type == "anthropic") { cfg.credentialHeader = "x-api-key"; cfg.credentialPrefix = ""; }
-  if (val.ok()) parseFailover(val, val.object(provider.get("failover"), "provider.failover"), cfg.failover);
-  if (val.ok()) parseRetry(val, val.object(provider.get("retryOnFailure"), "provider.retryOnFailure"), cfg.retry);
+  if (val.ok()) parseFailover(val, val.object(provider.get("failover"), val.base + ".failover"), cfg.failover);
+  if (val.ok()) parseRetry(val, val.object(provider.get("retryOnFailure"), val.base + ".retryOnFailure"), cfg.retry);
   if (val.ok()) parseStatusEndpoint(val, root, cfg);
   result.warnings = val.warnings;
   if (!val.ok()) { result.error = val.error; return result; }

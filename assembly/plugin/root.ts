@@ -1,5 +1,6 @@
 // The plugin's root context: configuration, the failover coordinator, ticks and call answers.
-import { BufferType, LogLevel } from "../abi/enums";
+import { BufferType, LogLevel, Status } from "../abi/enums";
+import { getShared, setShared } from "../runtime/shared_data";
 import { getBufferBytes } from "../runtime/buffers";
 import { RootContext, StreamContext } from "../runtime/contexts";
 import { getProperty, nowMs, randomU64, setTickPeriod } from "../runtime/host";
@@ -9,7 +10,7 @@ import { EncodedCredentials } from "./credentials";
 import { Failover, poolKeyPrefix } from "./failover";
 import { fingerprint, hash64 } from "./fingerprint";
 import { TokenFilter } from "./filter";
-import { Lease, readLease } from "./lease";
+import { CREATE_ONLY_CAS, Lease, readLease } from "./lease";
 import { PluginMetrics, poolLabel } from "./metrics";
 import { TokenState } from "./pool_state";
 import { Random } from "./random";
@@ -19,6 +20,16 @@ import { Headroom, RateLimitHeaders } from "./rate_limit";
 import { RouteShapes } from "./route_shape";
 import { renderStatus } from "./status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./verdict";
+
+/**
+ * Whether this VM is the first of the process to see this configuration text: it claims a
+ * shared-data key named by the text's hash with a create-only write, which only one VM wins.
+ */
+function firstToConfigure(text: string): bool {
+  const key = String.UTF8.encode("ai-token-failover:configured:" + hash64(text).toString(16));
+  if (getShared(key) != null) return false;
+  return setShared(key, String.UTF8.encode("1"), CREATE_ONLY_CAS) == Status.Ok;
+}
 
 /** Root context of one plugin configuration in one VM. */
 export class PluginRoot extends RootContext {
@@ -51,12 +62,14 @@ export class PluginRoot extends RootContext {
     const bytes = getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
     const text = bytes == null ? "" : String.UTF8.decode(bytes);
     const result = parseConfig(text);
-    if (logEnabled(LogLevel.Warn)) {
+    // Every worker VM parses the same configuration: only the first to claim it logs about it.
+    const speaks = (result.warnings.length > 0 || result.config == null) && firstToConfigure(text);
+    if (speaks && logEnabled(LogLevel.Warn)) {
       for (let i = 0; i < result.warnings.length; i++) logWarn(result.warnings[i]);
     }
     const cfg = result.config;
     if (cfg == null) {
-      logError("invalid config: " + result.error);
+      if (speaks) logError("invalid config: " + result.error);
       return false;
     }
     this.config = cfg;

@@ -78,13 +78,13 @@ export async function startEnvoy({ config, configFile, adminPort, concurrency = 
 }
 
 /**
- * Mock provider + Envoy with the plugin configured by `pluginConfig`. With `lds: true` the listener
+ * Mock provider + Envoy with the plugin configured by `pluginConfig` (after `filtersBefore`). With `lds: true` the listener
  * comes from a watched file, and `reload(pluginConfig)` replaces it without restarting Envoy.
  */
-export async function startGateway(pluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false } = {}) {
+export async function startGateway(pluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [] } = {}) {
   const mock = await startMockProvider(0);
   const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const makeListener = (cfg) => listener({ port: listenPort, routeTimeoutMs, filters: [wasmFilter({ wasmPath: WASM, pluginConfig: cfg })] });
+  const makeListener = (cfg) => listener({ port: listenPort, routeTimeoutMs, filters: [...filtersBefore, wasmFilter({ wasmPath: WASM, pluginConfig: cfg })] });
   const config = bootstrap({ listenPort, adminPort, upstreamPort: mock.port, listeners: lds ? [] : [makeListener(pluginConfig)] });
   const ldsDir = lds ? tempDir() : null;
   const ldsFile = lds ? path.join(ldsDir, 'lds.json') : null;
@@ -111,14 +111,14 @@ export async function startGateway(pluginConfig, { concurrency = 2, routeTimeout
     throw e;
   }
   const base = `http://127.0.0.1:${listenPort}`;
-  const secrets = new Set(pluginConfig.provider?.apiTokens ?? []);
+  const secrets = new Set(configuredTokens(pluginConfig));
   const stats = async () => (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
   return {
     mock, envoy, base, adminPort, listenPort, secrets,
     url: (p = '/v1/chat/completions') => `${base}${p}`,
     stats,
     reload: async (cfg) => {
-      for (const t of cfg.provider?.apiTokens ?? []) secrets.add(t);
+      for (const t of configuredTokens(cfg)) secrets.add(t);
       const before = await statValue(adminPort, 'listener_manager.lds.update_success');
       writeLds(cfg);
       await waitFor(async () => (await statValue(adminPort, 'listener_manager.lds.update_success')) > before, 20_000);
@@ -133,6 +133,12 @@ export async function startGateway(pluginConfig, { concurrency = 2, routeTimeout
       assertNoSecret(secrets, metrics, '/stats/prometheus');
     },
   };
+}
+
+/** Every key a plugin configuration names (strings or per-key objects, provider or providers). */
+export function configuredTokens(cfg) {
+  const blocks = [cfg.provider, ...(Array.isArray(cfg.providers) ? cfg.providers : [])];
+  return blocks.flatMap((b) => (b && Array.isArray(b.apiTokens) ? b.apiTokens : [])).map((t) => (typeof t === 'string' ? t : t?.token)).filter(Boolean);
 }
 
 /** Throws when any configured token appears in `text`. */

@@ -301,7 +301,13 @@ export class Vm {
   configure(config) {
     const id = this.host.nextContextId++;
     const root = { isRoot: true, id, config: Buffer.from(typeof config === 'string' ? config : JSON.stringify(config)), tickPeriod: 0, nextTick: 0, props: {} };
-    for (const t of (typeof config === 'object' && config.provider?.apiTokens) || []) if (typeof t === 'string' && t.length > 3) this.host.secrets.add(t);
+    const blocks = typeof config === 'object' ? [config.provider, ...(Array.isArray(config.providers) ? config.providers : [])] : [];
+    for (const b of blocks) {
+      for (const t of (b && Array.isArray(b.apiTokens) ? b.apiTokens : [])) {
+        const token = typeof t === 'string' ? t : t?.token;
+        if (typeof token === 'string' && token.length > 3) this.host.secrets.add(token);
+      }
+    }
     this.roots.set(id, root);
     this.run(root, () => this.exports.proxy_on_context_create(id, 0));
     this.run(root, () => this.exports.proxy_on_vm_start(id, 0));

@@ -59,7 +59,7 @@ describe("configuration", () => {
   it("refuses bad configuration naming the field", () => {
     expectIncludes(errorOf("{bad"), "not valid JSON");
     expectIncludes(errorOf("[]"), "JSON object");
-    expect(errorOf("{}")).toBe("provider is required");
+    expect(errorOf("{}")).toBe("provider is required (or providers with activeProviderId)");
     expect(errorOf('{"provider":{}}')).toBe("provider.apiTokens must be a non-empty array of strings");
     expect(errorOf('{"provider":{"apiTokens":[]}}')).toBe("provider.apiTokens must be a non-empty array of strings");
     expect(errorOf('{"provider":{"apiTokens":"sk"}}')).toBe("provider.apiTokens must be a non-empty array of strings");

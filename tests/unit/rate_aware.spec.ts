@@ -84,3 +84,17 @@ describe("pool record with rate limits", () => {
     expect(decodePool("1;1,0,0,0,0,0,0,0,0")).toBeNull();
   });
 });
+
+describe("Higress providers shape", () => {
+  it("uses the block named by activeProviderId, naming its fields as providers[i]", () => {
+    const r = parseConfig("{\"activeProviderId\":\"b\",\"providers\":[{\"id\":\"a\",\"apiTokens\":[\"x\"]},{\"id\":\"b\",\"type\":\"azure\",\"apiTokens\":[\"y\",\"z\"]}]}");
+    expect(r.error).toBe("");
+    expect(r.config!.providerType).toBe("azure");
+    expect(r.config!.providerId).toBe("b");
+    expect(r.config!.apiTokens).toStrictEqual(["y", "z"]);
+    expect(errorOf("{\"activeProviderId\":\"b\",\"providers\":[{\"id\":\"b\",\"apiTokens\":[]}]}")).toBe("providers[0].apiTokens must be a non-empty array of strings");
+    expect(errorOf("{\"activeProviderId\":\"c\",\"providers\":[{\"id\":\"b\",\"apiTokens\":[\"y\"]}]}")).toBe("activeProviderId names no entry of providers (no provider has that id)");
+    expect(errorOf("{\"providers\":[{\"id\":\"b\",\"apiTokens\":[\"y\"]}]}")).toBe("activeProviderId is required with providers (the id of the provider to use)");
+    expect(errorOf("{}")).toBe("provider is required (or providers with activeProviderId)");
+  });
+});
