@@ -1,10 +1,10 @@
 // `npm start`: the mock provider on :8081 and Envoy (two workers) with the plugin on :10000,
 // configured by envoy/envoy.yaml. Stops both on Ctrl-C.
 import { spawn } from 'node:child_process';
-import { ROOT, resolveEnvoy } from './envoy_bin.js';
+import { ROOT, resolveEnvoyOrExit } from './envoy_bin.js';
 import { startMockProvider } from '../envoy/mock_provider.js';
 
-const envoyBin = resolveEnvoy();
+const envoyBin = resolveEnvoyOrExit();
 const mock = await startMockProvider(8081).catch((e) => {
   console.error(`cannot listen on 127.0.0.1:8081 (${e.code}); stop whatever uses it and retry`);
   process.exit(1);
