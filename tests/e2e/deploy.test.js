@@ -34,6 +34,9 @@ function envoy_on_request(h)
   hd:replace(":path", "/compatible-mode/v1/chat/completions")
   hd:replace(":authority", "provider.internal")
   hd:replace("authorization", "Bearer ai-proxy-own-key")
+end
+function envoy_on_response(h)
+  h:headers():add("x-translated-by", "lua")
 end` },
     },
   };
@@ -41,7 +44,17 @@ end` },
   const gw = await startGateway(pluginConfig, { filtersBefore: [lua] });
   try {
     setTokens(gw, { 'sk-ap-b': '401' });
-    for (let i = 0; i < 40; i++) assert.equal((await chat(gw)).status, 200);
+    let retriedAnswers = 0;
+    for (let i = 0; i < 40; i++) {
+      const before = gw.mock.requests.length;
+      const r = await chat(gw);
+      assert.equal(r.status, 200);
+      // The route's answers pass back through the filter before the plugin; a retried answer is the
+      // plugin's own reply, which Envoy does not pass back through it (README: beside ai-proxy).
+      if (gw.mock.requests.length - before > 1) retriedAnswers++;
+      else assert.equal(r.headers['x-translated-by'], 'lua');
+    }
+    assert.ok(retriedAnswers >= 1, 'no request was retried');
     await waitFor(() => gw.mock.requests.some((r) => r.headers['user-agent'] === 'ai-token-failover-probe'), 3000);
     const sent = gw.mock.requests;
     assert.ok(sent.some((r) => r.headers['user-agent'] === 'ai-token-failover-probe'), 'no probe');
