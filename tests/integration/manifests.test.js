@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { POOL_STATS_TAG, TOKEN_STATS_TAG } from '../../envoy/config.js';
 import { Host } from '../host/emulator.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -27,19 +28,51 @@ function envoyPluginConfigs(doc) {
   return out;
 }
 
-test('Higress WasmPlugin: parses, and its defaultConfig is accepted', () => {
-  const doc = load('deploy/higress/wasmplugin.yaml');
-  assert.equal(doc.kind, 'WasmPlugin');
-  assert.equal(doc.apiVersion, 'extensions.higress.io/v1alpha1');
-  assert.match(doc.spec.url, /^oci:\/\//);
-  acceptedWithoutWarnings(doc.spec.defaultConfig);
+const loadAll = (f) => YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, f), 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const byKind = (docs, kind) => docs.filter((d) => d.kind === kind);
+
+test('Higress alone: McpBridge DNS entry, Ingress with TLS and host and path rewrite, and a WasmPlugin whose config is accepted', () => {
+  const docs = loadAll('deploy/higress/standalone.yaml');
+  const [bridge] = byKind(docs, 'McpBridge');
+  assert.deepEqual(bridge.spec.registries[0], { name: 'openai', type: 'dns', domain: 'api.openai.com', port: 443 });
+  const [ingress] = byKind(docs, 'Ingress');
+  const a = ingress.metadata.annotations;
+  assert.equal(a['higress.io/destination'], 'openai.dns');
+  assert.equal(a['higress.io/backend-protocol'], 'HTTPS');
+  assert.equal(a['higress.io/proxy-ssl-name'], 'api.openai.com');
+  assert.equal(a['higress.io/upstream-vhost'], 'api.openai.com');
+  const [plugin] = byKind(docs, 'WasmPlugin');
+  assert.match(plugin.spec.url, /^oci:\/\//);
+  acceptedWithoutWarnings(plugin.spec.defaultConfig);
 });
 
-test('Istio WasmPlugin: parses, and its pluginConfig is accepted', () => {
-  const doc = load('deploy/istio/wasmplugin.yaml');
-  assert.equal(doc.kind, 'WasmPlugin');
-  assert.equal(doc.apiVersion, 'extensions.istio.io/v1alpha1');
-  acceptedWithoutWarnings(doc.spec.pluginConfig);
+test('Higress beside ai-proxy: this plugin runs after ai-proxy on the request (lower priority, same phase), ai-proxy keeps no failover or retry', () => {
+  const docs = byKind(loadAll('deploy/higress/beside-ai-proxy.yaml'), 'WasmPlugin');
+  const aiProxy = docs.find((d) => d.metadata.name === 'ai-proxy');
+  const mine = docs.find((d) => d.metadata.name === 'ai-token-failover');
+  assert.equal(mine.spec.phase, aiProxy.spec.phase);
+  assert.ok(mine.spec.priority < aiProxy.spec.priority);
+  assert.equal(aiProxy.spec.defaultConfig.provider.failover.enabled, false);
+  assert.equal(aiProxy.spec.defaultConfig.provider.retryOnFailure.enabled, false);
+  acceptedWithoutWarnings(mine.spec.defaultConfig);
+});
+
+test('Istio: ServiceEntry and DestinationRule originate TLS to the provider, the route rewrites host and path, the plugin runs after authn/authz and probes the outbound cluster', () => {
+  const docs = loadAll('deploy/istio/wasmplugin.yaml');
+  const [entry] = byKind(docs, 'ServiceEntry');
+  const [rule] = byKind(docs, 'DestinationRule');
+  assert.deepEqual(entry.spec.hosts, ['api.openai.com']);
+  assert.equal(rule.spec.trafficPolicy.portLevelSettings[0].tls.mode, 'SIMPLE');
+  assert.equal(rule.spec.trafficPolicy.portLevelSettings[0].tls.sni, 'api.openai.com');
+  const [vs] = byKind(docs, 'VirtualService');
+  assert.deepEqual(vs.spec.http[0].rewrite, { uri: '/v1/', authority: 'api.openai.com' });
+  const [plugin] = byKind(docs, 'WasmPlugin');
+  assert.equal(plugin.apiVersion, 'extensions.istio.io/v1alpha1');
+  assert.equal(plugin.spec.phase, 'UNSPECIFIED_PHASE');
+  assert.equal(plugin.spec.pluginConfig.provider.failover.healthCheck.cluster, 'outbound|443||api.openai.com');
+  acceptedWithoutWarnings(plugin.spec.pluginConfig);
+  const stats = JSON.parse(load('deploy/istio/metrics-bootstrap.yaml').data['custom_bootstrap.json']);
+  assert.deepEqual(stats.stats_config.stats_tags, [TOKEN_STATS_TAG, POOL_STATS_TAG]);
 });
 
 test('Higress plugin spec: its schema describes exactly the fields the plugin reads', () => {
