@@ -115,3 +115,22 @@ test('build/plugin.wasm stays under 160 KiB (a bound that catches an accidental 
   const size = fs.statSync(DEFAULT_WASM).size;
   assert.ok(size < 160 * 1024, `${size} bytes`);
 });
+
+test('Higress providers + activeProviderId: the active provider\'s keys and header are used; warnings come once per process', () => {
+  const host = new Host();
+  const vms = [host.createVm(), host.createVm(), host.createVm()];
+  const config = {
+    activeProviderId: 'b',
+    providers: [{ id: 'a', apiTokens: ['sk-prov-a1'] }, { id: 'b', type: 'claude', apiTokens: ['sk-prov-b1', 'sk-prov-b2'], protocol: 'openai' }],
+  };
+  for (const vm of vms) assert.equal(vm.configure(config)[0], true);
+  const used = new Set();
+  for (let i = 0; i < 30; i++) {
+    const s = vms[i % 3].newStream();
+    s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/messages', ':authority': 'a', 'x-api-key': 'client' }, true);
+    used.add(s.requestHeaders.get('x-api-key'));
+    s.finish();
+  }
+  assert.deepEqual([...used].sort(), ['sk-prov-b1', 'sk-prov-b2']);
+  assert.deepEqual(host.logs.filter((l) => l.level >= 3).map((l) => l.msg), ['ai-token-failover: unknown field providers[1].protocol ignored']);
+});
