@@ -86,7 +86,7 @@ export class Budgets {
     for (let i = 0; i < this.emptyUntil.length; i++) {
       if (!this.isEmpty(i, now)) continue;
       if (out == null) out = [];
-      out!.push(i);
+      out.push(i);
     }
     return out;
   }

@@ -144,7 +144,7 @@ export class TokenFilter extends StreamContext {
       if (token < 0 || budgets == null) break;
       if (budgets.take(token, this.estimate, failover != null ? failover.factorOf(token) : FULL_RATE, now)) break;
       if (excluded == null) excluded = [];
-      excluded!.push(token);
+      excluded.push(token);
       token = NO_BUDGET;
     }
     if (token < 0) {

@@ -30,7 +30,7 @@ export class KeyChooser {
     const list = this.models[i];
     if (list == null) return true;
     if (model == null) return false;
-    for (let k = 0; k < list.length; k++) if (globMatch(list[k], model!)) return true;
+    for (let k = 0; k < list.length; k++) if (globMatch(list[k], model)) return true;
     return false;
   }
 
