@@ -21,6 +21,7 @@ import { DEFAULT_HOLD_MS, resetAt } from "./rate_limit";
 import { targetFromSent } from "./probe";
 import { CapturedRequest, answerHeaders, asksForStream, isHostReply, replayHeaders } from "./retry";
 import { RouteShape, shapeKey } from "./route_shape";
+import { dashboardPage, dashboardPolicy, wantsPage } from "./dashboard";
 import { sameSecret } from "./status_page";
 import { AnswerOrigin } from "./verdict";
 import { PluginRoot } from "./root";
@@ -304,6 +305,20 @@ export class TokenFilter extends StreamContext {
     if (path == null) return false;
     const q = path.indexOf("?");
     if ((q < 0 ? path : path.substring(0, q)) != cfg.statusPath) return false;
+    const method = getHeader(MapType.RequestHeaders, ":method");
+    // A browser gets the dashboard page: it holds no data, so it needs no token to load.
+    if (method == "GET" && wantsPage(getHeader(MapType.RequestHeaders, "accept"))) {
+      const random = this.plugin.random;
+      const nonce = random.next().toString(16) + random.next().toString(16);
+      const html = new HeaderList();
+      html.add("content-type", "text/html; charset=utf-8");
+      html.add("cache-control", "no-store");
+      html.add("content-security-policy", dashboardPolicy(nonce));
+      html.add("x-content-type-options", "nosniff");
+      html.add("referrer-policy", "no-referrer");
+      sendLocalResponse(200, "ai_token_failover_dashboard", String.UTF8.encode(dashboardPage(nonce)), html);
+      return true;
+    }
     const json = new HeaderList();
     json.add("content-type", "application/json");
     json.add("cache-control", "no-store");
@@ -313,7 +328,6 @@ export class TokenFilter extends StreamContext {
       sendLocalResponse(401, "ai_token_failover_status_unauthorized", String.UTF8.encode("{\"error\":\"unauthorized\"}\n"), json);
       return true;
     }
-    const method = getHeader(MapType.RequestHeaders, ":method");
     if (method != "GET") {
       json.add("allow", "GET");
       sendLocalResponse(405, "ai_token_failover_status_method", String.UTF8.encode("{\"error\":\"method not allowed\"}\n"), json);

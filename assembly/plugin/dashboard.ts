@@ -1,0 +1,129 @@
+// The operator's page, served at statusPath to a browser (Accept: text/html). It carries no data
+// and needs no secret to load: it asks for the status token once, keeps it in sessionStorage, and
+// polls the JSON status every 2 s. No external assets; its script and style run under a nonce
+// that changes with every response (Content-Security-Policy).
+
+/** Marker replaced by the response's nonce. */
+const NONCE = "__NONCE__";
+
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ai-token-failover</title>
+<style nonce="__NONCE__">
+[hidden]{display:none!important}
+body{font:14px/1.4 system-ui,sans-serif;margin:0;padding:12px;background:#f6f7f9;color:#1d2330}
+h1{font-size:18px;margin:0 0 8px}
+.bar{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin-bottom:10px}
+.card{background:#fff;border-radius:8px;padding:10px;box-shadow:0 1px 2px #0002;margin-bottom:12px}
+.wrap{overflow-x:auto}
+table{border-collapse:collapse;width:100%;min-width:640px}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e4e7ec;white-space:nowrap}
+th{font-weight:600;color:#555}
+.state{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
+.in{background:#1f9d55}.probing{background:#d64545}.waiting{background:#d99a00}.limited{background:#6b5bd6}
+#error{color:#b42318;font-weight:600}
+form{display:flex;gap:8px;flex-wrap:wrap}
+input{padding:6px;min-width:220px}
+button{padding:6px 12px}
+svg{width:100%;height:90px;background:#fff}
+.muted{color:#777}
+</style></head><body>
+<h1>ai-token-failover</h1>
+<form id="login"><input id="token" type="password" autocomplete="off" placeholder="status token" aria-label="status token"><button type="submit">Show keys</button></form>
+<p id="error" role="alert"></p>
+<div id="view" hidden>
+<div class="bar"><span id="summary"></span><span class="muted" id="lease"></span><button id="logout" type="button">Forget token</button></div>
+<div class="card"><div class="muted">keys in the pool, last minutes</div><svg id="chart" viewBox="0 0 300 60" preserveAspectRatio="none" role="img" aria-label="keys in the pool over time"><polyline id="line" fill="none" stroke="#1f9d55" stroke-width="1.5" points=""/></svg></div>
+<div class="card wrap"><table><thead><tr><th>key</th><th>state</th><th>failures</th><th>last status</th><th>out for</th><th>back in</th><th>probe ok</th><th>weight</th><th>share</th><th>budget left</th></tr></thead><tbody id="keys"></tbody></table></div>
+</div>
+<script nonce="__NONCE__">
+(function () {
+  var KEY = "ai-token-failover-status-token";
+  var history = [];
+  var timer = null;
+  var $ = function (id) { return document.getElementById(id); };
+  function secs(ms) { return ms > 0 ? (ms / 1000).toFixed(1) + " s" : ""; }
+  function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+  function showError(text) { $("error").textContent = text; }
+  function render(doc) {
+    $("view").hidden = false;
+    $("login").hidden = true;
+    showError("");
+    $("summary").textContent = doc.tokensInPool + " of " + doc.tokensConfigured + " keys in the pool";
+    $("lease").textContent = doc.lease ? "prober: " + doc.lease.holder + (doc.lease.heldByThisVm ? " (this worker)" : "") : "no prober yet";
+    var body = $("keys");
+    body.textContent = "";
+    doc.tokens.forEach(function (t) {
+      var row = document.createElement("tr");
+      row.setAttribute("data-key", t.fingerprint);
+      cell(row, t.fingerprint);
+      var state = t.state || "in";
+      var badge = document.createElement("span");
+      badge.className = "state " + state;
+      badge.textContent = state;
+      cell(row, "").appendChild(badge);
+      cell(row, String(t.consecutiveFailures || 0));
+      cell(row, t.lastStatus ? String(t.lastStatus) : "");
+      cell(row, secs(t.outForMs));
+      cell(row, secs(t.returnsInMs || t.limitedForMs));
+      cell(row, String(t.probeSuccesses || 0));
+      cell(row, String(t.weight));
+      cell(row, Math.round((t.rateShare || 1) * 100) + "%");
+      var b = t.budgetLeft;
+      cell(row, b ? [b.requests !== null ? b.requests + " req" : "", b.tokens !== null ? b.tokens + " tok" : ""].join(" ").trim() : "");
+      body.appendChild(row);
+    });
+    history.push({ at: Date.now(), n: doc.tokensInPool, max: doc.tokensConfigured });
+    var since = Date.now() - 10 * 60 * 1000;
+    history = history.filter(function (p) { return p.at >= since; });
+    var max = Math.max.apply(null, history.map(function (p) { return p.max; }).concat([1]));
+    var points = history.map(function (p) {
+      return (300 * (p.at - since) / (10 * 60 * 1000)).toFixed(1) + "," + (58 - 56 * p.n / max).toFixed(1);
+    });
+    $("line").setAttribute("points", points.join(" "));
+  }
+  function poll() {
+    var token = sessionStorage.getItem(KEY);
+    if (!token) return;
+    fetch(location.pathname, { headers: { "Authorization": "Bearer " + token, "Accept": "application/json" }, cache: "no-store" })
+      .then(function (r) {
+        if (r.status === 401) { stop(); sessionStorage.removeItem(KEY); showError("Wrong status token."); $("login").hidden = false; $("view").hidden = true; return null; }
+        if (!r.ok) { showError("Status request failed: HTTP " + r.status); return null; }
+        return r.json();
+      })
+      .then(function (doc) { if (doc) render(doc); })
+      .catch(function (e) { showError("Status request failed: " + e.message); });
+  }
+  function start() { stop(); poll(); timer = setInterval(poll, 2000); }
+  function stop() { if (timer) clearInterval(timer); timer = null; }
+  $("login").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var t = $("token").value.trim();
+    if (!t) return;
+    sessionStorage.setItem(KEY, t);
+    $("token").value = "";
+    start();
+  });
+  $("logout").addEventListener("click", function () { stop(); sessionStorage.removeItem(KEY); history = []; $("view").hidden = true; $("login").hidden = false; });
+  if (sessionStorage.getItem(KEY)) start();
+})();
+</script>
+</body></html>
+`;
+
+/** The page with `nonce` in its script and style tags. */
+export function dashboardPage(nonce: string): string {
+  return PAGE.replaceAll(NONCE, nonce);
+}
+
+/** The Content-Security-Policy the page is sent with: only its own nonce'd script and style, fetches to this origin. */
+export function dashboardPolicy(nonce: string): string {
+  return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'nonce-" + nonce +
+    "'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+}
+
+/** Whether an Accept header asks for a page rather than JSON. */
+export function wantsPage(accept: string | null): bool {
+  return accept != null && accept.includes("text/html");
+}

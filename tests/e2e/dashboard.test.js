@@ -1,0 +1,62 @@
+// The dashboard page in headless Chromium against a real Envoy and the mock provider: a wrong
+// token shows an error and no data; the right one shows the keys; a killed key turns to probing
+// within two polls, and comes back once healed. Skipped, with the reason, where Chromium is missing.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { ROOT } from '../../scripts/envoy_bin.js';
+import { chat, setTokens, startGateway } from './harness.js';
+
+const CHROMIUM = process.env.CHROMIUM_BIN ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+const TOKENS = ['sk-dash-a', 'sk-dash-b', 'sk-dash-c', 'sk-dash-d'];
+const STATUS_TOKEN = 'dashboard-e2e-secret';
+
+test('the dashboard shows the keys, a killed key turning to probing within two polls and coming back', { skip: CHROMIUM ? false : 'no Chromium (install Debian\'s chromium or set CHROMIUM_BIN)' }, async () => {
+  const gw = await startGateway({
+    statusPath: '/ai-token-failover/status',
+    statusToken: STATUS_TOKEN,
+    provider: { apiTokens: TOKENS, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, healthCheckModel: 'm' } },
+  });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 390, height: 760 } });
+    const response = await page.goto(gw.url('/ai-token-failover/status'));
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()['content-security-policy'], /default-src 'none'; script-src 'nonce-[0-9a-f]+'/);
+    const rows = page.locator('#keys tr');
+
+    await page.fill('#token', 'not-the-token');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#error:has-text("Wrong status token")', { timeout: 5000 });
+    assert.equal(await rows.count(), 0);
+    assert.equal(await page.isVisible('#view'), false);
+
+    await page.fill('#token', STATUS_TOKEN);
+    await page.click('button[type=submit]');
+    await page.waitForFunction(() => document.querySelectorAll('#keys tr .state.in').length === 4, null, { timeout: 5000 });
+    assert.ok(!page.url().includes(STATUS_TOKEN), 'the token is in the URL');
+    assert.equal(await page.isVisible('#login'), false);
+    const html = await page.content();
+    for (const t of TOKENS) assert.ok(!html.includes(t), 'a key appears in the page');
+    // Phone width: nothing but the table's own scroller is wider than the screen.
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is wider than a phone');
+
+    setTokens(gw, { 'sk-dash-b': '401' });
+    for (let i = 0; i < 40 && !gw.mock.requests.some((r) => r.token === 'sk-dash-b'); i++) await chat(gw);
+    const killedAt = Date.now();
+    await page.waitForFunction(() => [...document.querySelectorAll('#keys tr .state')].some((s) => s.textContent === 'probing'), null, { timeout: 2 * 2000 + 1500 });
+    assert.ok(Date.now() - killedAt <= 2 * 2000 + 1500);
+    const shot = process.env.UPDATE_SCREENSHOT === '1' ? path.join(ROOT, 'docs/dashboard.png') : path.join(os.tmpdir(), 'ai-token-failover-dashboard.png');
+    fs.mkdirSync(path.dirname(shot), { recursive: true });
+    await page.screenshot({ path: shot, fullPage: true });
+
+    setTokens(gw, { 'sk-dash-b': 'ok' });
+    await page.waitForFunction(() => document.querySelectorAll('#keys tr .state.in').length === 4, null, { timeout: 8000 });
+  } finally {
+    await browser.close();
+    await gw.stop();
+  }
+});
