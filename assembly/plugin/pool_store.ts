@@ -5,6 +5,7 @@ import { nowMs, randomU64 } from "../runtime/host";
 import { getShared, lastCas, setShared } from "../runtime/shared_data";
 import { FULL_RATE, PoolState, TokenState, decodePool, encodePool } from "./pool_state";
 import { Budgets } from "./budget";
+import { CREATE_ONLY_CAS } from "./lease";
 import { KeyChooser } from "./key_choice";
 
 /** PoolStore.fallback: no configured key serves the request's model. */
@@ -124,10 +125,9 @@ export class PoolStore {
   private readRecord(): bool {
     const v = getShared(this.key);
     if (v == null) {
-      // A set on a missing key ignores the CAS, so every VM creates the record with the same
-      // initial value; whichever write lands last, the result is the same.
-      setShared(this.key, String.UTF8.encode(encodePool(this.initialState())), 0);
-      this.bumpGeneration();
+      // Created with a CAS no stored key has: a VM that lost the race to create the record does
+      // not overwrite it (and a failure counted meanwhile), it reads the winner's record.
+      if (setShared(this.key, String.UTF8.encode(encodePool(this.initialState())), CREATE_ONLY_CAS) == Status.Ok) this.bumpGeneration();
       const created = getShared(this.key);
       if (created == null) return false;
       return this.decode(created, lastCas);
@@ -167,7 +167,7 @@ export class PoolStore {
         if (v != null && cas != this.cas && state != null) this.adopt(state, cas);
         return true;
       }
-      const status = setShared(this.key, String.UTF8.encode(encodePool(state)), cas);
+      const status = setShared(this.key, String.UTF8.encode(encodePool(state)), v == null ? CREATE_ONLY_CAS : cas);
       if (status == Status.Ok) {
         // Our own write's CAS is unknown without another read; force a decode next time.
         this.adopt(state, 0);

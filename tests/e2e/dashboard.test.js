@@ -45,7 +45,10 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is wider than a phone');
 
     setTokens(gw, { 'sk-dash-b': '401' });
-    for (let i = 0; i < 40 && !gw.mock.requests.some((r) => r.token === 'sk-dash-b'); i++) await chat(gw);
+    // (The browser's own requests, such as /favicon.ico, also reach the provider: count from here.)
+    const from = gw.mock.requests.length;
+    for (let i = 0; i < 40 && !gw.mock.requests.slice(from).some((r) => r.token === 'sk-dash-b'); i++) await chat(gw);
+    assert.ok(gw.mock.requests.slice(from).some((r) => r.token === 'sk-dash-b'), 'the killed key was never used');
     const killedAt = Date.now();
     await page.waitForFunction(() => [...document.querySelectorAll('#keys tr .state')].some((s) => s.textContent === 'probing'), null, { timeout: 2 * 2000 + 1500 });
     assert.ok(Date.now() - killedAt <= 2 * 2000 + 1500);
