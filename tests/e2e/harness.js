@@ -110,25 +110,32 @@ export async function startGateway(pluginConfig, { concurrency = 2, routeTimeout
     await mock.close();
     throw e;
   }
+  const gw = gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath: '/v1/chat/completions', tempDirs: ldsDir ? [ldsDir] : [] });
+  gw.reload = async (cfg) => {
+    for (const t of configuredTokens(cfg)) gw.secrets.add(t);
+    const before = await statValue(adminPort, 'listener_manager.lds.update_success');
+    writeLds(cfg);
+    await waitFor(async () => (await statValue(adminPort, 'listener_manager.lds.update_success')) > before, 20_000);
+  };
+  return gw;
+}
+
+/**
+ * What a test holds of a running gateway: its URLs, stats, and a stop() that ends Envoy and the
+ * mock and checks that no configured token appears in Envoy's log or metrics, whatever the test did.
+ */
+export function gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath, tempDirs = [] }) {
   const base = `http://127.0.0.1:${listenPort}`;
   const secrets = new Set(configuredTokens(pluginConfig));
   const stats = async () => (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
   return {
-    mock, envoy, base, adminPort, listenPort, secrets,
-    url: (p = '/v1/chat/completions') => `${base}${p}`,
-    stats,
-    reload: async (cfg) => {
-      for (const t of configuredTokens(cfg)) secrets.add(t);
-      const before = await statValue(adminPort, 'listener_manager.lds.update_success');
-      writeLds(cfg);
-      await waitFor(async () => (await statValue(adminPort, 'listener_manager.lds.update_success')) > before, 20_000);
-    },
+    mock, envoy, base, adminPort, listenPort, secrets, stats,
+    url: (p = clientPath) => `${base}${p}`,
     stop: async () => {
-      // No configured token may appear in Envoy's log or metrics, whatever the test did.
       const metrics = envoy.exited === null ? await stats().catch(() => '') : '';
       await envoy.stop();
       await mock.close();
-      if (ldsDir) fs.rmSync(ldsDir, { recursive: true, force: true });
+      for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
       assertNoSecret(secrets, envoy.log, 'Envoy log');
       assertNoSecret(secrets, metrics, '/stats/prometheus');
     },

@@ -8,7 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ROOT } from '../../scripts/envoy_bin.js';
 import { startMockProvider } from '../../envoy/mock_provider.js';
-import { WASM, assertNoSecret, configuredTokens, freePort, startEnvoy, tempDir } from './harness.js';
+import { WASM, freePort, gatewayHandle, startEnvoy, tempDir } from './harness.js';
 
 export const PROVIDER_HOST = 'api.openai.com';
 export const CLIENT_PATH = '/openai/v1/chat/completions';
@@ -47,19 +47,5 @@ export async function startProviderGateway(pluginConfig, { concurrency = 2 } = {
     await mock.close();
     throw e;
   }
-  const base = `http://127.0.0.1:${listenPort}`;
-  const secrets = new Set(configuredTokens(pluginConfig));
-  const stats = async () => (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
-  return {
-    mock, envoy, base, adminPort, listenPort, secrets, stats,
-    url: (p = CLIENT_PATH) => `${base}${p}`,
-    stop: async () => {
-      const metrics = envoy.exited === null ? await stats().catch(() => '') : '';
-      await envoy.stop();
-      await mock.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-      assertNoSecret(secrets, envoy.log, 'Envoy log');
-      assertNoSecret(secrets, metrics, '/stats/prometheus');
-    },
-  };
+  return gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath: CLIENT_PATH, tempDirs: [dir] });
 }
