@@ -75,11 +75,13 @@ svg{width:100%;height:90px;background:#fff}
       body.appendChild(row);
     });
     history.push({ at: Date.now(), n: doc.tokensInPool, max: doc.tokensConfigured });
-    var since = Date.now() - 10 * 60 * 1000;
-    history = history.filter(function (p) { return p.at >= since; });
+    var now = Date.now();
+    history = history.filter(function (p) { return p.at >= now - 10 * 60 * 1000; });
+    // The chart spans what the page has seen, up to 10 minutes.
+    var from = history[0].at, span = Math.max(now - from, 1);
     var max = Math.max.apply(null, history.map(function (p) { return p.max; }).concat([1]));
     var points = history.map(function (p) {
-      return (300 * (p.at - since) / (10 * 60 * 1000)).toFixed(1) + "," + (58 - 56 * p.n / max).toFixed(1);
+      return (300 * (p.at - from) / span).toFixed(1) + "," + (58 - 56 * p.n / max).toFixed(1);
     });
     $("line").setAttribute("points", points.join(" "));
   }
