@@ -365,7 +365,7 @@ export class TokenFilter extends StreamContext {
 
   private learnShape(captured: CapturedRequest, sent: HeaderList): void {
     const shape = RouteShape.derive(HeaderList.parse(captured.headers), sent, nowMs());
-    if (shape != null) this.plugin.shapes.put(shapeKey(captured.headers), shape);
+    if (shape != null) this.plugin.shapes.learn(shapeKey(captured.headers), shape);
   }
 
   // ---- retry
@@ -407,7 +407,8 @@ export class TokenFilter extends StreamContext {
     if (cluster == null) return false;
     const captured = this.captured!;
     // Without a learned shape the request goes as the client sent it, and only a success counts.
-    const shape = this.shapeOf(captured, nowMs());
+    // A route another VM of the process has seen counts as known (one shared-data read, on failure only).
+    const shape = this.plugin.shapes.find(shapeKey(captured.headers), nowMs());
     const attempt = new Attempt(next);
     attempt.unconfirmed = shape == null;
     const headers = replayHeaders(HeaderList.parse(captured.headers), shape, cfg, cfg.apiTokens[next], root.failureRulesNeedBody);

@@ -90,6 +90,7 @@ export class PluginRoot extends RootContext {
     const name = pluginName != null && pluginName.length > 0 ? pluginName : "ai-token-failover";
     this.metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId), cfg.keys);
     const prefix = poolKeyPrefix(name, cfg);
+    this.shapes.sharedPrefix = prefix + ":shape:";
     const budgets = new Budgets(prefix, cfg.keys, ids);
     this.budgets = budgets.active ? budgets : null;
     if (cfg.failover.enabled) {

@@ -5,6 +5,7 @@
 // empty). So each VM learns, per client host and path, from the log of one request what the route
 // sent, and replays retries the same way. Pure apart from the clock the caller passes.
 import { HeaderList } from "../runtime/headers";
+import { getShared, setShared } from "../runtime/shared_data";
 import { CREDENTIAL_HEADERS } from "./credentials";
 
 /** A learned shape is used this long, then learned again from the next request (routes change). */
@@ -41,6 +42,35 @@ export class RouteShape {
   /** Headers the client sent that the route removed. */
   removed: string[] = [];
   constructor(public authority: string, public path: string, public learnedAt: i64) {}
+
+  /** Lines: learnedAt, authority, path, then `+name:value` per changed header, `-name` per removed one. */
+  encode(): string {
+    const lines: string[] = [this.learnedAt.toString(), this.authority, this.path];
+    for (let i = 0; i < this.changed.length; i++) lines.push("+" + this.changed.names[i] + ":" + this.changed.values[i]);
+    for (let i = 0; i < this.removed.length; i++) lines.push("-" + this.removed[i]);
+    return lines.join("\n");
+  }
+
+  /** Whether `other` describes the same route (learning time aside). */
+  sameRoute(other: RouteShape): bool {
+    const a = this.encode(), b = other.encode();
+    return a.substring(a.indexOf("\n")) == b.substring(b.indexOf("\n"));
+  }
+
+  static decode(s: string): RouteShape | null {
+    const lines = s.split("\n");
+    if (lines.length < 3) return null;
+    const at = I64.parseInt(lines[0]);
+    if (at <= 0 || lines[1].length == 0 || lines[2].length == 0) return null;
+    const shape = new RouteShape(lines[1], lines[2], at);
+    for (let i = 3; i < lines.length; i++) {
+      const l = lines[i];
+      const colon = l.indexOf(":");
+      if (l.startsWith("+") && colon > 1) shape.changed.add(l.substring(1, colon), l.substring(colon + 1));
+      else if (l.startsWith("-") && l.length > 1) shape.removed.push(l.substring(1));
+    }
+    return shape;
+  }
 
   /** Derives the shape from the client's headers and the headers as the router sent them. */
   static derive(client: HeaderList, sent: HeaderList, now: i64): RouteShape | null {
@@ -85,9 +115,14 @@ export function shapeKey(rawHeaders: ArrayBuffer): u64 {
   return hashBytes(h, <usize>(path >> 32), <usize>(path & 0xffffffff), 0x3f);
 }
 
-/** The shapes one VM has learned. */
+/**
+ * The shapes one VM knows: those it learned, and those another VM of the process published in
+ * shared data (so a route is learned once per process, not once per worker).
+ */
 export class RouteShapes {
   private shapes: Map<u64, RouteShape> = new Map();
+  /** Shared-data key prefix of published shapes ("" until configured: nothing is shared). */
+  sharedPrefix: string = "";
 
   /** The shape for `key` if learned within SHAPE_TTL_MS, else null. */
   get(key: u64, now: i64): RouteShape | null {
@@ -100,5 +135,36 @@ export class RouteShapes {
   put(key: u64, shape: RouteShape): void {
     if (this.shapes.size >= MAX_SHAPES && !this.shapes.has(key)) this.shapes.clear();
     this.shapes.set(key, shape);
+  }
+
+  /**
+   * Learns a shape and publishes it for the other VMs: one read, and a write only when the route
+   * does something the published copy does not say (first learned in the process, or changed).
+   */
+  learn(key: u64, shape: RouteShape): void {
+    this.put(key, shape);
+    if (this.sharedPrefix.length == 0) return;
+    const v = getShared(this.sharedKey(key));
+    const published = v != null ? RouteShape.decode(String.UTF8.decode(v)) : null;
+    if (published != null && published.sameRoute(shape)) return;
+    setShared(this.sharedKey(key), String.UTF8.encode(shape.encode()), 0);
+  }
+
+  /** The shape for `key`: this VM's, else the one published by another VM (one read). */
+  find(key: u64, now: i64): RouteShape | null {
+    const own = this.get(key, now);
+    if (own != null || this.sharedPrefix.length == 0) return own;
+    const v = getShared(this.sharedKey(key));
+    if (v == null) return null;
+    const shape = RouteShape.decode(String.UTF8.decode(v));
+    if (shape == null) return null;
+    // Kept as freshly learned here: this VM learns the route itself within SHAPE_TTL_MS anyway.
+    shape.learnedAt = now;
+    this.put(key, shape);
+    return shape;
+  }
+
+  private sharedKey(key: u64): ArrayBuffer {
+    return String.UTF8.encode(this.sharedPrefix + key.toString(16));
   }
 }

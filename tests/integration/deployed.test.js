@@ -306,3 +306,25 @@ test('every key out: the one whose Retry-After ends first is used before one out
   const r = roundTrip(vms[0], () => ({ status: 200 }));
   assert.equal(r.token, 'sk-b');
 });
+
+test('a route one VM has learned is known to the others: their first retries go the way the router sends', () => {
+  const { host, vms } = setup(config({ retry: { maxRetries: 1 } }), 2);
+  const retries = [];
+  const provider = ({ token, headers, call }) => {
+    if (call) retries.push(headers);
+    return token === 'sk-a' ? { status: 401, body: '{}' } : { status: 200, body: '{}' };
+  };
+  // VM 0 learns the route from one successful request.
+  for (let i = 0; i < 50; i++) {
+    const r = roundTrip(vms[0], provider, { headers: CLIENT_PATH, route: ROUTE });
+    if (r.token !== 'sk-a') break;
+  }
+  const learnWrites = host.shared.writes;
+  // VM 1 has served nothing: its first failing request is retried with the route's shape.
+  for (let i = 0; i < 100 && retries.length === 0; i++) roundTrip(vms[1], provider, { headers: CLIENT_PATH, route: ROUTE });
+  assert.equal(retries.length, 1);
+  assert.equal(retries[0].get(':authority'), 'api.provider.test');
+  assert.equal(retries[0].get(':path'), '/v1/chat/completions?api-version=1');
+  assert.equal(retries[0].get('x-route-added'), 'yes');
+  assert.ok(host.shared.writes > learnWrites, 'the failure was counted');
+});
