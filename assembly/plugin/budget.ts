@@ -20,6 +20,39 @@ class Bucket {
   constructor(public id: u64, public requests: i64, public tokens: i64, public at: i64) {}
 }
 
+/** A key's rates at its AIMD share, and the size of its buckets. */
+class Rates {
+  /** Thousandths of a request per ms. */
+  requests: f64;
+  /** Tokens per ms. */
+  tokens: f64;
+  requestCap: i64;
+  tokenCap: i64;
+
+  constructor(rpm: i64, tpm: i64, factor: i32) {
+    const scale = <f64>factor / <f64>FULL_RATE;
+    this.requests = <f64>rpm * 1000 * scale / MS_PER_MINUTE;
+    this.tokens = <f64>tpm * scale / MS_PER_MINUTE;
+    this.requestCap = max<i64>(1000, <i64>(this.requests * <f64>BURST_MS));
+    this.tokenCap = max<i64>(1, <i64>(this.tokens * <f64>BURST_MS));
+  }
+
+  /** Key `id`'s bucket among `buckets`, refilled to `now`; a key seen for the first time starts full. */
+  bucketOf(buckets: Bucket[], id: u64, now: i64): Bucket {
+    let b: Bucket | null = null;
+    for (let k = 0; k < buckets.length; k++) if (buckets[k].id == id) b = buckets[k];
+    if (b == null) {
+      b = new Bucket(id, this.requestCap, this.tokenCap, now);
+      buckets.push(b);
+    }
+    const dt = <f64>max<i64>(0, now - b.at);
+    b.requests = min(this.requestCap, b.requests + <i64>(this.requests * dt));
+    b.tokens = min(this.tokenCap, b.tokens + <i64>(this.tokens * dt));
+    b.at = now;
+    return b;
+  }
+}
+
 function encode(buckets: Bucket[]): string {
   const parts = new Array<string>(buckets.length);
   for (let i = 0; i < buckets.length; i++) {
@@ -128,28 +161,15 @@ export class Budgets {
 
   // Leases at least one request (and the tokens needed) from key i's shared bucket.
   private lease(i: i32, tokens: i64, factor: i32, now: i64): bool {
-    const scale = <f64>factor / <f64>FULL_RATE;
-    const reqRate = <f64>this.rpm[i] * 1000 * scale / MS_PER_MINUTE;   // thousandths per ms
-    const tokRate = <f64>this.tpm[i] * scale / MS_PER_MINUTE;          // tokens per ms
-    const reqCap = max<i64>(1000, <i64>(reqRate * <f64>BURST_MS));
-    const tokCap = max<i64>(1, <i64>(tokRate * <f64>BURST_MS));
+    const rates = new Rates(this.rpm[i], this.tpm[i], factor);
+    const reqRate = rates.requests, tokRate = rates.tokens, tokCap = rates.tokenCap;
     const needReq = this.rpm[i] > 0 && this.requestsLeft[i] < 1000;
     const needTok = this.tpm[i] > 0 && this.tokensLeft[i] < tokens;
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const v = getShared(this.key);
       const cas = v == null ? 0xffffffff : lastCas;
       const buckets = v != null ? decode(String.UTF8.decode(v)) : [];
-      let b: Bucket | null = null;
-      for (let k = 0; k < buckets.length; k++) if (buckets[k].id == this.ids[i]) b = buckets[k];
-      if (b == null) {
-        // A key seen for the first time starts with a full bucket.
-        b = new Bucket(this.ids[i], reqCap, tokCap, now);
-        buckets.push(b);
-      }
-      const dt = <f64>max<i64>(0, now - b.at);
-      b.requests = min(reqCap, b.requests + <i64>(reqRate * dt));
-      b.tokens = min(tokCap, b.tokens + <i64>(tokRate * dt));
-      b.at = now;
+      const b = rates.bucketOf(buckets, this.ids[i], now);
       let grantReq: i64 = 0, grantTok: i64 = 0;
       if (needReq) {
         if (b.requests < 1000) return this.markEmpty(i, now, <f64>(<i64>1000 - b.requests) / reqRate);
@@ -187,17 +207,9 @@ export class Budgets {
     const buckets = v != null ? decode(String.UTF8.decode(v)) : [];
     const out = new Array<i64[]>(this.ids.length);
     for (let i = 0; i < this.ids.length; i++) {
-      const scale = <f64>(factors != null ? factors[i] : FULL_RATE) / <f64>FULL_RATE;
-      const reqRate = <f64>this.rpm[i] * 1000 * scale / MS_PER_MINUTE;
-      const tokRate = <f64>this.tpm[i] * scale / MS_PER_MINUTE;
-      let req = max<i64>(1000, <i64>(reqRate * <f64>BURST_MS)), tok = max<i64>(1, <i64>(tokRate * <f64>BURST_MS));
-      for (let k = 0; k < buckets.length; k++) {
-        const b = buckets[k];
-        if (b.id != this.ids[i]) continue;
-        const dt = <f64>max<i64>(0, now - b.at);
-        req = min(req, b.requests + <i64>(reqRate * dt));
-        tok = min(tok, b.tokens + <i64>(tokRate * dt));
-      }
+      const rates = new Rates(this.rpm[i], this.tpm[i], factors != null ? factors[i] : FULL_RATE);
+      const b = rates.bucketOf(buckets, this.ids[i], now);
+      const req = b.requests, tok = b.tokens;
       out[i] = [this.rpm[i] > 0 ? req / 1000 : -1, this.tpm[i] > 0 ? tok : -1];
     }
     return out;

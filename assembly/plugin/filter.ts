@@ -343,9 +343,9 @@ export class TokenFilter extends StreamContext {
    */
   private followRateLimit(token: i32, headers: HeaderList | null): void {
     const names = this.plugin.rateLimit;
-    const requestsLeft = headerDecimal(headers, names.remainingRequests);
-    const tokensLeft = headerDecimal(headers, names.remainingTokens);
-    if (requestsLeft > 0) this.plugin.headroom.set(token, requestsLeft, headerDecimal(headers, names.limitRequests));
+    const requestsLeft = headerDecimal(headers, names.remainingRequests, names.remainingRequestsKey);
+    const tokensLeft = headerDecimal(headers, names.remainingTokens, names.remainingTokensKey);
+    if (requestsLeft > 0) this.plugin.headroom.set(token, requestsLeft, headerDecimal(headers, names.limitRequests, names.limitRequestsKey));
     if (requestsLeft != 0 && tokensLeft != 0) return;
     const now = nowMs();
     let until: i64 = 0;
@@ -497,9 +497,13 @@ function jsonHeaders(): HeaderList {
   return h;
 }
 
-/** A header of the route's answer (`list` null) or of a call answer, as a number; -1 when absent. */
-function headerDecimal(list: HeaderList | null, name: string): i32 {
-  const v = headerText(list, name);
+/**
+ * A header of the route's answer (`list` null: read from the host as bytes, `key` being `name`
+ * encoded, no string built) or of a call answer, as a number; -1 when absent or not a number.
+ */
+function headerDecimal(list: HeaderList | null, name: string, key: ArrayBuffer): i32 {
+  if (list == null) return getHeaderDecimal(MapType.ResponseHeaders, key);
+  const v = list.get(name);
   if (v == null || v.length == 0 || v.length > 9) return -1;
   let n = 0;
   for (let i = 0; i < v.length; i++) {

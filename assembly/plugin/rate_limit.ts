@@ -1,12 +1,21 @@
 // The provider's own rate-limit headers (OpenAI/Azure `x-ratelimit-*`, Anthropic
 // `anthropic-ratelimit-*`): when a key reports nothing left, until when. Pure.
-import { retryAfterDeadline } from "./retry_after";
+import { daysFromCivil, digits, retryAfterDeadline } from "./retry_after";
 
 /** Header names one provider type uses. */
 export class RateLimitHeaders {
+  /** The numeric headers' names as UTF-8, encoded once: they are read on every answer. */
+  remainingRequestsKey: ArrayBuffer;
+  remainingTokensKey: ArrayBuffer;
+  limitRequestsKey: ArrayBuffer;
+
   constructor(public remainingRequests: string, public remainingTokens: string,
               public resetRequests: string, public resetTokens: string, public resetIsTime: bool,
-              public limitRequests: string) {}
+              public limitRequests: string) {
+    this.remainingRequestsKey = String.UTF8.encode(remainingRequests);
+    this.remainingTokensKey = String.UTF8.encode(remainingTokens);
+    this.limitRequestsKey = String.UTF8.encode(limitRequests);
+  }
 
   /** Anthropic's for `claude`/`anthropic`, OpenAI's (also Azure's and compatible providers') otherwise. */
   static forType(type: string): RateLimitHeaders {
@@ -53,22 +62,11 @@ export function parseDuration(s: string): i64 {
   return <i64>Math.ceil(Math.min(total, MAX_RESET_MS));
 }
 
-function digits(s: string, from: i32, count: i32): i32 {
-  if (from + count > s.length) return -1;
-  let v = 0;
-  for (let i = from; i < from + count; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return -1;
-    v = v * 10 + (c - 0x30);
-  }
-  return v;
-}
-
 /** An RFC 3339 time (`2026-11-22T05:01:02Z`, fraction and offset allowed) in ms since 1970; -1 when malformed. */
 export function parseRfc3339(s: string): i64 {
   if (s.length < 20 || s.charAt(4) != "-" || s.charAt(7) != "-" || (s.charAt(10) != "T" && s.charAt(10) != "t") ||
       s.charAt(13) != ":" || s.charAt(16) != ":") return -1;
-  const y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
+  const y = <i32>digits(s, 0, 4), mo = <i32>digits(s, 5, 2), d = <i32>digits(s, 8, 2);
   const h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2);
   if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return -1;
   let i = 19;
@@ -94,13 +92,7 @@ export function parseRfc3339(s: string): i64 {
     return -1;
   }
   if (i != s.length) return -1;
-  // Days since 1970-01-01 of the civil date (proleptic Gregorian).
-  const yy: i64 = mo <= 2 ? y - 1 : y;
-  const era: i64 = yy / 400;
-  const yoe = yy - era * 400;
-  const mp: i64 = mo > 2 ? mo - 3 : mo + 9;
-  const doy = (153 * mp + 2) / 5 + d - 1;
-  const days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+  const days = daysFromCivil(y, mo, d);
   return ((days * 24 + h) * 60 + mi) * 60_000 + <i64>sec * 1000 + ms - offset;
 }
 

@@ -5,7 +5,8 @@ const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
 /** Upper bound on a honoured Retry-After, so a bogus header cannot bench a token for days. */
 export const MAX_RETRY_AFTER_MS: i64 = 3_600_000;
 
-function digits(s: string, from: i32, count: i32): i64 {
+/** The decimal number in `count` characters of `s` from `from`, or -1 when one is not a digit. */
+export function digits(s: string, from: i32, count: i32): i64 {
   if (from + count > s.length) return -1;
   let v: i64 = 0;
   for (let i = from; i < from + count; i++) {
@@ -16,8 +17,8 @@ function digits(s: string, from: i32, count: i32): i64 {
   return v;
 }
 
-// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-function daysFromCivil(y: i32, m: i32, d: i32): i64 {
+/** Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+export function daysFromCivil(y: i32, m: i32, d: i32): i64 {
   const yy: i64 = m <= 2 ? y - 1 : y;
   const era: i64 = (yy >= 0 ? yy : yy - 399) / 400;
   const yoe = yy - era * 400;
