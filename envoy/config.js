@@ -74,3 +74,9 @@ export function bootstrap({ listenPort, adminPort, upstreamPort, filters, listen
     },
   };
 }
+
+/** Every key a plugin configuration names (strings or per-key objects, provider or providers). */
+export function configuredTokens(cfg) {
+  const blocks = [cfg.provider, ...(Array.isArray(cfg.providers) ? cfg.providers : [])];
+  return blocks.flatMap((b) => (b && Array.isArray(b.apiTokens) ? b.apiTokens : [])).map((t) => (typeof t === 'string' ? t : t?.token)).filter(Boolean);
+}

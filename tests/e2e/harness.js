@@ -7,7 +7,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, resolveEnvoy } from '../../scripts/envoy_bin.js';
-import { bootstrap, listener, wasmFilter } from '../../envoy/config.js';
+import { bootstrap, configuredTokens, listener, wasmFilter } from '../../envoy/config.js';
+
+export { configuredTokens };
 import { startMockProvider } from '../../envoy/mock_provider.js';
 
 export const WASM = path.join(ROOT, 'build/plugin.wasm');
@@ -140,12 +142,6 @@ export function gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig
       assertNoSecret(secrets, metrics, '/stats/prometheus');
     },
   };
-}
-
-/** Every key a plugin configuration names (strings or per-key objects, provider or providers). */
-export function configuredTokens(cfg) {
-  const blocks = [cfg.provider, ...(Array.isArray(cfg.providers) ? cfg.providers : [])];
-  return blocks.flatMap((b) => (b && Array.isArray(b.apiTokens) ? b.apiTokens : [])).map((t) => (typeof t === 'string' ? t : t?.token)).filter(Boolean);
 }
 
 /** Throws when any configured token appears in `text`. */

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SharedStore } from './shared_store.js';
 import { Headers, parseMap, serializeMap } from './header_map.js';
+import { configuredTokens } from '../../envoy/config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_WASM = path.join(ROOT, 'build/plugin.wasm');
@@ -301,13 +302,7 @@ export class Vm {
   configure(config) {
     const id = this.host.nextContextId++;
     const root = { isRoot: true, id, config: Buffer.from(typeof config === 'string' ? config : JSON.stringify(config)), tickPeriod: 0, nextTick: 0, props: {} };
-    const blocks = typeof config === 'object' ? [config.provider, ...(Array.isArray(config.providers) ? config.providers : [])] : [];
-    for (const b of blocks) {
-      for (const t of (b && Array.isArray(b.apiTokens) ? b.apiTokens : [])) {
-        const token = typeof t === 'string' ? t : t?.token;
-        if (typeof token === 'string' && token.length > 3) this.host.secrets.add(token);
-      }
-    }
+    for (const t of typeof config === 'object' ? configuredTokens(config) : []) if (typeof t === 'string' && t.length > 3) this.host.secrets.add(t);
     this.roots.set(id, root);
     this.run(root, () => this.exports.proxy_on_context_create(id, 0));
     this.run(root, () => this.exports.proxy_on_vm_start(id, 0));
