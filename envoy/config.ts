@@ -4,7 +4,18 @@
 // No root_id and no vm_id: Envoy prefixes each log line with them, and the plugin names itself
 // (`ai-token-failover:`), so the line reads `wasm log: ai-token-failover: …`. Filters with the
 // same (empty) vm_id and code share VMs and shared data, which is what a pool needs.
-export function wasmFilter({ wasmPath, pluginConfig, vmId = '', allowOnHeadersStopIteration = true }) {
+
+/** One key of a provider block: its token, or an object with the token and its limits. */
+export type TokenEntry = string | { token?: unknown; [field: string]: unknown };
+export interface ProviderConfig { apiTokens?: TokenEntry[]; [field: string]: unknown }
+/** A plugin configuration as tests and tools write it; the plugin itself decides what is valid. */
+export interface PluginConfig { provider?: ProviderConfig; providers?: ProviderConfig[]; [field: string]: unknown }
+/** A piece of Envoy configuration (JSON is valid YAML). */
+export type EnvoyConfig = Record<string, unknown>;
+
+export interface WasmFilterOptions { wasmPath: string; pluginConfig: PluginConfig | string; vmId?: string; allowOnHeadersStopIteration?: boolean }
+
+export function wasmFilter({ wasmPath, pluginConfig, vmId = '', allowOnHeadersStopIteration = true }: WasmFilterOptions): EnvoyConfig {
   return {
     name: 'envoy.filters.http.wasm',
     typed_config: {
@@ -23,7 +34,7 @@ export function wasmFilter({ wasmPath, pluginConfig, vmId = '', allowOnHeadersSt
   };
 }
 
-export function httpConnectionManager({ filters, routeTimeoutMs = 30000 }) {
+export function httpConnectionManager({ filters, routeTimeoutMs = 30000 }: { filters: EnvoyConfig[]; routeTimeoutMs?: number }): EnvoyConfig {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
@@ -38,7 +49,7 @@ export function httpConnectionManager({ filters, routeTimeoutMs = 30000 }) {
   };
 }
 
-export function listener({ port, filters, name = 'ingress', routeTimeoutMs }) {
+export function listener({ port, filters, name = 'ingress', routeTimeoutMs }: { port: number; filters: EnvoyConfig[]; name?: string; routeTimeoutMs?: number }): EnvoyConfig {
   return {
     name,
     address: { socket_address: { address: '127.0.0.1', port_value: port } },
@@ -46,7 +57,7 @@ export function listener({ port, filters, name = 'ingress', routeTimeoutMs }) {
   };
 }
 
-export function upstreamCluster({ port, name = 'llm' }) {
+export function upstreamCluster({ port, name = 'llm' }: { port: number; name?: string }): EnvoyConfig {
   return {
     name,
     type: 'STATIC',
@@ -64,7 +75,9 @@ export const TOKEN_STATS_TAG = { tag_name: 'token', regex: '^wasmcustom\\.ai_tok
 export const POOL_STATS_TAG = { tag_name: 'pool', regex: '^wasmcustom\\.ai_token_failover\\.(pool\\.([^.]+)\\.)' };
 
 /** A whole bootstrap: listener with `filters` (default: the plugin), the llm cluster, admin. */
-export function bootstrap({ listenPort, adminPort, upstreamPort, filters, listeners }) {
+export interface BootstrapOptions { listenPort: number; adminPort: number; upstreamPort: number; filters: EnvoyConfig[]; listeners?: EnvoyConfig[] }
+
+export function bootstrap({ listenPort, adminPort, upstreamPort, filters, listeners }: BootstrapOptions): EnvoyConfig {
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
     stats_config: { stats_tags: [TOKEN_STATS_TAG, POOL_STATS_TAG] },
@@ -76,7 +89,9 @@ export function bootstrap({ listenPort, adminPort, upstreamPort, filters, listen
 }
 
 /** Every key a plugin configuration names (strings or per-key objects, provider or providers). */
-export function configuredTokens(cfg) {
+export function configuredTokens(cfg: PluginConfig): string[] {
   const blocks = [cfg.provider, ...(Array.isArray(cfg.providers) ? cfg.providers : [])];
-  return blocks.flatMap((b) => (b && Array.isArray(b.apiTokens) ? b.apiTokens : [])).map((t) => (typeof t === 'string' ? t : t?.token)).filter(Boolean);
+  return blocks.flatMap((b) => (b && Array.isArray(b.apiTokens) ? b.apiTokens : []))
+    .map((t) => (typeof t === 'string' ? t : t?.token))
+    .filter((t): t is string => typeof t === 'string' && t.length > 0);
 }

@@ -1,6 +1,10 @@
 // The ABI's serialized header-map layout, and a case-insensitive ordered header list.
-export function serializeMap(pairs) {
-  const enc = pairs.map(([k, v]) => [Buffer.from(String(k)), Buffer.from(String(v))]);
+export type HeaderPair = [string, string];
+/** Headers as tests write them: an object or a list of pairs. */
+export type HeaderInit = Record<string, string | number> | Array<[string, string | number]>;
+
+export function serializeMap(pairs: ReadonlyArray<readonly [unknown, unknown]>): Buffer {
+  const enc = pairs.map(([k, v]) => [Buffer.from(String(k)), Buffer.from(String(v))] as const);
   let size = 4 + enc.length * 8;
   for (const [k, v] of enc) size += k.length + v.length + 2;
   const out = Buffer.alloc(size);
@@ -15,10 +19,10 @@ export function serializeMap(pairs) {
   return out;
 }
 
-export function parseMap(buf) {
+export function parseMap(buf: Buffer): HeaderPair[] {
   if (buf.length < 4) return [];
   const n = buf.readUInt32LE(0);
-  const pairs = [];
+  const pairs: HeaderPair[] = [];
   let data = 4 + n * 8;
   for (let i = 0; i < n; i++) {
     const kl = buf.readUInt32LE(4 + i * 8);
@@ -32,15 +36,16 @@ export function parseMap(buf) {
 
 /** Ordered header pairs with Envoy's behaviour: names stored lower-case. */
 export class Headers {
-  constructor(init = []) {
-    this.pairs = [];
+  pairs: HeaderPair[] = [];
+
+  constructor(init: HeaderInit = []) {
     const list = Array.isArray(init) ? init : Object.entries(init);
     for (const [k, v] of list) this.add(k, v);
   }
-  add(k, v) { this.pairs.push([String(k).toLowerCase(), String(v)]); }
-  get(k) { const p = this.pairs.find(([n]) => n === k.toLowerCase()); return p ? p[1] : null; }
-  getAll(k) { return this.pairs.filter(([n]) => n === k.toLowerCase()).map(([, v]) => v); }
-  remove(k) { this.pairs = this.pairs.filter(([n]) => n !== k.toLowerCase()); }
-  replace(k, v) { this.remove(k); this.add(k, v); }
-  toObject() { return Object.fromEntries(this.pairs); }
+  add(k: string, v: string | number): void { this.pairs.push([String(k).toLowerCase(), String(v)]); }
+  get(k: string): string | null { const p = this.pairs.find(([n]) => n === k.toLowerCase()); return p ? p[1] : null; }
+  getAll(k: string): string[] { return this.pairs.filter(([n]) => n === k.toLowerCase()).map(([, v]) => v); }
+  remove(k: string): void { this.pairs = this.pairs.filter(([n]) => n !== k.toLowerCase()); }
+  replace(k: string, v: string | number): void { this.remove(k); this.add(k, v); }
+  toObject(): Record<string, string> { return Object.fromEntries(this.pairs); }
 }

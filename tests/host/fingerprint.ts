@@ -1,7 +1,7 @@
 // The plugin's token fingerprint (#index:6 hex digits), computed in JS for test assertions.
 const M = (1n << 64n) - 1n;
 
-export function hash64(s) {
+export function hash64(s: string): bigint {
   let h = 0xcbf29ce484222325n;
   for (let i = 0; i < s.length; i++) {
     h ^= BigInt(s.charCodeAt(i));
@@ -13,6 +13,6 @@ export function hash64(s) {
   return h;
 }
 
-export function fingerprint(index, token) {
+export function fingerprint(index: number, token: string): string {
   return `#${index}:${(hash64(token) >> 40n).toString(16).padStart(6, '0')}`;
 }

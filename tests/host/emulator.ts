@@ -15,49 +15,110 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SharedStore } from './shared_store.js';
-import { Headers, parseMap, serializeMap } from './header_map.js';
-import { configuredTokens } from '../../envoy/config.js';
+import { Headers, parseMap, serializeMap, type HeaderInit } from './header_map.js';
+import { configuredTokens, type PluginConfig } from '../../envoy/config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_WASM = path.join(ROOT, 'build/plugin.wasm');
 const S = { OK: 0, NOT_FOUND: 1, BAD_ARGUMENT: 2, EMPTY: 7, CAS_MISMATCH: 8 };
 const MAP = { REQ: 0, REQ_TRAILERS: 1, RESP: 2, RESP_TRAILERS: 3, CALL_RESP: 6, CALL_TRAILERS: 7 };
 const BUF = { REQ_BODY: 0, RESP_BODY: 1, CALL_BODY: 4, VM_CONFIG: 6, PLUGIN_CONFIG: 7 };
-const enc = new TextEncoder();
+
+/** The module's exports the host calls (the Proxy-Wasm ABI 0.2.1 callbacks). */
+type Callback = (...args: number[]) => number;
+interface PluginExports {
+  memory: WebAssembly.Memory;
+  _initialize(): void;
+  proxy_on_memory_allocate(size: number): number;
+  [callback: string]: Callback | WebAssembly.Memory | (() => void);
+}
+
+export interface LogLine { vm: string; level: number; msg: string }
+export interface Metric { type: number; value: number }
+
+/** What the provider (or Envoy) answers to a call; `delayMs` and `hang` delay or withhold it. */
+export interface CallAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  delayMs?: number;
+  hang?: boolean;
+}
+
+/** An HTTP call the plugin made, waiting for its answer. */
+export interface PendingCall {
+  id: number;
+  root: RootContext;
+  owner: Stream | null;
+  cluster: string;
+  headers: Headers;
+  body: Buffer;
+  timeoutMs: number;
+  deadline: number;
+  answerAt: number | null;
+  answer: CallAnswer | null;
+}
+
+export interface RootContext {
+  isRoot: true;
+  id: number;
+  config: Buffer;
+  tickPeriod: number;
+  nextTick: number;
+  props: Record<string, string>;
+  stopped?: boolean;
+}
+
+export interface LocalResponse { status: number; details: string; body: Buffer; headers: Headers }
+
+/** A route as the emulated router applies it. */
+export interface Route {
+  cluster?: string;
+  prefixRewrite?: [string, string];
+  hostRewrite?: string;
+  headersToAdd?: Record<string, string>;
+}
+
+export interface StreamOptions { allowOnHeadersStopIteration?: boolean; route?: Route; reachesRouter?: boolean }
+
+type Phase = 'created' | 'requestHeaders' | 'requestBody' | 'responseHeaders' | 'responseBody' | 'waiting' | 'done' | 'log' | 'deleted';
 
 export class Host {
-  constructor({ wasmPath = DEFAULT_WASM, logLevel = 2 } = {}) {
+  module: WebAssembly.Module;
+  shared = new SharedStore();
+  nowMs = 1_700_000_000_000;
+  metrics = new Map<string, Metric>();
+  metricIds: string[] = [];
+  logs: LogLine[] = [];
+  logLevel: number;
+  vms: Vm[] = [];
+  hostCalls = new Map<string, number>();
+  nextCallId = 1;
+  nextContextId = 1;
+  /** Every API token any configuration named: none may appear in a log, metric name or local response. */
+  secrets = new Set<string>();
+
+  constructor({ wasmPath = DEFAULT_WASM, logLevel = 2 }: { wasmPath?: string; logLevel?: number } = {}) {
     this.module = new WebAssembly.Module(fs.readFileSync(wasmPath));
-    this.shared = new SharedStore();
-    this.nowMs = 1_700_000_000_000;
-    this.metrics = new Map();
-    this.metricIds = [];
-    this.logs = [];
     this.logLevel = logLevel;
-    this.vms = [];
-    this.hostCalls = new Map();
-    this.nextCallId = 1;
-    this.nextContextId = 1;
-    /** Every API token any configuration named: none may appear in a log, metric name or local response. */
-    this.secrets = new Set();
   }
 
   /** Throws when a configured token appears in `text` (a secret leaked through `where`). */
-  checkSecret(text, where) {
+  checkSecret(text: string, where: string): void {
     for (const s of this.secrets) if (text.includes(s)) throw new Error(`a configured token leaked into ${where}`);
   }
 
-  createVm(name = `vm${this.vms.length}`) {
+  createVm(name = `vm${this.vms.length}`): Vm {
     const vm = new Vm(this, name);
     this.vms.push(vm);
     return vm;
   }
 
   /** Moves the virtual clock, firing ticks and HTTP-call timeouts in time order. */
-  advance(ms) {
+  advance(ms: number): void {
     const end = this.nowMs + ms;
     for (;;) {
-      let next = null;
+      let next: { at: number; fire: () => void } | null = null;
       for (const vm of this.vms) {
         for (const root of vm.roots.values()) {
           if (root.tickPeriod > 0 && root.nextTick <= end && (!next || root.nextTick < next.at)) next = { at: root.nextTick, fire: () => vm.tick(root) };
@@ -74,65 +135,79 @@ export class Host {
     this.nowMs = end;
   }
 
-  metric(name) { return this.metrics.get(name)?.value ?? 0; }
-  countCall(name) { this.hostCalls.set(name, (this.hostCalls.get(name) ?? 0) + 1); }
-  resetCallCounts() { this.hostCalls.clear(); }
+  metric(name: string): number { return this.metrics.get(name)?.value ?? 0; }
+  countCall(name: string): void { this.hostCalls.set(name, (this.hostCalls.get(name) ?? 0) + 1); }
+  resetCallCounts(): void { this.hostCalls.clear(); }
 }
 
 export class Vm {
-  constructor(host, name) {
+  host: Host;
+  name: string;
+  roots = new Map<number, RootContext>();
+  streams = new Map<number, Stream>();
+  pendingCalls = new Map<number, PendingCall>();
+  effective: RootContext | Stream | null = null;
+  /** The call whose answer is being delivered (its headers and body are readable). */
+  callAnswer: { headers: Headers; body: Buffer } | null = null;
+  busyNs = 0n;
+  initializing = true;
+  instance: WebAssembly.Instance;
+  exports: PluginExports;
+  /** The root context of the last configuration (streams are created under it by default). */
+  root!: RootContext;
+
+  constructor(host: Host, name: string) {
     this.host = host;
     this.name = name;
-    this.roots = new Map();
-    this.streams = new Map();
-    this.pendingCalls = new Map();
-    this.effective = null;
-    this.busyNs = 0n;
-    this.initializing = true;
     this.instance = new WebAssembly.Instance(host.module, this.imports());
-    this.exports = this.instance.exports;
+    this.exports = this.instance.exports as unknown as PluginExports;
     this.exports._initialize();
     this.initializing = false;
-    this.upstream = null;
+  }
+
+  /** Calls one of the module's ABI callbacks. */
+  callback(name: string, ...args: number[]): number {
+    return (this.exports[name] as Callback)(...args);
   }
 
   // ---- memory helpers
-  bytes(ptr, len) { return Buffer.from(new Uint8Array(this.exports.memory.buffer, ptr, len)); }
-  text(ptr, len) { return this.bytes(ptr, len).toString('utf8'); }
-  u32(ptr, v) { new DataView(this.exports.memory.buffer).setUint32(ptr, v >>> 0, true); }
-  u64(ptr, v) { new DataView(this.exports.memory.buffer).setBigUint64(ptr, BigInt(v), true); }
-  give(buf, ptrOut, sizeOut) {
+  bytes(ptr: number, len: number): Buffer { return Buffer.from(new Uint8Array(this.exports.memory.buffer, ptr, len)); }
+  text(ptr: number, len: number): string { return this.bytes(ptr, len).toString('utf8'); }
+  u32(ptr: number, v: number): void { new DataView(this.exports.memory.buffer).setUint32(ptr, v >>> 0, true); }
+  u64(ptr: number, v: bigint | number): void { new DataView(this.exports.memory.buffer).setBigUint64(ptr, BigInt(v), true); }
+  give(buf: Uint8Array, ptrOut: number, sizeOut: number): void {
     const p = buf.length > 0 ? this.exports.proxy_on_memory_allocate(buf.length) : 0;
     if (buf.length > 0) new Uint8Array(this.exports.memory.buffer, p, buf.length).set(buf);
     this.u32(ptrOut, p);
     this.u32(sizeOut, buf.length);
   }
 
-  imports() {
+  imports(): WebAssembly.Imports {
     const self = this;
     const host = this.host;
-    const guard = (name, fn) => (...args) => {
+    // Arguments arrive as numbers (i32, f64) or bigints (i64), as the ABI declares them.
+    const guard = <A extends any[]>(name: string, fn: (...args: A) => number) => (...args: A): number => {
       host.countCall(name);
       if (self.initializing && name !== 'proxy_log') throw new Error(`${name} called during _initialize`);
       return fn(...args);
     };
     const env = {
-      proxy_log: guard('proxy_log', (level, p, n) => {
+      proxy_log: guard('proxy_log', (level: number, p: number, n: number) => {
         const msg = self.text(p, n);
         host.checkSecret(msg, 'a log line');
         host.logs.push({ vm: self.name, level, msg });
         return S.OK;
       }),
-      proxy_get_log_level: guard('proxy_get_log_level', (out) => { self.u32(out, host.logLevel); return S.OK; }),
-      proxy_get_current_time_nanoseconds: guard('proxy_get_current_time_nanoseconds', (out) => { self.u64(out, BigInt(host.nowMs) * 1000000n); return S.OK; }),
-      proxy_set_tick_period_milliseconds: guard('proxy_set_tick_period_milliseconds', (ms) => {
+      proxy_get_log_level: guard('proxy_get_log_level', (out: number) => { self.u32(out, host.logLevel); return S.OK; }),
+      proxy_get_current_time_nanoseconds: guard('proxy_get_current_time_nanoseconds', (out: number) => { self.u64(out, BigInt(host.nowMs) * 1000000n); return S.OK; }),
+      proxy_set_tick_period_milliseconds: guard('proxy_set_tick_period_milliseconds', (ms: number) => {
         const root = self.effective?.isRoot ? self.effective : null;
         if (!root) return S.BAD_ARGUMENT;
         root.tickPeriod = ms;
         root.nextTick = host.nowMs + ms;
         return S.OK;
       }),
-      proxy_get_buffer_bytes: guard('proxy_get_buffer_bytes', (type, start, max, pOut, sOut) => {
+      proxy_get_buffer_bytes: guard('proxy_get_buffer_bytes', (type: number, start: number, max: number, pOut: number, sOut: number) => {
         const buf = self.buffer(type);
         if (!buf) return S.NOT_FOUND;
         self.give(buf.subarray(start, start + max), pOut, sOut);
@@ -140,13 +215,13 @@ export class Vm {
       }),
       proxy_set_buffer_bytes: guard('proxy_set_buffer_bytes', () => S.OK),
       proxy_get_buffer_status: guard('proxy_get_buffer_status', () => S.OK),
-      proxy_get_header_map_pairs: guard('proxy_get_header_map_pairs', (type, pOut, sOut) => {
+      proxy_get_header_map_pairs: guard('proxy_get_header_map_pairs', (type: number, pOut: number, sOut: number) => {
         const m = self.map(type);
         if (!m) return S.NOT_FOUND;
         self.give(serializeMap(m.pairs), pOut, sOut);
         return S.OK;
       }),
-      proxy_get_header_map_value: guard('proxy_get_header_map_value', (type, kp, kn, pOut, sOut) => {
+      proxy_get_header_map_value: guard('proxy_get_header_map_value', (type: number, kp: number, kn: number, pOut: number, sOut: number) => {
         const m = self.map(type);
         if (!m) return S.NOT_FOUND;
         const v = m.get(self.text(kp, kn));
@@ -154,74 +229,77 @@ export class Vm {
         self.give(Buffer.from(v), pOut, sOut);
         return S.OK;
       }),
-      proxy_replace_header_map_value: guard('proxy_replace_header_map_value', (type, kp, kn, vp, vn) => {
+      proxy_replace_header_map_value: guard('proxy_replace_header_map_value', (type: number, kp: number, kn: number, vp: number, vn: number) => {
         const m = self.map(type);
         if (!m) return S.NOT_FOUND;
         m.replace(self.text(kp, kn), self.text(vp, vn));
         return S.OK;
       }),
-      proxy_add_header_map_value: guard('proxy_add_header_map_value', (type, kp, kn, vp, vn) => {
+      proxy_add_header_map_value: guard('proxy_add_header_map_value', (type: number, kp: number, kn: number, vp: number, vn: number) => {
         const m = self.map(type);
         if (!m) return S.NOT_FOUND;
         m.add(self.text(kp, kn), self.text(vp, vn));
         return S.OK;
       }),
-      proxy_remove_header_map_value: guard('proxy_remove_header_map_value', (type, kp, kn) => {
+      proxy_remove_header_map_value: guard('proxy_remove_header_map_value', (type: number, kp: number, kn: number) => {
         const m = self.map(type);
         if (!m) return S.NOT_FOUND;
         m.remove(self.text(kp, kn));
         return S.OK;
       }),
       proxy_set_header_map_pairs: guard('proxy_set_header_map_pairs', () => S.OK),
-      proxy_get_property: guard('proxy_get_property', (pp, pn, pOut, sOut) => {
+      proxy_get_property: guard('proxy_get_property', (pp: number, pn: number, pOut: number, sOut: number) => {
         const key = self.text(pp, pn).split('\0').join('.');
         const ctx = self.effective;
-        const value = ctx?.isRoot ? ctx.props?.[key] : ctx?.property(key);
+        const value = ctx === null ? null : ctx.isRoot ? ctx.props[key] : ctx.property(key);
         if (value === undefined || value === null) return S.NOT_FOUND;
         self.give(Buffer.from(String(value)), pOut, sOut);
         return S.OK;
       }),
-      proxy_get_shared_data: guard('proxy_get_shared_data', (kp, kn, pOut, sOut, casOut) => {
+      proxy_get_shared_data: guard('proxy_get_shared_data', (kp: number, kn: number, pOut: number, sOut: number, casOut: number) => {
         const e = host.shared.get(self.text(kp, kn));
         if (!e) return S.NOT_FOUND;
         self.give(e.value, pOut, sOut);
         self.u32(casOut, e.cas);
         return S.OK;
       }),
-      proxy_set_shared_data: guard('proxy_set_shared_data', (kp, kn, vp, vn, cas) =>
+      proxy_set_shared_data: guard('proxy_set_shared_data', (kp: number, kn: number, vp: number, vn: number, cas: number) =>
         host.shared.set(self.text(kp, kn), self.bytes(vp, vn), cas >>> 0)),
-      proxy_http_call: guard('proxy_http_call', (up, un, hp, hn, bp, bn, tp, tn, timeout, idOut) => {
-        const root = self.effective?.isRoot ? self.effective : self.effective?.root;
-        const owner = self.effective?.isRoot ? null : self.effective;
+      proxy_http_call: guard('proxy_http_call', (up: number, un: number, hp: number, hn: number, bp: number, bn: number, tp: number, tn: number, timeout: number, idOut: number) => {
+        const ctx = self.effective;
+        if (!ctx) return S.BAD_ARGUMENT;
+        const root = ctx.isRoot ? ctx : ctx.root;
+        const owner = ctx.isRoot ? null : ctx;
         const cluster = self.text(up, un);
         const headers = new Headers(parseMap(self.bytes(hp, hn)));
         if (!headers.get(':path') || !headers.get(':method') || !headers.get(':authority')) return S.BAD_ARGUMENT;
         const id = host.nextCallId++;
-        const call = { id, root, owner, cluster, headers, body: self.bytes(bp, bn), timeoutMs: timeout, deadline: host.nowMs + timeout, answerAt: null, answer: null };
+        const call: PendingCall = { id, root, owner, cluster, headers, body: self.bytes(bp, bn), timeoutMs: timeout, deadline: host.nowMs + timeout, answerAt: null, answer: null };
         self.pendingCalls.set(id, call);
         self.u32(idOut, id);
         return S.OK;
       }),
-      proxy_send_local_response: guard('proxy_send_local_response', (status, dp, dn, bp, bn, hp, hn) => {
+      proxy_send_local_response: guard('proxy_send_local_response', (status: number, dp: number, dn: number, bp: number, bn: number, hp: number, hn: number) => {
         const stream = self.effective?.isRoot ? null : self.effective;
         if (!stream) return S.BAD_ARGUMENT;
-        stream.pendingLocal = { status, details: self.text(dp, dn), body: self.bytes(bp, bn), headers: new Headers(parseMap(self.bytes(hp, hn))) };
-        host.checkSecret(stream.pendingLocal.body.toString() + JSON.stringify(stream.pendingLocal.headers.pairs), 'a local response');
+        const local = { status, details: self.text(dp, dn), body: self.bytes(bp, bn), headers: new Headers(parseMap(self.bytes(hp, hn))) };
+        stream.pendingLocal = local;
+        host.checkSecret(local.body.toString() + JSON.stringify(local.headers.pairs), 'a local response');
         return S.OK;
       }),
-      proxy_set_effective_context: guard('proxy_set_effective_context', (id) => {
+      proxy_set_effective_context: guard('proxy_set_effective_context', (id: number) => {
         const ctx = self.streams.get(id) ?? self.roots.get(id);
         if (!ctx) return S.BAD_ARGUMENT;
         self.effective = ctx;
         return S.OK;
       }),
-      proxy_continue_stream: guard('proxy_continue_stream', (type) => {
+      proxy_continue_stream: guard('proxy_continue_stream', (type: number) => {
         const stream = self.effective?.isRoot ? null : self.effective;
         if (!stream) return S.BAD_ARGUMENT;
         stream.pendingContinue.push(type);
         return S.OK;
       }),
-      proxy_define_metric: guard('proxy_define_metric', (type, np, nn, idOut) => {
+      proxy_define_metric: guard('proxy_define_metric', (type: number, np: number, nn: number, idOut: number) => {
         const name = self.text(np, nn);
         host.checkSecret(name, 'a metric name');
         if (!host.metrics.has(name)) {
@@ -231,14 +309,14 @@ export class Vm {
         self.u32(idOut, host.metricIds.indexOf(name) + 1);
         return S.OK;
       }),
-      proxy_increment_metric: guard('proxy_increment_metric', (id, delta) => {
+      proxy_increment_metric: guard('proxy_increment_metric', (id: number, delta: bigint) => {
         const m = host.metrics.get(host.metricIds[id - 1]);
         if (!m) return S.NOT_FOUND;
         if (m.type === 0 && delta < 0n) return S.BAD_ARGUMENT;
         m.value += Number(delta);
         return S.OK;
       }),
-      proxy_record_metric: guard('proxy_record_metric', (id, value) => {
+      proxy_record_metric: guard('proxy_record_metric', (id: number, value: bigint) => {
         const m = host.metrics.get(host.metricIds[id - 1]);
         if (!m) return S.NOT_FOUND;
         m.value = Number(value);
@@ -248,19 +326,19 @@ export class Vm {
       proxy_done: guard('proxy_done', () => S.OK),
     };
     const wasi = {
-      random_get: (p, n) => { host.countCall('random_get'); for (let i = 0; i < n; i++) new Uint8Array(self.exports.memory.buffer)[p + i] = Math.floor(Math.random() * 256); return 0; },
+      random_get: (p: number, n: number) => { host.countCall('random_get'); for (let i = 0; i < n; i++) new Uint8Array(self.exports.memory.buffer)[p + i] = Math.floor(Math.random() * 256); return 0; },
       fd_write: () => 8,
       proc_exit: () => { throw new Error('proc_exit'); },
-      clock_time_get: (id, prec, out) => { self.u64(out, BigInt(host.nowMs) * 1000000n); return 0; },
-      environ_sizes_get: (a, b) => { self.u32(a, 0); self.u32(b, 0); return 0; },
+      clock_time_get: (id: number, prec: bigint, out: number) => { self.u64(out, BigInt(host.nowMs) * 1000000n); return 0; },
+      environ_sizes_get: (a: number, b: number) => { self.u32(a, 0); self.u32(b, 0); return 0; },
       environ_get: () => 0,
-      args_sizes_get: (a, b) => { self.u32(a, 0); self.u32(b, 0); return 0; },
+      args_sizes_get: (a: number, b: number) => { self.u32(a, 0); self.u32(b, 0); return 0; },
       args_get: () => 0,
     };
     return { env, wasi_snapshot_preview1: wasi };
   }
 
-  buffer(type) {
+  buffer(type: number): Buffer | null {
     const ctx = this.effective;
     if (type === BUF.PLUGIN_CONFIG) return ctx?.isRoot ? ctx.config : null;
     if (type === BUF.VM_CONFIG) return Buffer.alloc(0);
@@ -271,7 +349,7 @@ export class Vm {
     return null;
   }
 
-  map(type) {
+  map(type: number): Headers | null {
     if (type === MAP.CALL_RESP) return this.callAnswer?.headers ?? null;
     if (type === MAP.CALL_TRAILERS) return this.callAnswer ? new Headers() : null;
     const ctx = this.effective;
@@ -285,7 +363,7 @@ export class Vm {
    * Runs a callback with `ctx` effective, then applies deferred local responses and continues.
    * `busyNs` adds up the time spent inside the module's callbacks (the benchmark's module figure).
    */
-  run(ctx, fn) {
+  run<T>(ctx: RootContext | Stream, fn: () => T): T {
     const prev = this.effective;
     this.effective = ctx;
     const start = process.hrtime.bigint();
@@ -299,36 +377,36 @@ export class Vm {
   }
 
   /** Creates a root context and configures it; returns [ok, root]. */
-  configure(config) {
+  configure(config: PluginConfig | string): [boolean, RootContext] {
     const id = this.host.nextContextId++;
-    const root = { isRoot: true, id, config: Buffer.from(typeof config === 'string' ? config : JSON.stringify(config)), tickPeriod: 0, nextTick: 0, props: {} };
-    for (const t of typeof config === 'object' ? configuredTokens(config) : []) if (typeof t === 'string' && t.length > 3) this.host.secrets.add(t);
+    const root: RootContext = { isRoot: true, id, config: Buffer.from(typeof config === 'string' ? config : JSON.stringify(config)), tickPeriod: 0, nextTick: 0, props: {} };
+    for (const t of typeof config === 'object' ? configuredTokens(config) : []) if (t.length > 3) this.host.secrets.add(t);
     this.roots.set(id, root);
-    this.run(root, () => this.exports.proxy_on_context_create(id, 0));
-    this.run(root, () => this.exports.proxy_on_vm_start(id, 0));
-    const ok = this.run(root, () => this.exports.proxy_on_configure(id, root.config.length)) !== 0;
+    this.run(root, () => this.callback('proxy_on_context_create', id, 0));
+    this.run(root, () => this.callback('proxy_on_vm_start', id, 0));
+    const ok = this.run(root, () => this.callback('proxy_on_configure', id, root.config.length)) !== 0;
     this.root = root;
     return [ok, root];
   }
 
   /** Removes a root context (a configuration replaced or a VM going away). */
-  deleteRoot(root) {
-    this.run(root, () => this.exports.proxy_on_done(root.id));
-    this.run(root, () => this.exports.proxy_on_delete(root.id));
+  deleteRoot(root: RootContext): void {
+    this.run(root, () => this.callback('proxy_on_done', root.id));
+    this.run(root, () => this.callback('proxy_on_delete', root.id));
     this.roots.delete(root.id);
   }
 
-  tick(root) {
+  tick(root: RootContext): void {
     root.nextTick = this.host.nowMs + root.tickPeriod;
     if (root.stopped) return;
-    this.run(root, () => this.exports.proxy_on_tick(root.id));
+    this.run(root, () => this.callback('proxy_on_tick', root.id));
   }
 
   /**
    * Answers a pending call: with `answer` {status, headers, body}, or null for a failure (no
    * headers). Past its deadline a call gets what Envoy's router makes: 504 "upstream request timeout".
    */
-  settleCall(call, answer = call.answer) {
+  settleCall(call: PendingCall, answer: CallAnswer | null = call.answer): void {
     if (!this.pendingCalls.has(call.id)) return;
     this.pendingCalls.delete(call.id);
     if (this.host.nowMs >= call.deadline) answer = { status: 504, headers: { 'content-type': 'text/plain' }, body: 'upstream request timeout' };
@@ -339,15 +417,16 @@ export class Vm {
       this.callAnswer = { headers: new Headers(), body: Buffer.alloc(0) };
     }
     const numHeaders = this.callAnswer.headers.pairs.length;
+    const bodySize = this.callAnswer.body.length;
     try {
-      this.run(call.root, () => this.exports.proxy_on_http_call_response(call.root.id, call.id, numHeaders, this.callAnswer.body.length, 0));
+      this.run(call.root, () => this.callback('proxy_on_http_call_response', call.root.id, call.id, numHeaders, bodySize, 0));
     } finally {
       this.callAnswer = null;
     }
   }
 
   /** Answers every pending call through `upstream(call)`, which returns an answer, null (failure) or {delayMs, ...answer}. */
-  answerCalls(upstream) {
+  answerCalls(upstream: (call: PendingCall) => CallAnswer | null): void {
     for (const call of [...this.pendingCalls.values()]) {
       if (call.answerAt !== null) continue;
       const answer = upstream(call);
@@ -363,11 +442,11 @@ export class Vm {
     }
   }
 
-  newStream(root = this.root, props = {}, options = {}) {
+  newStream(root: RootContext = this.root, props: Record<string, string> = {}, options: StreamOptions = {}): Stream {
     const id = this.host.nextContextId++;
     const stream = new Stream(this, id, root, props, options);
     this.streams.set(id, stream);
-    this.run(root, () => this.exports.proxy_on_context_create(id, root.id));
+    this.run(root, () => this.callback('proxy_on_context_create', id, root.id));
     return stream;
   }
 }
@@ -376,7 +455,7 @@ export class Vm {
  * A route as Envoy's router applies it when it forwards a request: cluster, host and prefix
  * rewrites, added headers, and the router's own x-envoy-* headers.
  */
-export function applyRoute(headers, route = {}) {
+export function applyRoute(headers: Headers, route: Route = {}): void {
   const path = headers.get(':path') ?? '/';
   const authority = headers.get(':authority');
   if (route.prefixRewrite && path.startsWith(route.prefixRewrite[0])) {
@@ -385,7 +464,7 @@ export function applyRoute(headers, route = {}) {
   }
   if (route.hostRewrite) {
     headers.replace(':authority', route.hostRewrite);
-    headers.add('x-envoy-original-host', authority);
+    headers.add('x-envoy-original-host', authority ?? '');
   }
   for (const [k, v] of Object.entries(route.headersToAdd ?? {})) headers.replace(k, v);
   headers.add('x-envoy-expected-rq-timeout-ms', '30000');
@@ -393,59 +472,68 @@ export function applyRoute(headers, route = {}) {
 
 /** One HTTP stream through the plugin; the test plays Envoy's router around it. */
 export class Stream {
-  constructor(vm, id, root, props, { allowOnHeadersStopIteration = false, route = {}, reachesRouter = true } = {}) {
+  readonly isRoot = false;
+  vm: Vm;
+  id: number;
+  root: RootContext;
+  props: Record<string, string>;
+  route: Route & { cluster: string };
+  allowOnHeadersStopIteration: boolean;
+  phase: Phase = 'created';
+  requestHeaders: Headers = new Headers();
+  responseHeaders: Headers | null = null;
+  requestBodyBuffer: Buffer | null = null;
+  responseBodyBuffer: Buffer | null = null;
+  heldResponseBody: { data: Buffer; endOfStream: boolean } | null = null;
+  pendingLocal: LocalResponse | null = null;
+  pendingContinue: number[] = [];
+  localResponse: LocalResponse | null = null;
+  continued = { request: false, response: false };
+  responseHeadersAction = 0;
+  requestHeadersAction = 0;
+  lastRequestBodyAction = 0;
+  lastResponseBodyAction = 0;
+  /** true once the router has the request; starts true when a later filter answers before the router (its map is never rewritten). */
+  forwarded: boolean;
+  done = false;
+
+  constructor(vm: Vm, id: number, root: RootContext, props: Record<string, string>, { allowOnHeadersStopIteration = false, route = {}, reachesRouter = true }: StreamOptions = {}) {
     this.vm = vm;
     this.id = id;
     this.root = root;
     this.props = { ...props };
     this.route = { cluster: 'llm', ...route };
     this.allowOnHeadersStopIteration = allowOnHeadersStopIteration;
-    this.phase = 'created';
-    this.requestHeaders = null;
-    this.responseHeaders = null;
-    this.requestBodyBuffer = null;
-    this.responseBodyBuffer = null;
-    this.heldResponseBody = null;
-    this.pendingLocal = null;
-    this.pendingContinue = [];
-    this.localResponse = null;
-    this.continued = { request: false, response: false };
-    this.responseHeadersAction = 0;
-    this.requestHeadersAction = 0;
-    this.lastRequestBodyAction = 0;
-    this.lastResponseBodyAction = 0;
-    // false: a later filter answers before the router (its map is never rewritten).
     this.forwarded = !reachesRouter;
-    this.done = false;
   }
 
   /**
    * The request map is readable in the request-headers callback, at log time, and in request-body
    * callbacks while the filter still holds the headers (Envoy clears its pointer once they continue).
    */
-  requestMapReadable() {
+  requestMapReadable(): boolean {
     if (this.phase === 'requestHeaders' || this.phase === 'log') return true;
     return this.phase === 'requestBody' && this.requestHeadersAction === 1 && !this.forwarded;
   }
 
   /** Stream properties as Envoy has them at this point of the stream. */
-  property(key) {
+  property(key: string): string | null {
     if (key in this.props) return this.props[key];
     if (key === 'xds.cluster_name') return this.route.cluster;
     if (key.startsWith('request.')) {
       if (!this.requestMapReadable()) return null;
       const h = this.requestHeaders;
-      const path = h?.get(':path') ?? '';
-      if (key === 'request.host') return h?.get(':authority');
+      const path = h.get(':path') ?? '';
+      if (key === 'request.host') return h.get(':authority');
       if (key === 'request.path') return path;
       if (key === 'request.url_path') return path.split('?')[0];
-      if (key === 'request.method') return h?.get(':method');
+      if (key === 'request.method') return h.get(':method');
       return null;
     }
     return null;
   }
 
-  applyDeferred() {
+  applyDeferred(): void {
     if (this.pendingLocal) { this.localResponse = this.pendingLocal; this.pendingLocal = null; }
     const resumed = this.pendingContinue.includes(1) && !this.continued.response;
     for (const t of this.pendingContinue) { if (t === 0) this.continued.request = true; else this.continued.response = true; }
@@ -458,16 +546,16 @@ export class Stream {
     }
   }
 
-  call(name, phase, ...args) {
+  call(name: string, phase: Phase, ...args: number[]): number {
     this.phase = phase;
     try {
-      return this.vm.run(this, () => this.vm.exports[name](this.id, ...args));
+      return this.vm.run(this, () => this.vm.callback(name, this.id, ...args));
     } finally {
-      if (this.phase === phase) this.phase = 'waiting';
+      if ((this.phase as Phase) === phase) this.phase = 'waiting';
     }
   }
 
-  onRequestHeaders(headers, endOfStream = false) {
+  onRequestHeaders(headers: Headers | HeaderInit, endOfStream = false): number {
     this.requestHeaders = headers instanceof Headers ? headers : new Headers(headers);
     this.requestHeadersAction = this.call('proxy_on_request_headers', 'requestHeaders', this.requestHeaders.pairs.length, endOfStream ? 1 : 0);
     if (endOfStream && this.requestHeadersAction === 0) this.forward();
@@ -475,7 +563,7 @@ export class Stream {
   }
 
   /** A request body chunk; held back from the filter while it stopped at headers (ABI 0.2.1 default). */
-  onRequestBody(chunk, endOfStream = true) {
+  onRequestBody(chunk: string | Uint8Array, endOfStream = true): number {
     if (this.localResponse) return 3;
     const held = this.requestHeadersAction === 1;
     if (held && !this.allowOnHeadersStopIteration) return 1;
@@ -490,13 +578,13 @@ export class Stream {
   }
 
   /** The router forwards the request: its map is rewritten as the route says (seen again only at log). */
-  forward() {
+  forward(): void {
     if (this.forwarded) return;
     this.forwarded = true;
     applyRoute(this.requestHeaders, this.route);
   }
 
-  onResponseHeaders(headers, endOfStream = false) {
+  onResponseHeaders(headers: Headers | HeaderInit, endOfStream = false): number {
     if (!this.forwarded) this.forward();
     if (!('response.code_details' in this.props)) this.props['response.code_details'] = 'via_upstream';
     this.responseHeaders = headers instanceof Headers ? headers : new Headers(headers);
@@ -505,7 +593,7 @@ export class Stream {
   }
 
   /** A body chunk from upstream; held back while the filter stopped at headers (ABI 0.2.1 default). */
-  onResponseBody(chunk, endOfStream = true) {
+  onResponseBody(chunk: string | Uint8Array, endOfStream = true): number {
     const data = Buffer.from(chunk);
     const held = this.responseHeadersAction === 1 && !this.continued.response;
     if (held && !this.allowOnHeadersStopIteration) {
@@ -516,14 +604,14 @@ export class Stream {
     return this.deliverResponseBody(data, endOfStream);
   }
 
-  deliverResponseBody(data, endOfStream) {
+  deliverResponseBody(data: Buffer, endOfStream: boolean): number {
     this.responseBodyBuffer = this.lastResponseBodyAction === 1 && this.responseBodyBuffer ? Buffer.concat([this.responseBodyBuffer, data]) : data;
     this.lastResponseBodyAction = this.call('proxy_on_response_body', 'responseBody', this.responseBodyBuffer.length, endOfStream ? 1 : 0);
     return this.lastResponseBodyAction;
   }
 
   /** Ends the stream as Envoy does: on_done, on_log (the sent request readable), on_delete; its calls are cancelled. */
-  finish() {
+  finish(): void {
     if (this.done) return;
     this.done = true;
     this.call('proxy_on_done', 'done');

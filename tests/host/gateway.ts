@@ -1,13 +1,42 @@
 // Plays Envoy's router around the plugin in the emulator: one request through a VM to an
 // upstream function, answers to the plugin's HTTP calls, and what the client finally receives.
-export const CHAT = { ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'api.example.com', ':scheme': 'https', 'content-type': 'application/json' };
+import type { CallAnswer, PendingCall, Route, Stream, Vm } from './emulator.js';
+import type { Headers } from './header_map.js';
+
+export const CHAT: Record<string, string> = { ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'api.example.com', ':scheme': 'https', 'content-type': 'application/json' };
 
 /** The token a request carries, whichever header it is in. */
-export function tokenOf(headers) {
+export function tokenOf(headers: Headers): string | null {
   const auth = headers.get('authorization');
   if (auth && auth.startsWith('Bearer ')) return auth.slice(7);
   return headers.get('api-key') ?? headers.get('x-api-key');
 }
+
+/** What the provider answers; `local`: made by Envoy (a reset, a timeout), not the provider. */
+export interface UpstreamAnswer extends CallAnswer { body?: string; local?: boolean }
+/** One request as the provider sees it: the route's request (`call` absent) or one of the plugin's calls. */
+export interface UpstreamRequest { token: string | null; headers: Headers; body: string; call?: PendingCall }
+/** The provider: answers a request; null (for a call) is a failure without headers. */
+export type Upstream = (request: UpstreamRequest) => UpstreamAnswer;
+
+export interface RoundTripOptions {
+  headers?: Record<string, string>;
+  body?: string;
+  props?: Record<string, string>;
+  route?: Route;
+  allowOnHeadersStopIteration?: boolean;
+}
+
+/** What the client receives. */
+export interface ClientView {
+  status?: number;
+  headers?: Headers | null;
+  body?: string;
+  local?: boolean;
+  pending?: true;
+}
+
+export interface RoundTrip { token: string | null; status: number; stream: Stream; client: ClientView }
 
 /**
  * Sends one request through `vm`. `upstream({ token, headers, body })` returns
@@ -15,7 +44,7 @@ export function tokenOf(headers) {
  * rewrites what the router forwards (see applyRoute); `allowOnHeadersStopIteration` is the Wasm
  * filter option of that name.
  */
-export function roundTrip(vm, upstream, { headers = {}, body = '{"model":"m","messages":[]}', props = {}, route, allowOnHeadersStopIteration = true } = {}) {
+export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"model":"m","messages":[]}', props = {}, route, allowOnHeadersStopIteration = true }: RoundTripOptions = {}): RoundTrip {
   const s = vm.newStream(vm.root, props, { route, allowOnHeadersStopIteration });
   s.onRequestHeaders({ ...CHAT, authorization: 'Bearer client-key', ...headers }, !body);
   if (body) s.onRequestBody(body, true);
@@ -23,7 +52,7 @@ export function roundTrip(vm, upstream, { headers = {}, body = '{"model":"m","me
     // The plugin answered before the router: the provider never sees the request.
     const client = clientView(s, null, 0);
     s.finish();
-    return { token: null, status: client.status, stream: s, client };
+    return { token: null, status: s.localResponse.status, stream: s, client };
   }
   s.forward();
   const token = tokenOf(s.requestHeaders);
@@ -36,25 +65,25 @@ export function roundTrip(vm, upstream, { headers = {}, body = '{"model":"m","me
   for (let round = 0; round < 20 && [...vm.pendingCalls.values()].some((c) => c.answerAt === null); round++) {
     vm.answerCalls((call) => upstream({ token: tokenOf(call.headers), headers: call.headers, body: call.body.toString(), call }));
   }
-  const result = { token, status: answer.status, stream: s, client: clientView(s, answer, headersAction) };
+  const result: RoundTrip = { token, status: answer.status, stream: s, client: clientView(s, answer, headersAction) };
   if (!result.client.pending) s.finish();
   return result;
 }
 
 /** What the client receives: a local response made by the plugin, the provider's answer, or nothing yet. */
-export function clientView(s, answer, headersAction) {
+export function clientView(s: Stream, answer: UpstreamAnswer | null, headersAction: number): ClientView {
   if (s.localResponse) {
     const l = s.localResponse;
     return { status: l.status, headers: l.headers, body: l.body.toString(), local: true };
   }
   if (headersAction === 1 && !s.continued.response) return { pending: true };
-  return { status: answer.status, headers: s.responseHeaders, body: answer.body ?? '', local: false };
+  return { status: answer?.status ?? 0, headers: s.responseHeaders, body: answer?.body ?? '', local: false };
 }
 
 /** An upstream where each token has a fixed status (default 200). */
-export function statusByToken(statuses, extra = {}) {
+export function statusByToken(statuses: Record<string, number>, extra: Record<string, Partial<UpstreamAnswer>> = {}): Upstream {
   return ({ token }) => {
-    const status = statuses[token] ?? 200;
-    return { status, body: status === 200 ? '{"choices":[]}' : `{"error":${status}}`, ...(extra[token] ?? {}) };
+    const status = statuses[String(token)] ?? 200;
+    return { status, body: status === 200 ? '{"choices":[]}' : `{"error":${status}}`, ...(extra[String(token)] ?? {}) };
   };
 }

@@ -4,20 +4,20 @@ export const CAS_MISMATCH = 8;
 export const NOT_FOUND = 1;
 export const OK = 0;
 
-export class SharedStore {
-  constructor() {
-    this.entries = new Map();
-    this.counter = 0;
-    this.reads = 0;
-    this.writes = 0;
-  }
+export interface SharedEntry { value: Buffer; cas: number }
 
-  get(key) {
+export class SharedStore {
+  entries = new Map<string, SharedEntry>();
+  counter = 0;
+  reads = 0;
+  writes = 0;
+
+  get(key: string): SharedEntry | null {
     this.reads++;
     return this.entries.get(key) ?? null;
   }
 
-  set(key, value, cas) {
+  set(key: string, value: Uint8Array | string, cas: number): number {
     const existing = this.entries.get(key);
     if (existing && cas !== 0 && cas !== existing.cas) return CAS_MISMATCH;
     this.writes++;
@@ -26,7 +26,7 @@ export class SharedStore {
   }
 
   /** Test helper: the value of a key as text, or null. */
-  text(key) {
+  text(key: string): string | null {
     const e = this.entries.get(key);
     return e ? e.value.toString('utf8') : null;
   }

@@ -1,7 +1,7 @@
 // A mock OpenAI-compatible provider whose answer depends on the API token it receives.
 // Behaviours are switched at run time through /__mock/* endpoints; every request is recorded.
 //
-//   node envoy/mock_provider.js [port]            (default 8081; MOCK_HOST sets the address)
+//   node --import tsx envoy/mock_provider.ts [port]            (default 8081; MOCK_HOST sets the address)
 //   POST /__mock/tokens {"sk-b":"401","sk-c":{"status":429,"retryAfter":2}}   set behaviours
 //   POST /__mock/reset                           all tokens healthy, log cleared
 //   GET  /__mock/requests                        recorded requests (token, path, body, ...)
@@ -21,22 +21,68 @@ import https from 'node:https';
 import zlib from 'node:zlib';
 import { constants as cryptoConstants } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
+import type { AddressInfo } from 'node:net';
+
+/** What the mock does for one token: "ok", a status, or the fields below. */
+export interface Behaviour {
+  status?: number;
+  retryAfter?: number | string;
+  delayMs?: number;
+  body?: string;
+  headers?: Record<string, string>;
+  chunkDelayMs?: number;
+  gzip?: boolean;
+  bodyBytes?: number;
+  rateLimit?: { requests: number; windowMs: number };
+  noHeaders?: boolean;
+}
+export type BehaviourSpec = Behaviour | string | number;
+type Resolved = Behaviour & { status: number };
+
+/** One request the mock received, as /__mock/requests lists it. */
+export interface RecordedRequest {
+  time: number;
+  method: string | undefined;
+  path: string | undefined;
+  host: string | undefined;
+  sni: string | null;
+  token: string | null;
+  credentials: Record<string, string | string[] | undefined>;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+  status?: number;
+}
+
+export interface MockOptions { tls?: { cert: string | Buffer; key: string | Buffer }; provider?: { host: string; pathPrefix: string } }
+
+export interface MockProvider {
+  port: number;
+  server: http.Server;
+  behaviours: Map<string, BehaviourSpec>;
+  requests: RecordedRequest[];
+  windows: Map<string, { start: number; used: number }>;
+  close: () => Promise<void>;
+}
 
 const CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key'];
 
-function tokenOf(req) {
+function tokenOf(req: http.IncomingMessage): string | null {
   const auth = req.headers.authorization;
   if (auth && auth.startsWith('Bearer ')) return auth.slice(7);
-  return req.headers['api-key'] ?? req.headers['x-api-key'] ?? null;
+  return headerText(req.headers['api-key']) ?? headerText(req.headers['x-api-key']);
 }
 
-function normalise(behaviour) {
+function headerText(v: string | string[] | undefined): string | null {
+  return v === undefined ? null : Array.isArray(v) ? v.join(',') : v;
+}
+
+function normalise(behaviour: BehaviourSpec | undefined): Resolved {
   if (behaviour === undefined || behaviour === 'ok') return { status: 200 };
   if (typeof behaviour === 'string' || typeof behaviour === 'number') return { status: Number(behaviour) };
   return { status: 200, ...behaviour };
 }
 
-function completion(model, text) {
+function completion(model: string | undefined, text: string): string {
   return JSON.stringify({
     id: 'chatcmpl-mock', object: 'chat.completion', created: 1700000000, model: model ?? 'mock-model',
     choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
@@ -44,18 +90,18 @@ function completion(model, text) {
   });
 }
 
-function errorBody(status) {
-  const kinds = { 400: 'invalid_request_error', 401: 'invalid_api_key', 403: 'permission_denied', 429: 'rate_limit_exceeded' };
+function errorBody(status: number): string {
+  const kinds: Record<number, string> = { 400: 'invalid_request_error', 401: 'invalid_api_key', 403: 'permission_denied', 429: 'rate_limit_exceeded' };
   return JSON.stringify({ error: { message: `mock provider answered ${status}`, type: kinds[status] ?? 'server_error', code: status } });
 }
 
-export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider } = {}) {
-  const behaviours = new Map();
-  const requests = [];
-  const windows = new Map();
-  const onRequest = (req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
+export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider }: MockOptions = {}): Promise<MockProvider> {
+  const behaviours = new Map<string, BehaviourSpec>();
+  const requests: RecordedRequest[] = [];
+  const windows = new Map<string, { start: number; used: number }>();
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => handle(req, res, Buffer.concat(chunks)));
   };
   // No session resumption: Node reports the SNI of resumed sessions as false, and every request's
@@ -63,10 +109,10 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
   const server = tls ? https.createServer({ cert: tls.cert, key: tls.key, secureOptions: cryptoConstants.SSL_OP_NO_TICKET, maxVersion: 'TLSv1.2' }, onRequest) : http.createServer(onRequest);
   server.keepAliveTimeout = 60_000;
 
-  function handle(req, res, body) {
-    const url = new URL(req.url, 'http://mock');
+  function handle(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) {
+    const url = new URL(req.url ?? '/', 'http://mock');
     if (url.pathname === '/__mock/tokens' && req.method === 'POST') {
-      for (const [t, b] of Object.entries(JSON.parse(body.toString() || '{}'))) behaviours.set(t, b);
+      for (const [t, b] of Object.entries(JSON.parse(body.toString() || '{}') as Record<string, BehaviourSpec>)) behaviours.set(t, b);
       return send(res, 200, { 'content-type': 'application/json' }, '{"ok":true}');
     }
     if (url.pathname === '/__mock/reset' && req.method === 'POST') {
@@ -77,16 +123,16 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
     if (url.pathname === '/__mock/requests') {
       return send(res, 200, { 'content-type': 'application/json' }, JSON.stringify(requests));
     }
-    let parsed = null;
+    let parsed: { model?: string; stream?: unknown } | null = null;
     try { parsed = JSON.parse(body.toString()); } catch { /* not JSON: answered as is */ }
     const token = tokenOf(req);
     const credentials = Object.fromEntries(CREDENTIAL_HEADERS.filter((h) => req.headers[h] !== undefined).map((h) => [h, req.headers[h]]));
-    requests.push({ time: Date.now(), method: req.method, path: req.url, host: req.headers.host, sni: req.socket.servername ?? null, token, credentials, headers: req.headers, body: parsed ?? body.toString() });
+    requests.push({ time: Date.now(), method: req.method, path: req.url, host: req.headers.host, sni: (req.socket as import('node:tls').TLSSocket).servername || null, token, credentials, headers: req.headers, body: parsed ?? body.toString() });
     if (provider && req.headers.host !== provider.host) return send(res, 421, { 'content-type': 'application/json' }, errorBody(421));
     if (provider && !url.pathname.startsWith(provider.pathPrefix)) return send(res, 404, { 'content-type': 'application/json' }, errorBody(404));
-    let b = token === null ? { status: 401 } : normalise(behaviours.get(token));
-    const limitHeaders = {};
-    if (b.rateLimit) {
+    let b: Resolved = token === null ? { status: 401 } : normalise(behaviours.get(token));
+    const limitHeaders: Record<string, string> = {};
+    if (b.rateLimit && token !== null) {
       const now = Date.now();
       let w = windows.get(token);
       if (!w || now >= w.start + b.rateLimit.windowMs) { w = { start: now, used: 0 }; windows.set(token, w); }
@@ -98,15 +144,15 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
         limitHeaders['x-ratelimit-reset-requests'] = `${w.start + b.rateLimit.windowMs - now}ms`;
       }
       if (over) b = { ...b, status: 429 };
-      requests.at(-1).status = b.status;
+      requests[requests.length - 1].status = b.status;
     }
     const reply = () => {
-      const headers = { 'content-type': 'application/json', 'x-mock-token-seen': token === null ? 'none' : 'yes', ...limitHeaders, ...(b.headers ?? {}) };
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'x-mock-token-seen': token === null ? 'none' : 'yes', ...limitHeaders, ...(b.headers ?? {}) };
       if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
       let text = b.status !== 200 ? b.body ?? errorBody(b.status) : null;
       if (text === null && parsed && parsed.stream === true) return streamCompletion(res, parsed.model, b.chunkDelayMs ?? 0);
       if (text === null) text = b.bodyBytes ? bigCompletion(b.bodyBytes) : b.body ?? completion(parsed?.model, 'Hello from the mock provider.');
-      if (b.gzip && /gzip/.test(req.headers['accept-encoding'] ?? '')) {
+      if (b.gzip && /gzip/.test(headerText(req.headers['accept-encoding']) ?? '')) {
         headers['content-encoding'] = 'gzip';
         return send(res, b.status, headers, zlib.gzipSync(text));
       }
@@ -117,27 +163,27 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
 
   return new Promise((resolve) => {
     server.listen(port, host, () => resolve({
-      port: server.address().port,
+      port: (server.address() as AddressInfo).port,
       server,
       behaviours,
       requests,
       windows,
-      close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
+      close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
     }));
   });
 }
 
-function bigCompletion(bytes) {
+function bigCompletion(bytes: number): string {
   const head = completion('mock-model', '');
   return head.replace('"content":""', `"content":"${'x'.repeat(Math.max(0, bytes - head.length))}"`);
 }
 
-function send(res, status, headers, body) {
+function send(res: http.ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
-function streamCompletion(res, model, chunkDelayMs) {
+function streamCompletion(res: http.ServerResponse, model: string | undefined, chunkDelayMs: number): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const words = ['Hello', ' from', ' the', ' mock', ' provider.'];
   let i = 0;
