@@ -1,8 +1,8 @@
 // Host calls per request by kind, counted in the emulator on the success and the failure path.
 import { Host } from '../tests/host/emulator.js';
-import { roundTrip } from '../tests/host/gateway.js';
+import { roundTrip, type Upstream } from '../tests/host/gateway.js';
 
-const KINDS = [
+const KINDS: Array<[string, (name: string) => boolean]> = [
   ['shared-data reads', (n) => n === 'proxy_get_shared_data'],
   ['shared-data writes', (n) => n === 'proxy_set_shared_data'],
   ['header calls', (n) => n.includes('header_map')],
@@ -23,14 +23,14 @@ const CONFIG = {
   },
 };
 
-function perRequest(upstream, n = 200) {
+function perRequest(upstream: Upstream, n = 200): Record<string, number> {
   const host = new Host();
   const vm = host.createVm();
   vm.configure(CONFIG);
   roundTrip(vm, upstream);
   host.resetCallCounts();
   for (let i = 0; i < n; i++) roundTrip(vm, upstream);
-  const counts = Object.fromEntries(KINDS.map(([k]) => [k, 0]));
+  const counts: Record<string, number> = Object.fromEntries(KINDS.map(([k]) => [k, 0]));
   for (const [name, c] of host.hostCalls) {
     const kind = KINDS.find(([, match]) => match(name));
     if (kind) counts[kind[0]] += c;
@@ -39,7 +39,7 @@ function perRequest(upstream, n = 200) {
 }
 
 /** A markdown table of host calls per request on both paths. */
-export function countHostCalls() {
+export function countHostCalls(): string {
   const success = perRequest(() => ({ status: 200, body: '{}' }));
   // Failure path: the first answer is a counted failure (500), the retry with another token succeeds.
   const failure = perRequest(({ call }) => (call ? { status: 200, body: '{}' } : { status: 500, body: '{}' }));

@@ -2,12 +2,13 @@
 // Node host emulator, in the same process, interleaved; the time spent inside each module's
 // callbacks (host functions they call included) is divided by the requests. Stable because it
 // does not share cores with a load generator or an upstream.
-import { Host } from '../tests/host/emulator.js';
+import { Host, type Vm } from '../tests/host/emulator.js';
+import type { PluginConfig } from '../envoy/config.js';
 import { CHAT, roundTrip } from '../tests/host/gateway.js';
 import { median, spread, diffLine } from './stats.js';
 
-const keys = (n) => Array.from({ length: n }, (_, i) => `sk-bench-${i + 1}`);
-const pluginConfig = ({ n = 8, retry = true, rpm = 0 } = {}) => ({
+const keys = (n: number): string[] => Array.from({ length: n }, (_, i) => `sk-bench-${i + 1}`);
+const pluginConfig = ({ n = 8, retry = true, rpm = 0 } = {}): PluginConfig => ({
   provider: {
     apiTokens: rpm > 0 ? keys(n).map((token) => ({ token, rpm })) : keys(n),
     // A threshold never reached: the failing key keeps failing and being retried, as in steady state.
@@ -18,7 +19,7 @@ const pluginConfig = ({ n = 8, retry = true, rpm = 0 } = {}) => ({
 const OK = { status: 200, body: '{"id":"x","choices":[{"message":{"content":"ok"}}]}' };
 const SSE = ['data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n', 'data: {"choices":[{"delta":{"content":"lo"}}]}\n\n', 'data: [DONE]\n\n'];
 
-function streamTrip(vm) {
+function streamTrip(vm: Vm): void {
   const s = vm.newStream();
   s.onRequestHeaders({ ...CHAT, authorization: 'Bearer client-key' }, false);
   s.onRequestBody('{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}', true);
@@ -29,7 +30,8 @@ function streamTrip(vm) {
 }
 
 /** The scenarios: a plugin configuration and one request of the sequence. */
-export const SCENARIOS = [
+export interface Scenario { name: string; config: PluginConfig; send: (vm: Vm) => void }
+export const SCENARIOS: Scenario[] = [
   { name: 'healthy, 8 keys', config: pluginConfig(), send: (vm) => roundTrip(vm, () => OK) },
   { name: 'healthy, 1000 keys', config: pluginConfig({ n: 1000 }), send: (vm) => roundTrip(vm, () => OK) },
   { name: 'healthy, 8 keys, retry off', config: pluginConfig({ retry: false }), send: (vm) => roundTrip(vm, () => OK) },
@@ -38,28 +40,31 @@ export const SCENARIOS = [
   { name: 'streaming, 8 keys', config: pluginConfig(), send: streamTrip },
 ];
 
-function vmFor(wasmPath, config) {
+function vmFor(wasmPath: string, config: PluginConfig): Vm {
   const host = new Host({ wasmPath });
   const vm = host.createVm();
   vm.configure(config);
   return vm;
 }
 
-function measure(vm, send, requests) {
+function measure(vm: Vm, send: (vm: Vm) => void, requests: number): number {
   vm.busyNs = 0n;
   for (let i = 0; i < requests; i++) send(vm);
   return Number(vm.busyNs) / requests;
 }
 
 /** ns per request of plugin and empty filter per scenario, over interleaved repetitions. */
-export function moduleCost({ pluginWasm, emptyWasm, requests = 2000, repetitions = 15, warmup = 2000 }) {
-  const results = [];
+/** Per scenario, ns per request of the plugin and of the empty filter, one value per repetition. */
+export interface ModuleCostResult { name: string; plugin: number[]; empty: number[] }
+
+export function moduleCost({ pluginWasm, emptyWasm, requests = 2000, repetitions = 15, warmup = 2000 }: { pluginWasm: string; emptyWasm: string; requests?: number; repetitions?: number; warmup?: number }): ModuleCostResult[] {
+  const results: ModuleCostResult[] = [];
   for (const sc of SCENARIOS) {
     const plugin = vmFor(pluginWasm, sc.config);
     const empty = vmFor(emptyWasm, {});
     measure(plugin, sc.send, warmup);
     measure(empty, sc.send, warmup);
-    const p = [], e = [];
+    const p: number[] = [], e: number[] = [];
     for (let r = 0; r < repetitions; r++) {
       // A B, then B A: neither side always runs first.
       if (r % 2) { e.push(measure(empty, sc.send, requests)); p.push(measure(plugin, sc.send, requests)); }
@@ -71,7 +76,7 @@ export function moduleCost({ pluginWasm, emptyWasm, requests = 2000, repetitions
 }
 
 /** Markdown for moduleCost(). */
-export function moduleCostTable(results, requests, repetitions) {
+export function moduleCostTable(results: ModuleCostResult[], requests: number, repetitions: number): string {
   const lines = [
     `| scenario | plugin ns/request | empty filter ns/request | plugin − empty (median) |`,
     `|---|---:|---:|---:|`,

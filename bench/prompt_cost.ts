@@ -2,7 +2,10 @@
 // full of escapes), measured in the emulator as time spent inside the module's callbacks. Linear
 // parsing shows as a cost per KiB that stays flat across sizes.
 import { Host } from '../tests/host/emulator.js';
-import { roundTrip } from '../tests/host/gateway.js';
+import { roundTrip, type Upstream } from '../tests/host/gateway.js';
+
+/** One prompt size: µs of module time per retried request (median, min, max) and per KiB. */
+export interface PromptCostRow { kib: number; us: number; min: number; max: number; perKiB: number }
 
 const CONFIG = {
   provider: {
@@ -13,7 +16,7 @@ const CONFIG = {
 const LINE = 'if (x) {\\n\\t\\"a\\": \\"b\\\\c\\"\\n}\\n';
 
 /** A chat request body of exactly `bytes` bytes whose prompt is code full of escapes. */
-export function escapeHeavyBody(bytes) {
+export function escapeHeavyBody(bytes: number): string {
   const head = '{"model":"m","messages":[{"role":"user","content":"';
   const tail = '"}]}';
   const room = bytes - head.length - tail.length;
@@ -23,17 +26,17 @@ export function escapeHeavyBody(bytes) {
 }
 
 /** Microseconds of module time per retried request for each body size (median of `rounds`). */
-export function promptCost(sizesKiB = [16, 256, 1024], requests = 40, rounds = 5, wasmPath = undefined) {
-  const rows = [];
+export function promptCost(sizesKiB = [16, 256, 1024], requests = 40, rounds = 5, wasmPath?: string): PromptCostRow[] {
+  const rows: PromptCostRow[] = [];
   for (const kib of sizesKiB) {
     const body = escapeHeavyBody(kib * 1024);
-    const samples = [];
+    const samples: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const host = new Host(wasmPath ? { wasmPath } : {});
       const vm = host.createVm();
       vm.configure(CONFIG);
       // Every first attempt fails with 503 and is retried once with another key.
-      const upstream = ({ call }) => (call ? { status: 200, body: '{"choices":[]}' } : { status: 503, body: '{"error":"busy"}' });
+      const upstream: Upstream = ({ call }) => (call ? { status: 200, body: '{"choices":[]}' } : { status: 503, body: '{"error":"busy"}' });
       roundTrip(vm, upstream, { body });
       vm.busyNs = 0n;
       for (let i = 0; i < requests; i++) {
@@ -44,13 +47,13 @@ export function promptCost(sizesKiB = [16, 256, 1024], requests = 40, rounds = 5
     }
     samples.sort((a, b) => a - b);
     const us = samples[Math.floor(samples.length / 2)];
-    rows.push({ kib, us, min: samples[0], max: samples.at(-1), perKiB: us / kib });
+    rows.push({ kib, us, min: samples[0], max: samples[samples.length - 1], perKiB: us / kib });
   }
   return rows;
 }
 
 /** Markdown table of promptCost(). */
-export function promptCostTable(rows = promptCost()) {
+export function promptCostTable(rows: PromptCostRow[] = promptCost()): string {
   const lines = ['| request body | module µs per retried request (median, min–max of 5) | µs per KiB |', '|---:|---:|---:|'];
   for (const r of rows) lines.push(`| ${r.kib} KiB | ${r.us.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)}) | ${r.perKiB.toFixed(2)} |`);
   return lines.join('\n');

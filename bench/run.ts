@@ -1,6 +1,6 @@
 // `npm run bench`: the plugin's cost, measured two ways.
 // 1. Module only: the plugin and an empty filter built by the same toolchain run the same request
-//    sequences in the Node host emulator, interleaved (bench/module_cost.js).
+//    sequences in the Node host emulator, interleaved (bench/module_cost.ts).
 // 2. In Envoy: the Envoy under test runs with --concurrency 1 pinned to core 0; this process (the
 //    autocannon load generator) and the upstream Envoy are pinned to core 1. Each setup runs in a
 //    fresh Envoy, ROUNDS times, interleaved (A B C…, then …C B A), after a warm-up; per setup the
@@ -13,8 +13,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bootstrap, listener, wasmFilter } from '../envoy/config.js';
-import { ENVOY, freePort, sleep, startEnvoy } from '../tests/e2e/harness.js';
+import { bootstrap, listener, wasmFilter, type EnvoyConfig, type PluginConfig } from '../envoy/config.js';
+import { ENVOY, freePort, sleep, startEnvoy, type EnvoyProcess } from '../tests/e2e/harness.js';
 import { ROOT } from '../scripts/envoy_bin.js';
 import { countHostCalls } from './host_calls.js';
 import { moduleCost, moduleCostTable } from './module_cost.js';
@@ -28,12 +28,12 @@ const CONNECTIONS = 16;
 const MODULE = QUICK ? { requests: 500, repetitions: 5, warmup: 500 } : { requests: 2000, repetitions: 15, warmup: 2000 };
 const PLUGIN = path.join(ROOT, 'build/plugin.wasm');
 const EMPTY = path.join(ROOT, 'build/empty_filter.wasm');
-const keys = (n) => Array.from({ length: n }, (_, i) => `sk-bench-${i + 1}`);
+const keys = (n: number): string[] => Array.from({ length: n }, (_, i) => `sk-bench-${i + 1}`);
 /** The upstream answers 503 to this key. */
 const FAILING = 'sk-bench-8';
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
 const ANSWER = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }] });
-const pluginConfig = ({ n = 8, retry = true, threshold = 3, rpm = 0 } = {}) => ({
+const pluginConfig = ({ n = 8, retry = true, threshold = 3, rpm = 0 } = {}): PluginConfig => ({
   provider: {
     apiTokens: rpm > 0 ? keys(n).map((token) => ({ token, rpm })) : keys(n),
     failover: { enabled: true, failureThreshold: threshold, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
@@ -41,7 +41,11 @@ const pluginConfig = ({ n = 8, retry = true, threshold = 3, rpm = 0 } = {}) => (
   },
 });
 
-const SETUPS = [
+interface Setup { name: string; filters: EnvoyConfig[] }
+/** One round of one setup. */
+interface Sample { rps: number; cpuUs: number; non2xx: number; total: number }
+
+const SETUPS: Setup[] = [
   { name: 'no Wasm filter', filters: [] },
   { name: 'empty Wasm filter', filters: [wasmFilter({ wasmPath: EMPTY, pluginConfig: '{}', vmId: 'empty' })] },
   { name: 'plugin, 8 keys', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig() })] },
@@ -61,13 +65,13 @@ const DIFFERENCES = [
   ['1 key failing − all healthy', 'plugin, 8 keys, 1 failing (retried)', 'plugin, 8 keys'],
 ];
 
-function buildEmptyFilter() {
+function buildEmptyFilter(): void {
   execFileSync('npx', ['--no-install', 'asc', 'bench/empty_filter.ts', '--runtime', 'incremental', '--exportStart', '_initialize',
     '--use', 'abort=assembly/abi/abort/abortHandler', '-O3', '--shrinkLevel', '1', '--noAssert', '-o', EMPTY], { cwd: ROOT, stdio: 'inherit' });
 }
 
 /** A fast keep-alive provider on core 1: Envoy answering from its routes; the failing key gets 503. */
-async function startUpstream() {
+async function startUpstream(): Promise<{ port: number; envoy: EnvoyProcess }> {
   const port = await freePort();
   const adminPort = await freePort();
   const config = {
@@ -98,18 +102,18 @@ async function startUpstream() {
 const CLOCK_TICKS_PER_S = 100;
 
 /** CPU time (user + system, ms) a process has used so far, from /proc. */
-function cpuMs(pid) {
+function cpuMs(pid: number | undefined): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
 }
 
-async function runSetup(setup, upstreamPort) {
+async function runSetup(setup: Setup, upstreamPort: number): Promise<Sample> {
   const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const config = bootstrap({ listenPort, adminPort, upstreamPort, listeners: [listener({ port: listenPort, filters: setup.filters })] });
+  const config = bootstrap({ listenPort, adminPort, upstreamPort, filters: setup.filters, listeners: [listener({ port: listenPort, filters: setup.filters })] });
   const envoy = await startEnvoy({ config, adminPort, concurrency: 1, cpu: 0 });
   try {
     const url = `http://127.0.0.1:${listenPort}/v1/chat/completions`;
-    const opts = { url, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer client-key' }, body: BODY, connections: CONNECTIONS };
+    const opts = { url, method: 'POST' as const, headers: { 'content-type': 'application/json', authorization: 'Bearer client-key' }, body: BODY, connections: CONNECTIONS };
     await autocannon({ ...opts, duration: 1 }); // warm-up, discarded
     const cpuBefore = cpuMs(envoy.proc.pid);
     const r = await autocannon({ ...opts, duration: SECONDS });
@@ -120,9 +124,9 @@ async function runSetup(setup, upstreamPort) {
   }
 }
 
-async function envoyBench() {
+async function envoyBench(): Promise<string> {
   const upstream = await startUpstream();
-  const results = Object.fromEntries(SETUPS.map((s) => [s.name, []]));
+  const results: Record<string, Sample[]> = Object.fromEntries(SETUPS.map((s) => [s.name, []]));
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 ? SETUPS : [...SETUPS].reverse();
@@ -146,8 +150,8 @@ async function envoyBench() {
     const rps = rs.map((r) => r.rps);
     out.push(`| ${s.name} | ${spread(rps, 0)} | ${(median(rps) / emptyRps).toFixed(3)} | ${spread(rs.map((r) => r.cpuUs))} | ${rs.reduce((n, r) => n + r.non2xx, 0)} of ${rs.reduce((n, r) => n + r.total, 0)} |`);
   }
-  const cpu = (name) => results[name].map((r) => r.cpuUs);
-  const rps = (name) => results[name].map((r) => r.rps);
+  const cpu = (name: string): number[] => results[name].map((r) => r.cpuUs);
+  const rps = (name: string): number[] => results[name].map((r) => r.rps);
   out.push('', '| difference: Envoy CPU per request | median | 95% interval | |', '|---|---:|---|---|');
   for (const [label, a, b] of DIFFERENCES) out.push(diffLine(label, cpu(a), cpu(b), 'µs'));
   out.push('', '| difference: requests/s | median | 95% interval | |', '|---|---:|---|---|');
@@ -156,7 +160,7 @@ async function envoyBench() {
   return out.join('\n');
 }
 
-function machine() {
+function machine(): string {
   const envoyVersion = execFileSync(ENVOY, ['--version'], { encoding: 'utf8' }).match(/\/(\d+\.\d+\.\d+)\//)?.[1] ?? 'unknown';
   return `${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, Envoy ${envoyVersion}`;
 }

