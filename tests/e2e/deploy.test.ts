@@ -60,7 +60,7 @@ end` },
     assert.ok(sent.some((r) => r.headers['user-agent'] === 'ai-token-failover-probe'), 'no probe');
     assert.ok(sent.filter((r) => r.token === 'sk-ap-b').length >= 1);
     for (const r of sent) {
-      assert.ok(tokens.includes(r.token), `the provider received ${r.token === 'ai-proxy-own-key' ? "ai-proxy's key" : 'another key'}`);
+      assert.ok(tokens.includes(r.token ?? ''), `the provider received ${r.token === 'ai-proxy-own-key' ? "ai-proxy's key" : 'another key'}`);
       assert.equal(r.path, '/compatible-mode/v1/chat/completions');
       assert.equal(r.host, 'provider.internal');
     }

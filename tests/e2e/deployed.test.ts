@@ -12,7 +12,7 @@ test('20 keys, the 8 lowest dead: each dead key is probed at least once every 3 
   const dead = tokens.slice(0, 8);
   await withGateway({ provider: { apiTokens: tokens, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: INTERVAL, healthCheckTimeout: 400, healthCheckModel: 'm' } } }, async (gw) => {
     setTokens(gw, Object.fromEntries(dead.map((t) => [t, '401'])));
-    const outCount = () => new Set(gw.mock.requests.filter((r) => !isProbe(r) && dead.includes(r.token)).map((r) => r.token)).size;
+    const outCount = () => new Set(gw.mock.requests.filter((r) => !isProbe(r) && dead.includes(r.token ?? '')).map((r) => r.token)).size;
     assert.ok(await waitFor(async () => { await burst(gw, 20); return outCount() === 8; }, 20_000, 0), 'not every dead key was used');
     // Let the ejections settle, then watch the probes.
     await new Promise((r) => setTimeout(r, 2 * INTERVAL));

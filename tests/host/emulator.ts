@@ -36,14 +36,15 @@ interface PluginExports {
 export interface LogLine { vm: string; level: number; msg: string }
 export interface Metric { type: number; value: number }
 
-/** What the provider (or Envoy) answers to a call; `delayMs` and `hang` delay or withhold it. */
+/** What the provider (or Envoy) answers to a call; `delayMs` delays it. */
 export interface CallAnswer {
   status: number;
   headers?: Record<string, string>;
   body?: string | Buffer;
   delayMs?: number;
-  hang?: boolean;
 }
+/** How a call is answered: an answer, `hang` (no answer until its deadline), or null (a failure without headers). */
+export type CallReply = CallAnswer | { hang: true } | null;
 
 /** An HTTP call the plugin made, waiting for its answer. */
 export interface PendingCall {
@@ -426,16 +427,16 @@ export class Vm {
   }
 
   /** Answers every pending call through `upstream(call)`, which returns an answer, null (failure) or {delayMs, ...answer}. */
-  answerCalls(upstream: (call: PendingCall) => CallAnswer | null): void {
+  answerCalls(upstream: (call: PendingCall) => CallReply): void {
     for (const call of [...this.pendingCalls.values()]) {
       if (call.answerAt !== null) continue;
       const answer = upstream(call);
-      if (answer && answer.delayMs) {
-        call.answer = answer;
-        call.answerAt = this.host.nowMs + answer.delayMs;
-      } else if (answer && answer.hang) {
+      if (answer && 'hang' in answer) {
         call.answerAt = call.deadline;
         call.answer = null;
+      } else if (answer && answer.delayMs) {
+        call.answer = answer;
+        call.answerAt = this.host.nowMs + answer.delayMs;
       } else {
         this.settleCall(call, answer);
       }

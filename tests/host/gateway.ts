@@ -16,8 +16,11 @@ export function tokenOf(headers: Headers): string | null {
 export interface UpstreamAnswer extends CallAnswer { body?: string; local?: boolean }
 /** One request as the provider sees it: the route's request (`call` absent) or one of the plugin's calls. */
 export interface UpstreamRequest { token: string | null; headers: Headers; body: string; call?: PendingCall }
-/** The provider: answers a request; null (for a call) is a failure without headers. */
-export type Upstream = (request: UpstreamRequest) => UpstreamAnswer;
+/**
+ * The provider: answers a request. A call (a retry or a probe) may also get null (a failure
+ * without headers) or `{ hang: true }` (no answer before its deadline).
+ */
+export type Upstream = (request: UpstreamRequest) => UpstreamAnswer | { hang: true } | null;
 
 export interface RoundTripOptions {
   headers?: Record<string, string>;
@@ -57,6 +60,7 @@ export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"
   s.forward();
   const token = tokenOf(s.requestHeaders);
   const answer = upstream({ token, headers: s.requestHeaders, body });
+  if (!answer || 'hang' in answer) throw new Error('the route\'s own request needs an answer');
   s.props['response.code_details'] = answer.local ? 'upstream_reset_before_response_started{connection_failure}' : 'via_upstream';
   const respHeaders = { ':status': String(answer.status), 'content-type': 'application/json', ...(answer.headers ?? {}) };
   const headersAction = s.onResponseHeaders(respHeaders, !answer.body);

@@ -2,16 +2,21 @@
 // on every attempt, compressed and huge answers, Envoy's own replies, and the smaller edges.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Host } from '../host/emulator.js';
-import { roundTrip, statusByToken, tokenOf } from '../host/gateway.js';
+import { Host, type PendingCall, type Route, type Vm } from '../host/emulator.js';
+import { roundTrip, statusByToken, tokenOf, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
+import type { Headers } from '../host/header_map.js';
+import { parseStatus } from '../host/status_document.js';
+import type { PluginConfig, ProviderConfig } from '../../envoy/config.js';
 
 const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
 const POOL_KEY = 'ai-token-failover:ai-token-failover:openai::pool';
 const POOL_METRIC = 'ai_token_failover.pool.ai-token-failover:openai.';
-const ROUTE = { hostRewrite: 'api.provider.test', prefixRewrite: ['/openai/v1/', '/v1/'], headersToAdd: { 'x-route-added': 'yes' } };
+const ROUTE: Route = { hostRewrite: 'api.provider.test', prefixRewrite: ['/openai/v1/', '/v1/'], headersToAdd: { 'x-route-added': 'yes' } };
 const CLIENT_PATH = { ':path': '/openai/v1/chat/completions?api-version=1', ':authority': 'gateway.example' };
 
-function config({ failover = {}, retry = null, tokens = TOKENS } = {}) {
+interface ConfigOptions { failover?: Record<string, unknown>; retry?: Record<string, unknown> | null; tokens?: string[] }
+
+function config({ failover = {}, retry = null, tokens = TOKENS }: ConfigOptions = {}): PluginConfig & { provider: ProviderConfig } {
   return {
     provider: {
       apiTokens: tokens,
@@ -21,16 +26,16 @@ function config({ failover = {}, retry = null, tokens = TOKENS } = {}) {
   };
 }
 
-function setup(cfg, vms = 3) {
+function setup(cfg: PluginConfig, vms = 3) {
   const host = new Host();
   const list = Array.from({ length: vms }, () => host.createVm());
   for (const vm of list) assert.equal(vm.configure(cfg)[0], true);
   return { host, vms: list };
 }
 
-const entries = (host) => host.shared.text(POOL_KEY).split(';').slice(1).map((e) => e.split(','));
-const outCount = (host) => entries(host).filter((f) => f[1] === '1').length;
-const calls = (vms) => vms.flatMap((vm) => [...vm.pendingCalls.values()]);
+const entries = (host: Host): string[][] => (host.shared.text(POOL_KEY) ?? assert.fail('no pool record')).split(';').slice(1).map((e) => e.split(','));
+const outCount = (host: Host): number => entries(host).filter((f) => f[1] === '1').length;
+const calls = (vms: Vm[]): PendingCall[] => vms.flatMap((vm) => [...vm.pendingCalls.values()]);
 
 test('probes go where the route sent the failed request: rewritten host and path (query kept), route headers', () => {
   const { host, vms } = setup(config({ failover: { failureThreshold: 1 } }));
@@ -51,11 +56,11 @@ test('probes go where the route sent the failed request: rewritten host and path
 
 test('retries go where the route sends requests once a VM has seen one; before that only a success counts', () => {
   const { host, vms } = setup(config({ retry: { maxRetries: 1 } }), 1);
-  const seen = [];
+  const seen: Headers[] = [];
   let firstRequest = true;
-  const provider = ({ token, headers, call }) => {
+  const provider: Upstream = ({ token, headers, call }) => {
     if (call) seen.push(headers);
-    const routed = headers.get(':authority') === 'api.provider.test' && headers.get(':path').startsWith('/v1/');
+    const routed = headers.get(':authority') === 'api.provider.test' && (headers.get(':path') ?? '').startsWith('/v1/');
     if (!routed) return { status: 404, body: '{"error":"no such path"}' };
     if (!call && firstRequest) { firstRequest = false; return { status: 503, body: '{"error":"busy"}' }; }
     return token === 'sk-a' ? { status: 401, body: '{"error":"dead"}' } : { status: 200, body: '{"ok":true}' };
@@ -89,8 +94,8 @@ test('a reply a later filter makes before the router does not teach the route', 
   rejected.onRequestBody('{"model":"m"}', true);
   rejected.onResponseHeaders({ ':status': '413' }, true);
   rejected.finish();
-  const seen = [];
-  const provider = ({ call, headers }) => {
+  const seen: Headers[] = [];
+  const provider: Upstream = ({ call, headers }) => {
     if (call) seen.push(headers);
     if (headers.get(':authority') !== 'api.provider.test') return { status: 401, body: '{"error":"unknown host"}' };
     return call ? { status: 200, body: '{}' } : { status: 503, body: '{}' };
@@ -112,14 +117,14 @@ test('20 keys, the 8 lowest dead: every dead key is probed at least once every 3
   const tokens = Array.from({ length: 20 }, (_, i) => `sk-${String(i).padStart(2, '0')}`);
   const dead = new Set(tokens.slice(0, 8));
   const { host, vms } = setup(config({ tokens, failover: { failureThreshold: 1 } }));
-  const answer = ({ token }) => (dead.has(token) ? { status: 401, body: '{}' } : { status: 200, body: '{}' });
-  for (let i = 0; i < 2000 && outCount(host) < 8; i++) roundTrip(vms[i % 3], answer);
+  const answer = (token: string | null): UpstreamAnswer => (dead.has(token ?? '') ? { status: 401, body: '{}' } : { status: 200, body: '{}' });
+  for (let i = 0; i < 2000 && outCount(host) < 8; i++) roundTrip(vms[i % 3], ({ token }) => answer(token));
   assert.equal(outCount(host), 8);
-  const lastProbe = new Map();
+  const lastProbe = new Map<string | null, number>();
   let maxGap = 0;
   for (let tick = 1; tick <= 12; tick++) {
     host.advance(1000);
-    for (const vm of vms) vm.answerCalls((call) => { lastProbe.set(tokenOf(call.headers), tick); return answer({ token: tokenOf(call.headers) }); });
+    for (const vm of vms) vm.answerCalls((call) => { lastProbe.set(tokenOf(call.headers), tick); return answer(tokenOf(call.headers)); });
     for (const t of dead) maxGap = Math.max(maxGap, tick - (lastProbe.get(t) ?? 0));
   }
   assert.ok(maxGap <= 3, `a dead key went ${maxGap} intervals without a probe`);
@@ -127,7 +132,7 @@ test('20 keys, the 8 lowest dead: every dead key is probed at least once every 3
   let back = 0;
   for (let tick = 1; tick <= 4 && !back; tick++) {
     host.advance(1000);
-    for (const vm of vms) vm.answerCalls((call) => answer({ token: tokenOf(call.headers) }));
+    for (const vm of vms) vm.answerCalls((call) => answer(tokenOf(call.headers)));
     if (entries(host).filter((f) => f[1] === '1').length === 7) back = tick;
   }
   assert.ok(back > 0 && back <= 4, 'the healed key did not come back within 4 intervals');
@@ -156,7 +161,7 @@ test('with allow_on_headers_stop_iteration the held failure body is judged for t
     retry: { maxRetries: 1 },
   }));
   let first = null;
-  const upstream = ({ token, call }) => {
+  const upstream: Upstream = ({ token, call }) => {
     if (!call) first = token;
     return call ? { status: 200, body: '{"ok":1}' } : { status: 429, body: '{"error":"insufficient_quota"}' };
   };
@@ -179,7 +184,7 @@ test('a retry answer over the limit is never cut: the client gets the provider\'
 
 test('with a body rule the provider is asked for identity encoding, and a compressed answer is not judged', () => {
   const { host, vms } = setup(config({ failover: { failureThreshold: 1, failureConditions: [{ status: ['200'], body: 'No quota' }] } }), 1);
-  const sent = [];
+  const sent: Array<string | null> = [];
   for (let i = 0; i < 30; i++) {
     roundTrip(vms[0], ({ headers }) => { sent.push(headers.get('accept-encoding')); return { status: 200, headers: { 'content-encoding': 'gzip' }, body: 'No quota (pretend this is gzip)' }; },
       { headers: { 'accept-encoding': 'gzip, br' } });
@@ -247,7 +252,7 @@ test('two VMs creating the lease at the same moment: only one holds it', () => {
   };
   vms[0].tick(vms[0].root);
   host.shared.get = get;
-  const holder = host.shared.text(leaseKey).split(' ')[0];
+  const holder = (host.shared.text(leaseKey) ?? assert.fail('no lease')).split(' ')[0];
   assert.ok(holder.endsWith(`:${vms[1].root.id}`), 'the second creator overwrote the first');
 });
 
@@ -262,7 +267,8 @@ test('a key whose Retry-After has passed serves at once and shows as in, before 
   host.nowMs += 2500; // no tick runs: the interval is a minute
   const s = vms[0].newStream();
   s.onRequestHeaders({ ':method': 'GET', ':path': '/status', ':authority': 'gw', authorization: 'Bearer st' }, true);
-  const doc = JSON.parse(s.localResponse.body.toString());
+  assert.ok(s.localResponse, 'no status answer');
+  const doc = parseStatus(s.localResponse.body.toString());
   s.finish();
   assert.equal(doc.tokensInPool, 4);
   assert.ok(doc.tokens.every((t) => t.state === 'in' && t.inPool));
@@ -284,6 +290,7 @@ test('a probe answered 429 with Retry-After makes the key wait, with no probe be
   host.advance(1000);
   vms[0].answerCalls(() => ({ status: 429, headers: { 'retry-after': '5' }, body: '{}' }));
   const f = entries(host).find((e) => e[1] === '1');
+  assert.ok(f, 'no key is out');
   assert.ok(parseInt(f[5], 16) > 0, 'the key is not waiting for a time');
   let probes = 0;
   for (let t = 0; t < 3; t++) { host.advance(1000); probes += vms[0].pendingCalls.size; vms[0].answerCalls(() => ({ status: 200 })); }
@@ -293,7 +300,7 @@ test('a probe answered 429 with Retry-After makes the key wait, with no probe be
 test('every key out: the one whose Retry-After ends first is used before one out longer but only probed', () => {
   const { host, vms } = setup(config({ failover: { failureThreshold: 1, healthCheckInterval: 5000 } }), 1);
   // sk-a goes out first (probed), the others are benched with Retry-After: sk-b for 1 s, sk-c and sk-d for an hour.
-  const answers = { 'sk-a': { status: 401 }, 'sk-b': { status: 429, headers: { 'retry-after': '1' } }, 'sk-c': { status: 429, headers: { 'retry-after': '3600' } }, 'sk-d': { status: 429, headers: { 'retry-after': '3600' } } };
+  const answers: Record<string, UpstreamAnswer> = { 'sk-a': { status: 401 }, 'sk-b': { status: 429, headers: { 'retry-after': '1' } }, 'sk-c': { status: 429, headers: { 'retry-after': '3600' } }, 'sk-d': { status: 429, headers: { 'retry-after': '3600' } } };
   const order = ['sk-a', 'sk-c', 'sk-d', 'sk-b'];
   for (const t of order) {
     for (let i = 0; i < 200; i++) {
@@ -309,8 +316,8 @@ test('every key out: the one whose Retry-After ends first is used before one out
 
 test('a route one VM has learned is known to the others: their first retries go the way the router sends', () => {
   const { host, vms } = setup(config({ retry: { maxRetries: 1 } }), 2);
-  const retries = [];
-  const provider = ({ token, headers, call }) => {
+  const retries: Headers[] = [];
+  const provider: Upstream = ({ token, headers, call }) => {
     if (call) retries.push(headers);
     return token === 'sk-a' ? { status: 401, body: '{}' } : { status: 200, body: '{}' };
   };

@@ -1,11 +1,12 @@
 // Failover inside the emulator: three VMs share the pool, time is virtual.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Host } from '../host/emulator.js';
-import { roundTrip, statusByToken, tokenOf } from '../host/gateway.js';
+import { Host, type PendingCall } from '../host/emulator.js';
+import type { PluginConfig } from '../../envoy/config.js';
+import { roundTrip, statusByToken, tokenOf, type Upstream } from '../host/gateway.js';
 
 const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
-const failover = (extra = {}) => ({
+const failover = (extra: Record<string, unknown> = {}): PluginConfig => ({
   provider: { apiTokens: TOKENS, failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, healthCheckModel: 'probe-model', ...extra } },
 });
 const POOL_KEY = 'ai-token-failover:ai-token-failover:openai::pool';
@@ -17,11 +18,12 @@ function setup(config = failover(), vms = 3) {
   return { host, vms: list };
 }
 
-function poolEntries(host) {
+function poolEntries(host: Host): string[][] {
   const text = host.shared.text(POOL_KEY);
+  assert.ok(text !== null, 'no pool record');
   return text.split(';').slice(1).map((e) => e.split(','));
 }
-const outCount = (host) => poolEntries(host).filter((f) => f[1] === '1').length;
+const outCount = (host: Host): number => poolEntries(host).filter((f) => f[1] === '1').length;
 
 test('a token answering 401 is out after its third failure and receives none of the next 200 requests', () => {
   const { host, vms } = setup();
@@ -36,8 +38,8 @@ test('a token answering 401 is out after its third failure and receives none of 
 test('a success resets the consecutive count', () => {
   const { host, vms } = setup();
   let flaky = 401;
-  const upstream = ({ token }) => ({ status: token === 'sk-a' ? flaky : 200 });
-  const sendTo = (n) => { let sent = 0; while (sent < n) if (roundTrip(vms[0], upstream).token === 'sk-a') sent++; };
+  const upstream: Upstream = ({ token }) => ({ status: token === 'sk-a' ? flaky : 200 });
+  const sendTo = (n: number) => { let sent = 0; while (sent < n) if (roundTrip(vms[0], upstream).token === 'sk-a') sent++; };
   sendTo(2);
   flaky = 200; sendTo(1);
   flaky = 401; sendTo(2);
@@ -58,6 +60,7 @@ test('two VMs failing the same token at once: the CAS loop keeps both counts', (
   const upstream = statusByToken({ 'sk-a': 500, 'sk-b': 500, 'sk-c': 500, 'sk-d': 500 });
   // While VM0 writes its failure, VM1's failure of the same token lands first.
   let injected = false;
+  let injectedToken: string | null = null;
   const originalSet = host.shared.set.bind(host.shared);
   host.shared.set = (key, value, cas) => {
     if (!injected && key === POOL_KEY) {
@@ -67,7 +70,7 @@ test('two VMs failing the same token at once: the CAS loop keeps both counts', (
       s.props['response.code_details'] = 'via_upstream';
       // Force VM1 onto the same token as VM0 by answering for whichever it got.
       s.onResponseHeaders({ ':status': '500' }, true);
-      host.injectedToken = tokenOf(s.requestHeaders);
+      injectedToken = tokenOf(s.requestHeaders);
     }
     return originalSet(key, value, cas);
   };
@@ -76,13 +79,12 @@ test('two VMs failing the same token at once: the CAS loop keeps both counts', (
   const entries = poolEntries(host);
   const total = entries.reduce((n, f) => n + parseInt(f[2], 16), 0);
   assert.equal(total, 2, 'one failure was lost');
-  if (host.injectedToken === first.token) assert.equal(outCount(host), 1);
+  if (injectedToken === first.token) assert.equal(outCount(host), 1);
 });
 
 test('the lease holder alone probes, about once per interval, with max_tokens 1 to the last failure target', () => {
   const { host, vms } = setup();
-  const probes = [];
-  for (const vm of vms) vm.upstream = null;
+  const probes: Array<{ vm: string; call: PendingCall }> = [];
   let i = 0;
   while (outCount(host) === 0 && i++ < 100) roundTrip(vms[i % 3], statusByToken({ 'sk-c': 401 }), { props: { 'xds.cluster_name': 'llm', 'request.host': 'api.example.com', 'request.url_path': '/v1/chat/completions' } });
   assert.equal(outCount(host), 1);
@@ -120,6 +122,7 @@ test('the lease moves to another VM when its holder stops ticking', () => {
   const [holder] = probers();
   assert.ok(holder);
   const holderVm = vms.find((v) => v.name === holder);
+  assert.ok(holderVm);
   holderVm.root.stopped = true;
   const after = new Set();
   for (let t = 0; t < 6; t++) { host.advance(1000); for (const n of probers()) after.add(n); }
@@ -170,7 +173,7 @@ test('with every token failing each request still goes out with a token, and the
   const upstream = () => ({ status: healthy ? 200 : 503 });
   for (let k = 0; k < 40; k++) {
     const r = roundTrip(vms[k % 3], upstream);
-    assert.ok(TOKENS.includes(r.token));
+    assert.ok(TOKENS.includes(r.token ?? ''));
   }
   assert.equal(outCount(host), 4);
   healthy = true;
@@ -199,8 +202,7 @@ test('a reload keeps the state of configured tokens and brings new ones into use
   const { host, vms } = setup();
   let i = 0;
   while (outCount(host) === 0 && i++ < 100) roundTrip(vms[0], statusByToken({ 'sk-a': 401 }));
-  const reloaded = failover();
-  reloaded.provider.apiTokens = [...TOKENS, 'sk-e'];
+  const reloaded: PluginConfig = { provider: { ...failover().provider, apiTokens: [...TOKENS, 'sk-e'] } };
   for (const vm of vms) assert.equal(vm.configure(reloaded)[0], true);
   const seen = new Set();
   for (let k = 0; k < 200; k++) seen.add(roundTrip(vms[k % 3], statusByToken({ 'sk-a': 401 })).token);

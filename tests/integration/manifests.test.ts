@@ -6,21 +6,24 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { POOL_STATS_TAG, TOKEN_STATS_TAG } from '../../envoy/config.js';
+import { POOL_STATS_TAG, TOKEN_STATS_TAG, type PluginConfig } from '../../envoy/config.js';
 import { Host } from '../host/emulator.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const load = (f) => YAML.parse(fs.readFileSync(path.join(ROOT, f), 'utf8'));
+/** A parsed manifest: its shape is what these tests check, so it stays untyped. */
+type Doc = any;
 
-function acceptedWithoutWarnings(config) {
+const load = (f: string): Doc => YAML.parse(fs.readFileSync(path.join(ROOT, f), 'utf8'));
+
+function acceptedWithoutWarnings(config: PluginConfig): void {
   const host = new Host();
   const [ok] = host.createVm().configure(config);
   assert.equal(ok, true, host.logs.map((l) => l.msg).join('\n'));
   assert.deepEqual(host.logs.filter((l) => l.level >= 3).map((l) => l.msg), []);
 }
 
-function envoyPluginConfigs(doc) {
-  const out = [];
+function envoyPluginConfigs(doc: Doc): PluginConfig[] {
+  const out: PluginConfig[] = [];
   JSON.stringify(doc, (k, v) => {
     if (v && v['@type'] === 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm') out.push(JSON.parse(v.config.configuration.value));
     return v;
@@ -28,8 +31,8 @@ function envoyPluginConfigs(doc) {
   return out;
 }
 
-const loadAll = (f) => YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, f), 'utf8')).map((d) => d.toJS()).filter(Boolean);
-const byKind = (docs, kind) => docs.filter((d) => d.kind === kind);
+const loadAll = (f: string): Doc[] => YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, f), 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const byKind = (docs: Doc[], kind: string): Doc[] => docs.filter((d) => d.kind === kind);
 
 test('Higress alone: McpBridge DNS entry, Ingress with TLS and host and path rewrite, and a WasmPlugin whose config is accepted', () => {
   const docs = loadAll('deploy/higress/standalone.yaml');
@@ -77,7 +80,7 @@ test('Istio: ServiceEntry and DestinationRule originate TLS to the provider, the
 
 test('Higress plugin spec: its schema describes exactly the fields the plugin reads', () => {
   const schema = load('deploy/higress/spec.yaml').spec.configSchema.openAPIV3Schema;
-  const keys = (o) => Object.keys(o.properties).sort();
+  const keys = (o: Doc): string[] => Object.keys(o.properties).sort();
   assert.deepEqual(keys(schema), ['provider', 'statusPath', 'statusToken']);
   const provider = schema.properties.provider;
   assert.deepEqual(keys(provider), ['apiTokens', 'failover', 'id', 'retryOnFailure', 'type']);
@@ -108,7 +111,7 @@ test('Envoy configs and docker-compose.yml parse; the plugin configurations they
   }
   const compose = load('docker-compose.yml');
   assert.match(compose.services.envoy.image, /^envoyproxy\/envoy:v\d+\.\d+\.\d+$/);
-  assert.ok(compose.services.envoy.volumes.some((v) => v.startsWith('./build/plugin.wasm:')));
+  assert.ok(compose.services.envoy.volumes.some((v: string) => v.startsWith('./build/plugin.wasm:')));
 });
 
 test('the OCI Dockerfile puts plugin.wasm at the image root', () => {

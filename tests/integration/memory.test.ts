@@ -3,16 +3,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
-import { roundTrip } from '../host/gateway.js';
+import { roundTrip, type Upstream } from '../host/gateway.js';
 
 const TOKENS = ['sk-m-a', 'sk-m-b', 'sk-m-c', 'sk-m-d'];
 /** Each VM's linear memory stays under this (about 1.8 MiB is used: bodies of 256 KiB are copied in and freed). */
 const BOUND = 4 * 1024 * 1024;
 
-function prompt(kb, tag) {
+function prompt(kb: number, tag: string): (stream: boolean) => string {
   const line = 'if (x) {\\n\\t\\"a\\": \\"b\\\\c\\"\\n}\\n';
   const content = line.repeat(Math.ceil((kb * 1024) / line.length)).slice(0, kb * 1024);
-  return (stream) => `{"model":"m","stream":${stream},"messages":[{"role":"user","content":"${tag}${content}"}]}`;
+  return (stream: boolean) => `{"model":"m","stream":${stream},"messages":[{"role":"user","content":"${tag}${content}"}]}`;
 }
 
 test('10,000 requests of 256 KiB prompts (streaming and not, with retries): memory stops growing after warm-up', () => {
@@ -21,9 +21,9 @@ test('10,000 requests of 256 KiB prompts (streaming and not, with retries): memo
   const cfg = { provider: { apiTokens: TOKENS, retryOnFailure: { enabled: true, maxRetries: 1 } } };
   for (const vm of vms) assert.equal(vm.configure(cfg)[0], true);
   const body = prompt(256, 'q');
-  const upstream = ({ token }) => (token === 'sk-m-a' ? { status: 503, body: '{"error":"busy"}' } : { status: 200, body: '{"choices":[]}' });
+  const upstream: Upstream = ({ token }) => (token === 'sk-m-a' ? { status: 503, body: '{"error":"busy"}' } : { status: 200, body: '{"choices":[]}' });
   const sizes = () => vms.map((vm) => vm.exports.memory.buffer.byteLength);
-  let afterWarmup = null;
+  let afterWarmup: number[] = [];
   let retried = 0;
   for (let i = 0; i < 10_000; i++) {
     const r = roundTrip(vms[i % 3], upstream, { body: body(i % 2 === 0) });

@@ -36,7 +36,7 @@ test('module exports the ABI marker, _initialize, memory, an allocator and callb
   assert.ok(!hasStartSection(bytes), 'module has a start section');
 });
 
-function hasStartSection(bytes) {
+function hasStartSection(bytes: Buffer): boolean {
   let pos = 8;
   while (pos < bytes.length) {
     const id = bytes[pos++];
@@ -59,7 +59,7 @@ test('every request gets a pool token in the provider header; client credentials
     assert.equal(s.requestHeaders.get('api-key'), null);
     assert.equal(s.requestHeaders.get('x-api-key'), null);
     const auth = s.requestHeaders.get('authorization');
-    assert.match(auth, /^Bearer sk-[abcd]$/);
+    assert.match(auth ?? '', /^Bearer sk-[abcd]$/);
     seen.set(auth, (seen.get(auth) ?? 0) + 1);
     s.finish();
   }
@@ -102,12 +102,13 @@ test('unknown fields are accepted with one warning each', () => {
 test('with retry on (headers captured), client credentials in any header are still removed', () => {
   const vm = new Host().createVm();
   assert.equal(vm.configure({ provider: { apiTokens: ['k1', 'k2'], retryOnFailure: { enabled: true } } })[0], true);
-  for (const creds of [{ 'api-key': 'client-own' }, { 'x-api-key': 'client-own', authorization: 'Bearer client-own' }, {}]) {
+  const credentialSets: Array<Record<string, string>> = [{ 'api-key': 'client-own' }, { 'x-api-key': 'client-own', authorization: 'Bearer client-own' }, {}];
+  for (const creds of credentialSets) {
     const s = vm.newStream();
     s.onRequestHeaders({ ':method': 'POST', ':path': '/', ':authority': 'a', ...creds });
     assert.equal(s.requestHeaders.get('api-key'), null);
     assert.equal(s.requestHeaders.get('x-api-key'), null);
-    assert.match(s.requestHeaders.get('authorization'), /^Bearer k[12]$/);
+    assert.match(s.requestHeaders.get('authorization') ?? '', /^Bearer k[12]$/);
   }
 });
 

@@ -2,21 +2,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
-import { roundTrip } from '../host/gateway.js';
+import { roundTrip, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
+import type { ProviderConfig } from '../../envoy/config.js';
 
-function setup(provider, vms = 3) {
+function setup(provider: ProviderConfig, vms = 3) {
   const host = new Host();
   const list = Array.from({ length: vms }, () => host.createVm());
   for (const vm of list) assert.equal(vm.configure({ provider })[0], true);
   return { host, vms: list };
 }
-const OK = () => ({ status: 200, body: '{"choices":[]}' });
-const chatBody = (model, extra = {}) => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+const OK = (): UpstreamAnswer => ({ status: 200, body: '{"choices":[]}' });
+const chatBody = (model: string, extra: Record<string, unknown> = {}): string => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
 
 test('weights 1:3 give shares of about 25% and 75%', () => {
   const { vms } = setup({ apiTokens: [{ token: 'sk-w1', weight: 1 }, { token: 'sk-w3', weight: 3 }], failover: { enabled: true, healthCheckModel: 'm' } });
-  const counts = { 'sk-w1': 0, 'sk-w3': 0 };
-  for (let i = 0; i < 2000; i++) counts[roundTrip(vms[i % 3], OK).token]++;
+  const counts: Record<string, number> = { 'sk-w1': 0, 'sk-w3': 0 };
+  for (let i = 0; i < 2000; i++) counts[String(roundTrip(vms[i % 3], OK).token)]++;
   assert.ok(Math.abs(counts['sk-w1'] / 2000 - 0.25) <= 0.05, JSON.stringify(counts));
   assert.ok(Math.abs(counts['sk-w3'] / 2000 - 0.75) <= 0.05, JSON.stringify(counts));
 });
@@ -26,8 +27,8 @@ test('model lists send each model only to keys that allow it; keys without a lis
     apiTokens: [{ token: 'sk-4o', models: ['gpt-4o*'] }, { token: 'sk-mini', models: ['gpt-4o-mini', 'o?-mini'] }, 'sk-any'],
     failover: { enabled: true, healthCheckModel: 'gpt-4o-mini' },
   });
-  const seen = (model) => {
-    const s = new Set();
+  const seen = (model: string) => {
+    const s = new Set<string | null>();
     for (let i = 0; i < 120; i++) {
       const r = roundTrip(vms[i % 3], OK, { body: chatBody(model) });
       assert.equal(r.client.status, 200);
@@ -50,7 +51,7 @@ test('a model no key serves is answered 400 with an OpenAI-style error and never
   const model = 'llama-"3"\\n';
   const r = roundTrip(vms[0], never, { body: chatBody(model) });
   assert.equal(r.client.status, 400);
-  const err = JSON.parse(r.client.body).error;
+  const err = JSON.parse(r.client.body ?? '').error;
   assert.equal(err.code, 'model_not_found');
   assert.equal(err.param, 'model');
   assert.ok(err.message.endsWith(JSON.stringify(model)), err.message);
@@ -63,10 +64,10 @@ test('retries go only to untried keys that serve the model', () => {
     apiTokens: [{ token: 'sk-a', models: ['m1'] }, { token: 'sk-b', models: ['m1'] }, { token: 'sk-c', models: ['m2'] }, { token: 'sk-d', models: ['m2'] }],
     retryOnFailure: { enabled: true, maxRetries: 3 },
   }, 1);
-  const calls = [];
-  const upstream = ({ token, call }) => { if (call) calls.push(token); return { status: 503, body: 'busy' }; };
+  const calls: Array<string | null> = [];
+  const upstream: Upstream = ({ token, call }) => { if (call) calls.push(token); return { status: 503, body: 'busy' }; };
   const r = roundTrip(vms[0], upstream, { body: chatBody('m1') });
-  assert.ok(['sk-a', 'sk-b'].includes(r.token));
+  assert.ok(['sk-a', 'sk-b'].includes(r.token ?? ''));
   assert.deepEqual(calls, [r.token === 'sk-a' ? 'sk-b' : 'sk-a']);
   assert.equal(r.client.status, 503);
 });
@@ -74,7 +75,7 @@ test('retries go only to untried keys that serve the model', () => {
 test('a key that reports 0 requests remaining with a reset in 2 s gets no request before its reset, on any VM', () => {
   const { host, vms } = setup({ apiTokens: ['sk-a', 'sk-b'], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } });
   let limited = false;
-  const upstream = ({ token }) => {
+  const upstream: Upstream = ({ token }): UpstreamAnswer => {
     if (token === 'sk-a' && !limited) {
       limited = true;
       return { status: 200, body: '{}', headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-remaining-tokens': '9000' } };
@@ -106,8 +107,8 @@ test('when every key serving a request is rate-limited the plugin answers 429 wi
   assert.equal(used.size, 2);
   const r = roundTrip(vms[1], () => { throw new Error('the provider was contacted'); });
   assert.equal(r.client.status, 429);
-  assert.equal(r.client.headers.get('retry-after'), '5');
-  assert.equal(JSON.parse(r.client.body).error.code, 'rate_limit_exceeded');
+  assert.equal(r.client.headers?.get('retry-after'), '5');
+  assert.equal(JSON.parse(r.client.body ?? '').error.code, 'rate_limit_exceeded');
 });
 
 test('keys out of the pool are still used (the one due first) rather than answered 429', () => {
@@ -121,13 +122,13 @@ test('keys out of the pool are still used (the one due first) rather than answer
 test('rpm budgets hold across VMs: a burst gets the bucket and no more, then 429 with Retry-After; the rate refills it', () => {
   // 600 rpm = 10 requests a second; the bucket holds 2 s of it.
   const { host, vms } = setup({ apiTokens: [{ token: 'sk-a', rpm: 600 }, { token: 'sk-b', rpm: 600 }], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } });
-  const sent = { 'sk-a': 0, 'sk-b': 0 };
+  const sent: Record<string, number> = { 'sk-a': 0, 'sk-b': 0 };
   let refused = 0;
-  let retryAfter = null;
+  let retryAfter: string | null | undefined = null;
   for (let i = 0; i < 90; i++) {
     const r = roundTrip(vms[i % 3], OK);
     if (r.token) sent[r.token]++;
-    else { refused++; retryAfter = r.client.headers.get('retry-after'); assert.equal(r.client.status, 429); }
+    else { refused++; retryAfter = r.client.headers?.get('retry-after'); assert.equal(r.client.status, 429); }
   }
   assert.ok(sent['sk-a'] <= 20 && sent['sk-b'] <= 20, JSON.stringify(sent));
   assert.ok(sent['sk-a'] >= 18 && sent['sk-b'] >= 18, JSON.stringify(sent));
@@ -158,7 +159,7 @@ test('with budgets a successful request does one shared-data read, and at most 1
 test('token budgets count the provider usage: a big answer slows the key, a small one frees room', () => {
   // 60,000 tpm = 1,000 tokens a second; the bucket holds 2,000.
   const { host, vms } = setup({ apiTokens: [{ token: 'sk-t', tpm: 60000 }], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } }, 1);
-  const usage = (n) => () => ({ status: 200, body: JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: n - 10, total_tokens: n } }) });
+  const usage = (n: number): Upstream => () => ({ status: 200, body: JSON.stringify({ choices: [], usage: { prompt_tokens: 10, completion_tokens: n - 10, total_tokens: n } }) });
   const body = chatBody('m', { max_tokens: 100 });
   // Each request is estimated at ~130 tokens; answers say 1,000 each: the budget lasts 2 requests.
   let ok = 0;
@@ -173,13 +174,13 @@ test('token budgets count the provider usage: a big answer slows the key, a smal
 
 test('a key answering 429 without headers gets a smaller share until it recovers, then its full share', () => {
   const { host, vms } = setup({ apiTokens: ['sk-a', 'sk-b'], failover: { enabled: true, failureThreshold: 1000, healthCheckInterval: 1000, healthCheckModel: 'm' } });
-  const share = (upstream, n = 400) => {
+  const share = (upstream: Upstream, n = 400) => {
     let a = 0;
     for (let i = 0; i < n; i++) if (roundTrip(vms[i % 3], upstream).token === 'sk-a') a++;
     return a / n;
   };
   assert.ok(Math.abs(share(OK) - 0.5) < 0.08);
-  const throttled = ({ token }) => (token === 'sk-a' ? { status: 429, body: '{"error":"slow down"}' } : OK());
+  const throttled: Upstream = ({ token }) => (token === 'sk-a' ? { status: 429, body: '{"error":"slow down"}' } : OK());
   share(throttled, 60);
   const low = share(OK);
   assert.ok(low < 0.1, `share while throttled: ${low}`);
@@ -190,8 +191,8 @@ test('a key answering 429 without headers gets a smaller share until it recovers
 
 test('keys with more headroom in the provider\'s headers get more of the traffic', () => {
   const { vms } = setup({ apiTokens: ['sk-low', 'sk-high'], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } }, 1);
-  const room = { 'sk-low': '10', 'sk-high': '90' };
-  const upstream = ({ token }) => ({ status: 200, body: '{}', headers: { 'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': room[token] } });
+  const room: Record<string, string> = { 'sk-low': '10', 'sk-high': '90' };
+  const upstream: Upstream = ({ token }) => ({ status: 200, body: '{}', headers: { 'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': room[String(token)] } });
   for (let i = 0; i < 20; i++) roundTrip(vms[0], upstream);
   let high = 0;
   for (let i = 0; i < 1000; i++) if (roundTrip(vms[0], upstream).token === 'sk-high') high++;

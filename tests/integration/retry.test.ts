@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
-import { clientView, roundTrip, tokenOf } from '../host/gateway.js';
+import type { Headers } from '../host/header_map.js';
+import { clientView, roundTrip, tokenOf, type Upstream } from '../host/gateway.js';
 
 const POOL_METRIC = 'ai_token_failover.pool.ai-token-failover:openai.';
 const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
@@ -21,9 +22,9 @@ function setup(cfg = config(), vms = 3) {
   return { host, vms: list };
 }
 
-const answerFor = (dead) => ({ token }) => (dead.includes(token)
+const answerFor = (dead: string[]): Upstream => ({ token }) => (dead.includes(token ?? '')
   ? { status: 401, body: '{"error":"invalid key"}', headers: { 'x-provider': 'dead' } }
-  : { status: 200, body: `{"answer":"from token ${TOKENS.indexOf(token)}"}`, headers: { 'x-provider': 'ok' } });
+  : { status: 200, body: `{"answer":"from token ${TOKENS.indexOf(token ?? '')}"}`, headers: { 'x-provider': 'ok' } });
 
 test('with one dead token every request answers 200 with the provider body, and the dead token leaves the pool', () => {
   const { host, vms } = setup();
@@ -32,10 +33,10 @@ test('with one dead token every request answers 200 with the provider body, and 
   for (let i = 0; i < 500; i++) {
     const r = roundTrip(vms[i % 3], upstream);
     assert.equal(r.client.status, 200);
-    assert.match(r.client.body, /"answer":"from token [023]"/);
+    assert.match(r.client.body ?? '', /"answer":"from token [023]"/);
     if (r.client.local) {
       retried++;
-      assert.equal(r.client.headers.get('x-provider'), 'ok');
+      assert.equal(r.client.headers?.get('x-provider'), 'ok');
     }
   }
   assert.equal(retried, 3, 'the dead token should be used exactly 3 times before it is out');
@@ -51,8 +52,8 @@ test('with two dead tokens and maxRetries 3 every request answers 200', () => {
 
 test('a retry replays method, path, body and client headers with an untried token and no client credential', () => {
   const { vms } = setup(config({ failover: false, maxRetries: 3 }));
-  const calls = [];
-  const upstream = ({ token, headers, body, call }) => {
+  const calls: Array<{ token: string | null; headers: Headers; body: string }> = [];
+  const upstream: Upstream = ({ token, headers, body, call }) => {
     if (call) calls.push({ token, headers, body });
     return { status: 503, body: 'busy' };
   };
@@ -76,9 +77,9 @@ test('a retry replays method, path, body and client headers with an untried toke
 
 test('statuses outside retryOnStatus, streaming requests and bodies over 1 MiB are not retried', () => {
   const { host, vms } = setup(config({ retryOnStatus: ['5..'] }));
-  const dead = ({ call }) => { assert.ok(!call, 'unexpected retry'); return { status: 401, body: 'no' }; };
+  const dead: Upstream = ({ call }) => { assert.ok(!call, 'unexpected retry'); return { status: 401, body: 'no' }; };
   assert.equal(roundTrip(vms[0], dead).client.status, 401);
-  const streamDead = ({ call }) => { assert.ok(!call, 'streaming request retried'); return { status: 500, body: 'x' }; };
+  const streamDead: Upstream = ({ call }) => { assert.ok(!call, 'streaming request retried'); return { status: 500, body: 'x' }; };
   assert.equal(roundTrip(vms[0], streamDead, { body: '{"model":"m","stream":true}' }).client.status, 500);
   const big = `{"model":"m","pad":"${'x'.repeat(1 << 20)}"}`;
   assert.equal(roundTrip(vms[0], streamDead, { body: big }).client.status, 500);
@@ -87,7 +88,7 @@ test('statuses outside retryOnStatus, streaming requests and bodies over 1 MiB a
 
 test('a retry call that times out ends with the original failure within retryTimeout', () => {
   const { host, vms } = setup(config({ retryTimeout: 2000 }));
-  const upstream = ({ call }) => (call ? { hang: true } : { status: 500, body: 'original failure' });
+  const upstream: Upstream = ({ call }) => (call ? { hang: true } : { status: 500, body: 'original failure' });
   const r = roundTrip(vms[0], upstream);
   assert.equal(r.client.pending, true);
   host.advance(2000);
@@ -100,7 +101,7 @@ test('a retry call that times out ends with the original failure within retryTim
 
 test('a retry call refused with no headers ends with the original failure at once', () => {
   const { vms } = setup();
-  const upstream = ({ call }) => (call ? null : { status: 502, body: 'bad gateway' });
+  const upstream: Upstream = ({ call }) => (call ? null : { status: 502, body: 'bad gateway' });
   const r = roundTrip(vms[0], upstream);
   assert.equal(r.client.status, 502);
   assert.equal(r.client.local, false);
@@ -111,6 +112,7 @@ test('every attempt counts for its token, so retries eject dead tokens too', () 
   const upstream = answerFor(['sk-a', 'sk-b', 'sk-c']);
   for (let i = 0; i < 30; i++) assert.equal(roundTrip(vms[i % 3], upstream).client.status, 200);
   const text = host.shared.text('ai-token-failover:ai-token-failover:openai::pool');
+  assert.ok(text !== null, 'no pool record');
   assert.equal(text.split(';').slice(1).filter((e) => e.split(',')[1] === '1').length, 3);
 });
 

@@ -1,0 +1,43 @@
+// The status endpoint's JSON document as tests read it (rendered by assembly/plugin/status_page.ts).
+export type KeyState = 'in' | 'limited' | 'waiting' | 'probing';
+
+export interface KeyStatus {
+  fingerprint: string;
+  inPool: boolean;
+  /** Absent while failover has no state for the key. */
+  state?: KeyState;
+  consecutiveFailures?: number;
+  lastStatus?: number;
+  outForMs?: number;
+  returnsInMs?: number;
+  probeSuccesses?: number;
+  weight: number;
+  models: string[] | null;
+  rpm: number | null;
+  tpm: number | null;
+  rateShare: number;
+  limitedForMs: number;
+  budgetLeft?: { requests: number | null; tokens: number | null };
+}
+
+export interface StatusDocument {
+  provider: { type: string; id: string };
+  tokensConfigured: number;
+  tokensInPool: number;
+  failover: { enabled: boolean; failureThreshold: number; successThreshold: number; healthCheckInterval: number; cooldownDuration: number };
+  retryOnFailure: { enabled: boolean; maxRetries: number };
+  lease: { holder: string; heldByThisVm: boolean; expiresInMs: number } | null;
+  tokens: KeyStatus[];
+}
+
+/** Parses a status answer's body. */
+export function parseStatus(text: string): StatusDocument {
+  return JSON.parse(text) as StatusDocument;
+}
+
+/** The entry of the key with this fingerprint; throws when the document has none. */
+export function keyStatus(doc: StatusDocument, fingerprint: string): KeyStatus {
+  const k = doc.tokens.find((t) => t.fingerprint === fingerprint);
+  if (!k) throw new Error(`no key ${fingerprint} in the status document`);
+  return k;
+}
