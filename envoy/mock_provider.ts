@@ -49,7 +49,8 @@ export interface RecordedRequest {
   token: string | null;
   credentials: Record<string, string | string[] | undefined>;
   headers: http.IncomingHttpHeaders;
-  body: any;
+  /** The parsed JSON body, or the body as text when it is not JSON. */
+  body: unknown;
   status?: number;
 }
 

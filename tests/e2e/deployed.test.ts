@@ -2,9 +2,8 @@
 // small probe budget, quota errors recognised by their body, and default settings with a dead key.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { burst, setTokens, waitFor, withGateway } from './harness.js';
+import { burst, isProbe, setTokens, waitFor, withGateway } from './harness.js';
 
-const isProbe = (r) => r.headers['user-agent'] === 'ai-token-failover-probe';
 
 test('20 keys, the 8 lowest dead: each dead key is probed at least once every 3 intervals, and a healed one is back within 4 intervals', async () => {
   const INTERVAL = 500;

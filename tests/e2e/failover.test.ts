@@ -1,16 +1,18 @@
 // Failover in a real Envoy (two workers, three plugin VMs): 4 tokens, threshold 3, interval 1000 ms.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
-import { chat, setTokens, sleep, startGateway, waitFor } from './harness.js';
+import type { PluginConfig } from '../../envoy/config.js';
+import type { RecordedRequest } from '../../envoy/mock_provider.js';
+import { chat, isProbe, setTokens, sleep, startGateway, waitFor, type ReloadableGateway } from './harness.js';
 
 const TOKENS = ['sk-fo-a', 'sk-fo-b', 'sk-fo-c', 'sk-fo-d'];
-const config = (tokens = TOKENS) => ({
+const config = (tokens = TOKENS): PluginConfig => ({
   provider: {
     apiTokens: tokens,
     failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, healthCheckTimeout: 1000, healthCheckModel: 'gpt-4o-mini' },
   },
 });
-let gw;
+let gw: ReloadableGateway;
 
 before(async () => { gw = await startGateway(config(), { lds: true }); });
 after(async () => { await gw?.stop(); });
@@ -18,22 +20,22 @@ beforeEach(async () => {
   // Every token healthy and back in the pool before each scenario.
   gw.mock.behaviours.clear();
   await waitFor(async () => {
-    const seen = new Set();
+    const seen = new Set<string | null | undefined>();
     for (let i = 0; i < 24; i++) seen.add(await sentToken());
     return TOKENS.every((t) => seen.has(t));
   }, 15_000, 200);
   gw.mock.requests.length = 0;
 });
 
-const isProbe = (r) => r.headers['user-agent'] === 'ai-token-failover-probe';
-const clientRequests = (token) => gw.mock.requests.filter((r) => !isProbe(r) && (token === undefined || r.token === token));
-const probesOf = (token) => gw.mock.requests.filter((r) => isProbe(r) && r.token === token);
-async function sentToken() {
+const clientRequests = (token?: string): RecordedRequest[] => gw.mock.requests.filter((r) => !isProbe(r) && (token === undefined || r.token === token));
+const probesOf = (token: string): RecordedRequest[] => gw.mock.requests.filter((r) => isProbe(r) && r.token === token);
+/** Sends one chat request; resolves the key the provider received it with. */
+async function sentToken(): Promise<string | null | undefined> {
   const before = gw.mock.requests.length;
   await chat(gw);
   return gw.mock.requests.slice(before).find((r) => !isProbe(r))?.token;
 }
-async function failUntilOut(token, failures) {
+async function failUntilOut(token: string, failures: number): Promise<void> {
   let seen = 0;
   for (let i = 0; i < 400 && seen < failures; i++) if (await sentToken() === token) seen++;
   assert.equal(seen, failures, `${token} was not used ${failures} times`);
@@ -53,7 +55,7 @@ test('a 401 token gets nothing after its third failure, is probed about once per
   const n = probes.length - probesBefore;
   assert.ok(n >= 5 && n <= 15, `${n} probes in 10 s`);
   for (const p of probes) {
-    assert.equal(p.body.max_tokens, 1);
+    assert.equal((p.body as { max_tokens?: number }).max_tokens, 1);
     assert.equal(p.path, '/v1/chat/completions');
   }
 
@@ -97,7 +99,7 @@ test('with all 4 tokens failing every request gets the provider error, nothing c
   for (let i = 0; i < 20; i++) assert.equal((await chat(gw)).status, 503);
   gw.mock.behaviours.clear();
   const healed = await waitFor(async () => {
-    const seen = new Set();
+    const seen = new Set<string | null | undefined>();
     for (let i = 0; i < 24; i++) seen.add(await sentToken());
     return TOKENS.every((t) => seen.has(t));
   }, 8000, 100);

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { bootstrap, wasmFilter } from '../../envoy/config.js';
 import { ROOT } from '../../scripts/envoy_bin.js';
-import { WASM, chat, freePort, startEnvoy, startGateway, tempDir, validateConfig } from './harness.js';
+import { WASM, chat, freePort, startEnvoy, startGateway, tempDir, validateConfig, type ChatAnswer, type Gateway } from './harness.js';
 
 const TOKENS = ['sk-e2e-a', 'sk-e2e-b', 'sk-e2e-c', 'sk-e2e-d'];
-let gw;
+let gw: Gateway;
 
 before(async () => { gw = await startGateway({ provider: { apiTokens: TOKENS } }); });
 after(async () => { await gw?.stop(); });
@@ -17,12 +17,12 @@ test('the Envoy binary runs a Wasm filter (the plugin rewrote the credential)', 
   const r = await chat(gw);
   assert.equal(r.status, 200);
   const last = gw.mock.requests.at(-1);
-  assert.ok(TOKENS.includes(last.token), 'request did not pass through the plugin');
+  assert.ok(last && TOKENS.includes(last.token ?? ''), 'request did not pass through the plugin');
 });
 
 test('400 requests spread over 4 tokens (15%..35% each); the client key never reaches the provider', async () => {
   gw.mock.requests.length = 0;
-  const results = [];
+  const results: ChatAnswer[] = [];
   for (let batch = 0; batch < 20; batch++) {
     results.push(...await Promise.all(Array.from({ length: 20 }, () => chat(gw, {
       token: 'client-own-key', headers: { 'api-key': 'client-own-key', 'x-api-key': 'client-own-key' },
@@ -30,11 +30,11 @@ test('400 requests spread over 4 tokens (15%..35% each); the client key never re
   }
   assert.ok(results.every((r) => r.status === 200));
   assert.equal(gw.mock.requests.length, 400);
-  const counts = Object.fromEntries(TOKENS.map((t) => [t, 0]));
+  const counts: Record<string, number> = Object.fromEntries(TOKENS.map((t) => [t, 0]));
   for (const req of gw.mock.requests) {
     assert.deepEqual(Object.keys(req.credentials), ['authorization']);
     assert.ok(!JSON.stringify(req.headers).includes('client-own-key'), 'client credential reached the provider');
-    counts[req.token]++;
+    counts[String(req.token)]++;
   }
   for (const t of TOKENS) assert.ok(counts[t] >= 60 && counts[t] <= 140, `share of a token outside 15%..35%: ${JSON.stringify(Object.values(counts))}`);
 });

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ROOT, resolveEnvoy } from '../../scripts/envoy_bin.js';
 import { bootstrap, configuredTokens, listener, wasmFilter, type EnvoyConfig, type PluginConfig } from '../../envoy/config.js';
-import { startMockProvider, type BehaviourSpec, type MockProvider } from '../../envoy/mock_provider.js';
+import { startMockProvider, type BehaviourSpec, type MockProvider, type RecordedRequest } from '../../envoy/mock_provider.js';
 
 export { configuredTokens };
 
@@ -109,7 +109,7 @@ export async function startEnvoy({ config, configFile, adminPort, concurrency = 
  */
 export interface GatewayOptions { concurrency?: number; routeTimeoutMs?: number; lds?: boolean; filtersBefore?: EnvoyConfig[] }
 
-export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [] }: GatewayOptions = {}): Promise<Gateway> {
+export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [] }: GatewayOptions = {}): Promise<ReloadableGateway> {
   const mock = await startMockProvider(0);
   const [listenPort, adminPort] = [await freePort(), await freePort()];
   const makeListener = (cfg: PluginConfig) => listener({ port: listenPort, routeTimeoutMs, filters: [...filtersBefore, wasmFilter({ wasmPath: WASM, pluginConfig: cfg })] });
@@ -139,13 +139,14 @@ export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2
     throw e;
   }
   const gw = gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath: '/v1/chat/completions', tempDirs: ldsDir ? [ldsDir] : [] });
-  gw.reload = async (cfg: PluginConfig) => {
+  const reload = async (cfg: PluginConfig) => {
+    if (!lds) throw new Error('reload needs a gateway started with lds: true');
     for (const t of configuredTokens(cfg)) gw.secrets.add(t);
     const before = await statValue(adminPort, 'listener_manager.lds.update_success');
     writeLds(cfg);
     await waitFor(async () => (await statValue(adminPort, 'listener_manager.lds.update_success')) > before, 20_000);
   };
-  return gw;
+  return { ...gw, reload };
 }
 
 /**
@@ -163,8 +164,11 @@ export interface Gateway {
   stats: () => Promise<string>;
   url: (path?: string) => string;
   stop: () => Promise<void>;
-  /** With lds: replaces the plugin configuration without restarting Envoy. */
-  reload?: (cfg: PluginConfig) => Promise<void>;
+}
+
+/** A gateway from startGateway: with lds, `reload` replaces the plugin configuration without restarting Envoy. */
+export interface ReloadableGateway extends Gateway {
+  reload: (cfg: PluginConfig) => Promise<void>;
 }
 
 export interface GatewayParts {
@@ -246,6 +250,9 @@ export function chat(gw: Pick<Gateway, 'url' | 'secrets'>, { token = 'client-key
     req.end(data);
   });
 }
+
+/** Whether the mock received this request from the plugin's health check. */
+export const isProbe = (r: RecordedRequest): boolean => r.headers['user-agent'] === 'ai-token-failover-probe';
 
 /** Sets mock behaviours by token. */
 export function setTokens(gw: Pick<Gateway, 'mock'>, behaviours: Record<string, BehaviourSpec>): void {

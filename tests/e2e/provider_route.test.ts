@@ -2,12 +2,13 @@
 // requests, retries and probes all reach the provider the way the route sends them.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { chat, setTokens, sleep, waitFor } from './harness.js';
+import type { RecordedRequest } from '../../envoy/mock_provider.js';
+import { chat, isProbe, setTokens, sleep, waitFor, type Gateway } from './harness.js';
 import { PROVIDER_HOST, PROVIDER_PATH, ROUTE_HEADER, startProviderGateway } from './provider_gateway.js';
 
 const TOKENS = ['sk-pr-a', 'sk-pr-b', 'sk-pr-c', 'sk-pr-d'];
 const INTERVAL = 1000;
-let gw;
+let gw: Gateway;
 
 before(async () => {
   gw = await startProviderGateway({
@@ -20,9 +21,7 @@ before(async () => {
 });
 after(async () => { await gw?.stop(); });
 
-const isProbe = (r) => r.headers['user-agent'] === 'ai-token-failover-probe';
-
-function assertProviderShaped(r, what) {
+function assertProviderShaped(r: RecordedRequest, what: string): void {
   assert.equal(r.host, PROVIDER_HOST, `${what}: Host`);
   assert.equal(r.sni, PROVIDER_HOST, `${what}: SNI`);
   assert.equal(r.path, PROVIDER_PATH, `${what}: path`);

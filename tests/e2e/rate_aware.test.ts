@@ -3,14 +3,15 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { chat, setTokens, sleep, withGateway } from './harness.js';
+import type { ProviderConfig } from '../../envoy/config.js';
+import { chat, isProbe, setTokens, sleep, withGateway, type Gateway } from './harness.js';
 
 const failover = { enabled: true, healthCheckInterval: 1000, healthCheckModel: 'm' };
 
 test('weights 1:3 give shares of 25% ± 5 and 75% ± 5 over 2,000 requests', async () => {
   await withGateway({ provider: { apiTokens: [{ token: 'sk-w-1', weight: 1 }, { token: 'sk-w-3', weight: 3 }], failover } }, async (gw) => {
     for (let i = 0; i < 2000; i += 20) await Promise.all(Array.from({ length: 20 }, () => chat(gw)));
-    const n = (t) => gw.mock.requests.filter((r) => r.token === t).length;
+    const n = (t: string): number => gw.mock.requests.filter((r) => r.token === t).length;
     assert.equal(n('sk-w-1') + n('sk-w-3'), 2000);
     assert.ok(Math.abs(n('sk-w-1') / 2000 - 0.25) <= 0.05, `sk-w-1: ${n('sk-w-1')}`);
     assert.ok(Math.abs(n('sk-w-3') / 2000 - 0.75) <= 0.05, `sk-w-3: ${n('sk-w-3')}`);
@@ -20,12 +21,12 @@ test('weights 1:3 give shares of 25% ± 5 and 75% ± 5 over 2,000 requests', asy
 test('model lists send each model only to keys that allow it; an unknown model gets 400 and never reaches the provider', async () => {
   const apiTokens = [{ token: 'sk-m-4o', models: ['gpt-4o', 'gpt-4o-2024-*'] }, { token: 'sk-m-mini', models: ['gpt-4o-mini'] }, 'sk-m-any'];
   await withGateway({ provider: { apiTokens, failover, retryOnFailure: { enabled: true } } }, async (gw) => {
-    const send = async (model) => {
+    const send = async (model: string) => {
       const before = gw.mock.requests.length;
       const r = await chat(gw, { body: { model, messages: [{ role: 'user', content: 'hi' }] } });
       return { status: r.status, body: r.body, tokens: gw.mock.requests.slice(before).map((q) => q.token) };
     };
-    const seen = { 'gpt-4o': new Set(), 'gpt-4o-mini': new Set(), 'claude-x': new Set() };
+    const seen: Record<string, Set<string | null>> = { 'gpt-4o': new Set(), 'gpt-4o-mini': new Set(), 'claude-x': new Set() };
     for (let i = 0; i < 60; i++) {
       for (const m of Object.keys(seen)) {
         const r = await send(m);
@@ -58,19 +59,19 @@ test('a key that reports 0 remaining with a reset in 2 s receives no request bef
 });
 
 /** Offers `perSecond` requests a second for `seconds` on keep-alive connections; resolves the client statuses. */
-async function offer(gw, perSecond, seconds) {
+async function offer(gw: Gateway, perSecond: number, seconds: number): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const statuses = [];
-  const pending = [];
+  const statuses: number[] = [];
+  const pending: Array<Promise<void>> = [];
   const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
   const start = Date.now();
   for (let i = 0; i < perSecond * seconds; i++) {
     const due = start + (i * 1000) / perSecond;
     if (due > Date.now()) await sleep(due - Date.now());
-    pending.push(new Promise((resolve) => {
+    pending.push(new Promise<void>((resolve) => {
       const req = http.request(gw.url(), { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
         res.resume();
-        res.on('end', () => { statuses.push(res.statusCode); resolve(); });
+        res.on('end', () => { statuses.push(res.statusCode ?? 0); resolve(); });
       });
       req.on('error', () => { statuses.push(0); resolve(); });
       req.end(body);
@@ -85,16 +86,18 @@ test('under 1.5× the keys\' combined limit for 20 s: at most 1% provider 429s a
   // Each key: 10 requests per 1 s window at the provider, so 20 a second together; 30 a second offered.
   const keys = ['sk-l-a', 'sk-l-b'];
   const limit = { rateLimit: { requests: 10, windowMs: 1000 } };
-  const run = async (provider) => {
-    let result;
+  interface LoadResult { sent: number; served: number; refused: number; clients: number; client200: number }
+  const run = async (provider: ProviderConfig): Promise<LoadResult> => {
+    let result: LoadResult | undefined;
     await withGateway({ provider }, async (gw) => {
       setTokens(gw, Object.fromEntries(keys.map((k) => [k, limit])));
       const statuses = await offer(gw, 30, 20);
-      const provider = gw.mock.requests.filter((r) => r.headers['user-agent'] !== 'ai-token-failover-probe');
+      const provider = gw.mock.requests.filter((r) => !isProbe(r));
       const served = provider.filter((r) => r.status === 200).length;
       const refused = provider.filter((r) => r.status === 429).length;
       result = { sent: provider.length, served, refused, clients: statuses.length, client200: statuses.filter((s) => s === 200).length };
     });
+    assert.ok(result, 'the load run did not finish');
     return result;
   };
   const aware = await run({ apiTokens: keys.map((token) => ({ token, rpm: 600 })), failover: { ...failover, healthCheckInterval: 2000 }, retryOnFailure: { enabled: true } });
@@ -109,7 +112,7 @@ test('under 1.5× the keys\' combined limit for 20 s: at most 1% provider 429s a
 
 test('a key answering 429 without headers gets a smaller share until it recovers, then its full share', async () => {
   await withGateway({ provider: { apiTokens: ['sk-aimd-a', 'sk-aimd-b'], failover: { enabled: true, failureThreshold: 1000, healthCheckInterval: 300, healthCheckModel: 'm' } } }, async (gw) => {
-    const share = async (n) => {
+    const share = async (n: number) => {
       const before = gw.mock.requests.length;
       for (let i = 0; i < n; i += 10) await Promise.all(Array.from({ length: 10 }, () => chat(gw)));
       const sent = gw.mock.requests.slice(before);

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
-import { burst, chat, setTokens, statValue, withGateway } from './harness.js';
+import { burst, chat, isProbe, setTokens, statValue, withGateway, type Gateway } from './harness.js';
+import type { PluginConfig } from '../../envoy/config.js';
 
 const TOKENS = ['sk-rt-a', 'sk-rt-b', 'sk-rt-c', 'sk-rt-d'];
-const config = (maxRetries, retryTimeout = 3000) => ({
+const config = (maxRetries: number, retryTimeout = 3000): PluginConfig => ({
   provider: {
     apiTokens: TOKENS,
     failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
@@ -13,9 +14,6 @@ const config = (maxRetries, retryTimeout = 3000) => ({
   },
 });
 
-
-
-const isProbe = (r) => r.headers['user-agent'] === 'ai-token-failover-probe';
 
 test('one dead token, 1 retry: 500 requests all answer 200 with the provider body; the dead token is out after its third failure', async () => {
   await withGateway(config(1), async (gw) => {
@@ -62,15 +60,16 @@ test('streaming: a dead token gives the provider 401 unretried; a healthy stream
     // Now the dead token is out or not: a healthy stream must arrive in pieces.
     const arrivals = await streamArrivals(gw);
     assert.ok(arrivals.length >= 2, `only ${arrivals.length} chunk(s) arrived`);
-    assert.ok(arrivals.at(-1) - arrivals[0] >= 400, 'first chunk did not arrive before the last was written');
+    assert.ok(arrivals[arrivals.length - 1] - arrivals[0] >= 400, 'first chunk did not arrive before the last was written');
   });
 });
 
-function streamArrivals(gw) {
+/** When each chunk of a healthy streamed answer arrived (ms timestamps). */
+function streamArrivals(gw: Gateway): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const body = JSON.stringify({ model: 'm', stream: true, messages: [] });
     const req = http.request(gw.url(), { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const times = [];
+      const times: number[] = [];
       res.on('data', () => times.push(Date.now()));
       res.on('end', () => (res.statusCode === 200 ? resolve(times) : streamArrivals(gw).then(resolve, reject)));
     });
@@ -87,7 +86,7 @@ test('a retry whose callout times out answers with the original failure within r
     const original = gw.mock.behaviours;
     for (const t of TOKENS) original.set(t, { status: 500, body: '{"error":"original"}' });
     gw.mock.server.prependListener('request', (req) => {
-      if (req.url.startsWith('/__mock')) return;
+      if (req.url?.startsWith('/__mock')) return;
       if (first) { first = false; return; }
       for (const t of TOKENS) original.set(t, { status: 500, delayMs: 10_000 });
     });
