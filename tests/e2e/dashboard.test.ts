@@ -13,10 +13,16 @@ import { chat, setTokens, startGateway } from './harness.js';
 const CHROMIUM = process.env.CHROMIUM_BIN ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
 const TOKENS = ['sk-dash-a', 'sk-dash-b', 'sk-dash-c', 'sk-dash-d'];
 const STATUS_TOKEN = 'dashboard-e2e-secret';
-// Conditions evaluated in the page (strings: they run in the browser, not in Node).
-const ALL_FOUR_IN = "document.querySelectorAll('#keys tr .state.in').length === 4";
-const ONE_PROBING = "[...document.querySelectorAll('#keys tr .state')].some((s) => s.textContent === 'probing')";
-const FITS_THE_SCREEN = 'document.documentElement.scrollWidth <= window.innerWidth';
+// The browser globals the page functions below use: they run in Chromium (Playwright sends them
+// there; strings would be evaluated, which the page's CSP forbids), so Node's types lack them.
+declare const document: {
+  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
+  documentElement: { scrollWidth: number };
+};
+declare const window: { innerWidth: number };
+const allFourIn = () => document.querySelectorAll('#keys tr .state.in').length === 4;
+const oneProbing = () => Array.from(document.querySelectorAll('#keys tr .state')).some((s) => s.textContent === 'probing');
+const fitsTheScreen = () => document.documentElement.scrollWidth <= window.innerWidth;
 
 test('the dashboard shows the keys, a killed key turning to probing within two polls and coming back', { skip: CHROMIUM ? false : 'no Chromium (install Debian\'s chromium or set CHROMIUM_BIN)' }, async () => {
   const gw = await startGateway({
@@ -41,13 +47,13 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
 
     await page.fill('#token', STATUS_TOKEN);
     await page.click('button[type=submit]');
-    await page.waitForFunction(ALL_FOUR_IN, null, { timeout: 5000 });
+    await page.waitForFunction(allFourIn, null, { timeout: 5000 });
     assert.ok(!page.url().includes(STATUS_TOKEN), 'the token is in the URL');
     assert.equal(await page.isVisible('#login'), false);
     const html = await page.content();
     for (const t of TOKENS) assert.ok(!html.includes(t), 'a key appears in the page');
     // Phone width: nothing but the table's own scroller is wider than the screen.
-    assert.ok(await page.evaluate(FITS_THE_SCREEN), 'the page is wider than a phone');
+    assert.ok(await page.evaluate(fitsTheScreen), 'the page is wider than a phone');
 
     setTokens(gw, { 'sk-dash-b': '401' });
     // (The browser's own requests, such as /favicon.ico, also reach the provider: count from here.)
@@ -55,14 +61,14 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
     for (let i = 0; i < 40 && !gw.mock.requests.slice(from).some((r) => r.token === 'sk-dash-b'); i++) await chat(gw);
     assert.ok(gw.mock.requests.slice(from).some((r) => r.token === 'sk-dash-b'), 'the killed key was never used');
     const killedAt = Date.now();
-    await page.waitForFunction(ONE_PROBING, null, { timeout: 2 * 2000 + 1500 });
+    await page.waitForFunction(oneProbing, null, { timeout: 2 * 2000 + 1500 });
     assert.ok(Date.now() - killedAt <= 2 * 2000 + 1500);
     const shot = process.env.UPDATE_SCREENSHOT === '1' ? path.join(ROOT, 'docs/dashboard.png') : path.join(os.tmpdir(), 'ai-token-failover-dashboard.png');
     fs.mkdirSync(path.dirname(shot), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
 
     setTokens(gw, { 'sk-dash-b': 'ok' });
-    await page.waitForFunction(ALL_FOUR_IN, null, { timeout: 8000 });
+    await page.waitForFunction(allFourIn, null, { timeout: 8000 });
   } finally {
     await browser.close();
     await gw.stop();
