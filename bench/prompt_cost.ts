@@ -3,6 +3,7 @@
 // parsing shows as a cost per KiB that stays flat across sizes.
 import { Host } from '../tests/host/emulator.js';
 import { roundTrip, type Upstream } from '../tests/host/gateway.js';
+import { escapeHeavyBody } from '../tests/host/prompts.js';
 
 /** One prompt size: µs of module time per retried request (median, min, max) and per KiB. */
 export interface PromptCostRow { kib: number; us: number; min: number; max: number; perKiB: number }
@@ -13,18 +14,6 @@ const CONFIG = {
     retryOnFailure: { enabled: true, maxRetries: 1 },
   },
 };
-const LINE = 'if (x) {\\n\\t\\"a\\": \\"b\\\\c\\"\\n}\\n';
-
-/** A chat request body of exactly `bytes` bytes whose prompt is code full of escapes. */
-export function escapeHeavyBody(bytes: number): string {
-  const head = '{"model":"m","messages":[{"role":"user","content":"';
-  const tail = '"}]}';
-  const room = bytes - head.length - tail.length;
-  let content = LINE.repeat(Math.ceil(room / LINE.length)).slice(0, room);
-  while (content.endsWith('\\')) content = content.slice(0, -1) + 'x';
-  return head + content + tail;
-}
-
 /** Microseconds of module time per retried request for each body size (median of `rounds`). */
 export function promptCost(sizesKiB = [16, 256, 1024], requests = 40, rounds = 5, wasmPath?: string): PromptCostRow[] {
   const rows: PromptCostRow[] = [];

@@ -11,7 +11,9 @@
 // the answer when the request accepts gzip), bodyBytes (a 200 answer of that many bytes),
 // rateLimit ({requests, windowMs}: a fixed window per key, started by its first request; every
 // answer carries OpenAI's x-ratelimit-{limit,remaining,reset}-requests headers, and a request over
-// the limit gets 429), noHeaders (with rateLimit: answer 429 without any rate-limit header).
+// the limit gets 429), noHeaders (with rateLimit: answer 429 without any rate-limit header),
+// reset ("before-headers": close the connection without answering; "mid-body": send the headers
+// and half the body, then close it).
 //
 // Options for tests: `tls: { cert, key }` serves HTTPS and records the SNI each request came
 // with; `provider: { host, pathPrefix }` answers like a real provider behind a fixed name:
@@ -35,6 +37,7 @@ export interface Behaviour {
   bodyBytes?: number;
   rateLimit?: { requests: number; windowMs: number };
   noHeaders?: boolean;
+  reset?: 'before-headers' | 'mid-body';
 }
 export type BehaviourSpec = Behaviour | string | number;
 type Resolved = Behaviour & { status: number };
@@ -148,6 +151,7 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
       requests[requests.length - 1].status = b.status;
     }
     const reply = () => {
+      if (b.reset === 'before-headers') return void req.socket.destroy();
       const headers: Record<string, string> = { 'content-type': 'application/json', 'x-mock-token-seen': token === null ? 'none' : 'yes', ...limitHeaders, ...(b.headers ?? {}) };
       if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
       let text = b.status !== 200 ? b.body ?? errorBody(b.status) : null;
@@ -157,6 +161,7 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
         headers['content-encoding'] = 'gzip';
         return send(res, b.status, headers, zlib.gzipSync(text));
       }
+      if (b.reset === 'mid-body') return resetMidBody(res, b.status, headers, text);
       send(res, b.status, headers, text);
     };
     if (b.delayMs) setTimeout(reply, b.delayMs); else reply();
@@ -182,6 +187,12 @@ function bigCompletion(bytes: number): string {
 function send(res: http.ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+function resetMidBody(res: http.ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+  const bytes = Buffer.from(body);
+  res.writeHead(status, { ...headers, 'content-length': bytes.length });
+  res.write(bytes.subarray(0, bytes.length >> 1), () => res.socket?.destroy());
 }
 
 function streamCompletion(res: http.ServerResponse, model: string | undefined, chunkDelayMs: number): void {

@@ -260,7 +260,7 @@ export function setTokens(gw: Pick<Gateway, 'mock'>, behaviours: Record<string, 
 }
 
 /** Runs `fn` with a gateway started from `cfg`, and stops it whatever happens. */
-export async function withGateway(cfg: PluginConfig, fn: (gw: Gateway) => Promise<void>, options?: GatewayOptions): Promise<void> {
+export async function withGateway(cfg: PluginConfig, fn: (gw: ReloadableGateway) => Promise<void>, options?: GatewayOptions): Promise<void> {
   const gw = await startGateway(cfg, options);
   try { await fn(gw); } finally { await gw.stop(); }
 }

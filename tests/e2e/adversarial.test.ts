@@ -1,0 +1,193 @@
+// Adversarial input in a real Envoy (two workers): clients that leave while their retry is in
+// flight, providers that reset connections, answers too big to retry, long escape-heavy prompts,
+// compressed answers, hundreds of keys, and reloads under load. Each ends with a clear outcome and
+// an Envoy that still serves, with no trap in its log.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import zlib from 'node:zlib';
+import type { PluginConfig } from '../../envoy/config.js';
+import { escapeHeavyBody } from '../host/prompts.js';
+import { parseStatus } from '../host/status_document.js';
+import { burst, chat, isProbe, setTokens, sleep, waitFor, withGateway, type ChatAnswer, type Gateway } from './harness.js';
+
+const TOKENS = ['sk-adv-a', 'sk-adv-b', 'sk-adv-c', 'sk-adv-d'];
+const STATUS_TOKEN = 'adversarial-status-secret';
+const retrying = (extra: Record<string, unknown> = {}): PluginConfig => ({
+  statusPath: '/ai-token-failover/status',
+  statusToken: STATUS_TOKEN,
+  provider: { apiTokens: TOKENS, retryOnFailure: { enabled: true, maxRetries: 1 }, ...extra },
+});
+const TRAP = /panic|trap|unreachable|out of bounds|wasm log.*(critical|fatal)|Function: .* failed/i;
+
+/** Envoy still answers, every key healthy again serves 200, and its log shows no trap. */
+async function assertStillServing(gw: Gateway): Promise<void> {
+  gw.mock.behaviours.clear();
+  const answers = await burst(gw, 40, 10);
+  assert.deepEqual(answers.filter((a) => a.status !== 200).map((a) => a.status), []);
+  assert.doesNotMatch(gw.envoy.log, TRAP);
+}
+
+async function statusDocument(gw: Gateway) {
+  const r = await fetch(gw.url('/ai-token-failover/status'), { headers: { authorization: `Bearer ${STATUS_TOKEN}` } });
+  assert.equal(r.status, 200);
+  return parseStatus(await r.text());
+}
+
+test('clients that leave while their retry is in flight: the retry is dropped with the stream, nothing hangs or traps', async () => {
+  await withGateway(retrying(), async (gw) => {
+    let left = 0;
+    for (let round = 0; round < 12; round++) {
+      // The route's attempt fails at once; the retry (the next request the mock sees) is slow.
+      setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, '500'])));
+      let seen = 0;
+      const slowRetry = () => { if (++seen === 2) setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { status: 200, delayMs: 1500 }]))); };
+      gw.mock.server.prependListener('request', slowRetry);
+      await chat(gw, { timeoutMs: 400 }).then(() => assert.fail('the client got an answer before its retry did'), () => { left++; });
+      gw.mock.server.removeListener('request', slowRetry);
+      assert.equal(seen, 2, 'the failed request was not retried');
+    }
+    assert.equal(left, 12);
+    // The abandoned retries' answers would have arrived by now.
+    await sleep(1700);
+    await assertStillServing(gw);
+  });
+});
+
+test('a provider that resets connections: clients get Envoy\'s 503 or a cut answer, no key is charged, healthy keys keep serving', async () => {
+  await withGateway(retrying({ failover: { enabled: true, failureThreshold: 2, healthCheckInterval: 60_000, healthCheckModel: 'm' } }), async (gw) => {
+    setTokens(gw, { 'sk-adv-a': { reset: 'before-headers' }, 'sk-adv-b': { reset: 'mid-body' } });
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < 80; i++) {
+      const outcome = await chat(gw).then((a) => String(a.status), (e: Error) => (/socket hang up|aborted|ECONNRESET/.test(e.message) ? 'cut' : e.message));
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+    const seen = Object.fromEntries(outcomes);
+    assert.deepEqual(Object.keys(seen).filter((k) => !['200', '503', 'cut'].includes(k)), [], JSON.stringify(seen));
+    assert.ok((seen['503'] ?? 0) > 0 && (seen.cut ?? 0) > 0 && (seen['200'] ?? 0) > 0, JSON.stringify(seen));
+    // A reset is the connection's fault, not the key's: both stay in the pool.
+    const doc = await statusDocument(gw);
+    assert.equal(doc.tokensInPool, 4);
+    await assertStillServing(gw);
+  });
+});
+
+test('answers too big to retry are never cut: an 8 MiB answer passes whole, a 5 MiB retry answer gives way to the first answer with a warning', async () => {
+  await withGateway(retrying(), async (gw) => {
+    const big = 8 << 20;
+    setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { bodyBytes: big }])));
+    const whole = await chat(gw, { timeoutMs: 30_000 });
+    assert.equal(whole.status, 200);
+    assert.equal(Buffer.byteLength(whole.body), big);
+    assert.equal(JSON.parse(whole.body).object, 'chat.completion');
+
+    setTokens(gw, { 'sk-adv-a': { status: 500, body: '{"error":"first answer"}' }, 'sk-adv-b': { bodyBytes: 5 << 20 }, 'sk-adv-c': { bodyBytes: 5 << 20 }, 'sk-adv-d': { bodyBytes: 5 << 20 } });
+    let firstFailed = false;
+    for (let i = 0; i < 40 && !firstFailed; i++) {
+      const before = gw.mock.requests.length;
+      const a = await chat(gw, { timeoutMs: 30_000 });
+      const sent = gw.mock.requests.slice(before).filter((r) => !isProbe(r));
+      if (sent[0]?.token !== 'sk-adv-a') continue;
+      firstFailed = true;
+      assert.equal(sent.length, 2, 'the failed request was not retried');
+      assert.equal(a.status, 500);
+      assert.equal(a.body, '{"error":"first answer"}');
+    }
+    assert.ok(firstFailed, 'the failing key was never chosen first');
+    assert.ok(await waitFor(() => /a retry answer of \d+ bytes is over the 4194304-byte limit/.test(gw.envoy.log), 2000), 'no warning');
+    await assertStillServing(gw);
+  });
+});
+
+test('a 900 KiB prompt full of escapes is retried byte for byte', async () => {
+  await withGateway(retrying(), async (gw) => {
+    setTokens(gw, { 'sk-adv-a': '503' });
+    const body = escapeHeavyBody(900 * 1024);
+    let retried = false;
+    for (let i = 0; i < 40 && !retried; i++) {
+      const before = gw.mock.requests.length;
+      const a = await chat(gw, { body, timeoutMs: 30_000 });
+      assert.equal(a.status, 200);
+      const sent = gw.mock.requests.slice(before).filter((r) => !isProbe(r));
+      if (sent[0]?.token !== 'sk-adv-a') continue;
+      retried = true;
+      assert.equal(sent.length, 2);
+      assert.equal(JSON.stringify(sent[1].body), body, 'the retry did not carry the client\'s body unchanged');
+    }
+    assert.ok(retried, 'the failing key was never chosen first');
+  });
+});
+
+test('compressed answers: passed through intact; with a body rule the provider is asked for identity encoding', async () => {
+  await withGateway(retrying(), async (gw) => {
+    setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { gzip: true }])));
+    const a = await gzipChat(gw);
+    assert.equal(a.status, 200);
+    assert.equal(a.encoding, 'gzip');
+    assert.equal(JSON.parse(zlib.gunzipSync(a.body).toString()).object, 'chat.completion');
+  });
+  const bodyRule = { failover: { enabled: true, healthCheckModel: 'm', failureConditions: [{ status: ['200'], body: 'No quota' }] } };
+  await withGateway(retrying(bodyRule), async (gw) => {
+    setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { gzip: true }])));
+    const a = await gzipChat(gw);
+    assert.equal(a.status, 200);
+    assert.equal(a.encoding, undefined);
+    assert.equal(gw.mock.requests.at(-1)?.headers['accept-encoding'], 'identity');
+  });
+});
+
+/** A chat request that accepts gzip; resolves the raw answer. */
+function gzipChat(gw: Gateway): Promise<{ status: number; encoding: string | undefined; body: Buffer }> {
+  const data = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+  return new Promise((resolve, reject) => {
+    const req = http.request(gw.url(), { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+test('300 keys, 100 of them dead: 1,000 requests all answer 200, and the dead ones leave the pool', async () => {
+  const tokens = Array.from({ length: 300 }, (_, i) => `sk-many-${String(i).padStart(3, '0')}`);
+  const dead = tokens.filter((_, i) => i % 3 === 0);
+  const cfg: PluginConfig = {
+    statusPath: '/ai-token-failover/status',
+    statusToken: STATUS_TOKEN,
+    provider: { apiTokens: tokens, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 60_000, healthCheckModel: 'm' }, retryOnFailure: { enabled: true, maxRetries: 3 } },
+  };
+  await withGateway(cfg, async (gw) => {
+    setTokens(gw, Object.fromEntries(dead.map((t) => [t, '401'])));
+    const answers = await burst(gw, 1000, 10);
+    assert.deepEqual(answers.filter((a) => a.status !== 200).map((a) => a.status), []);
+    const doc = await statusDocument(gw);
+    const used = new Set(gw.mock.requests.filter((r) => !isProbe(r) && dead.includes(r.token ?? '')).map((r) => r.token));
+    assert.equal(doc.tokensInPool, 300 - used.size, 'every dead key that was used left the pool, and only those');
+    assert.ok(used.size >= 90, `only ${used.size} dead keys were used`);
+    assert.doesNotMatch(gw.envoy.log, TRAP);
+  });
+});
+
+test('reloads under load: three configuration changes while requests keep running, every request answers 200', async () => {
+  await withGateway(retrying(), async (gw) => {
+    let reloading = true;
+    const load = (async () => {
+      const answers: ChatAnswer[] = [];
+      while (reloading) answers.push(...await burst(gw, 20, 10));
+      return answers;
+    })();
+    for (const tokens of [[...TOKENS, 'sk-adv-e'], TOKENS.slice(1), TOKENS]) {
+      await sleep(300);
+      await gw.reload({ ...retrying(), provider: { apiTokens: tokens, retryOnFailure: { enabled: true, maxRetries: 1 } } });
+    }
+    reloading = false;
+    const answers = await load;
+    assert.ok(answers.length >= 200, `only ${answers.length} requests ran during the reloads`);
+    assert.deepEqual(answers.filter((a) => a.status !== 200).map((a) => a.status), []);
+    assert.ok(gw.mock.requests.some((r) => r.token === 'sk-adv-e'), 'the reloaded configuration was never used');
+    assert.doesNotMatch(gw.envoy.log, TRAP);
+  }, { lds: true });
+});
