@@ -118,6 +118,42 @@ test('a 900 KiB prompt full of escapes is retried byte for byte', async () => {
   });
 });
 
+test('a 200 KiB prompt sent in three chunks with its model at the end: the key is chosen by that model and a retry carries the whole body', async () => {
+  const apiTokens = [{ token: 'sk-adv-a', models: ['m-a'] }, { token: 'sk-adv-b', models: ['m-a'] }, { token: 'sk-adv-c', models: ['m-c'] }];
+  await withGateway({ provider: { apiTokens, retryOnFailure: { enabled: true, maxRetries: 1 } } }, async (gw) => {
+    // OpenAI's SDKs put "model" after "messages": the key depends on the body's last chunk.
+    const body = escapeHeavyBody(200 * 1024).replace('{"model":"m",', '{').slice(0, -1) + ',"model":"m-a"}';
+    const parts = [body.slice(0, 70_000), body.slice(70_000, 140_000), body.slice(140_000)];
+    setTokens(gw, { 'sk-adv-a': '503' });
+    let retried = 0;
+    for (let i = 0; i < 12; i++) {
+      const before = gw.mock.requests.length;
+      assert.equal(await chunkedChat(gw, parts), 200);
+      const sent = gw.mock.requests.slice(before).filter((r) => !isProbe(r));
+      for (const r of sent) {
+        assert.notEqual(r.token, 'sk-adv-c', 'a key without the model was used');
+        assert.equal(JSON.stringify(r.body), body, 'the provider did not receive the whole body');
+      }
+      if (sent.length === 2) retried++;
+    }
+    assert.ok(retried > 0, 'no request was retried');
+  });
+});
+
+/** Sends `parts` as separate chunks of one request, 30 ms apart; resolves the status. */
+function chunkedChat(gw: Gateway, parts: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(gw.url(), { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    let next = 0;
+    const write = () => { if (next < parts.length) { req.write(parts[next++]); setTimeout(write, 30); } else req.end(); };
+    write();
+  });
+}
+
 test('compressed answers: passed through intact; with a body rule the provider is asked for identity encoding', async () => {
   await withGateway(retrying(), async (gw) => {
     setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { gzip: true }])));
