@@ -13,7 +13,7 @@
 // answer carries OpenAI's x-ratelimit-{limit,remaining,reset}-requests headers, and a request over
 // the limit gets 429), noHeaders (with rateLimit: answer 429 without any rate-limit header),
 // reset ("before-headers": close the connection without answering; "mid-body": send the headers
-// and half the body, then close it).
+// and half the body, then close it), bodyDelayMs (send the headers at once and the body that much later).
 //
 // Options for tests: `tls: { cert, key }` serves HTTPS and records the SNI each request came
 // with; `provider: { host, pathPrefix }` answers like a real provider behind a fixed name:
@@ -38,6 +38,7 @@ export interface Behaviour {
   rateLimit?: { requests: number; windowMs: number };
   noHeaders?: boolean;
   reset?: 'before-headers' | 'mid-body';
+  bodyDelayMs?: number;
 }
 export type BehaviourSpec = Behaviour | string | number;
 type Resolved = Behaviour & { status: number };
@@ -162,6 +163,7 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
         return send(res, b.status, headers, zlib.gzipSync(text));
       }
       if (b.reset === 'mid-body') return resetMidBody(res, b.status, headers, text);
+      if (b.bodyDelayMs) return sendBodyLater(res, b.status, headers, text, b.bodyDelayMs);
       send(res, b.status, headers, text);
     };
     if (b.delayMs) setTimeout(reply, b.delayMs); else reply();
@@ -187,6 +189,12 @@ function bigCompletion(bytes: number): string {
 function send(res: http.ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+function sendBodyLater(res: http.ServerResponse, status: number, headers: Record<string, string>, body: string, delayMs: number): void {
+  res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.flushHeaders();
+  setTimeout(() => res.end(body), delayMs);
 }
 
 function resetMidBody(res: http.ServerResponse, status: number, headers: Record<string, string>, body: string): void {

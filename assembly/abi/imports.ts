@@ -16,6 +16,12 @@ export declare function proxy_set_tick_period_milliseconds(periodMs: u32): i32;
 @external("env", "proxy_get_buffer_bytes")
 export declare function proxy_get_buffer_bytes(bufferType: i32, start: usize, maxSize: usize, returnData: usize, returnSize: usize): i32;
 
+@external("env", "proxy_set_buffer_bytes")
+export declare function proxy_set_buffer_bytes(bufferType: i32, start: usize, length: usize, data: usize, size: usize): i32;
+
+@external("env", "proxy_set_header_map_pairs")
+export declare function proxy_set_header_map_pairs(mapType: i32, data: usize, size: usize): i32;
+
 @external("env", "proxy_get_header_map_pairs")
 export declare function proxy_get_header_map_pairs(mapType: i32, returnData: usize, returnSize: usize): i32;
 

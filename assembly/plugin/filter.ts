@@ -19,7 +19,8 @@ import { NO_BUDGET, NO_KEY } from "./pool_store";
 import { FULL_RATE } from "./pool_state";
 import { DEFAULT_HOLD_MS, resetAt } from "./rate_limit";
 import { targetFromSent } from "./probe";
-import { CapturedRequest, answerHeaders, asksForStream, isHostReply, replayHeaders } from "./retry";
+import { CapturedRequest, asksForStream, isHostReply, replayHeaders } from "./retry";
+import { Delivery, HeldBody, replaceHeld, replyWith } from "./held_answer";
 import { RouteShape, shapeKey } from "./route_shape";
 import { dashboardPage, dashboardPolicy, wantsPage } from "./dashboard";
 import { sameSecret } from "./status_page";
@@ -76,10 +77,6 @@ class RetryCall extends CallHandler {
 }
 
 /** A provider answer to a retry that the client will receive unless a later attempt does better. */
-class Delivery {
-  constructor(public status: i32, public headers: HeaderList, public body: ArrayBuffer) {}
-}
-
 function is2xx(status: i32): bool { return status >= 200 && status < 300; }
 
 /** The HTTP filter of one stream. */
@@ -100,6 +97,10 @@ export class TokenFilter extends StreamContext {
   private retries: i32 = 0;
   private retrying: bool = false;
   private delivery: Delivery | null = null;
+  /** How much of the held (failed) answer's body is buffered. */
+  private held: HeldBody = HeldBody.NotYet;
+  /** A retry answer waiting for the rest of the held answer's body, which it then replaces. */
+  private waiting: Delivery | null = null;
   /** Bytes of the response body buffer already read (Envoy hands a buffered body again, grown). */
   private bodySeen: usize = 0;
 
@@ -206,6 +207,7 @@ export class TokenFilter extends StreamContext {
   // The headers wait for the whole body (Envoy buffers it and hands it whole each time); then the
   // model decides the key, and headers and body go on together.
   private onHeldBody(size: usize, endOfStream: bool): DataAction {
+    this.plugin.bodyReachesHeldFilter = true;
     if (!endOfStream) return DataAction.StopIterationAndBuffer;
     this.holding = false;
     const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
@@ -243,6 +245,7 @@ export class TokenFilter extends StreamContext {
     if (this.mayRetry(status) && STREAM_ORIGIN.fromProvider() && this.sendRetry()) {
       // The provider's failure is held back while the retry runs, in case it is the answer.
       this.retrying = true;
+      this.held = endOfStream ? HeldBody.Absent : HeldBody.NotYet;
       return HeadersAction.StopIteration;
     }
     const captured = this.captured;
@@ -268,8 +271,16 @@ export class TokenFilter extends StreamContext {
       if (endOfStream || !first.wantsBody) first.finishBody(failover, STREAM_ORIGIN, first.status == 429 ? nowMs() : 0, endOfStream);
     }
     if (this.retrying) {
+      // Envoy hands the whole buffered body each time (the new chunk included).
       this.bodySeen = size;
-      return DataAction.StopIterationAndBuffer;
+      this.held = endOfStream ? HeldBody.Complete : HeldBody.Arriving;
+      this.plugin.bodyReachesHeldFilter = true;
+      const waiting = this.waiting;
+      if (waiting == null || !endOfStream) return DataAction.StopIterationAndBuffer;
+      this.waiting = null;
+      this.endRetry();
+      if (replaceHeld(waiting, size) || !replyWith(waiting)) return DataAction.Continue;
+      return DataAction.StopIterationNoBuffer;
     }
     this.bodySeen = 0;
     return DataAction.Continue;
@@ -475,19 +486,35 @@ export class TokenFilter extends StreamContext {
     if (answer != null) this.judgeRetryAnswer(attempt, answer, <usize>BODY_RULE_LIMIT);
   }
 
+  /**
+   * Ends the retries: the client gets the retry answer chosen (`delivery`) or, when there is none,
+   * the held provider answer. The retry answer replaces the held one in place once its body is
+   * all buffered, and waits for that body while it is arriving (or has not started, once this VM
+   * has seen Envoy call the filter with body data while holding its headers); otherwise it is a
+   * local reply.
+   */
   private deliver(succeeded: bool): void {
     const root = this.plugin;
-    this.retrying = false;
-    this.bodySeen = 0;
     if (succeeded) root.metrics.retrySucceeded();
     else root.metrics.retryExhausted();
     const captured = this.captured;
     if (captured != null) captured.dropBody();
     const answer = this.delivery;
     this.delivery = null;
-    if (answer == null || !sendLocalResponse(<u32>answer.status, "ai_token_failover_retry", answer.body, answerHeaders(answer.headers))) {
+    if (answer != null && (this.held == HeldBody.Arriving || (this.held == HeldBody.NotYet && root.bodyReachesHeldFilter))) {
+      this.waiting = answer;
+      return;
+    }
+    const size = this.bodySeen;
+    this.endRetry();
+    if (answer == null || (this.held == HeldBody.Complete && replaceHeld(answer, size)) || !replyWith(answer)) {
       continueStream(StreamType.Response);
     }
+  }
+
+  private endRetry(): void {
+    this.retrying = false;
+    this.bodySeen = 0;
   }
 }
 

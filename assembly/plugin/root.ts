@@ -57,6 +57,12 @@ export class PluginRoot extends RootContext {
   headroom: Headroom = new Headroom(0);
   /** The provider's rate-limit header names. */
   rateLimit: RateLimitHeaders = RateLimitHeaders.forType("openai");
+  /**
+   * Seen here: Envoy calls this filter with body data while it holds the headers (the filter
+   * option allow_on_headers_stop_iteration is on). Until then a retry answer does not wait for
+   * the held answer's body, which Envoy might otherwise keep from the filter until it continues.
+   */
+  bodyReachesHeldFilter: bool = false;
 
   onConfigure(configSize: usize): bool {
     const bytes = getBufferBytes(BufferType.PluginConfiguration, 0, configSize);

@@ -1,7 +1,7 @@
 // HTTP header maps: typed access to one header, and whole maps in the ABI's serialized form.
 import {
   proxy_get_header_map_pairs, proxy_get_header_map_value, proxy_remove_header_map_value,
-  proxy_replace_header_map_value,
+  proxy_replace_header_map_value, proxy_set_header_map_pairs,
 } from "../abi/imports";
 import { MapType, Status } from "../abi/enums";
 import { SLOT_PTR, SLOT_SIZE, clearSlots, ptrOf, takeHostBuffer, takeHostDecimal, takeHostString, utf8 } from "./memory";
@@ -155,4 +155,10 @@ export function getHeaderPairsRaw(map: MapType): ArrayBuffer {
 /** The whole map as a list. */
 export function getHeaderPairs(map: MapType): HeaderList {
   return HeaderList.parse(getHeaderPairsRaw(map));
+}
+
+/** Replaces a whole map with `headers`. */
+export function setHeaderPairs(map: MapType, headers: HeaderList): bool {
+  const h = headers.serialize();
+  return proxy_set_header_map_pairs(map, ptrOf(h), h.byteLength) == Status.Ok;
 }

@@ -187,7 +187,7 @@ function gzipChat(gw: Gateway): Promise<{ status: number; encoding: string | und
   });
 }
 
-test('300 keys, 100 of them dead: 1,000 requests all answer 200, and the dead ones leave the pool', async () => {
+test('300 keys, 100 of them dead: of 1,000 requests at most 1% see a dead key (four in a row), and the dead ones leave the pool', async () => {
   const tokens = Array.from({ length: 300 }, (_, i) => `sk-many-${String(i).padStart(3, '0')}`);
   const dead = tokens.filter((_, i) => i % 3 === 0);
   const cfg: PluginConfig = {
@@ -198,7 +198,9 @@ test('300 keys, 100 of them dead: 1,000 requests all answer 200, and the dead on
   await withGateway(cfg, async (gw) => {
     setTokens(gw, Object.fromEntries(dead.map((t) => [t, '401'])));
     const answers = await burst(gw, 1000, 10);
-    assert.deepEqual(answers.filter((a) => a.status !== 200).map((a) => a.status), []);
+    // With maxRetries 3 a request fails only when its four keys are all dead, before they are out.
+    const failed = answers.filter((a) => a.status !== 200).map((a) => a.status);
+    assert.ok(failed.length <= 10 && failed.every((s) => s === 401), `answers other than 200: ${failed.join(', ')}`);
     const doc = await statusDocument(gw);
     const used = new Set(gw.mock.requests.filter((r) => !isProbe(r) && dead.includes(r.token ?? '')).map((r) => r.token));
     assert.equal(doc.tokensInPool, 300 - used.size, 'every dead key that was used left the pool, and only those');

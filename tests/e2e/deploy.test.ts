@@ -22,7 +22,7 @@ test('providers + activeProviderId configures the active provider\'s pool; an un
   });
 });
 
-test('behind a filter that rewrites host and path and sets its own Authorization (ai-proxy\'s part), the provider receives pool keys, retries and probes included', async () => {
+test('behind a filter that rewrites host and path, sets its own Authorization and translates answers (ai-proxy\'s part): the provider receives pool keys, retries and probes included, and retried answers are translated too', async () => {
   const tokens = ['sk-ap-a', 'sk-ap-b', 'sk-ap-c'];
   const lua = {
     name: 'envoy.filters.http.lua',
@@ -37,6 +37,11 @@ function envoy_on_request(h)
 end
 function envoy_on_response(h)
   h:headers():add("x-translated-by", "lua")
+  local body = h:body()
+  if body ~= nil then
+    local text = body:getBytes(0, body:length())
+    body:setBytes((string.gsub(text, "Hello from the mock provider", "Translated by lua")))
+  end
 end` },
     },
   };
@@ -49,10 +54,11 @@ end` },
       const before = gw.mock.requests.length;
       const r = await chat(gw);
       assert.equal(r.status, 200);
-      // The route's answers pass back through the filter before the plugin; a retried answer is the
-      // plugin's own reply, which Envoy does not pass back through it (README: beside ai-proxy).
+      // Every answer, the retried ones included, passes back through the filter before the plugin.
+      assert.equal(r.headers['x-translated-by'], 'lua');
+      assert.match(r.body, /Translated by lua/);
+      assert.equal(Number(r.headers['content-length']), Buffer.byteLength(r.body));
       if (gw.mock.requests.length - before > 1) retriedAnswers++;
-      else assert.equal(r.headers['x-translated-by'], 'lua');
     }
     assert.ok(retriedAnswers >= 1, 'no request was retried');
     await waitFor(() => gw.mock.requests.some((r) => r.headers['user-agent'] === 'ai-token-failover-probe'), 3000);
@@ -67,4 +73,36 @@ end` },
   } finally {
     await gw.stop();
   }
+});
+
+test('a retry answer that comes before the failed answer\'s body waits for it, then replaces it and is translated too', async () => {
+  const tokens = ['sk-late-a', 'sk-late-b'];
+  const lua = {
+    name: 'envoy.filters.http.lua',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
+      default_source_code: { inline_string: 'function envoy_on_response(h) h:headers():add("x-translated-by", "lua") end' },
+    },
+  };
+  // No failover: the failing key keeps failing, so requests keep being retried.
+  await withGateway({ provider: { apiTokens: tokens, retryOnFailure: { enabled: true, maxRetries: 1 } } }, async (gw) => {
+    const run = async (n: number) => {
+      let retried = 0;
+      for (let i = 0; i < n; i++) {
+        const before = gw.mock.requests.length;
+        const r = await chat(gw);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['x-translated-by'], 'lua');
+        assert.match(r.body, /Hello from the mock provider/);
+        if (gw.mock.requests.length - before > 1) retried++;
+      }
+      return retried;
+    };
+    // Failures with their body at once: each worker sees Envoy pass body data while it holds the headers.
+    setTokens(gw, { 'sk-late-b': '401' });
+    assert.ok(await run(30) >= 3, 'too few requests were retried');
+    // Now the failure's body comes 300 ms after its headers, long after the retry has answered.
+    setTokens(gw, { 'sk-late-b': { status: 401, bodyDelayMs: 300 } });
+    assert.ok(await run(30) >= 3, 'too few requests were retried');
+  }, { filtersBefore: [lua] });
 });

@@ -214,7 +214,30 @@ export class Vm {
         self.give(buf.subarray(start, start + max), pOut, sOut);
         return S.OK;
       }),
-      proxy_set_buffer_bytes: guard('proxy_set_buffer_bytes', () => S.OK),
+      // Envoy's Buffer::copyFrom: at 0, drain `length` bytes (Envoy asserts they exist) and prepend;
+      // at or past the end, append; anywhere else refused.
+      proxy_set_buffer_bytes: guard('proxy_set_buffer_bytes', (type: number, start: number, length: number, p: number, n: number) => {
+        const ctx = self.effective;
+        const buf = self.buffer(type);
+        if (!buf || !ctx || ctx.isRoot || (type !== BUF.REQ_BODY && type !== BUF.RESP_BODY)) return S.NOT_FOUND;
+        const data = self.bytes(p, n);
+        let next: Buffer;
+        if (start === 0) {
+          if (length > buf.length) return S.BAD_ARGUMENT;
+          next = Buffer.concat([data, buf.subarray(length)]);
+        } else if (start >= buf.length) {
+          next = Buffer.concat([buf, data]);
+        } else {
+          return S.BAD_ARGUMENT;
+        }
+        if (type === BUF.RESP_BODY) {
+          host.checkSecret(next.toString(), 'a response body');
+          ctx.responseBodyBuffer = next;
+        } else {
+          ctx.requestBodyBuffer = next;
+        }
+        return S.OK;
+      }),
       proxy_get_buffer_status: guard('proxy_get_buffer_status', () => S.OK),
       proxy_get_header_map_pairs: guard('proxy_get_header_map_pairs', (type: number, pOut: number, sOut: number) => {
         const m = self.map(type);
@@ -248,7 +271,14 @@ export class Vm {
         m.remove(self.text(kp, kn));
         return S.OK;
       }),
-      proxy_set_header_map_pairs: guard('proxy_set_header_map_pairs', () => S.OK),
+      proxy_set_header_map_pairs: guard('proxy_set_header_map_pairs', (type: number, p: number, n: number) => {
+        const m = self.map(type);
+        if (!m) return S.BAD_ARGUMENT;
+        const pairs = parseMap(self.bytes(p, n));
+        if (type === MAP.RESP) host.checkSecret(JSON.stringify(pairs), 'response headers');
+        m.pairs = new Headers(pairs).pairs;
+        return S.OK;
+      }),
       proxy_get_property: guard('proxy_get_property', (pp: number, pn: number, pOut: number, sOut: number) => {
         const key = self.text(pp, pn).split('\0').join('.');
         const ctx = self.effective;
@@ -346,7 +376,9 @@ export class Vm {
     if (type === BUF.CALL_BODY) return this.callAnswer?.body ?? null;
     if (!ctx || ctx.isRoot) return null;
     if (type === BUF.REQ_BODY) return ctx.phase === 'requestBody' ? ctx.requestBodyBuffer : null;
-    if (type === BUF.RESP_BODY) return ctx.phase === 'responseBody' ? ctx.responseBodyBuffer : null;
+    // As in Envoy: the current data in its callback; the buffered body, from any callback, while
+    // the filter's last answer to body data was StopIterationAndBuffer.
+    if (type === BUF.RESP_BODY) return ctx.phase === 'responseBody' || ctx.lastResponseBodyAction === 1 ? ctx.responseBodyBuffer : null;
     return null;
   }
 
@@ -486,6 +518,8 @@ export class Stream {
   requestBodyBuffer: Buffer | null = null;
   responseBodyBuffer: Buffer | null = null;
   heldResponseBody: { data: Buffer; endOfStream: boolean } | null = null;
+  /** The response body the filter let through to the client, chunk by chunk. */
+  clientBody: Buffer[] = [];
   pendingLocal: LocalResponse | null = null;
   pendingContinue: number[] = [];
   localResponse: LocalResponse | null = null;
@@ -539,6 +573,8 @@ export class Stream {
     const resumed = this.pendingContinue.includes(1) && !this.continued.response;
     for (const t of this.pendingContinue) { if (t === 0) this.continued.request = true; else this.continued.response = true; }
     this.pendingContinue = [];
+    // Continuing sends the body buffered so far after the headers.
+    if (resumed && !this.localResponse && this.lastResponseBodyAction === 1) this.passResponseBody();
     // A response held at its headers gets its body once it continues.
     if (resumed && !this.localResponse && this.heldResponseBody) {
       const { data, endOfStream } = this.heldResponseBody;
@@ -605,10 +641,25 @@ export class Stream {
     return this.deliverResponseBody(data, endOfStream);
   }
 
+  /**
+   * Calls the filter with a body chunk. While it buffers (its last answer was
+   * StopIterationAndBuffer), Envoy (since 1.32) adds the chunk to the buffer first, so the filter
+   * sees everything so far. Continue lets the buffer through (and the headers, if held).
+   */
   deliverResponseBody(data: Buffer, endOfStream: boolean): number {
     this.responseBodyBuffer = this.lastResponseBodyAction === 1 && this.responseBodyBuffer ? Buffer.concat([this.responseBodyBuffer, data]) : data;
     this.lastResponseBodyAction = this.call('proxy_on_response_body', 'responseBody', this.responseBodyBuffer.length, endOfStream ? 1 : 0);
+    if (this.lastResponseBodyAction === 0 && !this.localResponse) {
+      this.continued.response = true;
+      this.passResponseBody();
+    }
     return this.lastResponseBodyAction;
+  }
+
+  private passResponseBody(): void {
+    if (this.responseBodyBuffer) this.clientBody.push(this.responseBodyBuffer);
+    this.responseBodyBuffer = null;
+    this.lastResponseBodyAction = 0;
   }
 
   /** Ends the stream as Envoy does: on_done, on_log (the sent request readable), on_delete; its calls are cancelled. */

@@ -39,7 +39,8 @@ export interface ClientView {
   pending?: true;
 }
 
-export interface RoundTrip { token: string | null; status: number; stream: Stream; client: ClientView }
+/** A round trip: the route's key and status, the retries answered for it, and what the client got. */
+export interface RoundTrip { token: string | null; status: number; retries: number; stream: Stream; client: ClientView }
 
 /**
  * Sends one request through `vm`. `upstream({ token, headers, body })` returns
@@ -55,7 +56,7 @@ export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"
     // The plugin answered before the router: the provider never sees the request.
     const client = clientView(s, null, 0);
     s.finish();
-    return { token: null, status: s.localResponse.status, stream: s, client };
+    return { token: null, status: s.localResponse.status, retries: 0, stream: s, client };
   }
   s.forward();
   const token = tokenOf(s.requestHeaders);
@@ -66,10 +67,14 @@ export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"
   const headersAction = s.onResponseHeaders(respHeaders, !answer.body);
   if (answer.body) s.onResponseBody(answer.body, true);
   // Answer the plugin's calls (retries, probes) until none is waiting for an immediate answer.
+  let retries = 0;
   for (let round = 0; round < 20 && [...vm.pendingCalls.values()].some((c) => c.answerAt === null); round++) {
-    vm.answerCalls((call) => upstream({ token: tokenOf(call.headers), headers: call.headers, body: call.body.toString(), call }));
+    vm.answerCalls((call) => {
+      if (call.owner === s) retries++;
+      return upstream({ token: tokenOf(call.headers), headers: call.headers, body: call.body.toString(), call });
+    });
   }
-  const result: RoundTrip = { token, status: answer.status, stream: s, client: clientView(s, answer, headersAction) };
+  const result: RoundTrip = { token, status: answer.status, retries, stream: s, client: clientView(s, answer, headersAction) };
   if (!result.client.pending) s.finish();
   return result;
 }
@@ -81,7 +86,7 @@ export function clientView(s: Stream, answer: UpstreamAnswer | null, headersActi
     return { status: l.status, headers: l.headers, body: l.body.toString(), local: true };
   }
   if (headersAction === 1 && !s.continued.response) return { pending: true };
-  return { status: answer?.status ?? 0, headers: s.responseHeaders, body: answer?.body ?? '', local: false };
+  return { status: Number(s.responseHeaders?.get(':status') ?? answer?.status ?? 0), headers: s.responseHeaders, body: Buffer.concat(s.clientBody).toString(), local: false };
 }
 
 /** An upstream where each token has a fixed status (default 200). */

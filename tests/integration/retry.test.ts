@@ -34,9 +34,12 @@ test('with one dead token every request answers 200 with the provider body, and 
     const r = roundTrip(vms[i % 3], upstream);
     assert.equal(r.client.status, 200);
     assert.match(r.client.body ?? '', /"answer":"from token [023]"/);
-    if (r.client.local) {
+    if (r.retries > 0) {
       retried++;
+      // The retry answer took the held answer's place: status, headers and body, not a local reply.
+      assert.equal(r.client.local, false);
       assert.equal(r.client.headers?.get('x-provider'), 'ok');
+      assert.equal(r.client.headers?.get('content-length'), String(Buffer.byteLength(r.client.body ?? '')));
     }
   }
   assert.equal(retried, 3, 'the dead token should be used exactly 3 times before it is out');
@@ -126,4 +129,55 @@ test('the stream may be gone when the retry answer arrives', () => {
   s.finish();
   vms[0].answerCalls(() => ({ status: 200, body: 'late' }));
   assert.equal(s.localResponse, null);
+});
+
+test('a retry answer replaces the held answer in place once its body is buffered; without a body to replace it is a local reply', () => {
+  const { vms } = setup(config({ failover: false }), 1);
+  const upstream: Upstream = ({ token, call }) => (call ? { status: 200, body: '{"answer":"retried"}', headers: { 'x-provider': 'ok' } }
+    : token === null ? { status: 401 } : { status: 503, body: '{"error":"busy"}' });
+  const inPlace = roundTrip(vms[0], upstream);
+  assert.equal(inPlace.retries, 1);
+  assert.deepEqual([inPlace.client.status, inPlace.client.local, inPlace.client.body], [200, false, '{"answer":"retried"}']);
+  // A failure that ends with its headers leaves no body to replace.
+  const noBody: Upstream = ({ call }) => (call ? { status: 200, body: '{"answer":"retried"}' } : { status: 503 });
+  const local = roundTrip(vms[0], noBody);
+  assert.equal(local.retries, 1);
+  assert.deepEqual([local.client.status, local.client.local, local.client.body], [200, true, '{"answer":"retried"}']);
+});
+
+test('a retry answer that comes before the held answer\'s body waits for it, once the VM has seen body data reach the filter while it holds headers', () => {
+  const { host, vms } = setup(config({ failover: false }), 1);
+  const vm = vms[0];
+  const answer = { status: 200, body: '{"answer":"retried"}' };
+  const failWithLateBody = () => {
+    const s = vm.newStream(vm.root, {}, { allowOnHeadersStopIteration: true });
+    s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'api', authorization: 'Bearer c' }, false);
+    s.onRequestBody('{"model":"m","messages":[]}', true);
+    s.onResponseHeaders({ ':status': '503', 'content-type': 'application/json' }, false);
+    vm.answerCalls(() => answer);
+    return s;
+  };
+  // Before this VM has seen Envoy call the filter with body data while holding headers: a local reply at once.
+  const first = failWithLateBody();
+  assert.equal(first.localResponse?.status, 200);
+  first.finish();
+  // Seen once (a failure with its body at once), a later retry answer waits for the body and replaces it.
+  roundTrip(vm, ({ call }) => (call ? answer : { status: 503, body: '{"error":"busy"}' }));
+  const s = failWithLateBody();
+  assert.equal(s.localResponse, null);
+  assert.equal(s.continued.response, false, 'the held answer went on before its body arrived');
+  s.onResponseBody('{"error":', false);
+  assert.equal(s.continued.response, false);
+  s.onResponseBody('"busy"}', true);
+  assert.equal(s.responseHeaders?.get(':status'), '200');
+  assert.equal(Buffer.concat(s.clientBody).toString(), answer.body);
+  s.finish();
+  assert.equal(host.metric(POOL_METRIC + 'retries.succeeded'), 3);
+});
+
+test('without allow_on_headers_stop_iteration the held body never reaches the filter: the retry answer is a local reply', () => {
+  const { vms } = setup(config({ failover: false }), 1);
+  const r = roundTrip(vms[0], ({ call }) => (call ? { status: 200, body: '{"answer":"retried"}' } : { status: 503, body: '{"error":"busy"}' }), { allowOnHeadersStopIteration: false });
+  assert.equal(r.retries, 1);
+  assert.deepEqual([r.client.status, r.client.local, r.client.body], [200, true, '{"answer":"retried"}']);
 });
