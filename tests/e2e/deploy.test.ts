@@ -106,3 +106,30 @@ test('a retry answer that comes before the failed answer\'s body waits for it, t
     assert.ok(await run(30) >= 3, 'too few requests were retried');
   }, { filtersBefore: [lua] });
 });
+
+test('without allow_on_headers_stop_iteration a retried answer is the plugin\'s own reply: the client still gets it, untranslated', async () => {
+  const lua = {
+    name: 'envoy.filters.http.lua',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
+      default_source_code: { inline_string: 'function envoy_on_response(h) h:headers():add("x-translated-by", "lua") end' },
+    },
+  };
+  await withGateway({ provider: { apiTokens: ['sk-off-a', 'sk-off-b'], retryOnFailure: { enabled: true, maxRetries: 1 } } }, async (gw) => {
+    setTokens(gw, { 'sk-off-b': '503' });
+    let retried = 0;
+    for (let i = 0; i < 30; i++) {
+      const before = gw.mock.requests.length;
+      const r = await chat(gw);
+      assert.equal(r.status, 200);
+      assert.match(r.body, /Hello from the mock provider/);
+      if (gw.mock.requests.length - before > 1) {
+        retried++;
+        assert.equal(r.headers['x-translated-by'], undefined);
+      } else {
+        assert.equal(r.headers['x-translated-by'], 'lua');
+      }
+    }
+    assert.ok(retried >= 3, 'too few requests were retried');
+  }, { filtersBefore: [lua], allowOnHeadersStopIteration: false });
+});

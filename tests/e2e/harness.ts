@@ -107,12 +107,19 @@ export async function startEnvoy({ config, configFile, adminPort, concurrency = 
  * Mock provider + Envoy with the plugin configured by `pluginConfig` (after `filtersBefore`). With `lds: true` the listener
  * comes from a watched file, and `reload(pluginConfig)` replaces it without restarting Envoy.
  */
-export interface GatewayOptions { concurrency?: number; routeTimeoutMs?: number; lds?: boolean; filtersBefore?: EnvoyConfig[] }
+export interface GatewayOptions {
+  concurrency?: number;
+  routeTimeoutMs?: number;
+  lds?: boolean;
+  filtersBefore?: EnvoyConfig[];
+  /** The Wasm filter option (every shipped config sets it). */
+  allowOnHeadersStopIteration?: boolean;
+}
 
-export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [] }: GatewayOptions = {}): Promise<ReloadableGateway> {
+export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [], allowOnHeadersStopIteration = true }: GatewayOptions = {}): Promise<ReloadableGateway> {
   const mock = await startMockProvider(0);
   const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const makeListener = (cfg: PluginConfig) => listener({ port: listenPort, routeTimeoutMs, filters: [...filtersBefore, wasmFilter({ wasmPath: WASM, pluginConfig: cfg })] });
+  const makeListener = (cfg: PluginConfig) => listener({ port: listenPort, routeTimeoutMs, filters: [...filtersBefore, wasmFilter({ wasmPath: WASM, pluginConfig: cfg, allowOnHeadersStopIteration })] });
   const config = bootstrap({ listenPort, adminPort, upstreamPort: mock.port, filters: [], listeners: lds ? [] : [makeListener(pluginConfig)] });
   const ldsDir = lds ? tempDir() : null;
   const ldsFile = ldsDir ? path.join(ldsDir, 'lds.json') : '';
