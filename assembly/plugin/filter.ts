@@ -76,7 +76,6 @@ class RetryCall extends CallHandler {
   onOrphan(answer: CallAnswer | null): void { this.filter.judgeOrphan(this.attempt, answer); }
 }
 
-/** A provider answer to a retry that the client will receive unless a later attempt does better. */
 function is2xx(status: i32): bool { return status >= 200 && status < 300; }
 
 /** The HTTP filter of one stream. */

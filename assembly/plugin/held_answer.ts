@@ -20,7 +20,7 @@ export enum HeldBody {
   Absent,
 }
 
-/** A retry answer the client is to receive. */
+/** A provider answer to a retry that the client will receive unless a later attempt does better. */
 export class Delivery {
   constructor(public status: i32, public headers: HeaderList, public body: ArrayBuffer) {}
 }
