@@ -2,7 +2,18 @@
 // warning line per process, and this plugin behind a filter that plays ai-proxy's part.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chat, setTokens, startGateway, waitFor, withGateway } from './harness.js';
+import type { EnvoyConfig } from '../../envoy/config.js';
+import { chat, isProbe, setTokens, startGateway, waitFor, withGateway } from './harness.js';
+
+/** An Envoy Lua filter running `source`: placed before the plugin, it plays ai-proxy's part. */
+function luaFilter(source: string): EnvoyConfig {
+  return {
+    name: 'envoy.filters.http.lua',
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua', default_source_code: { inline_string: source } },
+  };
+}
+/** Lua that marks every answer passing back through it. */
+const MARKS_ANSWERS = 'function envoy_on_response(h) h:headers():add("x-translated-by", "lua") end';
 
 test('providers + activeProviderId configures the active provider\'s pool; an unknown field is one warning line, not one per VM', async () => {
   const config = {
@@ -24,11 +35,7 @@ test('providers + activeProviderId configures the active provider\'s pool; an un
 
 test('behind a filter that rewrites host and path, sets its own Authorization and translates answers (ai-proxy\'s part): the provider receives pool keys, retries and probes included, and retried answers are translated too', async () => {
   const tokens = ['sk-ap-a', 'sk-ap-b', 'sk-ap-c'];
-  const lua = {
-    name: 'envoy.filters.http.lua',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
-      default_source_code: { inline_string: `
+  const lua = luaFilter(`
 function envoy_on_request(h)
   local hd = h:headers()
   hd:replace(":path", "/compatible-mode/v1/chat/completions")
@@ -42,9 +49,7 @@ function envoy_on_response(h)
     local text = body:getBytes(0, body:length())
     body:setBytes((string.gsub(text, "Hello from the mock provider", "Translated by lua")))
   end
-end` },
-    },
-  };
+end`);
   const pluginConfig = { provider: { apiTokens: tokens, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 500, healthCheckModel: 'm' }, retryOnFailure: { enabled: true } } };
   const gw = await startGateway(pluginConfig, { filtersBefore: [lua] });
   try {
@@ -61,9 +66,9 @@ end` },
       if (gw.mock.requests.length - before > 1) retriedAnswers++;
     }
     assert.ok(retriedAnswers >= 1, 'no request was retried');
-    await waitFor(() => gw.mock.requests.some((r) => r.headers['user-agent'] === 'ai-token-failover-probe'), 3000);
+    await waitFor(() => gw.mock.requests.some(isProbe), 3000);
     const sent = gw.mock.requests;
-    assert.ok(sent.some((r) => r.headers['user-agent'] === 'ai-token-failover-probe'), 'no probe');
+    assert.ok(sent.some(isProbe), 'no probe');
     assert.ok(sent.filter((r) => r.token === 'sk-ap-b').length >= 1);
     for (const r of sent) {
       assert.ok(tokens.includes(r.token ?? ''), `the provider received ${r.token === 'ai-proxy-own-key' ? "ai-proxy's key" : 'another key'}`);
@@ -77,13 +82,7 @@ end` },
 
 test('a retry answer that comes before the failed answer\'s body waits for it, then replaces it and is translated too', async () => {
   const tokens = ['sk-late-a', 'sk-late-b'];
-  const lua = {
-    name: 'envoy.filters.http.lua',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
-      default_source_code: { inline_string: 'function envoy_on_response(h) h:headers():add("x-translated-by", "lua") end' },
-    },
-  };
+  const lua = luaFilter(MARKS_ANSWERS);
   // No failover: the failing key keeps failing, so requests keep being retried.
   await withGateway({ provider: { apiTokens: tokens, retryOnFailure: { enabled: true, maxRetries: 1 } } }, async (gw) => {
     const run = async (n: number) => {
@@ -108,13 +107,7 @@ test('a retry answer that comes before the failed answer\'s body waits for it, t
 });
 
 test('without allow_on_headers_stop_iteration a retried answer is the plugin\'s own reply: the client still gets it, untranslated', async () => {
-  const lua = {
-    name: 'envoy.filters.http.lua',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
-      default_source_code: { inline_string: 'function envoy_on_response(h) h:headers():add("x-translated-by", "lua") end' },
-    },
-  };
+  const lua = luaFilter(MARKS_ANSWERS);
   await withGateway({ provider: { apiTokens: ['sk-off-a', 'sk-off-b'], retryOnFailure: { enabled: true, maxRetries: 1 } } }, async (gw) => {
     setTokens(gw, { 'sk-off-b': '503' });
     let retried = 0;

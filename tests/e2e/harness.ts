@@ -35,10 +35,6 @@ export function validateConfig(file: string): { ok: boolean; output: string } {
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
 
-/**
- * Starts Envoy with a bootstrap object or file; resolves once /ready answers, or rejects with its
- * log. `cpu` pins it to that core with taskset (the benchmark).
- */
 export interface EnvoyOptions {
   config?: EnvoyConfig;
   configFile?: string;
@@ -63,6 +59,10 @@ export interface EnvoyProcess {
   code?: number | null | 'timeout';
 }
 
+/**
+ * Starts Envoy with a bootstrap object or file; resolves once /ready answers, or rejects with its
+ * log. `cpu` pins it to that core with taskset (the benchmark).
+ */
 export async function startEnvoy({ config, configFile, adminPort, concurrency = 2, extraArgs = [], expectFailure = false, cpu }: EnvoyOptions): Promise<EnvoyProcess> {
   const dir = tempDir();
   const file = configFile ?? path.join(dir, 'envoy.json');
@@ -103,10 +103,6 @@ export async function startEnvoy({ config, configFile, adminPort, concurrency = 
   throw new Error(`envoy did not become ready:\n${envoy.log}`);
 }
 
-/**
- * Mock provider + Envoy with the plugin configured by `pluginConfig` (after `filtersBefore`). With `lds: true` the listener
- * comes from a watched file, and `reload(pluginConfig)` replaces it without restarting Envoy.
- */
 export interface GatewayOptions {
   concurrency?: number;
   routeTimeoutMs?: number;
@@ -116,6 +112,10 @@ export interface GatewayOptions {
   allowOnHeadersStopIteration?: boolean;
 }
 
+/**
+ * Mock provider + Envoy with the plugin configured by `pluginConfig` (after `filtersBefore`). With `lds: true` the listener
+ * comes from a watched file, and `reload(pluginConfig)` replaces it without restarting Envoy.
+ */
 export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [], allowOnHeadersStopIteration = true }: GatewayOptions = {}): Promise<ReloadableGateway> {
   const mock = await startMockProvider(0);
   const [listenPort, adminPort] = [await freePort(), await freePort()];
@@ -188,6 +188,7 @@ export interface GatewayParts {
   tempDirs?: string[];
 }
 
+/** The handle of a started mock and Envoy (startGateway's, and the provider-shaped gateway's). */
 export function gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath, tempDirs = [] }: GatewayParts): Gateway {
   const base = `http://127.0.0.1:${listenPort}`;
   const secrets = new Set(configuredTokens(pluginConfig));
@@ -228,13 +229,13 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   return false;
 }
 
+export interface ChatOptions { token?: string; headers?: Record<string, string>; body?: unknown; timeoutMs?: number }
+export interface ChatAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
+
 /**
  * POSTs a chat completion through the gateway on a fresh connection (so a reloaded listener is
  * used at once); resolves { status, headers, body }.
  */
-export interface ChatOptions { token?: string; headers?: Record<string, string>; body?: unknown; timeoutMs?: number }
-export interface ChatAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
-
 export function chat(gw: Pick<Gateway, 'url' | 'secrets'>, { token = 'client-key', headers = {}, body, timeoutMs = 15_000 }: ChatOptions = {}): Promise<ChatAnswer> {
   const payload = body ?? { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
   const data = typeof payload === 'string' ? payload : JSON.stringify(payload);

@@ -54,7 +54,7 @@ export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"
   if (body) s.onRequestBody(body, true);
   if (s.localResponse) {
     // The plugin answered before the router: the provider never sees the request.
-    const client = clientView(s, null, 0);
+    const client = clientView(s, 0);
     s.finish();
     return { token: null, status: s.localResponse.status, retries: 0, stream: s, client };
   }
@@ -74,19 +74,19 @@ export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"
       return upstream({ token: tokenOf(call.headers), headers: call.headers, body: call.body.toString(), call });
     });
   }
-  const result: RoundTrip = { token, status: answer.status, retries, stream: s, client: clientView(s, answer, headersAction) };
+  const result: RoundTrip = { token, status: answer.status, retries, stream: s, client: clientView(s, headersAction) };
   if (!result.client.pending) s.finish();
   return result;
 }
 
 /** What the client receives: a local response made by the plugin, the provider's answer, or nothing yet. */
-export function clientView(s: Stream, answer: UpstreamAnswer | null, headersAction: number): ClientView {
+export function clientView(s: Stream, headersAction: number): ClientView {
   if (s.localResponse) {
     const l = s.localResponse;
     return { status: l.status, headers: l.headers, body: l.body.toString(), local: true };
   }
   if (headersAction === 1 && !s.continued.response) return { pending: true };
-  return { status: Number(s.responseHeaders?.get(':status') ?? answer?.status ?? 0), headers: s.responseHeaders, body: Buffer.concat(s.clientBody).toString(), local: false };
+  return { status: Number(s.responseHeaders?.get(':status') ?? 0), headers: s.responseHeaders, body: Buffer.concat(s.clientBody).toString(), local: false };
 }
 
 /** An upstream where each token has a fixed status (default 200). */
