@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import type { PluginConfig } from '../../envoy/config.js';
 import { escapeHeavyBody } from '../host/prompts.js';
 import { parseStatus } from '../host/status_document.js';
-import { burst, chat, isProbe, setTokens, sleep, waitFor, withGateway, type ChatAnswer, type Gateway } from './harness.js';
+import { TRAP, burst, chat, isProbe, leaveDuringRetry, setTokens, sleep, waitFor, withGateway, type ChatAnswer, type Gateway } from './harness.js';
 
 const TOKENS = ['sk-adv-a', 'sk-adv-b', 'sk-adv-c', 'sk-adv-d'];
 const STATUS_TOKEN = 'adversarial-status-secret';
@@ -18,7 +18,6 @@ const retrying = (extra: Record<string, unknown> = {}): PluginConfig => ({
   statusToken: STATUS_TOKEN,
   provider: { apiTokens: TOKENS, retryOnFailure: { enabled: true, maxRetries: 1 }, ...extra },
 });
-const TRAP = /panic|trap|unreachable|out of bounds|wasm log.*(critical|fatal)|Function: .* failed/i;
 
 /** Envoy still answers, every key healthy again serves 200, and its log shows no trap. */
 async function assertStillServing(gw: Gateway): Promise<void> {
@@ -36,18 +35,7 @@ async function statusDocument(gw: Gateway) {
 
 test('clients that leave while their retry is in flight: the retry is dropped with the stream, nothing hangs or traps', async () => {
   await withGateway(retrying(), async (gw) => {
-    let left = 0;
-    for (let round = 0; round < 12; round++) {
-      // The route's attempt fails at once; the retry (the next request the mock sees) is slow.
-      setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, '500'])));
-      let seen = 0;
-      const slowRetry = () => { if (++seen === 2) setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { status: 200, delayMs: 1500 }]))); };
-      gw.mock.server.prependListener('request', slowRetry);
-      await chat(gw, { timeoutMs: 400 }).then(() => assert.fail('the client got an answer before its retry did'), () => { left++; });
-      gw.mock.server.removeListener('request', slowRetry);
-      assert.equal(seen, 2, 'the failed request was not retried');
-    }
-    assert.equal(left, 12);
+    for (let round = 0; round < 12; round++) await leaveDuringRetry(gw, TOKENS);
     // The abandoned retries' answers would have arrived by now.
     await sleep(1700);
     await assertStillServing(gw);

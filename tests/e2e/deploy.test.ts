@@ -2,18 +2,8 @@
 // warning line per process, and this plugin behind a filter that plays ai-proxy's part.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { EnvoyConfig } from '../../envoy/config.js';
-import { chat, isProbe, setTokens, startGateway, waitFor, withGateway } from './harness.js';
+import { MARKS_ANSWERS, chat, isProbe, luaFilter, setTokens, startGateway, waitFor, withGateway } from './harness.js';
 
-/** An Envoy Lua filter running `source`: placed before the plugin, it plays ai-proxy's part. */
-function luaFilter(source: string): EnvoyConfig {
-  return {
-    name: 'envoy.filters.http.lua',
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua', default_source_code: { inline_string: source } },
-  };
-}
-/** Lua that marks every answer passing back through it. */
-const MARKS_ANSWERS = 'function envoy_on_response(h) h:headers():add("x-translated-by", "lua") end';
 
 test('providers + activeProviderId configures the active provider\'s pool; an unknown field is one warning line, not one per VM', async () => {
   const config = {

@@ -1,5 +1,6 @@
 // Runs real Envoy processes (several worker threads, so several plugin VMs) in front of the mock
 // provider, on free loopback ports, and stops everything afterwards.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
@@ -261,6 +262,38 @@ export function chat(gw: Pick<Gateway, 'url' | 'secrets'>, { token = 'client-key
 
 /** Whether the mock received this request from the plugin's health check. */
 export const isProbe = (r: RecordedRequest): boolean => r.headers['user-agent'] === 'ai-token-failover-probe';
+
+/** An Envoy Lua filter running `source`: placed before the plugin, it plays ai-proxy's part. */
+export function luaFilter(source: string): EnvoyConfig {
+  return {
+    name: 'envoy.filters.http.lua',
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua', default_source_code: { inline_string: source } },
+  };
+}
+/** Lua that marks every answer passing back through it. */
+export const MARKS_ANSWERS = 'function envoy_on_response(h) h:headers():add("x-translated-by", "lua") end';
+
+/** What Envoy's log shows when the plugin's VM failed. */
+export const TRAP = /panic|trap|unreachable|out of bounds|wasm log.*(critical|fatal)|Function: .* failed/i;
+
+/**
+ * One client that leaves while its retry is in flight: every key of `tokens` fails the route's
+ * attempt at once, the retry (the next request the mock sees) is answered only after 1.5 s, and
+ * the client gives up after 400 ms. Asserts the request was retried and the client got nothing.
+ */
+export async function leaveDuringRetry(gw: Gateway, tokens: string[], body?: unknown): Promise<void> {
+  setTokens(gw, Object.fromEntries(tokens.map((t) => [t, '500'])));
+  let seen = 0;
+  const slowRetry = () => { if (++seen === 2) setTokens(gw, Object.fromEntries(tokens.map((t) => [t, { status: 200, delayMs: 1500 }]))); };
+  gw.mock.server.prependListener('request', slowRetry);
+  try {
+    const left = await chat(gw, { body, timeoutMs: 400 }).then(() => false, () => true);
+    assert.ok(left, 'the client got an answer before its retry did');
+    assert.equal(seen, 2, 'the failed request was not retried');
+  } finally {
+    gw.mock.server.removeListener('request', slowRetry);
+  }
+}
 
 /** Sets mock behaviours by token. */
 export function setTokens(gw: Pick<Gateway, 'mock'>, behaviours: Record<string, BehaviourSpec>): void {
