@@ -8,7 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ROOT } from '../../scripts/envoy_bin.js';
 import { startMockProvider } from '../../envoy/mock_provider.js';
-import type { PluginConfig } from '../../envoy/config.js';
+import type { EnvoyConfig, PluginConfig } from '../../envoy/config.js';
 import { WASM, freePort, gatewayHandle, startEnvoy, tempDir, type EnvoyProcess, type Gateway } from './harness.js';
 
 export const PROVIDER_HOST = 'api.openai.com';
@@ -25,8 +25,11 @@ function makeCertificate(dir: string): { cert: Buffer; key: Buffer; certFile: st
   return { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile), certFile };
 }
 
-/** Starts the TLS mock and Envoy with the shipped provider config; same interface as startGateway. */
-export async function startProviderGateway(pluginConfig: PluginConfig, { concurrency = 2 }: { concurrency?: number } = {}): Promise<Gateway> {
+/**
+ * Starts the TLS mock and Envoy with the shipped provider config; same interface as startGateway.
+ * `filtersBefore` go ahead of the plugin (a test's stand-in for ai-proxy).
+ */
+export async function startProviderGateway(pluginConfig: PluginConfig, { concurrency = 2, filtersBefore = [] }: { concurrency?: number; filtersBefore?: EnvoyConfig[] } = {}): Promise<Gateway> {
   const dir = tempDir();
   const tls = makeCertificate(dir);
   const mock = await startMockProvider(0, '127.0.0.1', { tls, provider: { host: PROVIDER_HOST, pathPrefix: '/v1/' } });
@@ -35,9 +38,11 @@ export async function startProviderGateway(pluginConfig: PluginConfig, { concurr
   config.admin.address.socket_address.port_value = adminPort;
   const listener = config.static_resources.listeners[0];
   listener.address.socket_address.port_value = listenPort;
-  const wasm = listener.filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.config;
+  const httpFilters = listener.filter_chains[0].filters[0].typed_config.http_filters;
+  const wasm = httpFilters[0].typed_config.config;
   wasm.vm_config.code.local.filename = WASM;
   wasm.configuration.value = JSON.stringify(pluginConfig);
+  httpFilters.unshift(...filtersBefore);
   const cluster = config.static_resources.clusters[0];
   cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address = { address: '127.0.0.1', port_value: mock.port };
   cluster.transport_socket.typed_config.common_tls_context.validation_context.trusted_ca.filename = tls.certFile;

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { RecordedRequest } from '../../envoy/mock_provider.js';
-import { chat, isProbe, setTokens, sleep, waitFor, type Gateway } from './harness.js';
+import { escapeHeavyBody } from '../host/prompts.js';
+import { MARKS_ANSWERS, TRAP, burst, chat, isProbe, leaveDuringRetry, luaFilter, setTokens, sleep, waitFor, type Gateway } from './harness.js';
 import { PROVIDER_HOST, PROVIDER_PATH, ROUTE_HEADER, startProviderGateway } from './provider_gateway.js';
 
 const TOKENS = ['sk-pr-a', 'sk-pr-b', 'sk-pr-c', 'sk-pr-d'];
@@ -67,4 +68,39 @@ test('requests, retries and probes carry the rewritten Host and path, the SNI an
   assert.ok(back, 'the healed key did not come back');
   assert.ok(Date.now() - healedAt <= 2 * INTERVAL + 500, `back after ${Date.now() - healedAt} ms`);
   await sleep(10);
+});
+
+test('behind the TLS route with a filter before the plugin: 40 keys with 10 dead, 600 KiB escape-heavy prompts; retried answers pass back through that filter, and clients that leave mid-retry leave Envoy serving', async () => {
+  const keys = Array.from({ length: 40 }, (_, i) => `sk-prl-${String(i).padStart(2, '0')}`);
+  const dead = keys.slice(0, 10);
+  // More retries than dead keys: every request ends with a healthy key.
+  const shaped = await startProviderGateway({ provider: { apiTokens: keys, retryOnFailure: { enabled: true, maxRetries: 10 } } }, { filtersBefore: [luaFilter(MARKS_ANSWERS)] });
+  try {
+    // The route is learned from the first requests (see README "Retries behind rewriting routes").
+    await burst(shaped, 20, 5);
+    setTokens(shaped, Object.fromEntries(dead.map((t) => [t, '503'])));
+    const body = escapeHeavyBody(600 * 1024);
+    let retried = 0;
+    for (let i = 0; i < 60; i++) {
+      const before = shaped.mock.requests.length;
+      const r = await chat(shaped, { body, timeoutMs: 30_000 });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-translated-by'], 'lua', 'an answer skipped the filter before the plugin');
+      const sent = shaped.mock.requests.slice(before).filter((q) => !isProbe(q));
+      for (const q of sent) {
+        assertProviderShaped(q, 'request or retry');
+        assert.equal(JSON.stringify(q.body), body, 'the provider did not receive the whole prompt');
+      }
+      if (sent.length > 1) retried++;
+    }
+    assert.ok(retried >= 3, `only ${retried} of 60 requests were retried`);
+    for (let round = 0; round < 3; round++) await leaveDuringRetry(shaped, keys, body);
+    await sleep(1700);
+    shaped.mock.behaviours.clear();
+    const answers = await burst(shaped, 20, 5);
+    assert.deepEqual(answers.filter((a) => a.status !== 200).map((a) => a.status), []);
+    assert.doesNotMatch(shaped.envoy.log, TRAP);
+  } finally {
+    await shaped.stop();
+  }
 });
