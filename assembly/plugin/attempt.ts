@@ -20,6 +20,17 @@ export class Attempt {
   pending: bool = false;
   /** A failure was counted against the key. */
   failed: bool = false;
+  /** The answer was judged a success of the key. */
+  succeeded: bool = false;
+  /** Status of a failure verdict, counted or not (0: none). */
+  failedWith: i32 = 0;
+  /**
+   * Hold a failure verdict instead of counting it: the request is being retried, and the other
+   * attempts decide whether the failure is the key's (see RetrySettlement).
+   */
+  defer: bool = false;
+  /** A failure verdict held while the request's other attempts run (null: none). */
+  deferred: Verdict | null = null;
   /**
    * Sent with a guessed route shape (none learned yet): a failure of such an attempt is not the
    * key's fault for sure, so it is not counted.
@@ -97,10 +108,64 @@ export class Attempt {
   private settle(failover: Failover, v: Verdict, origin: AnswerOrigin): void {
     if (this.unconfirmed && (this.status < 200 || this.status >= 300)) return;
     if (v.kind == VerdictKind.Success) {
-      failover.countSuccess(this.token, origin);
+      this.succeeded = true;
+      failover.countSuccess(this.token, origin, this.status);
     } else if (v.kind == VerdictKind.Failure) {
+      if (v.byRule) {
+        // The operator's rule says this answer is the key's: it counts whatever other keys answer.
+        this.failed = true;
+        failover.countFailure(this.token, this.status, v.retryAfterAt);
+        return;
+      }
+      this.failedWith = this.status;
+      if (this.defer) {
+        this.deferred = v;
+        return;
+      }
       this.failed = true;
-      failover.countFailure(this.token, this.status, v.retryAfterAt);
+      failover.countFailureOfKey(this.token, this.status, v.retryAfterAt);
     }
+  }
+
+  /**
+   * Settles a held failure: `counts` false drops it (another key failed the same request the same
+   * way: the request is at fault), `proven` true counts it whatever its status (another key
+   * served the same request).
+   */
+  release(failover: Failover, counts: bool, proven: bool): void {
+    const v = this.deferred;
+    this.deferred = null;
+    this.defer = false;
+    if (v == null) return;
+    if (!counts) {
+      failover.metrics.failureNotCounted();
+      return;
+    }
+    this.failed = true;
+    if (proven) failover.countFailure(this.token, this.status, v.retryAfterAt);
+    else failover.countFailureOfKey(this.token, this.status, v.retryAfterAt);
+  }
+}
+
+/**
+ * Decides, once a retried request has its outcome, which of its attempts' held failures are the
+ * keys': a failure another key repeated with the same status is the request's (neither counts);
+ * a failure on a request that another key then served counts; any other counts by the key's own
+ * evidence rule (Failover.countFailureOfKey).
+ */
+export function settleAttempts(failover: Failover, attempts: Attempt[]): void {
+  let served = false;
+  for (let k = 0; k < attempts.length; k++) if (attempts[k].succeeded) served = true;
+  for (let k = 0; k < attempts.length; k++) {
+    const a = attempts[k];
+    if (a.deferred == null) {
+      a.defer = false;
+      continue;
+    }
+    let repeated = false;
+    for (let j = 0; j < attempts.length && !repeated; j++) {
+      repeated = j != k && attempts[j].token != a.token && attempts[j].failedWith == a.failedWith;
+    }
+    a.release(failover, served || !repeated, served);
   }
 }

@@ -2,6 +2,7 @@
 // names the field. Pure: no host calls, so it is unit-tested directly.
 import { JsonKind, JsonValue, jsonError, parseJson } from "./json";
 import { StatusSet, patternError } from "./status_pattern";
+import { globMatch } from "./glob";
 
 /** One header test of a rule: `name=value` (exact value) or bare `name` (present). */
 export class HeaderCondition {
@@ -35,6 +36,8 @@ export class FailoverConfig {
   healthCheckTimeout: i32 = 5000;
   healthCheckModel: string = "";
   cooldownDuration: i32 = 0;
+  /** Passive evidence never takes out more than this share of the configured keys (percent). */
+  maxEjectionPercent: i32 = 50;
   failoverOnStatus: StatusSet = new StatusSet();
   failureConditions: ResponseRule[] = [];
   healthCheck: HealthCheckConfig = new HealthCheckConfig();
@@ -46,6 +49,8 @@ export class RetryConfig {
   maxRetries: i32 = 1;
   retryTimeout: i32 = 30000;
   retryOnStatus: StatusSet = new StatusSet();
+  /** Request body bytes one VM holds for retries at once; over it a request goes without a retry. */
+  maxHeldBytes: i32 = DEFAULT_MAX_HELD_BYTES;
 }
 
 /** Per-key options of an `apiTokens` entry given as an object. */
@@ -58,6 +63,8 @@ export class KeyOptions {
   rpm: i64 = 0;
   /** Tokens per minute (prompt and completion) this key may use (0: no budget). */
   tpm: i64 = 0;
+  /** Requests the key's bucket holds at most (0: its whole minute, `rpm`). */
+  burst: i64 = 0;
 }
 
 /** The whole validated configuration. */
@@ -77,7 +84,31 @@ export class PluginConfig {
   statusPath: string = "";
   /** Bearer token the status endpoint requires. */
   statusToken: string = "";
+  /** Glob patterns of the client paths (query excluded) that get a pool key: the inference endpoints. */
+  paths: string[] = DEFAULT_PATHS;
+  /** Header names removed from every request, beyond the built-in credential headers (lower case). */
+  credentialHeaders: string[] = [];
+
+  /** Whether a client path (query included or not) is one the plugin serves with a pool key. */
+  servesPath(path: string): bool {
+    const q = path.indexOf("?");
+    const bare = q < 0 ? path : path.substring(0, q);
+    for (let i = 0; i < this.paths.length; i++) if (globMatch(this.paths[i], bare)) return true;
+    return false;
+  }
 }
+
+/** Paths served with a pool key unless `paths` says otherwise: OpenAI's and Anthropic's inference endpoints. */
+export const DEFAULT_PATHS = ["*/chat/completions", "*/completions", "*/embeddings", "*/responses", "*/messages"];
+/** Bytes of request bodies one VM holds for retries at once, by default. */
+export const DEFAULT_MAX_HELD_BYTES: i32 = 64 << 20;
+/**
+ * Provider types whose key goes in a header this plugin sets: Bearer for OpenAI and the providers
+ * with an OpenAI-compatible mode, `api-key` for Azure, `x-api-key` for Anthropic.
+ */
+export const KNOWN_PROVIDER_TYPES = ["openai", "azure", "claude", "anthropic", "qwen", "moonshot", "deepseek", "zhipuai",
+  "groq", "grok", "mistral", "baichuan", "yi", "ollama", "ai360", "doubao", "stepfun", "minimax", "github",
+  "together-ai", "openrouter", "cohere", "cloudflare", "hunyuan", "fireworks", "vllm"];
 
 /** Outcome of parseConfig: a config, or the error naming the field; warnings either way. */
 export class ConfigResult {
@@ -215,7 +246,7 @@ class Validator {
       const opts = new KeyOptions();
       let tokenField = field;
       if (t.kind == JsonKind.Object) {
-        this.warnUnknown(t, field + ".", ["token", "weight", "models", "rpm", "tpm"]);
+        this.warnUnknown(t, field + ".", ["token", "weight", "models", "rpm", "tpm", "burst"]);
         tokenField = field + ".token";
         const token = t.get("token");
         if (token == null) { this.fail(tokenField, "is required"); return; }
@@ -223,6 +254,8 @@ class Validator {
         opts.models = this.models(t, field + ".models");
         opts.rpm = <i64>this.integer(t, "rpm", field + ".rpm", 0, 1, 1_000_000_000);
         opts.tpm = <i64>this.integer(t, "tpm", field + ".tpm", 0, 1, 2_000_000_000);
+        opts.burst = <i64>this.integer(t, "burst", field + ".burst", 0, 1, 1_000_000_000);
+        if (opts.burst > 0 && opts.rpm == 0) this.fail(field + ".burst", "needs rpm (it caps the requests the rpm bucket holds)");
         t = token;
       }
       if (!this.ok()) return;
@@ -270,11 +303,20 @@ function isHeaderSafe(s: string): bool {
   return s.charCodeAt(0) != 0x20 && s.charCodeAt(s.length - 1) != 0x20;
 }
 
+// Visible ASCII only: what a client can send in `Authorization: Bearer <token>` and compare exactly.
+function isPrintable(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
 function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig): void {
   if (obj != null) {
     const p = val.base + ".failover.";
     val.warnUnknown(obj, p, ["enabled", "failureThreshold", "successThreshold", "healthCheckInterval",
-      "healthCheckTimeout", "healthCheckModel", "cooldownDuration", "failoverOnStatus", "failureConditions", "healthCheck"]);
+      "healthCheckTimeout", "healthCheckModel", "cooldownDuration", "maxEjectionPercent", "failoverOnStatus", "failureConditions", "healthCheck"]);
     f.enabled = val.bool(obj, "enabled", p + "enabled", false);
     f.failureThreshold = val.integer(obj, "failureThreshold", p + "failureThreshold", 3, 1, MAX_COUNT);
     f.successThreshold = val.integer(obj, "successThreshold", p + "successThreshold", 1, 1, MAX_COUNT);
@@ -282,6 +324,7 @@ function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig)
     f.healthCheckTimeout = val.integer(obj, "healthCheckTimeout", p + "healthCheckTimeout", 5000, 1, MAX_MS);
     f.healthCheckModel = val.string(obj, "healthCheckModel", p + "healthCheckModel", "");
     f.cooldownDuration = val.integer(obj, "cooldownDuration", p + "cooldownDuration", 0, 0, MAX_MS);
+    f.maxEjectionPercent = val.integer(obj, "maxEjectionPercent", p + "maxEjectionPercent", 50, 0, 100);
     f.failureConditions = val.rules(obj, "failureConditions", p + "failureConditions");
     const hc = val.object(obj.get("healthCheck"), p + "healthCheck");
     if (hc != null) {
@@ -304,12 +347,52 @@ function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig)
 function parseRetry(val: Validator, obj: JsonValue | null, r: RetryConfig): void {
   if (obj != null) {
     const p = val.base + ".retryOnFailure.";
-    val.warnUnknown(obj, p, ["enabled", "maxRetries", "retryTimeout", "retryOnStatus"]);
+    val.warnUnknown(obj, p, ["enabled", "maxRetries", "retryTimeout", "retryOnStatus", "maxHeldBytes"]);
     r.enabled = val.bool(obj, "enabled", p + "enabled", false);
     r.maxRetries = val.integer(obj, "maxRetries", p + "maxRetries", 1, 0, 100);
     r.retryTimeout = val.integer(obj, "retryTimeout", p + "retryTimeout", 30000, 1, MAX_MS);
+    r.maxHeldBytes = val.integer(obj, "maxHeldBytes", p + "maxHeldBytes", DEFAULT_MAX_HELD_BYTES, 0, 1_073_741_824);
   }
   r.retryOnStatus = val.statusSet(obj, "retryOnStatus", val.base + ".retryOnFailure.retryOnStatus", DEFAULT_RETRY_ON_STATUS);
+}
+
+// Names a client may send (header-name characters only), lower-cased.
+function headerNames(val: Validator, root: JsonValue, key: string): string[] {
+  const out: string[] = [];
+  const v = root.get(key);
+  if (v == null) return out;
+  if (v.kind != JsonKind.Array) { val.fail(key, "must be an array of header names"); return out; }
+  for (let i = 0; i < v.items.length; i++) {
+    const item = v.items[i];
+    if (item.kind != JsonKind.String || !isHeaderName(item.str)) { val.fail(key + "[" + i.toString() + "]", "must be a header name"); return out; }
+    out.push(item.str.toLowerCase());
+  }
+  return out;
+}
+
+function isHeaderName(s: string): bool {
+  if (s.length == 0 || s.length > 128) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function parsePaths(val: Validator, root: JsonValue, cfg: PluginConfig): void {
+  const v = root.get("paths");
+  if (v == null) return;
+  if (v.kind != JsonKind.Array || v.items.length == 0) { val.fail("paths", "must be a non-empty array of path patterns"); return; }
+  const out: string[] = [];
+  for (let i = 0; i < v.items.length; i++) {
+    const item = v.items[i];
+    const ok = item.kind == JsonKind.String && item.str.length > 0 && item.str.length <= 256 &&
+      (item.str.charAt(0) == "/" || item.str.charAt(0) == "*") && !item.str.includes("?");
+    if (!ok) { val.fail("paths[" + i.toString() + "]", "must be a path pattern starting with '/' or '*' (no '?'; * matches any run of characters)"); return; }
+    out.push(item.str);
+  }
+  cfg.paths = out;
 }
 
 function parseStatusEndpoint(val: Validator, root: JsonValue, cfg: PluginConfig): void {
@@ -317,6 +400,9 @@ function parseStatusEndpoint(val: Validator, root: JsonValue, cfg: PluginConfig)
   cfg.statusToken = val.string(root, "statusToken", "statusToken", "");
   if (!val.ok()) return;
   if (cfg.statusPath.length > 0 && cfg.statusPath.charAt(0) != "/") val.fail("statusPath", "must start with '/'");
+  else if (cfg.statusPath.includes("?")) val.fail("statusPath", "must not contain '?' (the path is matched without its query)");
+  else if (cfg.statusPath.length > 0 && cfg.servesPath(cfg.statusPath)) val.fail("statusPath", "must not match paths (it would answer the API requests)");
+  else if (cfg.statusToken.length > 0 && !isPrintable(cfg.statusToken)) val.fail("statusToken", "must not contain spaces or control characters");
   else if (cfg.statusPath.length > 0 && cfg.statusToken.length == 0) val.fail("statusToken", "is required with statusPath");
   else if (cfg.statusPath.length == 0 && cfg.statusToken.length > 0) val.fail("statusPath", "is required with statusToken");
 }
@@ -354,7 +440,7 @@ export function parseConfig(text: string): ConfigResult {
   const root = parseJson(text.trim());
   if (root == null) { result.error = "configuration is not valid JSON: " + jsonError; return result; }
   if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
-  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken"]);
+  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken", "paths", "credentialHeaders"]);
   const provider = activeProvider(val, root);
   if (provider == null) {
     if (val.ok()) val.fail("provider", "is required (or providers with activeProviderId)");
@@ -364,7 +450,9 @@ export function parseConfig(text: string): ConfigResult {
   const cfg = new PluginConfig();
   val.warnUnknown(provider, val.base + ".", ["type", "id", "apiTokens", "failover", "retryOnFailure"]);
   cfg.providerType = val.string(provider, "type", val.base + ".type", "openai");
-  if (cfg.providerType.length == 0) val.fail(val.base + ".type", "must not be empty");
+  if (val.ok() && !KNOWN_PROVIDER_TYPES.includes(cfg.providerType.toLowerCase())) {
+    val.fail(val.base + ".type", "must be one of " + KNOWN_PROVIDER_TYPES.join(", ") + " (the key is sent as Bearer, api-key or x-api-key)");
+  }
   cfg.providerId = val.string(provider, "id", val.base + ".id", "");
   if (val.ok()) val.tokens(provider, cfg);
   const type = cfg.providerType.toLowerCase();
@@ -372,6 +460,8 @@ export function parseConfig(text: string): ConfigResult {
   else if (type == "claude" || type == "anthropic") { cfg.credentialHeader = "x-api-key"; cfg.credentialPrefix = ""; }
   if (val.ok()) parseFailover(val, val.object(provider.get("failover"), val.base + ".failover"), cfg.failover);
   if (val.ok()) parseRetry(val, val.object(provider.get("retryOnFailure"), val.base + ".retryOnFailure"), cfg.retry);
+  if (val.ok()) parsePaths(val, root, cfg);
+  if (val.ok()) cfg.credentialHeaders = headerNames(val, root, "credentialHeaders");
   if (val.ok()) parseStatusEndpoint(val, root, cfg);
   result.warnings = val.warnings;
   if (!val.ok()) { result.error = val.error; return result; }

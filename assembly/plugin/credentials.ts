@@ -3,30 +3,47 @@ import { MapType } from "../abi/enums";
 import { HeaderList, removeHeaderBytes, replaceHeaderBytes } from "../runtime/headers";
 import { PluginConfig } from "./config";
 
-/** Every header a client may use to send a provider key. */
-export const CREDENTIAL_HEADERS = ["authorization", "api-key", "x-api-key"];
-const CREDENTIAL_HEADER_BYTES = CREDENTIAL_HEADERS.map<ArrayBuffer>((name: string) => String.UTF8.encode(name));
+/** Every header a client may use to send a provider key (an operator adds more with `credentialHeaders`). */
+export const CREDENTIAL_HEADERS = ["authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key"];
 
-/** The credential header name and each token's header value, UTF-8 encoded once at configure time. */
+/** Whether `name` (lower case) carries a client's credential under this configuration. */
+export function isCredential(cfg: PluginConfig, name: string): bool {
+  return CREDENTIAL_HEADERS.includes(name) || cfg.credentialHeaders.includes(name);
+}
+
+/** The credential header names and each token's header value, UTF-8 encoded once at configure time. */
 export class EncodedCredentials {
   name: ArrayBuffer;
   values: ArrayBuffer[] = [];
+  /** Every header removed from a client's request (built-in and operator names). */
+  removed: string[] = [];
+  removedBytes: ArrayBuffer[] = [];
   constructor(cfg: PluginConfig) {
     this.name = String.UTF8.encode(cfg.credentialHeader);
     for (let i = 0; i < cfg.apiTokens.length; i++) this.values.push(String.UTF8.encode(cfg.credentialPrefix + cfg.apiTokens[i]));
+    const all = CREDENTIAL_HEADERS.concat(cfg.credentialHeaders);
+    for (let i = 0; i < all.length; i++) {
+      if (this.removed.includes(all[i])) continue;
+      this.removed.push(all[i]);
+      this.removedBytes.push(String.UTF8.encode(all[i]));
+    }
   }
 }
 
 /**
- * Removes the client's credentials and sets token `i` in the header the provider type needs.
- * `sent` (the request's serialized headers, when already read) limits removals to headers that are there.
+ * Removes every credential the client sent (`sent`: the request's serialized headers, so only
+ * headers that are there cost a call); `keep` names the header about to be overwritten.
  */
-export function applyCredential(cfg: PluginConfig, encoded: EncodedCredentials, i: i32, sent: ArrayBuffer | null): void {
-  for (let i = 0; i < CREDENTIAL_HEADERS.length; i++) {
-    const name = CREDENTIAL_HEADERS[i];
-    // The provider's own header is overwritten below; the others go.
-    if (name == cfg.credentialHeader || (sent != null && !HeaderList.rawHas(sent, name))) continue;
-    removeHeaderBytes(MapType.RequestHeaders, CREDENTIAL_HEADER_BYTES[i]);
+export function removeClientCredentials(encoded: EncodedCredentials, sent: ArrayBuffer, keep: string | null): void {
+  for (let i = 0; i < encoded.removed.length; i++) {
+    const name = encoded.removed[i];
+    if ((keep != null && name == keep) || !HeaderList.rawHas(sent, name)) continue;
+    removeHeaderBytes(MapType.RequestHeaders, encoded.removedBytes[i]);
   }
+}
+
+/** Removes the client's credentials and sets token `i` in the header the provider type needs. */
+export function applyCredential(cfg: PluginConfig, encoded: EncodedCredentials, i: i32, sent: ArrayBuffer): void {
+  removeClientCredentials(encoded, sent, cfg.credentialHeader);
   replaceHeaderBytes(MapType.RequestHeaders, encoded.name, encoded.values[i]);
 }

@@ -20,6 +20,8 @@ import { AnswerOrigin, VerdictKind, judgeProbe } from "./verdict";
 
 /** At most this many probes in flight per prober, so a pool of dead tokens is not a burst of billed calls. */
 export const MAX_PROBES_IN_FLIGHT = 4;
+/** A VM learns the probe target again from a successful request after this long (routes change). */
+const TARGET_RELEARN_MS: i64 = 60_000;
 /** Bytes of a probe answer read to test successConditions. */
 const PROBE_BODY_LIMIT: usize = 65536;
 
@@ -58,6 +60,16 @@ export class Failover {
   private scheduler: ProbeScheduler = new ProbeScheduler();
   /** Last probe target this VM read or wrote, to skip redundant writes. */
   private knownTarget: string = "";
+  /** When this VM last learned the probe target from a successful request (ms; 0: never). */
+  private targetLearnedAt: i64 = 0;
+  /**
+   * Order numbers of each key's last success and last 5xx in this VM (a counter, not the clock:
+   * no host call per answer). A key whose last answer was a recent success vouches that the
+   * provider works, so a 5xx elsewhere is that key's.
+   */
+  private answers: u64 = 0;
+  private lastSuccess: u64[];
+  private lastServerError: u64[];
 
   constructor(public cfg: PluginConfig, public metrics: PluginMetrics, ids: u64[], prefix: string, holderId: string, now: i64) {
     this.store = new PoolStore(prefix + ":pool", ids);
@@ -66,6 +78,8 @@ export class Failover {
     this.holderId = holderId;
     this.stamp = now;
     this.probing = new Array<bool>(ids.length).fill(false);
+    this.lastSuccess = new Array<u64>(ids.length).fill(0);
+    this.lastServerError = new Array<u64>(ids.length).fill(0);
   }
 
   /** Joins the pool record: creates it, or adds tokens new to it; tokens it knows keep their state. */
@@ -87,10 +101,14 @@ export class Failover {
     return i >= 0 ? i : this.store.fallback(chooser, model, <i64>this.cfg.failover.healthCheckInterval, budgets);
   }
 
-  /** A key in the pool serving `model` that this request has not tried, after re-reading the pool; -1 if none. */
+  /**
+   * A key serving `model` that this request has not tried, after re-reading the pool: one in the
+   * pool, else the untried key expected back first (a retry may find it working); -1 if none.
+   */
   chooseUntried(random: Random, chooser: KeyChooser, model: string | null, tried: i32[], headroom: i32[] | null): i32 {
     this.store.refresh();
-    return chooser.choose(random, this.store.inPool, model, tried, this.store.factors, headroom);
+    const i = chooser.choose(random, this.store.inPool, model, tried, this.store.factors, headroom);
+    return i >= 0 ? i : this.store.firstBack(chooser, model, tried, <i64>this.cfg.failover.healthCheckInterval);
   }
 
   /** Key i's AIMD share (thousandths) as of the last read. */
@@ -106,19 +124,56 @@ export class Failover {
     }
   }
 
-  /** Records a success of token `i`: a write only when it had failures or was out. */
-  countSuccess(i: i32, origin: AnswerOrigin): void {
+  /** Records a success of token `i`: a write only when it had failures or was out (a success brings it back). */
+  countSuccess(i: i32, origin: AnswerOrigin, status: i32): void {
+    // Only a 2xx vouches that the provider works (Envoy's own replies are not 2xx).
+    if (status >= 200 && status < 300) this.lastSuccess[i] = ++this.answers;
     const t = this.store.token(i);
     if (t == null || (t.failures == 0 && !t.out)) return;
     // Envoy's own replies (a later filter's 413, a timeout) prove nothing about the key.
     if (!origin.fromProvider()) return;
-    if (this.store.update(new CountSuccess(this.store.ids[i], nowMs()))) this.metrics.inPool(this.store.inPoolCount);
+    const change = new CountSuccess(this.store.ids[i], nowMs());
+    if (!this.store.update(change)) return;
+    this.metrics.inPool(this.store.inPoolCount);
+    if (change.restored) {
+      this.metrics.restored(i);
+      if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after a successful answer");
+    }
+  }
+
+  /**
+   * A failure of token `i` judged on this answer alone. 401, 403, 429 and failure rules are the
+   * key's; a 5xx says nothing about a key unless another key's last answer in this VM, among the
+   * recent ones, was a success (the provider works, this key does not).
+   */
+  countFailureOfKey(i: i32, status: i32, retryAfterAt: i64): void {
+    if (status >= 500 && status < 600) {
+      this.lastServerError[i] = ++this.answers;
+      if (!this.peerWorks(i)) {
+        this.metrics.failureNotCounted();
+        return;
+      }
+    }
+    this.countFailure(i, status, retryAfterAt);
+  }
+
+  // Recent: within the last 16 answers per configured key.
+  private peerWorks(i: i32): bool {
+    const horizon = <u64>this.lastSuccess.length * 16;
+    for (let j = 0; j < this.lastSuccess.length; j++) {
+      if (j == i) continue;
+      const s = this.lastSuccess[j];
+      if (s > 0 && s > this.lastServerError[j] && this.answers - s <= horizon) return true;
+    }
+    return false;
   }
 
   /** Records a counted failure of token `i`; `retryAfterAt` > 0 benches it until then. */
   countFailure(i: i32, status: i32, retryAfterAt: i64): void {
     const f = this.cfg.failover;
-    const change = new CountFailure(this.store.ids[i], status, nowMs(), retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration);
+    const maxOut = this.store.ids.length * f.maxEjectionPercent / 100;
+    const change = new CountFailure(this.store.ids[i], status, nowMs(), retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
+      this.store.ids, maxOut);
     this.metrics.failure(i, status);
     if (this.store.update(change) && change.outcome == FailureOutcome.Ejected) {
       this.metrics.ejected(i);
@@ -136,8 +191,14 @@ export class Failover {
     return hc.cluster.length == 0 || hc.authority.length == 0 || hc.path.length == 0;
   }
 
-  /** Probes go where real traffic failed: stores the target when it differs from the last one known. */
-  recordTarget(target: ProbeTarget): void {
+  /** Whether this VM should learn the probe target from a successful request now (once a minute at most). */
+  wantsTarget(now: i64): bool {
+    return this.learnsTarget && (this.targetLearnedAt == 0 || now - this.targetLearnedAt >= TARGET_RELEARN_MS);
+  }
+
+  /** Probes go where successful requests went: stores the target when it differs from the last one known. */
+  recordTarget(target: ProbeTarget, now: i64): void {
+    this.targetLearnedAt = now;
     const text = target.encode();
     if (text == this.knownTarget) return;
     this.knownTarget = text;

@@ -6,11 +6,11 @@ import { getBufferBytes } from "../runtime/buffers";
 import { CallAnswer, CallHandler, dispatchCall, sendLocalResponse } from "../runtime/calls";
 import { StreamContext } from "../runtime/contexts";
 import { HeaderList, getHeader, getHeaderDecimal, getHeaderPairs, getHeaderPairsRaw, replaceHeaderBytes } from "../runtime/headers";
-import { continueStream, getProperty, nowMs } from "../runtime/host";
+import { continueStream, getProperty, nowMs, randomU64 } from "../runtime/host";
 import { log, logEnabled } from "../runtime/log";
-import { Attempt, BODY_RULE_LIMIT } from "./attempt";
+import { Attempt, BODY_RULE_LIMIT, settleAttempts } from "./attempt";
 import { PluginConfig } from "./config";
-import { applyCredential } from "./credentials";
+import { applyCredential, removeClientCredentials } from "./credentials";
 import { routeCluster } from "./failover";
 import { jsonString, parseJson } from "./json";
 import { ScanKind, findTopLevel, topLevelInteger } from "./json_scan";
@@ -18,10 +18,10 @@ import { UsageScanner } from "./usage";
 import { NO_BUDGET, NO_KEY } from "./pool_store";
 import { FULL_RATE } from "./pool_state";
 import { DEFAULT_HOLD_MS, resetAt } from "./rate_limit";
-import { targetFromSent } from "./probe";
+import { aimsProbes, targetFromShape } from "./probe";
 import { CapturedRequest, asksForStream, isHostReply, replayHeaders } from "./retry";
 import { Delivery, HeldBody, replaceHeld, replyWith } from "./held_answer";
-import { RouteShape, shapeKey } from "./route_shape";
+import { RouteShape, pathOnly, shapeKey } from "./route_shape";
 import { dashboardPage, dashboardPolicy, wantsPage } from "./dashboard";
 import { sameSecret } from "./status_page";
 import { AnswerOrigin } from "./verdict";
@@ -90,9 +90,12 @@ export class TokenFilter extends StreamContext {
   private estimate: i64 = 0;
   /** Reads the provider's usage from the route's answer, for the first attempt's token budget. */
   private usage: UsageScanner | null = null;
+  /** The request headers as the client sent them (serialized), read once. */
+  private clientHeaders: ArrayBuffer | null = null;
   private captured: CapturedRequest | null = null;
   private streamRequested: bool = false;
-  private tried: i32[] | null = null;
+  /** Every upstream attempt of this request: the route's, then each retry. */
+  private attempts: Attempt[] = [];
   private retries: i32 = 0;
   private retrying: bool = false;
   private delivery: Delivery | null = null;
@@ -109,9 +112,20 @@ export class TokenFilter extends StreamContext {
     const root = this.plugin;
     const cfg = root.config;
     if (cfg == null) return HeadersAction.Continue;
-    if (cfg.statusPath.length > 0 && this.answerStatus(cfg)) return HeadersAction.StopIteration;
+    const raw = getHeaderPairsRaw(MapType.RequestHeaders);
+    const path = rawText(raw, ":path");
+    if (cfg.statusPath.length > 0 && pathOnly(path) == cfg.statusPath) {
+      this.answerStatus(cfg);
+      return HeadersAction.StopIteration;
+    }
+    // Only inference requests get a key; any other request goes on without the client's credentials.
+    if (!cfg.servesPath(path)) {
+      removeClientCredentials(root.credentials!, raw, null);
+      return HeadersAction.Continue;
+    }
+    this.clientHeaders = raw;
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
-      const captured = new CapturedRequest(getHeaderPairsRaw(MapType.RequestHeaders));
+      const captured = new CapturedRequest(raw, root.heldBodies);
       captured.complete = endOfStream;
       this.captured = captured;
     }
@@ -157,9 +171,10 @@ export class TokenFilter extends StreamContext {
     }
     if (budgets != null && budgets.countsTokens) this.usage = new UsageScanner();
     this.model = model;
-    this.first = new Attempt(token);
-    const captured = this.captured;
-    applyCredential(cfg, root.credentials!, token, captured != null ? captured.headers : null);
+    const first = new Attempt(token);
+    this.first = first;
+    this.attempts.push(first);
+    applyCredential(cfg, root.credentials!, token, this.clientHeaders!);
     // A body rule must read the answer: ask for it uncompressed.
     if (root.failureRulesNeedBody) replaceHeaderBytes(MapType.RequestHeaders, ACCEPT_ENCODING, IDENTITY);
     root.metrics.request(token);
@@ -191,6 +206,7 @@ export class TokenFilter extends StreamContext {
     if (size > 0) {
       const chunk = getBufferBytes(BufferType.RequestBody, 0, size);
       if (chunk != null) captured.addChunk(chunk);
+      if (captured.overLimit) this.plugin.metrics.retrySkippedMemory();
     }
     if (endOfStream) {
       captured.complete = true;
@@ -214,6 +230,7 @@ export class TokenFilter extends StreamContext {
     const captured = this.captured;
     if (captured != null) {
       captured.addChunk(bytes);
+      if (captured.overLimit) this.plugin.metrics.retrySkippedMemory();
       captured.complete = true;
       if (!captured.dropped && asksForStream(captured.body())) {
         this.streamRequested = true;
@@ -231,7 +248,10 @@ export class TokenFilter extends StreamContext {
     const root = this.plugin;
     const status = getHeaderDecimal(MapType.ResponseHeaders, STATUS_HEADER);
     const failover = root.failover;
+    const retry = this.mayRetry(status) && STREAM_ORIGIN.fromProvider();
     if (failover != null) {
+      // A failure about to be retried is held: the other keys' answers tell whose it is.
+      first.defer = retry;
       const headers = root.failureRulesNeedHeaders ? getHeaderPairs(MapType.ResponseHeaders) : null;
       const needBody = root.failureRulesNeedBody;
       // Streams are judged on status and headers only.
@@ -241,12 +261,13 @@ export class TokenFilter extends StreamContext {
       first.judge(failover, status, headers, retryAfter, STREAM_ORIGIN, status == 429 ? nowMs() : 0, bodyFollows, encoding);
       this.followRateLimit(first.token, null);
     }
-    if (this.mayRetry(status) && STREAM_ORIGIN.fromProvider() && this.sendRetry()) {
+    if (retry && this.sendRetry()) {
       // The provider's failure is held back while the retry runs, in case it is the answer.
       this.retrying = true;
       this.held = endOfStream ? HeldBody.Absent : HeldBody.NotYet;
       return HeadersAction.StopIteration;
     }
+    if (failover != null) settleAttempts(failover, this.attempts);
     const captured = this.captured;
     if (captured != null) captured.dropBody();
     return HeadersAction.Continue;
@@ -297,29 +318,34 @@ export class TokenFilter extends StreamContext {
     if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
     // Only now does the request map hold what the router sent (rewritten host and path, route headers).
     // Learned only from a request the router did send (a later filter's local reply leaves the map as the client sent it).
-    const learnRoute = this.captured != null && this.shapeOf(this.captured!, nowMs()) == null && STREAM_ORIGIN.fromProvider();
-    const recordTarget = failover != null && first.failed && failover.learnsTarget;
-    if (!learnRoute && !recordTarget) return;
-    const sent = getHeaderPairs(MapType.RequestHeaders);
-    if (learnRoute) this.learnShape(this.captured!, sent);
-    if (recordTarget) {
+    const client = this.clientHeaders!;
+    const now = nowMs();
+    const learnRoute = this.captured != null && this.plugin.shapes.get(shapeKey(client), now) == null && STREAM_ORIGIN.fromProvider();
+    // Probes go where a request succeeded, never where one failed: no client can aim them.
+    const learnTarget = failover != null && first.succeeded && is2xx(first.status) && failover.wantsTarget(now) &&
+      aimsProbes(rawText(client, ":path")) && STREAM_ORIGIN.fromProvider();
+    if (!learnRoute && !learnTarget) return;
+    const shape = RouteShape.derive(HeaderList.parse(client), getHeaderPairs(MapType.RequestHeaders), now);
+    if (shape == null) return;
+    if (learnRoute) this.plugin.shapes.learn(shapeKey(client), shape);
+    if (learnTarget) {
       const cluster = routeCluster();
-      const target = cluster != null ? targetFromSent(cluster, sent) : null;
-      if (target != null) failover!.recordTarget(target);
+      if (cluster != null) failover!.recordTarget(targetFromShape(cluster, shape), now);
     }
   }
 
-  /** Answers GET <statusPath> itself (the request never reaches the provider); false for other requests. */
-  private answerStatus(cfg: PluginConfig): bool {
-    const path = getHeader(MapType.RequestHeaders, ":path");
-    if (path == null) return false;
-    const q = path.indexOf("?");
-    if ((q < 0 ? path : path.substring(0, q)) != cfg.statusPath) return false;
+  onDelete(): void {
+    const captured = this.captured;
+    if (captured != null) captured.dropBody();
+  }
+
+  /** Answers a request for <statusPath> itself (it never reaches the provider). */
+  private answerStatus(cfg: PluginConfig): void {
     const method = getHeader(MapType.RequestHeaders, ":method");
     // A browser gets the dashboard page: it holds no data, so it needs no token to load.
     if (method == "GET" && wantsPage(getHeader(MapType.RequestHeaders, "accept"))) {
-      const random = this.plugin.random;
-      const nonce = random.next().toString(16) + random.next().toString(16);
+      // From the host's random source: the key-choice generator's output could be predicted.
+      const nonce = randomU64().toString(16) + randomU64().toString(16);
       const html = new HeaderList();
       html.add("content-type", "text/html; charset=utf-8");
       html.add("cache-control", "no-store");
@@ -327,7 +353,7 @@ export class TokenFilter extends StreamContext {
       html.add("x-content-type-options", "nosniff");
       html.add("referrer-policy", "no-referrer");
       sendLocalResponse(200, "ai_token_failover_dashboard", String.UTF8.encode(dashboardPage(nonce)), html);
-      return true;
+      return;
     }
     const json = new HeaderList();
     json.add("content-type", "application/json");
@@ -336,15 +362,14 @@ export class TokenFilter extends StreamContext {
     if (auth == null || !sameSecret(auth, "Bearer " + cfg.statusToken)) {
       json.add("www-authenticate", "Bearer");
       sendLocalResponse(401, "ai_token_failover_status_unauthorized", String.UTF8.encode("{\"error\":\"unauthorized\"}\n"), json);
-      return true;
+      return;
     }
     if (method != "GET") {
       json.add("allow", "GET");
       sendLocalResponse(405, "ai_token_failover_status_method", String.UTF8.encode("{\"error\":\"method not allowed\"}\n"), json);
-      return true;
+      return;
     }
     sendLocalResponse(200, "ai_token_failover_status", String.UTF8.encode(this.plugin.statusDocument()), json);
-    return true;
   }
 
   /**
@@ -367,17 +392,6 @@ export class TokenFilter extends StreamContext {
     this.plugin.failover!.limit(token, until > now ? until : now + DEFAULT_HOLD_MS);
   }
 
-  // ---- route shapes
-
-  private shapeOf(captured: CapturedRequest, now: i64): RouteShape | null {
-    return this.plugin.shapes.get(shapeKey(captured.headers), now);
-  }
-
-  private learnShape(captured: CapturedRequest, sent: HeaderList): void {
-    const shape = RouteShape.derive(HeaderList.parse(captured.headers), sent, nowMs());
-    if (shape != null) this.plugin.shapes.learn(shapeKey(captured.headers), shape);
-  }
-
   // ---- retry
 
   /** Whether an answer with `status` may be retried: replayable request, attempts left, status listed. */
@@ -392,15 +406,11 @@ export class TokenFilter extends StreamContext {
   private sendRetry(): bool {
     const root = this.plugin;
     const cfg = root.config!;
-    let tried = this.tried;
-    if (tried == null) {
-      tried = [this.first!.token];
-      this.tried = tried;
-    }
     const failover = root.failover;
     const chooser = root.chooser!;
     const budgets = root.budgets;
-    const skip = tried.slice(0);
+    const skip: i32[] = [];
+    for (let k = 0; k < this.attempts.length; k++) skip.push(this.attempts[k].token);
     let next = -1;
     // Retries spend budget too; a key without budget is skipped like a tried one.
     for (let tries = 0; tries < 4 && next < 0; tries++) {
@@ -421,9 +431,10 @@ export class TokenFilter extends StreamContext {
     const shape = this.plugin.shapes.find(shapeKey(captured.headers), nowMs());
     const attempt = new Attempt(next);
     attempt.unconfirmed = shape == null;
+    attempt.defer = true;
     const headers = replayHeaders(HeaderList.parse(captured.headers), shape, cfg, cfg.apiTokens[next], root.failureRulesNeedBody);
     if (!dispatchCall(cluster, headers, captured.body(), <u32>cfg.retry.retryTimeout, new RetryCall(this, attempt))) return false;
-    tried.push(next);
+    this.attempts.push(attempt);
     this.retries++;
     root.metrics.retryAttempted();
     root.metrics.request(next);
@@ -459,12 +470,14 @@ export class TokenFilter extends StreamContext {
     const cfg = this.plugin.config!;
     if (answer == null) {
       // The call itself failed (reset): not the token's fault; the client gets the last provider answer.
+      this.settle();
       this.deliver(false);
       return;
     }
     const tooLarge = answer.bodySize > RETRY_ANSWER_LIMIT;
     const body = this.judgeRetryAnswer(attempt, answer, tooLarge ? <usize>BODY_RULE_LIMIT : RETRY_ANSWER_LIMIT);
     if (body == null) {
+      this.settle();
       this.deliver(false);
       return;
     }
@@ -477,12 +490,20 @@ export class TokenFilter extends StreamContext {
     if (deliverable) this.delivery = new Delivery(status, answer.headers, body);
     const retryable = cfg.retry.retryOnStatus.has(status);
     if (retryable && this.mayRetry(status) && this.sendRetry()) return;
+    this.settle();
     this.deliver(deliverable && !retryable);
   }
 
   /** A retry answer that arrived after the client left still counts for its token. */
   judgeOrphan(attempt: Attempt, answer: CallAnswer | null): void {
     if (answer != null) this.judgeRetryAnswer(attempt, answer, <usize>BODY_RULE_LIMIT);
+    this.settle();
+  }
+
+  /** The request's attempts are over: whose fault each held failure was is decided now. */
+  private settle(): void {
+    const failover = this.plugin.failover;
+    if (failover != null) settleAttempts(failover, this.attempts);
   }
 
   /**
@@ -557,4 +578,11 @@ export function modelOf(body: ArrayBuffer): string | null {
 function isEventStream(): bool {
   const ct = getHeader(MapType.ResponseHeaders, "content-type");
   return ct != null && ct.includes("text/event-stream");
+}
+
+/** The value of header `name` in a serialized map, as a string ("" when absent). */
+function rawText(raw: ArrayBuffer, name: string): string {
+  const at = HeaderList.rawFind(raw, name);
+  if (at == 0) return "";
+  return String.UTF8.decodeUnsafe(<usize>(at >> 32), <usize>(at & 0xffffffff), false);
 }

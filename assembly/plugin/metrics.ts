@@ -49,6 +49,8 @@ export class PluginMetrics {
   private retriesSucceeded: i64 = NO_METRIC;
   private retriesExhausted: i64 = NO_METRIC;
   private tokensInPool: i64 = NO_METRIC;
+  private failuresNotCounted: i64 = NO_METRIC;
+  private retriesSkippedMemory: i64 = NO_METRIC;
 
   /** Defines every metric; configure phase. `fingerprints` are the configured tokens', `pool` names the pool. */
   define(fingerprints: string[], pool: string, keys: KeyOptions[]): void {
@@ -58,6 +60,8 @@ export class PluginMetrics {
     this.retriesSucceeded = defineMetric(MetricType.Counter, p + "retries.succeeded");
     this.retriesExhausted = defineMetric(MetricType.Counter, p + "retries.exhausted");
     this.tokensInPool = defineMetric(MetricType.Gauge, p + "tokens_in_pool");
+    this.failuresNotCounted = defineMetric(MetricType.Counter, p + "failures_not_counted");
+    this.retriesSkippedMemory = defineMetric(MetricType.Counter, p + "retries_skipped_memory");
   }
 
   request(i: i32): void { incrementMetric(this.tokens[i].requests); }
@@ -73,6 +77,10 @@ export class PluginMetrics {
   retryAttempted(): void { incrementMetric(this.retriesAttempted); }
   retrySucceeded(): void { incrementMetric(this.retriesSucceeded); }
   retryExhausted(): void { incrementMetric(this.retriesExhausted); }
+  /** A failure judged not the key's (a 5xx no other key contradicts, or one another key repeated). */
+  failureNotCounted(): void { incrementMetric(this.failuresNotCounted); }
+  /** A request sent without a retry because its VM already holds maxHeldBytes of request bodies. */
+  retrySkippedMemory(): void { incrementMetric(this.retriesSkippedMemory); }
   /** Key i's AIMD share, ms until its rate-limit reset, and its shared budget (-1: none); set by the lease holder. */
   keyGauges(i: i32, sharePermille: i32, limitedMs: i64, budget: i64[] | null): void {
     const t = this.tokens[i];

@@ -12,21 +12,26 @@ export class AddTokens extends PoolChange {
 export class CountFailure extends PoolChange {
   outcome: FailureOutcome = FailureOutcome.Counted;
   constructor(public id: u64, public status: i32, public now: i64, public retryAfterAt: i64,
-              public threshold: i32, public cooldownMs: i64) { super(); }
+              public threshold: i32, public cooldownMs: i64, public configured: u64[], public maxOut: i32) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
     if (i < 0) return false;
-    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs);
+    const mayEject = state.outAmong(this.configured, this.now) < this.maxOut;
+    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs, mayEject);
     return true;
   }
 }
 
-/** Resets one token's consecutive failures after a success. */
+/** Resets one token's consecutive failures after a success, and brings it back if it was out. */
 export class CountSuccess extends PoolChange {
+  /** The success put the token back in the pool. */
+  restored: bool = false;
   constructor(public id: u64, public now: i64) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
-    return i >= 0 && state.recordSuccess(i, this.now);
+    if (i < 0) return false;
+    this.restored = state.tokens[i].out && !state.tokens[i].isIn(this.now);
+    return state.recordSuccess(i, this.now);
   }
 }
 

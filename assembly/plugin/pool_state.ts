@@ -8,6 +8,20 @@ export const RATE_STEP: i32 = 100;
 /** The lowest share AIMD goes to, so a slowed key still gets some traffic to recover with. */
 export const MIN_RATE: i32 = 16;
 
+/** Rest of a key after a 429 without a usable Retry-After at base share, doubling with each halving. */
+export const BACKOFF_REST_MS: i64 = 250;
+/** The longest such rest. */
+export const MAX_BACKOFF_REST_MS: i64 = 16_000;
+
+/**
+ * How long a key whose share is `rateFactor` rests after a 429 that gave no wait time: so when
+ * every key is throttled the plugin sends less for real (and answers 429 itself meanwhile)
+ * instead of sending everything to whichever key has the largest share.
+ */
+export function backOffRestMs(rateFactor: i32): i64 {
+  return min(MAX_BACKOFF_REST_MS, BACKOFF_REST_MS * <i64>FULL_RATE / <i64>max(1, rateFactor));
+}
+
 /** One token's state; the token itself is only known by its 64-bit hash. */
 export class TokenState {
   id: u64 = 0;
@@ -92,23 +106,37 @@ export class PoolState {
 
   /**
    * Counts a failure of token `i`. `retryAfterAt` > 0 (a 429's Retry-After) takes it out at once
-   * until then; otherwise it goes out when its consecutive failures reach `threshold`, for
-   * `cooldownMs` when that is > 0, else until probes bring it back.
+   * until then; otherwise it goes out when its consecutive failures reach `threshold` and
+   * `mayEject` (the ejection cap is not reached), for `cooldownMs` when that is > 0, else until
+   * probes or a successful answer bring it back.
    */
-  recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64): FailureOutcome {
+  recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64, mayEject: bool = true): FailureOutcome {
     this.settleDue(i, now);
     const t = this.tokens[i];
     const wasOut = t.out;
     t.failures++;
     t.lastStatus = status;
-    // A 429 with no usable wait time: the key is slowed down (AIMD) as well as counted.
-    if (status == 429 && retryAfterAt <= now) this.backOff(i);
+    // A 429 with no usable wait time: the key is slowed down (AIMD), and rests in proportion.
+    if (status == 429 && retryAfterAt <= now) {
+      this.backOff(i);
+      this.limitUntil(i, now + backOffRestMs(t.rateFactor));
+    }
     if (retryAfterAt > now) {
       t.takeOut(now, retryAfterAt);
-    } else if (!t.out && t.failures >= threshold) {
+    } else if (!t.out && t.failures >= threshold && mayEject) {
       t.takeOut(now, cooldownMs > 0 ? now + cooldownMs : 0);
     }
     return !wasOut && t.out ? FailureOutcome.Ejected : FailureOutcome.Counted;
+  }
+
+  /** How many of the tokens `ids` are out of the pool at `now`. */
+  outAmong(ids: u64[], now: i64): i32 {
+    let n = 0;
+    for (let k = 0; k < ids.length; k++) {
+      const i = this.indexOf(ids[k]);
+      if (i >= 0 && !this.tokens[i].isIn(now)) n++;
+    }
+    return n;
   }
 
   /**
@@ -122,10 +150,17 @@ export class PoolState {
     return true;
   }
 
-  /** A response that is not a failure resets the consecutive count; returns whether it changed. */
+  /**
+   * A response that is not a failure resets the consecutive count, and a token that was out is
+   * back (it just served a request); returns whether anything changed.
+   */
   recordSuccess(i: i32, now: i64): bool {
     const restored = this.settleDue(i, now);
     const t = this.tokens[i];
+    if (t.out) {
+      t.putBack();
+      return true;
+    }
     if (t.failures == 0) return restored;
     t.failures = 0;
     return true;

@@ -190,27 +190,40 @@ export class PoolStore {
    */
   fallback(chooser: KeyChooser, model: string | null, probeEveryMs: i64, budgets: Budgets | null): i32 {
     const now = nowMs();
-    let best = NO_KEY;
-    let bestAt: i64 = i64.MAX_VALUE;
-    let bestSince: i64 = i64.MAX_VALUE;
     let limited: i64 = i64.MAX_VALUE;
     for (let i = 0; i < this.ids.length; i++) {
       if (!chooser.serves(i, model)) continue;
       const s = this.slot[i];
+      if (s < 0) continue;
+      const t = this.state.tokens[s];
+      if (!t.isIn(now)) continue;
+      if (t.isLimited(now) && t.limitedUntil < limited) limited = t.limitedUntil;
+      else if (budgets != null && budgets.isEmpty(i, now) && budgets.emptyUntilOf(i) < limited) limited = budgets.emptyUntilOf(i);
+    }
+    this.noBudgetUntil = limited != i64.MAX_VALUE ? limited : 0;
+    return this.noBudgetUntil > 0 ? NO_BUDGET : this.firstBack(chooser, model, null, probeEveryMs);
+  }
+
+  /**
+   * Among the keys out of the pool that serve `model` and are not in `excluded`, the one expected
+   * back first: a timed one at its time, a probed one at the next probe, and among equals the one
+   * out the longest. A key the record lacks counts as in (returned at once); NO_KEY when none.
+   */
+  firstBack(chooser: KeyChooser, model: string | null, excluded: i32[] | null, probeEveryMs: i64): i32 {
+    const now = nowMs();
+    let best = NO_KEY;
+    let bestAt: i64 = i64.MAX_VALUE;
+    let bestSince: i64 = i64.MAX_VALUE;
+    for (let i = 0; i < this.ids.length; i++) {
+      if (!chooser.serves(i, model) || (excluded != null && excluded.includes(i))) continue;
+      const s = this.slot[i];
       if (s < 0) return i;
       const t = this.state.tokens[s];
-      if (t.isIn(now)) {
-        if (t.isLimited(now) && t.limitedUntil < limited) limited = t.limitedUntil;
-        else if (budgets != null && budgets.isEmpty(i, now) && budgets.emptyUntilOf(i) < limited) limited = budgets.emptyUntilOf(i);
-        continue;
-      }
-      // Expected return: a timed token at its time; a probed token at the next probe, and among
-      // those the one out the longest first.
+      if (t.isIn(now)) continue;
       const at = t.returnsAt > 0 ? t.returnsAt : now + probeEveryMs;
       if (at < bestAt || (at == bestAt && t.outSince < bestSince)) { bestAt = at; bestSince = t.outSince; best = i; }
     }
-    this.noBudgetUntil = limited != i64.MAX_VALUE ? limited : 0;
-    return this.noBudgetUntil > 0 ? NO_BUDGET : best;
+    return best;
   }
 
   /** State of configured token `i` as of the last read, or null if the record lacks it. */

@@ -3,9 +3,9 @@
 import { HeaderList } from "../runtime/headers";
 import { PluginConfig } from "./config";
 import { jsonString } from "./json";
-import { isRouteBookkeeping } from "./route_shape";
+import { RouteShape, pathOnly } from "./route_shape";
 
-/** Where probes go: the configured healthCheck values, else what the router sent for the last counted failure. */
+/** Where probes go: the configured healthCheck values, else what the router sent for a successful chat request. */
 export class ProbeTarget {
   /** Headers the route added (and other non-volatile request headers), sent with every probe. */
   headers: HeaderList = new HeaderList();
@@ -30,14 +30,14 @@ export class ProbeTarget {
   }
 }
 
-/** Bytes of request headers a probe target keeps at most (beyond, headers are left out). */
+/** Bytes of route headers a probe target keeps at most (beyond, headers are left out). */
 const MAX_TARGET_HEADER_BYTES = 4096;
 
-// Request headers that belong to one client request (tracing, forwarding, client telemetry,
-// content negotiation the probe sets itself), not to the route: never copied into probes.
+// Headers Envoy itself adds per request (tracing, forwarding), or that the probe sets itself:
+// never copied into probes even when the route's map shows them as added.
 const PER_REQUEST = ["x-request-id", "x-real-ip", "traceparent", "tracestate", "b3", "x-ot-span-context",
-  "x-cloud-trace-context", "cookie", "user-agent", "accept", "accept-encoding", "content-type"];
-const PER_REQUEST_PREFIXES = ["x-forwarded-", "x-b3-", "x-datadog-", "x-stainless-"];
+  "x-cloud-trace-context", "cookie", "user-agent", "accept", "accept-encoding", "content-type", "content-length"];
+const PER_REQUEST_PREFIXES = ["x-forwarded-", "x-b3-", "x-datadog-"];
 
 function perRequest(name: string): bool {
   if (PER_REQUEST.includes(name)) return true;
@@ -45,21 +45,28 @@ function perRequest(name: string): bool {
   return false;
 }
 
-/** The probe target of a request as the router sent it (`sent`: its headers at access-log time). */
-export function targetFromSent(cluster: string, sent: HeaderList): ProbeTarget | null {
-  const authority = sent.get(":authority");
-  const path = sent.get(":path");
-  if (authority == null || path == null) return null;
-  const t = new ProbeTarget(cluster, authority, path);
+/**
+ * The probe target of a successful request: the cluster, and the Host and path (without query)
+ * the router sent, with only the headers the route itself added or set. Nothing the client sent
+ * is kept, so no client can aim a probe.
+ */
+export function targetFromShape(cluster: string, shape: RouteShape): ProbeTarget {
+  const t = new ProbeTarget(cluster, shape.authority, shape.path);
   let bytes = 0;
-  for (let i = 0; i < sent.length; i++) {
-    const name = sent.names[i];
-    if (isRouteBookkeeping(name) || perRequest(name)) continue;
-    bytes += name.length + sent.values[i].length;
+  for (let i = 0; i < shape.changed.length; i++) {
+    const name = shape.changed.names[i];
+    if (perRequest(name)) continue;
+    bytes += name.length + shape.changed.values[i].length;
     if (bytes > MAX_TARGET_HEADER_BYTES) break;
-    t.headers.add(name, sent.values[i]);
+    t.headers.add(name, shape.changed.values[i]);
   }
   return t;
+}
+
+/** Whether a client path is one whose success shows where probes go: a chat or messages endpoint (the probe body fits both). */
+export function aimsProbes(path: string): bool {
+  const bare = pathOnly(path);
+  return bare.endsWith("/chat/completions") || bare.endsWith("/messages");
 }
 
 const DEFAULT_PATH = "/v1/chat/completions";

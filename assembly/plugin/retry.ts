@@ -1,7 +1,7 @@
 // Retry on failure (SPEC 6): what a request must keep to be sent again, and how a replay is built.
 import { HeaderList } from "../runtime/headers";
 import { PluginConfig } from "./config";
-import { CREDENTIAL_HEADERS } from "./credentials";
+import { isCredential } from "./credentials";
 import { ScanKind, findTopLevel } from "./json_scan";
 import { HOP_BY_HOP, RouteShape, queryOf } from "./route_shape";
 
@@ -10,19 +10,32 @@ export const MAX_RETRY_BODY: i32 = 1 << 20;
 
 const STREAM_KEY = String.UTF8.encode("stream");
 
+/**
+ * Request body bytes one VM holds for retries, across its streams: Wasm memory never shrinks, so
+ * what is held at once is bounded (`limit`), whatever the concurrency.
+ */
+export class HeldBodies {
+  used: i64 = 0;
+  constructor(public limit: i64) {}
+}
+
 /** The parts of a client request kept while it may still be replayed. */
 export class CapturedRequest {
   // Most bodies arrive in one chunk, which is kept as is; more chunks go into a buffer that doubles.
   private kept: ArrayBuffer | null = null;
   private used: i32 = 0;
+  /** Bytes this request counts in `held` (the capacity of what it keeps). */
+  private counted: i64 = 0;
   /** The body is not kept (too large, a streaming request, or no longer needed): no replay. */
   dropped: bool = false;
+  /** The body was given up because the VM already holds its limit of bodies. */
+  overLimit: bool = false;
   /** The whole body has arrived. */
   complete: bool = false;
 
-  constructor(public headers: ArrayBuffer) {}
+  constructor(public headers: ArrayBuffer, private held: HeldBodies) {}
 
-  /** Keeps one body chunk, or gives the body up once it passes MAX_RETRY_BODY. */
+  /** Keeps one body chunk, or gives the body up once it passes MAX_RETRY_BODY or the VM's limit. */
   addChunk(chunk: ArrayBuffer): void {
     if (this.dropped) return;
     const need = this.used + chunk.byteLength;
@@ -31,14 +44,20 @@ export class CapturedRequest {
       return;
     }
     let kept = this.kept;
+    const cap = kept == null ? need : need > kept.byteLength ? max(kept.byteLength * 2, need) : kept.byteLength;
+    if (this.held.used - this.counted + <i64>cap > this.held.limit) {
+      this.dropBody();
+      this.overLimit = true;
+      return;
+    }
+    this.held.used += <i64>cap - this.counted;
+    this.counted = cap;
     if (kept == null) {
       this.kept = chunk;
       this.used = need;
       return;
     }
     if (need > kept.byteLength) {
-      let cap = kept.byteLength * 2;
-      if (cap < need) cap = need;
       const grown = new ArrayBuffer(cap);
       memory.copy(changetype<usize>(grown), changetype<usize>(kept), this.used);
       kept = grown;
@@ -53,6 +72,8 @@ export class CapturedRequest {
     this.dropped = true;
     this.kept = null;
     this.used = 0;
+    this.held.used -= this.counted;
+    this.counted = 0;
   }
 
   /** Whether the request can be replayed now. */
@@ -86,7 +107,7 @@ export function replayHeaders(original: HeaderList, shape: RouteShape | null, cf
   const out = new HeaderList();
   for (let i = 0; i < original.length; i++) {
     const name = original.names[i].toLowerCase();
-    if (CREDENTIAL_HEADERS.includes(name) || HOP_BY_HOP.includes(name)) continue;
+    if (isCredential(cfg, name) || HOP_BY_HOP.includes(name)) continue;
     if (identity && name == "accept-encoding") continue;
     let value = original.values[i];
     if (shape != null) {

@@ -18,6 +18,7 @@ import { Budgets } from "./budget";
 import { KeyChooser } from "./key_choice";
 import { Headroom, RateLimitHeaders } from "./rate_limit";
 import { RouteShapes } from "./route_shape";
+import { HeldBodies } from "./retry";
 import { renderStatus } from "./status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./verdict";
 
@@ -63,6 +64,8 @@ export class PluginRoot extends RootContext {
    * the held answer's body, which Envoy might otherwise keep from the filter until it continues.
    */
   bodyReachesHeldFilter: bool = false;
+  /** Request bodies this VM holds for retries, bounded by retryOnFailure.maxHeldBytes. */
+  heldBodies: HeldBodies = new HeldBodies(0);
 
   onConfigure(configSize: usize): bool {
     const bytes = getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
@@ -79,6 +82,7 @@ export class PluginRoot extends RootContext {
       return false;
     }
     this.config = cfg;
+    this.heldBodies = new HeldBodies(<i64>cfg.retry.maxHeldBytes);
     const ids = new Array<u64>(cfg.apiTokens.length);
     const fingerprints = new Array<string>(cfg.apiTokens.length);
     for (let i = 0; i < ids.length; i++) {

@@ -18,6 +18,11 @@ export const enum VerdictKind {
 
 /** A verdict on one answer. */
 export class Verdict {
+  /**
+   * A failure rule (failureConditions) matched: the operator says such an answer is the key's,
+   * so it counts even when other keys answer the same.
+   */
+  byRule: bool = false;
   constructor(public kind: VerdictKind, public retryAfterAt: i64 = 0) {}
 }
 
@@ -31,9 +36,11 @@ const SUCCESS = new Verdict(VerdictKind.Success);
 const NOT_COUNTED = new Verdict(VerdictKind.NotCounted);
 const NEEDS_BODY = new Verdict(VerdictKind.NeedsBody);
 
-function failure(status: i32, retryAfter: string | null, now: i64): Verdict {
+function failure(status: i32, retryAfter: string | null, now: i64, byRule: bool = false): Verdict {
   // Only a 429 may bench a key for a while; other statuses count towards failureThreshold.
-  return new Verdict(VerdictKind.Failure, status == 429 ? retryAfterDeadline(retryAfter, now) : 0);
+  const v = new Verdict(VerdictKind.Failure, status == 429 ? retryAfterDeadline(retryAfter, now) : 0);
+  v.byRule = byRule;
+  return v;
 }
 
 function headersMatch(rule: ResponseRule, headers: HeaderList | null): bool {
@@ -74,6 +81,7 @@ export function rulesNeedBody(rules: ResponseRule[]): bool {
 export function judgeHead(f: FailoverConfig, status: i32, headers: HeaderList | null, retryAfter: string | null,
                           origin: AnswerOrigin, now: i64): Verdict {
   let kind = VerdictKind.Success;
+  let byRule = false;
   if (f.failoverOnStatus.has(status)) {
     kind = VerdictKind.Failure;
   } else {
@@ -82,13 +90,14 @@ export function judgeHead(f: FailoverConfig, status: i32, headers: HeaderList | 
       const rule = rules[i];
       if (!headPartMatches(rule, status, headers)) continue;
       kind = rule.body == null ? VerdictKind.Failure : VerdictKind.NeedsBody;
+      byRule = true;
     }
   }
   // A success is not looked at further here: it only writes when the key had failures, and the
   // caller asks the origin then.
   if (kind == VerdictKind.Success) return SUCCESS;
   if (!origin.fromProvider()) return NOT_COUNTED;
-  return kind == VerdictKind.Failure ? failure(status, retryAfter, now) : NEEDS_BODY;
+  return kind == VerdictKind.Failure ? failure(status, retryAfter, now, byRule) : NEEDS_BODY;
 }
 
 /**
@@ -98,7 +107,7 @@ export function judgeHead(f: FailoverConfig, status: i32, headers: HeaderList | 
 export function judgeBody(f: FailoverConfig, status: i32, headers: HeaderList | null, retryAfter: string | null,
                           body: ArrayBuffer, used: i32, complete: bool, encoded: bool, now: i64): Verdict {
   if (encoded) return NOT_COUNTED;
-  if (anyRuleMatches(f.failureConditions, status, headers, body, used)) return failure(status, retryAfter, now);
+  if (anyRuleMatches(f.failureConditions, status, headers, body, used)) return failure(status, retryAfter, now, true);
   // A partial body without a match proves nothing either way.
   return complete ? SUCCESS : NOT_COUNTED;
 }

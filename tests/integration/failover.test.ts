@@ -57,7 +57,7 @@ test('400, 404, 413 and 422 never take a token out; Envoy-generated 503s are not
 
 test('two VMs failing the same token at once: the CAS loop keeps both counts', () => {
   const { host, vms } = setup(failover({ failureThreshold: 2 }));
-  const upstream = statusByToken({ 'sk-a': 500, 'sk-b': 500, 'sk-c': 500, 'sk-d': 500 });
+  const upstream = statusByToken({ 'sk-a': 401, 'sk-b': 401, 'sk-c': 401, 'sk-d': 401 });
   // While VM0 writes its failure, VM1's failure of the same token lands first.
   let injected = false;
   let injectedToken: string | null = null;
@@ -66,10 +66,10 @@ test('two VMs failing the same token at once: the CAS loop keeps both counts', (
     if (!injected && key === POOL_KEY) {
       injected = true;
       const s = vms[1].newStream();
-      s.onRequestHeaders({ ':method': 'POST', ':path': '/', ':authority': 'a', authorization: 'x' });
+      s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a', authorization: 'x' });
       s.props['response.code_details'] = 'via_upstream';
       // Force VM1 onto the same token as VM0 by answering for whichever it got.
-      s.onResponseHeaders({ ':status': '500' }, true);
+      s.onResponseHeaders({ ':status': '401' }, true);
       injectedToken = tokenOf(s.requestHeaders);
     }
     return originalSet(key, value, cas);
@@ -131,8 +131,9 @@ test('the lease moves to another VM when its holder stops ticking', () => {
 
 test('at most 4 probes are in flight at once', () => {
   const tokens = Array.from({ length: 10 }, (_, k) => `sk-${k}`);
-  const { host, vms } = setup({ provider: { apiTokens: tokens, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, healthCheckModel: 'm' } } }, 1);
-  for (let k = 0; k < 200 && outCount(host) < 10; k++) roundTrip(vms[0], () => ({ status: 500 }));
+  const failover = { enabled: true, failureThreshold: 1, maxEjectionPercent: 100, healthCheckInterval: 1000, healthCheckModel: 'm', healthCheck: { cluster: 'llm' } };
+  const { host, vms } = setup({ provider: { apiTokens: tokens, failover } }, 1);
+  for (let k = 0; k < 200 && outCount(host) < 10; k++) roundTrip(vms[0], () => ({ status: 401 }));
   assert.equal(outCount(host), 10);
   host.advance(1000);
   assert.equal(vms[0].pendingCalls.size, 4);
@@ -167,16 +168,18 @@ test('cooldownDuration brings a token back by itself', () => {
   for (const vm of vms) assert.equal(vm.pendingCalls.size, 0);
 });
 
-test('with every token failing each request still goes out with a token, and they return once healed', () => {
+test('a provider-wide 503 takes no key out; 401 from every key takes out at most half; every request carries a token; all return once healed', () => {
   const { host, vms } = setup();
-  let healthy = false;
-  const upstream = () => ({ status: healthy ? 200 : 503 });
-  for (let k = 0; k < 40; k++) {
-    const r = roundTrip(vms[k % 3], upstream);
-    assert.ok(TOKENS.includes(r.token ?? ''));
-  }
-  assert.equal(outCount(host), 4);
-  healthy = true;
+  let answer = 503;
+  const upstream = () => ({ status: answer });
+  for (let k = 0; k < 40; k++) assert.ok(TOKENS.includes(roundTrip(vms[k % 3], upstream).token ?? ''));
+  assert.equal(outCount(host), 0, 'a 5xx no other key contradicts took a key out');
+  answer = 401;
+  for (let k = 0; k < 40; k++) assert.ok(TOKENS.includes(roundTrip(vms[k % 3], upstream).token ?? ''));
+  assert.equal(outCount(host), 2, 'passive evidence took out more than half of the keys');
+  answer = 200;
+  // The keys left in serve again, which shows the prober where requests succeed.
+  for (let k = 0; k < 6; k++) roundTrip(vms[k % 3], upstream);
   host.advance(1000);
   for (const vm of vms) vm.answerCalls(upstream);
   host.advance(1000);

@@ -72,7 +72,7 @@ test('azure and claude providers get their own header', () => {
     const vm = new Host().createVm();
     assert.equal(vm.configure({ provider: { type, apiTokens: ['k1'] } })[0], true);
     const s = vm.newStream();
-    s.onRequestHeaders({ ':method': 'POST', ':path': '/', ':authority': 'a', authorization: 'Bearer client-own' });
+    s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a', authorization: 'Bearer client-own' });
     assert.equal(s.requestHeaders.get(header), 'k1');
     assert.equal(s.requestHeaders.get('authorization'), null);
   }
@@ -105,7 +105,7 @@ test('with retry on (headers captured), client credentials in any header are sti
   const credentialSets: Array<Record<string, string>> = [{ 'api-key': 'client-own' }, { 'x-api-key': 'client-own', authorization: 'Bearer client-own' }, {}];
   for (const creds of credentialSets) {
     const s = vm.newStream();
-    s.onRequestHeaders({ ':method': 'POST', ':path': '/', ':authority': 'a', ...creds });
+    s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a', ...creds });
     assert.equal(s.requestHeaders.get('api-key'), null);
     assert.equal(s.requestHeaders.get('x-api-key'), null);
     assert.match(s.requestHeaders.get('authorization') ?? '', /^Bearer k[12]$/);

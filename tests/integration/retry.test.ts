@@ -117,7 +117,8 @@ test('every attempt counts for its token, so retries eject dead tokens too', () 
   for (let i = 0; i < 30; i++) assert.equal(roundTrip(vms[i % 3], upstream).client.status, 200);
   const text = host.shared.text('ai-token-failover:ai-token-failover:openai::pool');
   assert.ok(text !== null, 'no pool record');
-  assert.equal(text.split(';').slice(1).filter((e) => e.split(',')[1] === '1').length, 3);
+  // Two of the three dead keys: passive evidence takes out at most half of the keys (maxEjectionPercent 50).
+  assert.equal(text.split(';').slice(1).filter((e) => e.split(',')[1] === '1').length, 2);
 });
 
 test('the stream may be gone when the retry answer arrives', () => {

@@ -1,13 +1,13 @@
-import { CapturedRequest, MAX_RETRY_BODY, asksForStream } from "../../assembly/plugin/retry";
+import { CapturedRequest, HeldBodies, MAX_RETRY_BODY, asksForStream } from "../../assembly/plugin/retry";
 
 function bytes(s: string): ArrayBuffer { return String.UTF8.encode(s); }
 
 describe("captured request body", () => {
   it("keeps a single chunk and joins several in order", () => {
-    const one = new CapturedRequest(new ArrayBuffer(0));
+    const one = new CapturedRequest(new ArrayBuffer(0), new HeldBodies(1 << 30));
     one.addChunk(bytes("{\"a\":1}"));
     expect(String.UTF8.decode(one.body())).toBe("{\"a\":1}");
-    const many = new CapturedRequest(new ArrayBuffer(0));
+    const many = new CapturedRequest(new ArrayBuffer(0), new HeldBodies(1 << 30));
     const parts = ["{\"model\":", "\"m\",", "\"stream\"", ":true", "}"];
     for (let i = 0; i < parts.length; i++) many.addChunk(bytes(parts[i]));
     expect(String.UTF8.decode(many.body())).toBe("{\"model\":\"m\",\"stream\":true}");
@@ -15,11 +15,29 @@ describe("captured request body", () => {
   });
 
   it("gives the body up past 1 MiB", () => {
-    const c = new CapturedRequest(new ArrayBuffer(0));
+    const c = new CapturedRequest(new ArrayBuffer(0), new HeldBodies(1 << 30));
     c.addChunk(new ArrayBuffer(MAX_RETRY_BODY - 10));
     expect(c.dropped).toBe(false);
     c.addChunk(new ArrayBuffer(11));
     expect(c.dropped).toBe(true);
+  });
+
+  it("gives a body up when the VM holds its limit, and counts a dropped body's bytes back", () => {
+    const held = new HeldBodies(1000);
+    const a = new CapturedRequest(new ArrayBuffer(0), held);
+    a.addChunk(new ArrayBuffer(600));
+    expect(held.used).toBe(600);
+    const b = new CapturedRequest(new ArrayBuffer(0), held);
+    b.addChunk(new ArrayBuffer(500));
+    expect(b.dropped).toBe(true);
+    expect(b.overLimit).toBe(true);
+    expect(held.used).toBe(600);
+    a.dropBody();
+    expect(held.used).toBe(0);
+    const c = new CapturedRequest(new ArrayBuffer(0), held);
+    c.addChunk(new ArrayBuffer(500));
+    expect(c.dropped).toBe(false);
+    expect(held.used).toBe(500);
   });
 
   it("reads stream only as a top-level true", () => {
