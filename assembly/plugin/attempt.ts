@@ -14,6 +14,8 @@ export function isEncoded(contentEncoding: string | null): bool {
 
 export class Attempt {
   status: i32 = 0;
+  /** Tokens taken from the key's token budget for this attempt before its answer (0: none). */
+  reserved: i64 = 0;
   /** Headers of the answer, kept while a body verdict is pending (null when no rule tests headers). */
   headers: HeaderList | null = null;
   /** A body rule must still decide. */

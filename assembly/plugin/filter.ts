@@ -32,14 +32,16 @@ const MODEL_KEY = String.UTF8.encode("model");
 const MAX_TOKENS_KEY = String.UTF8.encode("max_tokens");
 const MAX_COMPLETION_TOKENS_KEY = String.UTF8.encode("max_completion_tokens");
 
-/**
- * Tokens a request is expected to use before the provider says: a quarter of its body's bytes
- * (about what an OpenAI tokenizer gives for English and code) plus the completion it asks for.
- */
-export function estimateTokens(body: ArrayBuffer): i64 {
+/** Tokens a prompt is expected to use: a quarter of the body's bytes (about what an OpenAI tokenizer gives for English and code). */
+export function promptTokens(body: ArrayBuffer): i64 {
+  return (<i64>body.byteLength + 3) / 4;
+}
+
+/** The completion a request asks for (`max_completion_tokens`, else `max_tokens`; 0 when absent). */
+export function completionTokens(body: ArrayBuffer): i64 {
   let completion = topLevelInteger(body, MAX_COMPLETION_TOKENS_KEY);
   if (completion < 0) completion = topLevelInteger(body, MAX_TOKENS_KEY);
-  return (<i64>body.byteLength + 3) / 4 + (completion > 0 ? completion : 0);
+  return completion > 0 ? completion : 0;
 }
 const ACCEPT_ENCODING = String.UTF8.encode("accept-encoding");
 const IDENTITY = String.UTF8.encode("identity");
@@ -86,8 +88,9 @@ export class TokenFilter extends StreamContext {
   private holding: bool = false;
   /** The request's `model` (null: none, or not needed to choose). */
   private model: string | null = null;
-  /** Tokens reserved per attempt from its key's budget before the answer (0 without token budgets). */
-  private estimate: i64 = 0;
+  /** The request's expected prompt and completion tokens (0 without token budgets); each key caps them (Budgets.estimateFor). */
+  private prompt: i64 = 0;
+  private completion: i64 = 0;
   /** Reads the provider's usage from the route's answer, for the first attempt's token budget. */
   private usage: UsageScanner | null = null;
   /** The request headers as the client sent them (serialized), read once. */
@@ -152,12 +155,15 @@ export class TokenFilter extends StreamContext {
     const now = budgets != null ? nowMs() : 0;
     let excluded: i32[] | null = budgets != null ? budgets.emptyKeys(now) : null;
     let token = NO_KEY;
+    let reserved: i64 = 0;
     // A key whose budget runs out as it is taken is left out and another chosen.
     for (let tries = 0; tries < 4; tries++) {
       token = failover != null ? failover.choose(root.random, chooser, model, excluded, budgets, root.headroom.table)
         : chooser.choose(root.random, root.allKeys, model, excluded, null, null);
       if (token < 0 || budgets == null) break;
-      if (budgets.take(token, this.estimate, failover != null ? failover.factorOf(token) : FULL_RATE, now)) break;
+      const factor = failover != null ? failover.factorOf(token) : FULL_RATE;
+      reserved = budgets.estimateFor(token, this.prompt, this.completion, factor);
+      if (budgets.take(token, reserved, factor, now)) break;
       if (excluded == null) excluded = [];
       excluded.push(token);
       token = NO_BUDGET;
@@ -172,6 +178,7 @@ export class TokenFilter extends StreamContext {
     if (budgets != null && budgets.countsTokens) this.usage = new UsageScanner();
     this.model = model;
     const first = new Attempt(token);
+    first.reserved = reserved;
     this.first = first;
     this.attempts.push(first);
     applyCredential(cfg, root.credentials!, token, this.clientHeaders!);
@@ -238,7 +245,10 @@ export class TokenFilter extends StreamContext {
       }
     }
     const budgets = this.plugin.budgets;
-    if (budgets != null && budgets.countsTokens) this.estimate = estimateTokens(bytes);
+    if (budgets != null && budgets.countsTokens) {
+      this.prompt = promptTokens(bytes);
+      this.completion = completionTokens(bytes);
+    }
     return this.chooseKey(this.plugin.config!, modelOf(bytes)) ? DataAction.Continue : DataAction.StopIterationNoBuffer;
   }
 
@@ -248,7 +258,9 @@ export class TokenFilter extends StreamContext {
     const root = this.plugin;
     const status = getHeaderDecimal(MapType.ResponseHeaders, STATUS_HEADER);
     const failover = root.failover;
+    first.status = status;
     const retry = this.mayRetry(status) && STREAM_ORIGIN.fromProvider();
+    if (failover == null && root.budgets != null) this.followRateLimit(first.token, null);
     if (failover != null) {
       // A failure about to be retried is held: the other keys' answers tell whose it is.
       first.defer = retry;
@@ -311,8 +323,8 @@ export class TokenFilter extends StreamContext {
     if (first == null) return;
     const root = this.plugin;
     const usage = this.usage;
-    // The provider's count replaces the estimate in this VM's lease of the key's token budget.
-    if (usage != null && usage.total >= 0 && root.budgets != null) root.budgets!.settleTokens(first.token, this.estimate, usage.total);
+    // The provider's count replaces the estimate in the key's token budget.
+    if (usage != null) this.settleUsage(first, usage.total);
     const failover = root.failover;
     // A body that never arrived whole (or never arrived: the answer was replaced) is judged on what did.
     if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
@@ -380,6 +392,10 @@ export class TokenFilter extends StreamContext {
     const names = this.plugin.rateLimit;
     const requestsLeft = headerDecimal(headers, names.remainingRequests, names.remainingRequestsKey);
     const tokensLeft = headerDecimal(headers, names.remainingTokens, names.remainingTokensKey);
+    const budgets = this.plugin.budgets;
+    if (budgets != null) budgets.report(token, requestsLeft, tokensLeft);
+    const failover = this.plugin.failover;
+    if (failover == null) return;
     if (requestsLeft > 0) this.plugin.headroom.set(token, requestsLeft, headerDecimal(headers, names.limitRequests, names.limitRequestsKey));
     if (requestsLeft != 0 && tokensLeft != 0) return;
     const now = nowMs();
@@ -389,7 +405,7 @@ export class TokenFilter extends StreamContext {
       const t = resetAt(headerText(headers, names.resetTokens), names.resetIsTime, now);
       if (t > until) until = t;
     }
-    this.plugin.failover!.limit(token, until > now ? until : now + DEFAULT_HOLD_MS);
+    failover.limit(token, until > now ? until : now + DEFAULT_HOLD_MS);
   }
 
   // ---- retry
@@ -412,12 +428,16 @@ export class TokenFilter extends StreamContext {
     const skip: i32[] = [];
     for (let k = 0; k < this.attempts.length; k++) skip.push(this.attempts[k].token);
     let next = -1;
+    let reserved: i64 = 0;
     // Retries spend budget too; a key without budget is skipped like a tried one.
     for (let tries = 0; tries < 4 && next < 0; tries++) {
       next = failover != null ? failover.chooseUntried(root.random, chooser, this.model, skip, root.headroom.table)
         : chooser.choose(root.random, root.allKeys, this.model, skip, null, null);
       if (next < 0) return false;
-      if (budgets != null && !budgets.take(next, this.estimate, failover != null ? failover.factorOf(next) : FULL_RATE, nowMs())) {
+      if (budgets == null) break;
+      const factor = failover != null ? failover.factorOf(next) : FULL_RATE;
+      reserved = budgets.estimateFor(next, this.prompt, this.completion, factor);
+      if (!budgets.take(next, reserved, factor, nowMs())) {
         skip.push(next);
         next = -1;
       }
@@ -430,6 +450,7 @@ export class TokenFilter extends StreamContext {
     // A route another VM of the process has seen counts as known (one shared-data read, on failure only).
     const shape = this.plugin.shapes.find(shapeKey(captured.headers), nowMs());
     const attempt = new Attempt(next);
+    attempt.reserved = reserved;
     attempt.unconfirmed = shape == null;
     attempt.defer = true;
     const headers = replayHeaders(HeaderList.parse(captured.headers), shape, cfg, cfg.apiTokens[next], root.failureRulesNeedBody);
@@ -458,11 +479,26 @@ export class TokenFilter extends StreamContext {
     }
     const budgets = this.plugin.budgets;
     if (budgets != null && budgets.countsTokens) {
+      attempt.status = status;
       const usage = new UsageScanner();
       usage.feedBuffer(body);
-      if (usage.total >= 0) budgets.settleTokens(attempt.token, this.estimate, usage.total);
+      this.settleUsage(attempt, usage.total);
     }
     return body;
+  }
+
+  /**
+   * Corrects an attempt's token reservation with what its answer used (`total`, -1: not said): a
+   * refused request used nothing, a success without usage keeps the estimate.
+   */
+  private settleUsage(attempt: Attempt, total: i64): void {
+    const budgets = this.plugin.budgets;
+    if (budgets == null || attempt.reserved == 0) return;
+    const actual = total >= 0 ? total : attempt.status > 0 && !is2xx(attempt.status) ? 0 : -1;
+    if (actual < 0) return;
+    const failover = this.plugin.failover;
+    budgets.settleTokens(attempt.token, attempt.reserved, actual, failover != null ? failover.factorOf(attempt.token) : FULL_RATE, nowMs());
+    attempt.reserved = 0;
   }
 
   /** Answer of a retry call (this stream is effective): ends with a local response, a continue, or another retry. */

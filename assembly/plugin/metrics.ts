@@ -7,6 +7,7 @@
 import { MetricType } from "../abi/enums";
 import { NO_METRIC, defineMetric, incrementMetric, recordMetric } from "../runtime/metrics";
 import { KeyOptions } from "./config";
+import { NO_BUDGET_LEVEL } from "./budget";
 
 const PREFIX = "ai_token_failover.";
 
@@ -23,6 +24,7 @@ class TokenMetrics {
   limitedMs: i64 = NO_METRIC;
   budgetRequests: i64 = NO_METRIC;
   budgetTokens: i64 = NO_METRIC;
+  budgetTokensOwed: i64 = NO_METRIC;
 
   constructor(fingerprint: string, key: KeyOptions) {
     const p = PREFIX + "token." + fingerprint + ".";
@@ -31,6 +33,8 @@ class TokenMetrics {
     this.limitedMs = defineMetric(MetricType.Gauge, p + "rate_limited_ms");
     if (key.rpm > 0) this.budgetRequests = defineMetric(MetricType.Gauge, p + "budget_requests");
     if (key.tpm > 0) this.budgetTokens = defineMetric(MetricType.Gauge, p + "budget_tokens");
+    // Gauges cannot go below zero: a bucket overdrawn by answers larger than their estimate shows here.
+    if (key.tpm > 0) this.budgetTokensOwed = defineMetric(MetricType.Gauge, p + "budget_tokens_owed");
     this.requests = defineMetric(MetricType.Counter, p + "requests");
     this.failures4xx = defineMetric(MetricType.Counter, p + "failures.4xx");
     this.failures5xx = defineMetric(MetricType.Counter, p + "failures.5xx");
@@ -81,13 +85,16 @@ export class PluginMetrics {
   failureNotCounted(): void { incrementMetric(this.failuresNotCounted); }
   /** A request sent without a retry because its VM already holds maxHeldBytes of request bodies. */
   retrySkippedMemory(): void { incrementMetric(this.retriesSkippedMemory); }
-  /** Key i's AIMD share, ms until its rate-limit reset, and its shared budget (-1: none); set by the lease holder. */
+  /** Key i's AIMD share, ms until its rate-limit reset, and its shared budget (NO_BUDGET_LEVEL: none); set by the lease holder. */
   keyGauges(i: i32, sharePermille: i32, limitedMs: i64, budget: i64[] | null): void {
     const t = this.tokens[i];
     recordMetric(t.rateShare, <u64>sharePermille);
     recordMetric(t.limitedMs, <u64>max<i64>(0, limitedMs));
-    if (budget != null && budget[0] >= 0) recordMetric(t.budgetRequests, <u64>max<i64>(0, budget[0]));
-    if (budget != null && budget[1] >= 0) recordMetric(t.budgetTokens, <u64>max<i64>(0, budget[1]));
+    if (budget != null && budget[0] != NO_BUDGET_LEVEL) recordMetric(t.budgetRequests, <u64>max<i64>(0, budget[0]));
+    if (budget != null && budget[1] != NO_BUDGET_LEVEL) {
+      recordMetric(t.budgetTokens, <u64>max<i64>(0, budget[1]));
+      recordMetric(t.budgetTokensOwed, <u64>max<i64>(0, -budget[1]));
+    }
   }
 
   /** Tokens in the pool; set by the lease holder on each tick and by any VM that moves a token. */

@@ -1,5 +1,6 @@
 // The status endpoint's JSON document: per token its fingerprint and state, the lease holder and
 // a summary of the configuration. Never a raw token.
+import { NO_BUDGET_LEVEL } from "./budget";
 import { KeyOptions, PluginConfig } from "./config";
 import { jsonString } from "./json";
 import { Lease } from "./lease";
@@ -22,12 +23,13 @@ function keyFields(k: KeyOptions, t: TokenState | null, budget: i64[] | null, no
     field("models", stringList(k.models)),
     field("rpm", k.rpm > 0 ? k.rpm.toString() : "null"),
     field("tpm", k.tpm > 0 ? k.tpm.toString() : "null"),
+    field("burst", k.burst > 0 ? k.burst.toString() : "null"),
     field("rateShare", (<f64>share / 1000).toString()),
     field("limitedForMs", (t != null && t.isLimited(now) ? t.limitedUntil - now : 0).toString()),
   ];
   if (budget != null) {
-    fields.push(field("budgetLeft", "{" + field("requests", budget[0] >= 0 ? budget[0].toString() : "null") + "," +
-      field("tokens", budget[1] >= 0 ? budget[1].toString() : "null") + "}"));
+    fields.push(field("budgetLeft", "{" + field("requests", budget[0] != NO_BUDGET_LEVEL ? budget[0].toString() : "null") + "," +
+      field("tokens", budget[1] != NO_BUDGET_LEVEL ? budget[1].toString() : "null") + "}"));
   }
   return fields.join(",");
 }
