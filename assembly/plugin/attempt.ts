@@ -16,6 +16,8 @@ export class Attempt {
   status: i32 = 0;
   /** Tokens taken from the key's token budget for this attempt before its answer (0: none). */
   reserved: i64 = 0;
+  /** The answer's usage has corrected the reservation. */
+  usageSettled: bool = false;
   /** Headers of the answer, kept while a body verdict is pending (null when no rule tests headers). */
   headers: HeaderList | null = null;
   /** A body rule must still decide. */

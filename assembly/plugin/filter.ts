@@ -136,10 +136,33 @@ export class TokenFilter extends StreamContext {
     // headers wait for it (Envoy needs allow_on_headers_stop_iteration to deliver the body meanwhile).
     const budgets = root.budgets;
     if ((root.chooser!.byModel || (budgets != null && budgets.countsTokens)) && !endOfStream) {
+      // Without allow_on_headers_stop_iteration the body never comes: then no request is held.
+      if (!root.bodyWait.hold(this.id, nowMs())) return this.chooseWithoutBody(cfg) ? HeadersAction.Continue : HeadersAction.StopIteration;
+      root.updateTicks(this.id);
       this.holding = true;
       return HeadersAction.StopIteration;
     }
     return this.chooseKey(cfg, null) ? HeadersAction.Continue : HeadersAction.StopIteration;
+  }
+
+  /**
+   * Chooses a key without the request body (Envoy does not show it to a filter holding the
+   * headers): the model is unknown, so keys without a model list serve it, and a token budget
+   * counts the answer's usage only. When every key has a model list, the client is told the fix.
+   */
+  private chooseWithoutBody(cfg: PluginConfig): bool {
+    if (this.plugin.chooser!.anyServes(null)) return this.chooseKey(cfg, null);
+    const body = "{\"error\":{\"message\":\"the gateway cannot read the request's model: its Wasm filter needs " +
+      "allow_on_headers_stop_iteration: true\",\"type\":\"server_error\",\"param\":null,\"code\":\"gateway_misconfigured\"}}\n";
+    sendLocalResponse(500, "ai_token_failover_body_hidden", String.UTF8.encode(body), jsonHeaders());
+    return false;
+  }
+
+  /** Called from the root's tick (this stream effective): the body did not come in time, the request goes on without it. */
+  goOnWithoutBody(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    if (this.chooseWithoutBody(this.plugin.config!)) continueStream(StreamType.Request);
   }
 
   /**
@@ -229,7 +252,7 @@ export class TokenFilter extends StreamContext {
   // The headers wait for the whole body (Envoy buffers it and hands it whole each time); then the
   // model decides the key, and headers and body go on together.
   private onHeldBody(size: usize, endOfStream: bool): DataAction {
-    this.plugin.bodyReachesHeldFilter = true;
+    this.plugin.bodyWait.arrived(this.id);
     if (!endOfStream) return DataAction.StopIterationAndBuffer;
     this.holding = false;
     const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
@@ -306,7 +329,7 @@ export class TokenFilter extends StreamContext {
       // Envoy hands the whole buffered body each time (the new chunk included).
       this.bodySeen = size;
       this.held = endOfStream ? HeldBody.Complete : HeldBody.Arriving;
-      this.plugin.bodyReachesHeldFilter = true;
+      this.plugin.bodyWait.arrived(this.id);
       const waiting = this.waiting;
       if (waiting == null || !endOfStream) return DataAction.StopIterationAndBuffer;
       this.waiting = null;
@@ -347,6 +370,7 @@ export class TokenFilter extends StreamContext {
   }
 
   onDelete(): void {
+    if (this.holding) this.plugin.bodyWait.forget(this.id);
     const captured = this.captured;
     if (captured != null) captured.dropBody();
   }
@@ -493,12 +517,12 @@ export class TokenFilter extends StreamContext {
    */
   private settleUsage(attempt: Attempt, total: i64): void {
     const budgets = this.plugin.budgets;
-    if (budgets == null || attempt.reserved == 0) return;
+    if (budgets == null || attempt.usageSettled) return;
+    attempt.usageSettled = true;
     const actual = total >= 0 ? total : attempt.status > 0 && !is2xx(attempt.status) ? 0 : -1;
     if (actual < 0) return;
     const failover = this.plugin.failover;
     budgets.settleTokens(attempt.token, attempt.reserved, actual, failover != null ? failover.factorOf(attempt.token) : FULL_RATE, nowMs());
-    attempt.reserved = 0;
   }
 
   /** Answer of a retry call (this stream is effective): ends with a local response, a continue, or another retry. */
@@ -557,7 +581,7 @@ export class TokenFilter extends StreamContext {
     if (captured != null) captured.dropBody();
     const answer = this.delivery;
     this.delivery = null;
-    if (answer != null && (this.held == HeldBody.Arriving || (this.held == HeldBody.NotYet && root.bodyReachesHeldFilter))) {
+    if (answer != null && (this.held == HeldBody.Arriving || (this.held == HeldBody.NotYet && root.bodyWait.shown))) {
       this.waiting = answer;
       return;
     }

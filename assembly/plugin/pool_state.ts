@@ -11,7 +11,7 @@ export const MIN_RATE: i32 = 16;
 /** Rest of a key after a 429 without a usable Retry-After at base share, doubling with each halving. */
 export const BACKOFF_REST_MS: i64 = 250;
 /** The longest such rest. */
-export const MAX_BACKOFF_REST_MS: i64 = 16_000;
+export const MAX_BACKOFF_REST_MS: i64 = 2000;
 
 /**
  * How long a key whose share is `rateFactor` rests after a 429 that gave no wait time: so when

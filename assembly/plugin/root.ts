@@ -2,8 +2,9 @@
 import { BufferType, LogLevel, Status } from "../abi/enums";
 import { getShared, setShared } from "../runtime/shared_data";
 import { getBufferBytes } from "../runtime/buffers";
-import { RootContext, StreamContext } from "../runtime/contexts";
-import { getProperty, nowMs, randomU64, setTickPeriod } from "../runtime/host";
+import { RootContext, StreamContext, findStream } from "../runtime/contexts";
+import { getProperty, nowMs, randomU64, setEffectiveContext, setTickPeriod } from "../runtime/host";
+import { BODY_WAIT_TICK_MS, BodyWait } from "./body_wait";
 import { logEnabled, logError, logWarn } from "../runtime/log";
 import { PluginConfig, parseConfig } from "./config";
 import { EncodedCredentials } from "./credentials";
@@ -58,12 +59,12 @@ export class PluginRoot extends RootContext {
   headroom: Headroom = new Headroom(0);
   /** The provider's rate-limit header names. */
   rateLimit: RateLimitHeaders = RateLimitHeaders.forType("openai");
-  /**
-   * Seen here: Envoy calls this filter with body data while it holds the headers (the filter
-   * option allow_on_headers_stop_iteration is on). Until then a retry answer does not wait for
-   * the held answer's body, which Envoy might otherwise keep from the filter until it continues.
-   */
-  bodyReachesHeldFilter: bool = false;
+  /** Whether Envoy shows held request bodies, and the requests waiting to find out. */
+  bodyWait: BodyWait = new BodyWait("ai-token-failover");
+  /** Tick period in force (ms; 0: none). */
+  private tickPeriod: u32 = 0;
+  /** When the failover's background work runs next (ms). */
+  private nextFailoverTick: i64 = 0;
   /** Request bodies this VM holds for retries, bounded by retryOnFailure.maxHeldBytes. */
   heldBodies: HeldBodies = new HeldBodies(0);
 
@@ -101,8 +102,11 @@ export class PluginRoot extends RootContext {
     this.metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId), cfg.keys);
     const prefix = poolKeyPrefix(name, cfg);
     this.shapes.sharedPrefix = prefix + ":shape:";
+    // Every configuration of the process behind the same filter learns it together.
+    this.bodyWait = new BodyWait("ai-token-failover:" + name);
     const budgets = new Budgets(prefix, cfg.keys, ids);
     this.budgets = budgets.active ? budgets : null;
+    this.failover = null;
     if (cfg.failover.enabled) {
       const holder = this.random.next().toString(16) + ":" + this.id.toString();
       const failover = new Failover(cfg, this.metrics, ids, prefix, holder, nowMs());
@@ -111,14 +115,54 @@ export class PluginRoot extends RootContext {
       this.failover = failover;
       this.failureRulesNeedHeaders = rulesNeedHeaders(cfg.failover.failureConditions);
       this.failureRulesNeedBody = rulesNeedBody(cfg.failover.failureConditions);
-      setTickPeriod(<u32>cfg.failover.healthCheckInterval);
     }
+    this.updateTicks();
     return true;
   }
 
   onTick(): void {
+    const now = nowMs();
+    if (this.bodyWait.waiting) this.releaseWithoutBody(now);
     const f = this.failover;
-    if (f != null) f.onTick(this.random);
+    // Fast ticks while a request waits for its body do not make the background work run faster.
+    if (f != null && now + <i64>BODY_WAIT_TICK_MS >= this.nextFailoverTick) {
+      this.nextFailoverTick = now + <i64>this.config!.failover.healthCheckInterval;
+      f.onTick(this.random);
+    }
+    this.updateTicks();
+  }
+
+  /**
+   * Ticks fast while a request waits for its body, at healthCheckInterval for failover, else not
+   * at all. Called from stream `from` (0: this root's own callback), which is effective again after.
+   */
+  updateTicks(from: u32 = 0): void {
+    const cfg = this.config;
+    const slow: u32 = cfg != null && cfg.failover.enabled ? <u32>cfg.failover.healthCheckInterval : 0;
+    const period = this.bodyWait.waiting && (slow == 0 || slow > BODY_WAIT_TICK_MS) ? BODY_WAIT_TICK_MS : slow;
+    if (period == this.tickPeriod) return;
+    this.tickPeriod = period;
+    // The tick belongs to the root context: set it with the root effective.
+    if (from != 0) setEffectiveContext(this.id);
+    setTickPeriod(period);
+    if (from != 0) setEffectiveContext(from);
+  }
+
+  // Held requests whose body Envoy did not show in time go on without it; one VM of the process says why.
+  private releaseWithoutBody(now: i64): void {
+    const ids = this.bodyWait.expired(now);
+    if (ids.length == 0) return;
+    if (this.bodyWait.claimHidden() && logEnabled(LogLevel.Warn)) {
+      logWarn("Envoy does not pass request bodies to this filter while it holds the headers: set " +
+        "allow_on_headers_stop_iteration: true on the envoy.filters.http.wasm filter; until then model lists " +
+        "and tpm apply without the request body (see the README, Envoy options)");
+    }
+    for (let k = 0; k < ids.length; k++) {
+      const stream = findStream(ids[k]);
+      if (stream == null || !setEffectiveContext(ids[k])) continue;
+      changetype<TokenFilter>(stream).goOnWithoutBody();
+    }
+    setEffectiveContext(this.id);
   }
 
   /** The status endpoint's document: one pool read, one lease read, one budget read. */

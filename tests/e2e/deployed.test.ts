@@ -44,7 +44,7 @@ test('every key answering 429 with a body that matches a failureConditions body 
     provider: {
       apiTokens: tokens,
       failover: {
-        enabled: true, failureThreshold: 2, healthCheckInterval: 60_000, healthCheckModel: 'm',
+        enabled: true, failureThreshold: 2, maxEjectionPercent: 100, healthCheckInterval: 60_000, healthCheckModel: 'm',
         // 429 alone is a rate limit, not a dead key: only the quota error counts.
         failoverOnStatus: ['401', '403', '5..'],
         failureConditions: [{ status: ['429'], body: 'insufficient_quota' }],

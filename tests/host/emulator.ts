@@ -518,6 +518,8 @@ export class Stream {
   requestBodyBuffer: Buffer | null = null;
   responseBodyBuffer: Buffer | null = null;
   heldResponseBody: { data: Buffer; endOfStream: boolean } | null = null;
+  /** A request body Envoy keeps from the filter while it holds the request headers (no allow_on_headers_stop_iteration). */
+  heldRequestBody: { data: Buffer; endOfStream: boolean } | null = null;
   /** The response body the filter let through to the client, chunk by chunk. */
   clientBody: Buffer[] = [];
   pendingLocal: LocalResponse | null = null;
@@ -543,12 +545,18 @@ export class Stream {
   }
 
   /**
-   * The request map is readable in the request-headers callback, at log time, and in request-body
-   * callbacks while the filter still holds the headers (Envoy clears its pointer once they continue).
+   * The request map is readable in the request-headers callback, at log time, and from any
+   * callback (a body, a tick or a call answer with the stream effective) while the filter still
+   * holds the headers (Envoy clears its pointer once they continue).
    */
   requestMapReadable(): boolean {
     if (this.phase === 'requestHeaders' || this.phase === 'log') return true;
-    return this.phase === 'requestBody' && this.requestHeadersAction === 1 && !this.forwarded;
+    return this.holdsRequestHeaders();
+  }
+
+  /** Whether the filter stopped the request at its headers and has not continued it. */
+  holdsRequestHeaders(): boolean {
+    return this.requestHeadersAction === 1 && !this.continued.request && !this.forwarded;
   }
 
   /** Stream properties as Envoy has them at this point of the stream. */
@@ -571,8 +579,19 @@ export class Stream {
   applyDeferred(): void {
     if (this.pendingLocal) { this.localResponse = this.pendingLocal; this.pendingLocal = null; }
     const resumed = this.pendingContinue.includes(1) && !this.continued.response;
+    const requestResumed = this.pendingContinue.includes(0) && this.holdsRequestHeaders();
     for (const t of this.pendingContinue) { if (t === 0) this.continued.request = true; else this.continued.response = true; }
     this.pendingContinue = [];
+    // The held request goes on: the router gets it, and the filter the body Envoy kept from it.
+    if (requestResumed && !this.localResponse) {
+      this.forward();
+      const held = this.heldRequestBody;
+      this.heldRequestBody = null;
+      if (held) {
+        this.requestBodyBuffer = held.data;
+        this.lastRequestBodyAction = this.call('proxy_on_request_body', 'requestBody', held.data.length, held.endOfStream ? 1 : 0);
+      }
+    }
     // Continuing sends the body buffered so far after the headers.
     if (resumed && !this.localResponse && this.lastResponseBodyAction === 1) this.passResponseBody();
     // A response held at its headers gets its body once it continues.
@@ -602,8 +621,12 @@ export class Stream {
   /** A request body chunk; held back from the filter while it stopped at headers (ABI 0.2.1 default). */
   onRequestBody(chunk: string | Uint8Array, endOfStream = true): number {
     if (this.localResponse) return 3;
-    const held = this.requestHeadersAction === 1;
-    if (held && !this.allowOnHeadersStopIteration) return 1;
+    const held = this.holdsRequestHeaders();
+    if (held && !this.allowOnHeadersStopIteration) {
+      const prev = this.heldRequestBody?.data ?? Buffer.alloc(0);
+      this.heldRequestBody = { data: Buffer.concat([prev, Buffer.from(chunk)]), endOfStream };
+      return 1;
+    }
     // The router has the headers as soon as the filter continues them.
     if (!held && !this.forwarded) this.forward();
     const data = Buffer.from(chunk);

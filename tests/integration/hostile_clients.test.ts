@@ -1,0 +1,198 @@
+// What one client can do to every other client: nothing it sends may take keys out, aim probes,
+// lock budgets or ride along to the provider, and no request waits for a body Envoy hides.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Host } from '../host/emulator.js';
+import type { PluginConfig } from '../../envoy/config.js';
+import { CHAT, roundTrip, statusByToken, tokenOf, type Upstream } from '../host/gateway.js';
+
+const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
+const POOL_KEY = 'ai-token-failover:ai-token-failover:openai::pool';
+const defaults = (extra: Record<string, unknown> = {}): PluginConfig => ({
+  provider: {
+    apiTokens: TOKENS,
+    failover: { enabled: true, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
+    retryOnFailure: { enabled: true },
+    ...extra,
+  },
+});
+
+function setup(config: PluginConfig = defaults(), vms = 3) {
+  const host = new Host();
+  const list = Array.from({ length: vms }, () => host.createVm());
+  for (const vm of list) assert.equal(vm.configure(config)[0], true);
+  return { host, vms: list };
+}
+const outCount = (host: Host): number => (host.shared.text(POOL_KEY) ?? '').split(';').slice(1).filter((e) => e.split(',')[1] === '1').length;
+const failures = (host: Host): number => (host.shared.text(POOL_KEY) ?? '').split(';').slice(1).reduce((n, e) => n + parseInt(e.split(',')[2], 16), 0);
+
+test('a path outside `paths` gets no pool key, loses every client credential, and is never counted', () => {
+  const { host, vms } = setup();
+  for (let i = 0; i < 30; i++) {
+    const s = vms[i % 3].newStream();
+    s.onRequestHeaders({ ':method': 'GET', ':path': '/v1/organization/users?limit=5', ':authority': 'api.example.com', authorization: 'Bearer client-own', 'x-goog-api-key': 'client-own' }, true);
+    assert.equal(s.requestHeaders.get('authorization'), null);
+    assert.equal(s.requestHeaders.get('x-goog-api-key'), null);
+    s.forward();
+    s.props['response.code_details'] = 'via_upstream';
+    s.onResponseHeaders({ ':status': '403' }, true);
+    s.finish();
+  }
+  assert.equal(failures(host), 0);
+  assert.equal(outCount(host), 0);
+});
+
+test('every credential header a client may send is removed, with the operator\'s own list', () => {
+  const { vms } = setup({ ...defaults(), credentialHeaders: ['X-Company-Key'] });
+  const own = { authorization: 'Bearer c', 'proxy-authorization': 'Basic c', 'api-key': 'c', 'x-api-key': 'c', 'x-goog-api-key': 'c', 'x-company-key': 'c' };
+  const seen: Array<Record<string, string | null>> = [];
+  const upstream: Upstream = ({ headers, token }) => {
+    seen.push(Object.fromEntries(Object.keys(own).map((h) => [h, headers.get(h)])));
+    return { status: token === 'sk-a' ? 503 : 200, body: '{}' };
+  };
+  for (let i = 0; i < 20; i++) roundTrip(vms[i % 3], upstream, { headers: own });
+  for (const h of seen) {
+    assert.match(h.authorization ?? '', /^Bearer sk-[abcd]$/);
+    for (const name of Object.keys(own).filter((n) => n !== 'authorization')) assert.equal(h[name], null, `${name} reached the provider`);
+  }
+  assert.ok(seen.length > 20, 'no retry was sent');
+});
+
+test('a client header that makes every key fail (a foreign OpenAI-Organization: 401) takes no key out', () => {
+  const { host, vms } = setup();
+  const upstream: Upstream = ({ headers }) => (headers.get('openai-organization') === 'org-attacker'
+    ? { status: 401, body: '{"error":{"code":"invalid_organization"}}' } : { status: 200, body: '{"choices":[]}' });
+  for (let i = 0; i < 60; i++) {
+    const hostile = i % 2 === 0;
+    const r = roundTrip(vms[i % 3], upstream, { headers: hostile ? { 'openai-organization': 'org-attacker' } : {} });
+    assert.equal(r.client.status, hostile ? 401 : 200);
+  }
+  assert.equal(outCount(host), 0);
+  assert.equal(failures(host), 0, 'a failure another key repeated was counted');
+  assert.ok(host.metric('ai_token_failover.pool.ai-token-failover:openai.failures_not_counted') > 0);
+});
+
+test('a dead key still leaves: its failure counts when the retry on another key succeeds; out keys serve retries when no key in the pool is left', () => {
+  const { host, vms } = setup(defaults({ retryOnFailure: { enabled: true, maxRetries: 3 } }));
+  for (let i = 0; i < 60; i++) assert.equal(roundTrip(vms[i % 3], statusByToken({ 'sk-b': 401 })).client.status, 200);
+  assert.equal(outCount(host), 1);
+  // Three dead keys: at most two leave (half of four), and requests still succeed on the live one,
+  // whichever key they start on: retries may use keys that are out.
+  const upstream = statusByToken({ 'sk-a': 401, 'sk-b': 401, 'sk-c': 401 });
+  for (let i = 0; i < 60; i++) assert.equal(roundTrip(vms[i % 3], upstream).client.status, 200);
+  assert.equal(outCount(host), 2);
+});
+
+test('a successful answer brings a key that is out back at once', () => {
+  const { host, vms } = setup(defaults({ retryOnFailure: { enabled: false }, failover: { enabled: true, failureThreshold: 1, maxEjectionPercent: 100, healthCheckInterval: 60_000, healthCheckModel: 'm' } }));
+  for (let i = 0; i < 40; i++) roundTrip(vms[i % 3], () => ({ status: 401, body: '{}' }));
+  assert.equal(outCount(host), 4);
+  roundTrip(vms[0], () => ({ status: 200, body: '{}' }));
+  assert.equal(outCount(host), 3);
+});
+
+test('probes carry no client header, query or body, and go where a successful chat request went', () => {
+  const { host, vms } = setup(defaults({ retryOnFailure: { enabled: false }, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' } }), 1);
+  const evil = { 'x-evil': 'aimed', cookie: 'session=1' };
+  // Hostile requests fail on every path; a normal chat request succeeds once.
+  for (let i = 0; i < 10; i++) roundTrip(vms[0], () => ({ status: 403, body: '{}' }), { headers: { ':path': '/v1/chat/completions?evil=1', ...evil } });
+  roundTrip(vms[0], statusByToken({}), { headers: { ':path': '/v1/chat/completions' } });
+  for (let i = 0; i < 40 && outCount(host) === 0; i++) roundTrip(vms[0], statusByToken({ 'sk-c': 401 }), { headers: evil });
+  host.advance(1000);
+  const probes = [...vms[0].pendingCalls.values()];
+  assert.ok(probes.length > 0, 'no probe');
+  for (const p of probes) {
+    assert.equal(p.headers.get(':path'), '/v1/chat/completions');
+    assert.equal(p.headers.get('x-evil'), null);
+    assert.equal(p.headers.get('cookie'), null);
+    assert.equal(JSON.parse(p.body.toString()).max_tokens, 1);
+  }
+});
+
+test('a configuration that cannot work is refused with one line naming the field', () => {
+  const cases: Array<[PluginConfig, RegExp]> = [
+    [{ provider: { type: 'opena1', apiTokens: ['k'] } }, /provider\.type must be one of/],
+    [{ provider: { apiTokens: ['k'] }, statusPath: '/status?x=1', statusToken: 't' }, /statusPath must not contain '\?'/],
+    [{ provider: { apiTokens: ['k'] }, statusPath: '/v1/chat/completions', statusToken: 't' }, /statusPath must not match paths/],
+    [{ provider: { apiTokens: ['k'] }, statusPath: '/status', statusToken: 'token\n' }, /statusToken must not contain/],
+    [{ provider: { apiTokens: ['k'] }, paths: [] }, /paths must be a non-empty array/],
+    [{ provider: { apiTokens: ['k'] }, credentialHeaders: ['bad header'] }, /credentialHeaders\[0\] must be a header name/],
+    [{ provider: { apiTokens: [{ token: 'k', burst: 5 }] } }, /apiTokens\[0\]\.burst needs rpm/],
+    [{ provider: { apiTokens: ['k'], failover: { enabled: true, healthCheckModel: 'm', maxEjectionPercent: 101 } } }, /maxEjectionPercent must be an integer from 0 to 100/],
+  ];
+  for (const [config, message] of cases) {
+    const host = new Host();
+    const [ok] = host.createVm().configure(config);
+    assert.equal(ok, false, JSON.stringify(config));
+    const errors = host.logs.filter((l) => l.level >= 4);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].msg, message);
+  }
+});
+
+test('over maxHeldBytes a request goes without a retry, and a metric counts it', () => {
+  const { host, vms } = setup(defaults({ retryOnFailure: { enabled: true, maxHeldBytes: 3000 } }), 1);
+  const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(2000) }] });
+  const a = vms[0].newStream();
+  a.onRequestHeaders({ ...CHAT }, false);
+  a.onRequestBody(body, true);
+  const b = vms[0].newStream();
+  b.onRequestHeaders({ ...CHAT }, false);
+  b.onRequestBody(body, true);
+  assert.equal(host.metric('ai_token_failover.pool.ai-token-failover:openai.retries_skipped_memory'), 1);
+  // The second request's failure goes to its client as the provider sent it.
+  b.forward();
+  b.props['response.code_details'] = 'via_upstream';
+  assert.equal(b.onResponseHeaders({ ':status': '503' }, true), 0);
+  // Once the first ends, its bytes are free again.
+  a.finish();
+  b.finish();
+  const c = vms[0].newStream();
+  c.onRequestHeaders({ ...CHAT }, false);
+  c.onRequestBody(body, true);
+  assert.equal(host.metric('ai_token_failover.pool.ai-token-failover:openai.retries_skipped_memory'), 1);
+});
+
+test('without allow_on_headers_stop_iteration a request held for its model goes on within 300 ms; later ones are not held; one log line names the option', () => {
+  const config: PluginConfig = { provider: { apiTokens: ['sk-any', { token: 'sk-mini', models: ['gpt-4o-mini'] }] } };
+  const { host, vms } = setup(config, 2);
+  const held = vms[0].newStream(vms[0].root, {}, { allowOnHeadersStopIteration: false });
+  assert.equal(held.onRequestHeaders({ ...CHAT }, false), 1);
+  held.onRequestBody('{"model":"gpt-4o-mini"}', true);
+  host.advance(250);
+  assert.equal(held.forwarded, false);
+  host.advance(100);
+  assert.equal(held.forwarded, true, 'the held request did not go on');
+  assert.equal(tokenOf(held.requestHeaders), 'sk-any');
+  // The process knows now: no VM holds a request any more.
+  const next = vms[1].newStream(vms[1].root, {}, { allowOnHeadersStopIteration: false });
+  assert.equal(next.onRequestHeaders({ ...CHAT }, false), 0);
+  assert.equal(tokenOf(next.requestHeaders), 'sk-any');
+  const lines = host.logs.filter((l) => l.msg.includes('allow_on_headers_stop_iteration'));
+  assert.equal(lines.length, 1);
+});
+
+test('without the option and with every key limited to models, the client is told the fix instead of waiting', () => {
+  const config: PluginConfig = { provider: { apiTokens: [{ token: 'sk-mini', models: ['gpt-4o-mini'] }] } };
+  const { host, vms } = setup(config, 1);
+  const held = vms[0].newStream(vms[0].root, {}, { allowOnHeadersStopIteration: false });
+  held.onRequestHeaders({ ...CHAT }, false);
+  host.advance(400);
+  assert.equal(held.localResponse?.status, 500);
+  assert.match(held.localResponse?.body.toString() ?? '', /allow_on_headers_stop_iteration/);
+});
+
+test('with the option, a slow body is waited for and the model still chooses the key', () => {
+  const config: PluginConfig = { provider: { apiTokens: ['sk-any', { token: 'sk-mini', models: ['gpt-4o-mini'] }] } };
+  const { host, vms } = setup(config, 1);
+  const first = vms[0].newStream(vms[0].root, {}, { allowOnHeadersStopIteration: true });
+  first.onRequestHeaders({ ...CHAT }, false);
+  first.onRequestBody('{"model":"gpt-4o-mini"}', true);
+  assert.equal(tokenOf(first.requestHeaders), 'sk-mini');
+  const slow = vms[0].newStream(vms[0].root, {}, { allowOnHeadersStopIteration: true });
+  slow.onRequestHeaders({ ...CHAT }, false);
+  host.advance(2000);
+  assert.equal(slow.forwarded, false);
+  slow.onRequestBody('{"model":"gpt-4o-mini"}', true);
+  assert.equal(tokenOf(slow.requestHeaders), 'sk-mini');
+});
