@@ -183,7 +183,7 @@ test('without the option and with every key limited to models, the client is tol
 });
 
 test('with the option, a slow body is waited for and the model still chooses the key', () => {
-  const config: PluginConfig = { provider: { apiTokens: ['sk-any', { token: 'sk-mini', models: ['gpt-4o-mini'] }] } };
+  const config: PluginConfig = { provider: { apiTokens: [{ token: 'sk-big', models: ['gpt-4o'] }, { token: 'sk-mini', models: ['gpt-4o-mini'] }] } };
   const { host, vms } = setup(config, 1);
   const first = vms[0].newStream(vms[0].root, {}, { allowOnHeadersStopIteration: true });
   first.onRequestHeaders({ ...CHAT }, false);
