@@ -11,7 +11,13 @@
 // the answer when the request accepts gzip), bodyBytes (a 200 answer of that many bytes),
 // rateLimit ({requests, windowMs}: a fixed window per key, started by its first request; every
 // answer carries OpenAI's x-ratelimit-{limit,remaining,reset}-requests headers, and a request over
-// the limit gets 429), noHeaders (with rateLimit: answer 429 without any rate-limit header),
+// the limit gets 429; with bucket: true a token bucket of `requests` refilled continuously over
+// windowMs, starting full, as OpenAI and Anthropic describe theirs), noHeaders (with rateLimit:
+// answer 429 without any rate-limit header), failFirstBy (a request header name: the first request
+// carrying each value of it gets `status`, any later one 200, so a retry of it succeeds), when
+// ([{path?, header?: "name=value", status}]: the first rule whose path starts the request's path
+// and whose header the request carries decides the status, as an admin-only endpoint or a foreign
+// organization header would),
 // reset ("before-headers": close the connection without answering; "mid-body": send the headers
 // and half the body, then close it), bodyDelayMs (send the headers at once and the body that much later).
 //
@@ -35,7 +41,9 @@ export interface Behaviour {
   chunkDelayMs?: number;
   gzip?: boolean;
   bodyBytes?: number;
-  rateLimit?: { requests: number; windowMs: number };
+  rateLimit?: { requests: number; windowMs: number; bucket?: boolean };
+  failFirstBy?: string;
+  when?: Array<{ path?: string; header?: string; status: number }>;
   noHeaders?: boolean;
   reset?: 'before-headers' | 'mid-body';
   bodyDelayMs?: number;
@@ -69,7 +77,7 @@ export interface MockProvider {
   close: () => Promise<void>;
 }
 
-const CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key'];
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'api-key', 'x-api-key', 'x-goog-api-key'];
 
 function tokenOf(req: http.IncomingMessage): string | null {
   const auth = req.headers.authorization;
@@ -104,6 +112,8 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
   const behaviours = new Map<string, BehaviourSpec>();
   const requests: RecordedRequest[] = [];
   const windows = new Map<string, { start: number; used: number }>();
+  const buckets = new Map<string, { level: number; at: number }>();
+  const seenIds = new Set<string>();
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -123,6 +133,8 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
     if (url.pathname === '/__mock/reset' && req.method === 'POST') {
       behaviours.clear();
       requests.length = 0;
+      buckets.clear();
+      seenIds.clear();
       return send(res, 200, { 'content-type': 'application/json' }, '{"ok":true}');
     }
     if (url.pathname === '/__mock/requests') {
@@ -137,7 +149,31 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
     if (provider && !url.pathname.startsWith(provider.pathPrefix)) return send(res, 404, { 'content-type': 'application/json' }, errorBody(404));
     let b: Resolved = token === null ? { status: 401 } : normalise(behaviours.get(token));
     const limitHeaders: Record<string, string> = {};
-    if (b.rateLimit && token !== null) {
+    const rule = b.when?.find((r) => (r.path === undefined || url.pathname.startsWith(r.path)) &&
+      (r.header === undefined || headerText(req.headers[r.header.split('=')[0]]) === r.header.split('=').slice(1).join('=')));
+    if (rule) b = { status: rule.status };
+    if (b.failFirstBy) {
+      const id = headerText(req.headers[b.failFirstBy]);
+      if (id !== null && seenIds.has(id)) b = { status: 200 };
+      else if (id !== null) seenIds.add(id);
+    }
+    if (b.rateLimit?.bucket && token !== null) {
+      const now = Date.now();
+      const { requests: cap, windowMs } = b.rateLimit;
+      let bucket = buckets.get(token);
+      if (!bucket) { bucket = { level: cap, at: now }; buckets.set(token, bucket); }
+      bucket.level = Math.min(cap, bucket.level + ((now - bucket.at) * cap) / windowMs);
+      bucket.at = now;
+      const over = bucket.level < 1;
+      if (!over) bucket.level -= 1;
+      if (!b.noHeaders) {
+        limitHeaders['x-ratelimit-limit-requests'] = String(cap);
+        limitHeaders['x-ratelimit-remaining-requests'] = String(Math.floor(bucket.level));
+        limitHeaders['x-ratelimit-reset-requests'] = `${Math.ceil(((cap - bucket.level) * windowMs) / cap)}ms`;
+      }
+      if (over) b = { ...b, status: 429 };
+      requests[requests.length - 1].status = b.status;
+    } else if (b.rateLimit && token !== null) {
       const now = Date.now();
       let w = windows.get(token);
       if (!w || now >= w.start + b.rateLimit.windowMs) { w = { start: now, used: 0 }; windows.set(token, w); }

@@ -230,19 +230,19 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   return false;
 }
 
-export interface ChatOptions { token?: string; headers?: Record<string, string>; body?: unknown; timeoutMs?: number }
+export interface ChatOptions { token?: string; headers?: Record<string, string>; body?: unknown; timeoutMs?: number; method?: string; path?: string }
 export interface ChatAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
 
 /**
  * POSTs a chat completion through the gateway on a fresh connection (so a reloaded listener is
  * used at once); resolves { status, headers, body }.
  */
-export function chat(gw: Pick<Gateway, 'url' | 'secrets'>, { token = 'client-key', headers = {}, body, timeoutMs = 15_000 }: ChatOptions = {}): Promise<ChatAnswer> {
-  const payload = body ?? { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
+export function chat(gw: Pick<Gateway, 'url' | 'secrets'>, { token = 'client-key', headers = {}, body, timeoutMs = 15_000, method = 'POST', path }: ChatOptions = {}): Promise<ChatAnswer> {
+  const payload = body ?? (method === 'GET' ? '' : { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
   const data = typeof payload === 'string' ? payload : JSON.stringify(payload);
   return new Promise((resolve, reject) => {
-    const req = http.request(gw.url(), {
-      method: 'POST', agent: false, timeout: timeoutMs,
+    const req = http.request(gw.url(path), {
+      method, agent: false, timeout: timeoutMs,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(data), ...headers },
     }, (res) => {
       const chunks: Buffer[] = [];

@@ -1,0 +1,127 @@
+// Hostile clients and provider blips in a real Envoy (two workers) behind the provider-shaped
+// route (TLS with SNI, host and path rewrite, a route-added header): what one client sends must not
+// take keys out, aim probes or reach the provider with its own credentials; a blip must not become
+// client errors; no request waits for a body Envoy hides.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { PluginConfig } from '../../envoy/config.js';
+import { TRAP, chat, isProbe, setTokens, sleep, waitFor, withGateway, type Gateway } from './harness.js';
+import { PROVIDER_HOST, PROVIDER_PATH, ROUTE_HEADER, startProviderGateway } from './provider_gateway.js';
+
+const TOKENS = ['sk-h-a', 'sk-h-b', 'sk-h-c', 'sk-h-d'];
+const STATUS = { statusPath: '/ai-token-failover/status', statusToken: 'hostile-status-token' };
+// Failover and retry on, every other setting at its default but a short interval (the test waits for probes).
+const config: PluginConfig = {
+  provider: {
+    apiTokens: TOKENS,
+    failover: { enabled: true, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
+    retryOnFailure: { enabled: true },
+  },
+  ...STATUS,
+};
+// The provider: an admin-only endpoint answers 403 to every key, a foreign organization header 401.
+const PROVIDER_RULES = [{ path: '/v1/organization', status: 403 }, { header: 'openai-organization=org-attacker', status: 401 }];
+const healthy = () => setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { when: PROVIDER_RULES }])));
+
+let gw: Gateway;
+before(async () => { gw = await startProviderGateway(config); healthy(); });
+after(async () => { await gw?.stop(); });
+
+async function inPool(): Promise<number> {
+  const r = await chat(gw, { method: 'GET', path: STATUS.statusPath, token: STATUS.statusToken });
+  assert.equal(r.status, 200, r.body);
+  return (JSON.parse(r.body) as { tokensInPool: number }).tokensInPool;
+}
+
+test('30 hostile requests (an admin-only path, a foreign OpenAI-Organization) mixed with normal traffic: keys stay, normal requests get 200, probes are not aimed, client credentials never reach the provider', async () => {
+  const hostile = [
+    ...Array.from({ length: 15 }, () => chat(gw, { method: 'GET', path: '/openai/v1/organization/users?limit=100', headers: { 'x-evil': '1' } })),
+    ...Array.from({ length: 15 }, () => chat(gw, { headers: { 'openai-organization': 'org-attacker', 'x-evil': '1' } })),
+  ];
+  const normal: Array<Promise<{ status: number }>> = [];
+  for (let i = 0; i < 6; i++) {
+    normal.push(...Array.from({ length: 10 }, () => chat(gw, { headers: { 'proxy-authorization': 'Basic client', 'x-goog-api-key': 'client-own' } })));
+    await sleep(50);
+  }
+  const [h, n] = await Promise.all([Promise.all(hostile), Promise.all(normal)]);
+  assert.deepEqual([...new Set(n.map((a) => a.status))], [200]);
+  // The admin path goes without a pool key (the provider refuses it 401), the foreign organization is refused by every key.
+  assert.deepEqual([...new Set(h.map((a) => a.status))], [401]);
+  assert.ok(await inPool() >= 3, `${await inPool()} keys left in the pool`);
+
+  // A key that is really dead leaves, and its probes go where chat requests succeed, with only the route's headers.
+  setTokens(gw, { 'sk-h-d': '401' });
+  await waitFor(async () => (await chat(gw)).status === 200 && await inPool() === 3, 10_000, 50);
+  setTokens(gw, { 'sk-h-d': { when: PROVIDER_RULES } });
+  assert.ok(await waitFor(async () => await inPool() === 4, 4000, 100), 'the healed key did not come back');
+  const probes = gw.mock.requests.filter(isProbe);
+  assert.ok(probes.length > 0, 'no probe was sent');
+  for (const p of probes) {
+    assert.equal(p.path, PROVIDER_PATH);
+    assert.equal(p.host, PROVIDER_HOST);
+    assert.equal(p.sni, PROVIDER_HOST);
+    assert.equal(p.headers[ROUTE_HEADER[0]], ROUTE_HEADER[1]);
+    assert.equal(p.headers['x-evil'], undefined);
+    assert.equal(p.headers['openai-organization'], undefined);
+  }
+  for (const r of gw.mock.requests) {
+    assert.deepEqual(Object.keys(r.credentials).filter((c) => c !== 'authorization'), [], `${r.path} carried a client credential`);
+    // The admin path went with no key at all; everything else with a pool key.
+    if (r.path?.startsWith('/v1/organization')) assert.deepEqual(r.credentials, {});
+    else assert.match(String(r.credentials.authorization), /^Bearer sk-h-/);
+  }
+});
+
+test('every key failing for a few seconds: at most half leave, and all are back within 2 intervals of the provider healing', async () => {
+  // Keys refused in two different ways (the same refusal from every key would be the request's).
+  setTokens(gw, Object.fromEntries(TOKENS.map((t, i) => [t, i % 2 === 0 ? '401' : '403'])));
+  const until = Date.now() + 3000;
+  while (Date.now() < until) await Promise.all(Array.from({ length: 4 }, () => chat(gw)));
+  assert.equal(await inPool(), 2);
+  healthy();
+  const healedAt = Date.now();
+  // Normal traffic goes on meanwhile.
+  let back = false;
+  while (!back && Date.now() - healedAt < 5000) {
+    await chat(gw);
+    back = await inPool() === 4;
+  }
+  const took = Date.now() - healedAt;
+  assert.ok(back && took <= 2000, `all back after ${took} ms`);
+});
+
+test('300 concurrent requests each failing once with 500: at most 1% of clients see an error, at least half the keys stay', async () => {
+  setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { status: 500, failFirstBy: 'x-test-id', when: PROVIDER_RULES }])));
+  try {
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => chat(gw, { headers: { 'x-test-id': `blip-${i}` }, timeoutMs: 30_000 })));
+    const errors = answers.filter((a) => a.status !== 200).length;
+    assert.ok(errors <= 3, `${errors} of 300 clients saw an error`);
+    assert.ok(await inPool() >= 2, `${await inPool()} keys left in the pool`);
+  } finally {
+    healthy();
+  }
+  assert.doesNotMatch(gw.envoy.log, TRAP);
+});
+
+test('without allow_on_headers_stop_iteration, with model lists, every request ends within 1 s plus the provider\'s time, and one log line names the option', async () => {
+  const models: PluginConfig = { provider: { apiTokens: ['sk-m-any', { token: 'sk-m-mini', models: ['gpt-4o-mini'] }] } };
+  await withGateway(models, async (g) => {
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 20 }, async () => {
+      const t = Date.now();
+      const a = await chat(g, { timeoutMs: 5000 });
+      return { status: a.status, ms: Date.now() - t };
+    }));
+    for (const a of answers) {
+      assert.equal(a.status, 200);
+      assert.ok(a.ms < 1000, `a request took ${a.ms} ms`);
+    }
+    // Later requests are not held at all.
+    const t = Date.now();
+    assert.equal((await chat(g)).status, 200);
+    assert.ok(Date.now() - t < 300);
+    assert.ok(Date.now() - started < 5000);
+    const lines = g.envoy.log.split('\n').filter((l) => l.includes('allow_on_headers_stop_iteration'));
+    assert.equal(lines.length, 1, lines.join('\n'));
+  }, { allowOnHeadersStopIteration: false });
+});
