@@ -101,7 +101,7 @@ export class PluginConfig {
 /** Paths served with a pool key unless `paths` says otherwise: OpenAI's and Anthropic's inference endpoints. */
 export const DEFAULT_PATHS = ["*/chat/completions", "*/completions", "*/embeddings", "*/responses", "*/messages"];
 /** Bytes of request bodies one VM holds for retries at once, by default. */
-export const DEFAULT_MAX_HELD_BYTES: i32 = 64 << 20;
+export const DEFAULT_MAX_HELD_BYTES: i32 = 16 << 20;
 /**
  * Provider types whose key goes in a header this plugin sets: Bearer for OpenAI and the providers
  * with an OpenAI-compatible mode, `api-key` for Azure, `x-api-key` for Anthropic.
