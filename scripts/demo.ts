@@ -29,8 +29,10 @@ if (await waitReady()) {
   console.log(`
 ai-token-failover is running: Envoy :10000 -> plugin -> mock provider :8081 (tokens sk-demo-1..4)
 
-  curl -s localhost:10000/v1/chat/completions -H 'content-type: application/json' \\
-       -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+  curl -s localhost:10000/v1/chat/completions -H 'authorization: Bearer demo-client-key' \\
+       -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+
+  (clients authenticate with Envoy's api_key_auth filter: without demo-client-key Envoy answers 401)
 
   pool status:       curl -s localhost:10000/ai-token-failover/status -H 'authorization: Bearer demo-status-token'
   kill a token:      curl -s localhost:8081/__mock/tokens -d '{"sk-demo-2":"401"}'

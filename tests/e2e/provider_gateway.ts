@@ -15,6 +15,11 @@ export const PROVIDER_HOST = 'api.openai.com';
 export const CLIENT_PATH = '/openai/v1/chat/completions';
 export const PROVIDER_PATH = '/v1/chat/completions';
 export const ROUTE_HEADER = ['x-gateway', 'ai-token-failover'];
+/** The client key the shipped config's api_key_auth filter is given in the tests (harness chat() sends it). */
+const CLIENT_KEY = 'client-key';
+
+/** The parts of the shipped Wasm filter's config a test replaces. */
+interface WasmFilterConfig { vm_config: { code: { local: { filename: string } } }; configuration: { value: string } }
 
 /** A self-signed certificate for the provider's name, made with openssl; returns { cert, key, certFile }. */
 function makeCertificate(dir: string): { cert: Buffer; key: Buffer; certFile: string } {
@@ -38,11 +43,15 @@ export async function startProviderGateway(pluginConfig: PluginConfig, { concurr
   config.admin.address.socket_address.port_value = adminPort;
   const listener = config.static_resources.listeners[0];
   listener.address.socket_address.port_value = listenPort;
-  const httpFilters = listener.filter_chains[0].filters[0].typed_config.http_filters;
-  const wasm = httpFilters[0].typed_config.config;
+  const httpFilters: EnvoyConfig[] = listener.filter_chains[0].filters[0].typed_config.http_filters;
+  // Clients authenticate with the harness's client key.
+  const auth = httpFilters.find((f) => f.name === 'envoy.filters.http.api_key_auth') as { typed_config: { credentials: unknown[] } };
+  auth.typed_config.credentials = [{ key: CLIENT_KEY, client: 'tests' }];
+  const wasm = (httpFilters.find((f) => f.name === 'envoy.filters.http.wasm') as { typed_config: { config: WasmFilterConfig } }).typed_config.config;
   wasm.vm_config.code.local.filename = WASM;
   wasm.configuration.value = JSON.stringify(pluginConfig);
-  httpFilters.unshift(...filtersBefore);
+  // Filters that stand in for ai-proxy run after authentication, before the plugin.
+  httpFilters.splice(httpFilters.findIndex((f) => f.name === 'envoy.filters.http.wasm'), 0, ...filtersBefore);
   const cluster = config.static_resources.clusters[0];
   cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address = { address: '127.0.0.1', port_value: mock.port };
   cluster.transport_socket.typed_config.common_tls_context.validation_context.trusted_ca.filename = tls.certFile;

@@ -44,9 +44,14 @@ test('Higress alone: McpBridge DNS entry, Ingress with TLS and host and path rew
   assert.equal(a['higress.io/backend-protocol'], 'HTTPS');
   assert.equal(a['higress.io/proxy-ssl-name'], 'api.openai.com');
   assert.equal(a['higress.io/upstream-vhost'], 'api.openai.com');
-  const [plugin] = byKind(docs, 'WasmPlugin');
+  const plugin = byKind(docs, 'WasmPlugin').find((d) => d.metadata.name === 'ai-token-failover');
   assert.match(plugin.spec.url, /^oci:\/\//);
   acceptedWithoutWarnings(plugin.spec.defaultConfig);
+  // Clients authenticate before the plugin runs.
+  const auth = byKind(docs, 'WasmPlugin').find((d) => d.metadata.name === 'key-auth');
+  assert.equal(auth.spec.phase, 'AUTHN');
+  assert.equal(auth.spec.defaultConfig.global_auth, true);
+  assert.ok(auth.spec.defaultConfig.consumers.length > 0);
 });
 
 test('Higress beside ai-proxy: this plugin runs after ai-proxy on the request (lower priority, same phase), ai-proxy keeps no failover or retry', () => {
@@ -69,6 +74,11 @@ test('Istio: ServiceEntry and DestinationRule originate TLS to the provider, the
   assert.equal(rule.spec.trafficPolicy.portLevelSettings[0].tls.sni, 'api.openai.com');
   const [vs] = byKind(docs, 'VirtualService');
   assert.deepEqual(vs.spec.http[0].rewrite, { uri: '/v1/', authority: 'api.openai.com' });
+  const [authn] = byKind(docs, 'RequestAuthentication');
+  const [authz] = byKind(docs, 'AuthorizationPolicy');
+  assert.ok(authn.spec.jwtRules.length > 0);
+  assert.equal(authz.spec.action, 'ALLOW');
+  assert.deepEqual(authz.spec.rules[0].from[0].source.requestPrincipals, ['*']);
   const [plugin] = byKind(docs, 'WasmPlugin');
   assert.equal(plugin.apiVersion, 'extensions.istio.io/v1alpha1');
   assert.equal(plugin.spec.phase, 'UNSPECIFIED_PHASE');
