@@ -196,3 +196,28 @@ test('with the option, a slow body is waited for and the model still chooses the
   slow.onRequestBody('{"model":"gpt-4o-mini"}', true);
   assert.equal(tokenOf(slow.requestHeaders), 'sk-mini');
 });
+
+test('every key answering 429 without Retry-After: keys rest, the plugin answers 429 with Retry-After meanwhile, and no key takes all the traffic', () => {
+  const { host, vms } = setup(defaults({ retryOnFailure: { enabled: false }, failover: { enabled: true, failureThreshold: 1000, healthCheckInterval: 1000, healthCheckModel: 'm' } }));
+  const perKey: Record<string, number> = {};
+  let own = 0;
+  let retryAfter = 0;
+  // 100 requests a second for 3 s.
+  for (let i = 0; i < 300; i++) {
+    host.advance(10);
+    const r = roundTrip(vms[i % 3], ({ token }) => {
+      perKey[String(token)] = (perKey[String(token)] ?? 0) + 1;
+      return { status: 429, body: '{"error":{"type":"rate_limit_exceeded"}}' };
+    });
+    if (r.token === null) {
+      own++;
+      assert.equal(r.client.status, 429);
+      retryAfter = Math.max(retryAfter, Number(r.client.headers?.get('retry-after')));
+    }
+  }
+  const sent = Object.values(perKey).reduce((a, b) => a + b, 0);
+  assert.ok(sent <= 60, `${sent} of 300 requests went to a throttled provider`);
+  assert.equal(own, 300 - sent);
+  assert.ok(retryAfter >= 1 && retryAfter <= 2, `Retry-After ${retryAfter}`);
+  assert.ok(Math.max(...Object.values(perKey)) <= sent / 2, JSON.stringify(perKey));
+});
