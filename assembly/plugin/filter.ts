@@ -426,10 +426,6 @@ export class TokenFilter extends StreamContext {
     let until: i64 = 0;
     if (requestsLeft == 0) {
       until = resetAt(headerText(headers, names.resetRequests), names.resetIsTime, now);
-      // OpenAI and Anthropic reset means "until the bucket is full again": the next request is
-      // back after a limit's share of that time, not after all of it.
-      const limit = headerDecimal(headers, names.limitRequests, names.limitRequestsKey);
-      if (until > now && limit > 1) until = now + (until - now + <i64>limit - 1) / <i64>limit;
     }
     if (tokensLeft == 0) {
       const t = resetAt(headerText(headers, names.resetTokens), names.resetIsTime, now);

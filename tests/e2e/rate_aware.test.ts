@@ -83,7 +83,8 @@ async function offer(gw: Gateway, perSecond: number, seconds: number): Promise<n
 }
 
 test('under 1.5× the keys\' combined limit for 20 s: at most 1% provider 429s and at least 95% of the capacity used (and with rate awareness off, for comparison)', async () => {
-  // Each key: 10 requests per 1 s window at the provider, so 20 a second together; 30 a second offered.
+  // Each key: 10 requests per 1 s window at the provider, so 20 a second together; 30 a second offered. The
+  // provider enforces a 1 s window, so each key's bucket holds one second of its rate (burst).
   const keys = ['sk-l-a', 'sk-l-b'];
   const limit = { rateLimit: { requests: 10, windowMs: 1000 } };
   interface LoadResult { sent: number; served: number; refused: number; clients: number; client200: number }
@@ -100,7 +101,7 @@ test('under 1.5× the keys\' combined limit for 20 s: at most 1% provider 429s a
     assert.ok(result, 'the load run did not finish');
     return result;
   };
-  const aware = await run({ apiTokens: keys.map((token) => ({ token, rpm: 600 })), failover: { ...failover, healthCheckInterval: 2000 }, retryOnFailure: { enabled: true } });
+  const aware = await run({ apiTokens: keys.map((token) => ({ token, rpm: 600, burst: 10 })), failover: { ...failover, healthCheckInterval: 2000 }, retryOnFailure: { enabled: true } });
   // Rate awareness off: keys chosen at random, no budgets, the provider's headers not followed.
   const plain = await run({ apiTokens: keys });
   console.log(`rate-aware: ${JSON.stringify(aware)}; rate awareness off: ${JSON.stringify(plain)}`);
