@@ -89,11 +89,9 @@ export class PluginConfig {
   /** Header names removed from every request, beyond the built-in credential headers (lower case). */
   credentialHeaders: string[] = [];
 
-  /** Whether a client path (query included or not) is one the plugin serves with a pool key. */
+  /** Whether a client path (without its query) is one the plugin serves with a pool key. */
   servesPath(path: string): bool {
-    const q = path.indexOf("?");
-    const bare = q < 0 ? path : path.substring(0, q);
-    for (let i = 0; i < this.paths.length; i++) if (globMatch(this.paths[i], bare)) return true;
+    for (let i = 0; i < this.paths.length; i++) if (globMatch(this.paths[i], path)) return true;
     return false;
   }
 }

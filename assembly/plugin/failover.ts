@@ -25,6 +25,8 @@ const TARGET_RELEARN_MS: i64 = 60_000;
 /** Bytes of a probe answer read to test successConditions. */
 const PROBE_BODY_LIMIT: usize = 65536;
 
+function isServerError(status: i32): bool { return status >= 500 && status < 600; }
+
 /** Envoy cluster of the current request's route (`xds.cluster_name`, older hosts `cluster_name`), or null. */
 export function routeCluster(): string | null {
   let cluster = getProperty("xds.cluster_name");
@@ -147,12 +149,10 @@ export class Failover {
    * recent ones, was a success (the provider works, this key does not).
    */
   countFailureOfKey(i: i32, status: i32, retryAfterAt: i64): void {
-    if (status >= 500 && status < 600) {
+    if (isServerError(status) && !this.peerWorks(i)) {
       this.lastServerError[i] = ++this.answers;
-      if (!this.peerWorks(i)) {
-        this.metrics.failureNotCounted();
-        return;
-      }
+      this.metrics.failureNotCounted();
+      return;
     }
     this.countFailure(i, status, retryAfterAt);
   }
@@ -170,6 +170,7 @@ export class Failover {
 
   /** Records a counted failure of token `i`; `retryAfterAt` > 0 benches it until then. */
   countFailure(i: i32, status: i32, retryAfterAt: i64): void {
+    if (isServerError(status)) this.lastServerError[i] = ++this.answers;
     const f = this.cfg.failover;
     const maxOut = this.store.ids.length * f.maxEjectionPercent / 100;
     const change = new CountFailure(this.store.ids[i], status, nowMs(), retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,

@@ -116,8 +116,8 @@ export class TokenFilter extends StreamContext {
     const cfg = root.config;
     if (cfg == null) return HeadersAction.Continue;
     const raw = getHeaderPairsRaw(MapType.RequestHeaders);
-    const path = rawText(raw, ":path");
-    if (cfg.statusPath.length > 0 && pathOnly(path) == cfg.statusPath) {
+    const path = pathOnly(rawText(raw, ":path"));
+    if (cfg.statusPath.length > 0 && path == cfg.statusPath) {
       this.answerStatus(cfg);
       return HeadersAction.StopIteration;
     }
@@ -184,9 +184,8 @@ export class TokenFilter extends StreamContext {
       token = failover != null ? failover.choose(root.random, chooser, model, excluded, budgets, root.headroom.table)
         : chooser.choose(root.random, root.allKeys, model, excluded, null, null);
       if (token < 0 || budgets == null) break;
-      const factor = failover != null ? failover.factorOf(token) : FULL_RATE;
-      reserved = budgets.estimateFor(token, this.prompt, this.completion, factor);
-      if (budgets.take(token, reserved, factor, now)) break;
+      reserved = this.reserve(token, now);
+      if (reserved >= 0) break;
       if (excluded == null) excluded = [];
       excluded.push(token);
       token = NO_BUDGET;
@@ -302,7 +301,7 @@ export class TokenFilter extends StreamContext {
       this.held = endOfStream ? HeldBody.Absent : HeldBody.NotYet;
       return HeadersAction.StopIteration;
     }
-    if (failover != null) settleAttempts(failover, this.attempts);
+    this.settle();
     const captured = this.captured;
     if (captured != null) captured.dropBody();
     return HeadersAction.Continue;
@@ -424,9 +423,7 @@ export class TokenFilter extends StreamContext {
     if (requestsLeft != 0 && tokensLeft != 0) return;
     const now = nowMs();
     let until: i64 = 0;
-    if (requestsLeft == 0) {
-      until = resetAt(headerText(headers, names.resetRequests), names.resetIsTime, now);
-    }
+    if (requestsLeft == 0) until = resetAt(headerText(headers, names.resetRequests), names.resetIsTime, now);
     if (tokensLeft == 0) {
       const t = resetAt(headerText(headers, names.resetTokens), names.resetIsTime, now);
       if (t > until) until = t;
@@ -450,7 +447,6 @@ export class TokenFilter extends StreamContext {
     const cfg = root.config!;
     const failover = root.failover;
     const chooser = root.chooser!;
-    const budgets = root.budgets;
     const skip: i32[] = [];
     for (let k = 0; k < this.attempts.length; k++) skip.push(this.attempts[k].token);
     let next = -1;
@@ -460,10 +456,9 @@ export class TokenFilter extends StreamContext {
       next = failover != null ? failover.chooseUntried(root.random, chooser, this.model, skip, root.headroom.table)
         : chooser.choose(root.random, root.allKeys, this.model, skip, null, null);
       if (next < 0) return false;
-      if (budgets == null) break;
-      const factor = failover != null ? failover.factorOf(next) : FULL_RATE;
-      reserved = budgets.estimateFor(next, this.prompt, this.completion, factor);
-      if (!budgets.take(next, reserved, factor, nowMs())) {
+      if (root.budgets == null) break;
+      reserved = this.reserve(next, nowMs());
+      if (reserved < 0) {
         skip.push(next);
         next = -1;
       }
@@ -523,8 +518,21 @@ export class TokenFilter extends StreamContext {
     attempt.usageSettled = true;
     const actual = total >= 0 ? total : attempt.status > 0 && !is2xx(attempt.status) ? 0 : -1;
     if (actual < 0) return;
+    budgets.settleTokens(attempt.token, attempt.reserved, actual, this.factorOf(attempt.token), nowMs());
+  }
+
+  /** Key i's AIMD share (thousandths), which scales its budgets. */
+  private factorOf(i: i32): i32 {
     const failover = this.plugin.failover;
-    budgets.settleTokens(attempt.token, attempt.reserved, actual, failover != null ? failover.factorOf(attempt.token) : FULL_RATE, nowMs());
+    return failover != null ? failover.factorOf(i) : FULL_RATE;
+  }
+
+  /** Takes key i's budget for one attempt of this request: the tokens reserved, or -1 when the key has none left. */
+  private reserve(i: i32, now: i64): i64 {
+    const budgets = this.plugin.budgets!;
+    const factor = this.factorOf(i);
+    const reserved = budgets.estimateFor(i, this.prompt, this.completion, factor);
+    return budgets.take(i, reserved, factor, now) ? reserved : -1;
   }
 
   /** Answer of a retry call (this stream is effective): ends with a local response, a continue, or another retry. */

@@ -36,7 +36,7 @@ const MAX_TARGET_HEADER_BYTES = 4096;
 // Headers Envoy itself adds per request (tracing, forwarding), or that the probe sets itself:
 // never copied into probes even when the route's map shows them as added.
 const PER_REQUEST = ["x-request-id", "x-real-ip", "traceparent", "tracestate", "b3", "x-ot-span-context",
-  "x-cloud-trace-context", "cookie", "user-agent", "accept", "accept-encoding", "content-type", "content-length"];
+  "x-cloud-trace-context", "cookie", "user-agent", "accept", "accept-encoding", "content-type"];
 const PER_REQUEST_PREFIXES = ["x-forwarded-", "x-b3-", "x-datadog-"];
 
 function perRequest(name: string): bool {
