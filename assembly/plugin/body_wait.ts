@@ -2,7 +2,9 @@
 // It does only with the Wasm filter option allow_on_headers_stop_iteration (Higress does natively);
 // without it a held request would wait for a body that never comes. The first held request whose
 // body does not arrive within BODY_WAIT_MS teaches the process that bodies are hidden; from then
-// on no request is held (model lists and tpm apply without the body, see the README).
+// on no request is held (model lists and tpm apply without the body, see the README), but one
+// request per RETEST_MS in each VM is held again: a client that merely sent its body late cannot
+// keep the gateway from reading bodies. Once Envoy has shown a held body, nothing is concluded.
 import { Status } from "../abi/enums";
 import { getShared, setShared } from "../runtime/shared_data";
 import { CREATE_ONLY_CAS } from "./lease";
@@ -11,6 +13,8 @@ import { CREATE_ONLY_CAS } from "./lease";
 export const BODY_WAIT_MS: i64 = 300;
 /** Tick period while some request waits for its body. */
 export const BODY_WAIT_TICK_MS: u32 = 50;
+/** While bodies are believed hidden, a VM holds one request this often to test it again. */
+export const RETEST_MS: i64 = 30_000;
 
 const ONE = String.UTF8.encode("1");
 
@@ -23,6 +27,8 @@ export class BodyWait {
   private hiddenKey: ArrayBuffer;
   private ids: u32[] = [];
   private deadlines: i64[] = [];
+  /** While hidden: when this VM holds a request again to test it (ms). */
+  private retestAt: i64 = 0;
 
   constructor(prefix: string) {
     this.shownKey = String.UTF8.encode(prefix + ":bodies-shown");
@@ -38,8 +44,14 @@ export class BodyWait {
    */
   hold(id: u32, now: i64): bool {
     if (this.shown) return true;
-    if (!this.hidden && getShared(this.hiddenKey) != null) this.hidden = true;
-    if (this.hidden) return false;
+    if (!this.hidden && getShared(this.hiddenKey) != null) {
+      this.hidden = true;
+      this.retestAt = now + RETEST_MS;
+    }
+    if (this.hidden) {
+      if (now < this.retestAt) return false;
+      this.retestAt = now + RETEST_MS;
+    }
     this.ids.push(id);
     this.deadlines.push(now + BODY_WAIT_MS);
     return true;
@@ -50,6 +62,7 @@ export class BodyWait {
     this.forget(id);
     if (this.shown) return;
     this.shown = true;
+    this.hidden = false;
     this.ids.length = 0;
     this.deadlines.length = 0;
     setShared(this.shownKey, ONE, 0);
@@ -78,6 +91,7 @@ export class BodyWait {
       this.deadlines.length = 0;
       return out;
     }
+    if (!this.hidden) this.retestAt = now + RETEST_MS;
     this.hidden = true;
     const ids = this.ids;
     this.ids = [];

@@ -3,6 +3,7 @@
 // take keys out, aim probes or reach the provider with its own credentials; a blip must not become
 // client errors; no request waits for a body Envoy hides.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 import type { PluginConfig } from '../../envoy/config.js';
 import { TRAP, chat, isProbe, setTokens, sleep, waitFor, withGateway, type Gateway } from './harness.js';
@@ -124,4 +125,35 @@ test('without allow_on_headers_stop_iteration, with model lists, every request e
     const lines = g.envoy.log.split('\n').filter((l) => l.includes('allow_on_headers_stop_iteration'));
     assert.equal(lines.length, 1, lines.join('\n'));
   }, { allowOnHeadersStopIteration: false });
+});
+
+/** A client that sends its headers, then its body only after `delayMs`; resolves the status. */
+function lateBody(g: Gateway, body: string, delayMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(g.url(), { method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: 'Bearer client-key', 'content-length': Buffer.byteLength(body) } },
+      (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', reject);
+    req.flushHeaders();
+    setTimeout(() => req.end(body), delayMs);
+  });
+}
+
+test('with allow_on_headers_stop_iteration, a client sending its body late is served, and keeps model lists off for others at most 30 s', async () => {
+  const models: PluginConfig = { provider: { apiTokens: ['sk-late-any', { token: 'sk-late-mini', models: ['gpt-4o-mini'] }] } };
+  await withGateway(models, async (g) => {
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    // Both workers' first held requests are a slow client's.
+    assert.deepEqual(await Promise.all([lateBody(g, body, 600), lateBody(g, body, 600)]), [200, 200]);
+    const keysFor = async (n: number) => {
+      const from = g.mock.requests.length;
+      for (let i = 0; i < n; i++) assert.equal((await chat(g, { body })).status, 200);
+      return new Set(g.mock.requests.slice(from).map((r) => r.token));
+    };
+    // Model unknown meanwhile: only the key without a list serves.
+    assert.deepEqual([...await keysFor(10)], ['sk-late-any']);
+    await sleep(31_000);
+    // A request is held again, Envoy shows its body, and the model list applies again.
+    assert.ok(await waitFor(async () => (await keysFor(10)).has('sk-late-mini'), 5000, 0), 'the model list never applied again');
+    assert.doesNotMatch(g.envoy.log, TRAP);
+  }, { allowOnHeadersStopIteration: true });
 });

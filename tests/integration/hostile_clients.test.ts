@@ -221,3 +221,34 @@ test('every key answering 429 without Retry-After: keys rest, the plugin answers
   assert.ok(retryAfter >= 1 && retryAfter <= 2, `Retry-After ${retryAfter}`);
   assert.ok(Math.max(...Object.values(perKey)) <= sent / 2, JSON.stringify(perKey));
 });
+
+test('a client that sends its body late cannot keep the gateway from reading bodies: a request is held again within 30 s and its body shows they are read', () => {
+  const config: PluginConfig = { provider: { apiTokens: ['sk-any', { token: 'sk-mini', models: ['gpt-4o-mini'] }] } };
+  const { host, vms } = setup(config, 1);
+  const options = { allowOnHeadersStopIteration: true };
+  // The first held request of the process is a slow client's: its body comes after 400 ms.
+  const slow = vms[0].newStream(vms[0].root, {}, options);
+  slow.onRequestHeaders({ ...CHAT }, false);
+  host.advance(400);
+  assert.equal(slow.forwarded, true);
+  slow.onRequestBody('{"model":"gpt-4o-mini"}', true);
+  // Meanwhile requests are not held (their model is unknown, so the key without a list serves them).
+  const next = vms[0].newStream(vms[0].root, {}, options);
+  assert.equal(next.onRequestHeaders({ ...CHAT }, false), 0);
+  assert.equal(tokenOf(next.requestHeaders), 'sk-any');
+  host.advance(30_000);
+  // One request is held again; Envoy shows its body, and from then on the model chooses the key.
+  const sample = vms[0].newStream(vms[0].root, {}, options);
+  assert.equal(sample.onRequestHeaders({ ...CHAT }, false), 1);
+  sample.onRequestBody('{"model":"gpt-4o-mini"}', true);
+  assert.ok(['sk-any', 'sk-mini'].includes(tokenOf(sample.requestHeaders) ?? ''));
+  const chosen = new Set<string | null>();
+  for (let i = 0; i < 40; i++) {
+    const s = vms[0].newStream(vms[0].root, {}, options);
+    assert.equal(s.onRequestHeaders({ ...CHAT }, false), 1, 'a request was not held for its model');
+    s.onRequestBody('{"model":"gpt-4o-mini"}', true);
+    chosen.add(tokenOf(s.requestHeaders));
+  }
+  // The model is read again: the key limited to it serves its share.
+  assert.ok(chosen.has('sk-mini'));
+});
