@@ -17,7 +17,7 @@ import { ScanKind, findTopLevel, topLevelInteger } from "./json_scan";
 import { UsageScanner } from "./usage";
 import { NO_BUDGET, NO_KEY } from "./pool_store";
 import { FULL_RATE } from "./pool_state";
-import { DEFAULT_HOLD_MS, resetAt } from "./rate_limit";
+import { DEFAULT_HOLD_MS, requestsBackAt, resetAt } from "./rate_limit";
 import { aimsProbes, targetFromShape } from "./probe";
 import { CapturedRequest, asksForStream, isHostReply, replayHeaders } from "./retry";
 import { Delivery, HeldBody, replaceHeld, replyWith } from "./held_answer";
@@ -282,7 +282,7 @@ export class TokenFilter extends StreamContext {
     const failover = root.failover;
     first.status = status;
     const retry = this.mayRetry(status) && STREAM_ORIGIN.fromProvider();
-    if (failover == null && root.budgets != null) this.followRateLimit(first.token, null);
+    if (failover == null && root.budgets != null) this.followRateLimit(first.token, status, null);
     if (failover != null) {
       // A failure about to be retried is held: the other keys' answers tell whose it is.
       first.defer = retry;
@@ -293,7 +293,7 @@ export class TokenFilter extends StreamContext {
       const encoding = needBody ? getHeader(MapType.ResponseHeaders, "content-encoding") : null;
       const retryAfter = status == 429 ? getHeader(MapType.ResponseHeaders, "retry-after") : null;
       first.judge(failover, status, headers, retryAfter, STREAM_ORIGIN, status == 429 ? nowMs() : 0, bodyFollows, encoding);
-      this.followRateLimit(first.token, null);
+      this.followRateLimit(first.token, status, null);
     }
     if (retry && this.sendRetry()) {
       // The provider's failure is held back while the retry runs, in case it is the answer.
@@ -409,9 +409,9 @@ export class TokenFilter extends StreamContext {
 
   /**
    * The provider's rate-limit headers (of the route's answer, or of a retry answer's `headers`):
-   * a key that reports no requests or tokens left is not chosen by any VM before its reset.
+   * a key that reports no requests or tokens left is not chosen by any VM before one is back (requestsBackAt).
    */
-  private followRateLimit(token: i32, headers: HeaderList | null): void {
+  private followRateLimit(token: i32, status: i32, headers: HeaderList | null): void {
     const names = this.plugin.rateLimit;
     const requestsLeft = headerDecimal(headers, names.remainingRequests, names.remainingRequestsKey);
     const tokensLeft = headerDecimal(headers, names.remainingTokens, names.remainingTokensKey);
@@ -423,7 +423,14 @@ export class TokenFilter extends StreamContext {
     if (requestsLeft != 0 && tokensLeft != 0) return;
     const now = nowMs();
     let until: i64 = 0;
-    if (requestsLeft == 0) until = resetAt(headerText(headers, names.resetRequests), names.resetIsTime, now);
+    if (requestsLeft == 0) {
+      const reset = resetAt(headerText(headers, names.resetRequests), names.resetIsTime, now);
+      const key = this.plugin.config!.keys[token];
+      const limit = headerDecimal(headers, names.limitRequests, names.limitRequestsKey);
+      // A refused request says the refill has not come yet: then the whole reset is waited for.
+      const continuous = key.rpm > 0 && key.burst == 0 && status < 300;
+      until = requestsBackAt(reset, now, limit, continuous);
+    }
     if (tokensLeft == 0) {
       const t = resetAt(headerText(headers, names.resetTokens), names.resetIsTime, now);
       if (t > until) until = t;
@@ -496,7 +503,7 @@ export class TokenFilter extends StreamContext {
     // A guessed route may have answered for the wrong host or path: only a success proves anything.
     if (failover != null && (!attempt.unconfirmed || is2xx(status))) {
       attempt.judgeWhole(failover, status, answer.headers, body, CALL_ORIGIN, status == 429 ? nowMs() : 0);
-      this.followRateLimit(attempt.token, answer.headers);
+      this.followRateLimit(attempt.token, status, answer.headers);
     }
     const budgets = this.plugin.budgets;
     if (budgets != null && budgets.countsTokens) {

@@ -114,6 +114,18 @@ export function resetAt(value: string | null, isTime: bool, now: i64): i64 {
   return retryAfterDeadline(v, now);
 }
 
+/**
+ * When a key whose provider reports no requests left may take one again. OpenAI and Anthropic
+ * refill a key's requests continuously and report the time until the bucket is full: one request
+ * comes back after `reset / limit`. A key with `burst` is declared to sit behind a provider that
+ * counts in windows, which gives nothing back before the reset; so is a key without `rpm` (nothing
+ * says how the provider counts) or an answer without the limit header.
+ */
+export function requestsBackAt(reset: i64, now: i64, limit: i32, continuous: bool): i64 {
+  if (!continuous || limit <= 0 || reset <= now) return reset;
+  return now + max<i64>(1, (reset - now + <i64>limit - 1) / <i64>limit);
+}
+
 /** How long a key that reports nothing left, with no usable reset, is held back. */
 export const DEFAULT_HOLD_MS: i64 = 1000;
 

@@ -41,9 +41,9 @@ for (const headers of [true, false]) {
       const r = await offerLoad(gw, 12, 20);
       const share = r.served / r.acceptable;
       console.log(`rpm load (${headers ? 'headers' : 'no headers'}): served ${r.served} of ${r.acceptable} acceptable (${(share * 100).toFixed(1)}%), provider received ${r.received}, refused ${r.refused}`);
-      // With headers a key that reports 0 left is held until its full reset (the provider's reset means
-      // "until full"; a fixed-window provider sends the same header), so a little less is served.
-      assert.ok(share >= 0.9, `served ${r.served} of ${r.acceptable}`);
+      // With headers a key that reports 0 left waits for one request's refill (reset / limit), without
+      // them for its local bucket: the issue's bar is 95% and 90%.
+      assert.ok(share >= (headers ? 0.95 : 0.9), `served ${r.served} of ${r.acceptable}`);
       assert.ok(r.refused <= r.received * 0.01, `the provider refused ${r.refused} of ${r.received}`);
     });
   });

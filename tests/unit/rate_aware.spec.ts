@@ -1,7 +1,7 @@
 import { parseConfig } from "../../assembly/plugin/config";
 import { globMatch } from "../../assembly/plugin/glob";
 import { decodePool, encodePool, PoolState, TokenState } from "../../assembly/plugin/pool_state";
-import { parseDuration, parseRfc3339, resetAt } from "../../assembly/plugin/rate_limit";
+import { parseDuration, parseRfc3339, requestsBackAt, resetAt } from "../../assembly/plugin/rate_limit";
 
 function errorOf(text: string): string { return parseConfig(text).error; }
 
@@ -62,6 +62,15 @@ describe("rate-limit resets", () => {
     expect(resetAt("2s", false, 1000)).toBe(3000);
     expect(resetAt("7", false, 1000)).toBe(8000);
     expect(resetAt(null, false, 1000)).toBe(0);
+  });
+
+  it("takes one request back after reset / limit from a bucket refilled continuously, and waits for a window's reset", () => {
+    // 40 a minute, the bucket full again in 60 s: one request back in 1.5 s.
+    expect(requestsBackAt(61_000, 1000, 40, true)).toBe(2500);
+    expect(requestsBackAt(61_000, 1000, 40, false)).toBe(61_000);
+    expect(requestsBackAt(61_000, 1000, 0, true)).toBe(61_000);
+    expect(requestsBackAt(1001, 1000, 40, true)).toBe(1001);
+    expect(requestsBackAt(0, 1000, 40, true)).toBe(0);
   });
 });
 
