@@ -1,8 +1,13 @@
 // Deployment shapes in a real Envoy (two workers): Higress's providers/activeProviderId shape, one
 // warning line per process, and this plugin behind a filter that plays ai-proxy's part.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
-import { MARKS_ANSWERS, chat, isProbe, luaFilter, setTokens, startGateway, waitFor, withGateway } from './harness.js';
+import YAML from 'yaml';
+import type { EnvoyConfig, PluginConfig } from '../../envoy/config.js';
+import { ROOT } from '../../scripts/envoy_bin.js';
+import { MARKS_ANSWERS, WASM, chat, isProbe, luaFilter, setTokens, startGateway, tempDir, waitFor, withGateway } from './harness.js';
 
 
 test('providers + activeProviderId configures the active provider\'s pool; an unknown field is one warning line, not one per VM', async () => {
@@ -115,4 +120,32 @@ test('without allow_on_headers_stop_iteration a retried answer is the plugin\'s 
     }
     assert.ok(retried >= 3, 'too few requests were retried');
   }, { filtersBefore: [lua], allowOnHeadersStopIteration: false });
+});
+
+test('Istio EnvoyFilter recipe: its filter, served over ECDS as shipped (only the module and the keys swapped), shows the plugin request bodies, so model lists apply', async () => {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, 'deploy/istio/envoyfilter.yaml'), 'utf8')).map((d) => d.toJS());
+  const patches = docs[0].spec.configPatches;
+  const extension = patches.find((p: { applyTo: string }) => p.applyTo === 'EXTENSION_CONFIG').patch.value;
+  const filter = patches.find((p: { applyTo: string }) => p.applyTo === 'HTTP_FILTER').patch.value;
+  const dir = tempDir();
+  const ecds = path.join(dir, 'ecds.json');
+  const asServed = (cfg: PluginConfig): EnvoyConfig => {
+    const typed = structuredClone(extension.typed_config);
+    typed.config.vm_config.code = { local: { filename: WASM } };
+    typed.config.configuration.value = JSON.stringify(cfg);
+    fs.writeFileSync(ecds, JSON.stringify({ resources: [{ '@type': 'type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig', name: extension.name, typed_config: typed }] }));
+    return { ...filter, config_discovery: { ...filter.config_discovery, config_source: { path_config_source: { path: ecds }, resource_api_version: 'V3' } } };
+  };
+  const config = { provider: { apiTokens: [{ token: 'sk-if-gpt', models: ['gpt-*'] }, { token: 'sk-if-claude', models: ['claude-*'] }] } };
+  await withGateway(config, async (gw) => {
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await chat(gw, { body: { model: 'claude-3-haiku', messages: [{ role: 'user', content: 'hi' }] } })).status, 200);
+      assert.equal((await chat(gw, { body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] } })).status, 200);
+    }
+    const byModel = gw.mock.requests.map((r) => `${(r.body as { model?: string }).model}:${r.token}`);
+    assert.equal(byModel.filter((m) => m === 'claude-3-haiku:sk-if-claude').length, 10, byModel.join(' '));
+    assert.equal(byModel.filter((m) => m === 'gpt-4o:sk-if-gpt').length, 10, byModel.join(' '));
+    assert.ok(!gw.envoy.log.includes('allow_on_headers_stop_iteration'), 'the plugin concluded that bodies are hidden');
+  }, { pluginFilter: asServed });
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -111,16 +111,19 @@ export interface GatewayOptions {
   filtersBefore?: EnvoyConfig[];
   /** The Wasm filter option (every shipped config sets it). */
   allowOnHeadersStopIteration?: boolean;
+  /** The plugin's filter as a recipe builds it, instead of the default one. */
+  pluginFilter?: (pluginConfig: PluginConfig) => EnvoyConfig;
 }
 
 /**
  * Mock provider + Envoy with the plugin configured by `pluginConfig` (after `filtersBefore`). With `lds: true` the listener
  * comes from a watched file, and `reload(pluginConfig)` replaces it without restarting Envoy.
  */
-export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [], allowOnHeadersStopIteration = true }: GatewayOptions = {}): Promise<ReloadableGateway> {
+export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2, routeTimeoutMs = 30000, lds = false, filtersBefore = [], allowOnHeadersStopIteration = true, pluginFilter }: GatewayOptions = {}): Promise<ReloadableGateway> {
   const mock = await startMockProvider(0);
   const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const makeListener = (cfg: PluginConfig) => listener({ port: listenPort, routeTimeoutMs, filters: [...filtersBefore, wasmFilter({ wasmPath: WASM, pluginConfig: cfg, allowOnHeadersStopIteration })] });
+  const plugin = pluginFilter ?? ((cfg: PluginConfig) => wasmFilter({ wasmPath: WASM, pluginConfig: cfg, allowOnHeadersStopIteration }));
+  const makeListener = (cfg: PluginConfig) => listener({ port: listenPort, routeTimeoutMs, filters: [...filtersBefore, plugin(cfg)] });
   const config = bootstrap({ listenPort, adminPort, upstreamPort: mock.port, filters: [], listeners: lds ? [] : [makeListener(pluginConfig)] });
   const ldsDir = lds ? tempDir() : null;
   const ldsFile = ldsDir ? path.join(ldsDir, 'lds.json') : '';
@@ -132,9 +135,10 @@ export async function startGateway(pluginConfig: PluginConfig, { concurrency = 2
     fs.writeFileSync(`${ldsFile}.tmp`, JSON.stringify(doc));
     fs.renameSync(`${ldsFile}.tmp`, ldsFile);
   };
+  // A node name: Envoy's file-based discovery (listeners, a recipe's ECDS filter) needs one.
+  config.node = { id: 'ai-token-failover-test', cluster: 'ai-token-failover-test' };
   if (lds) {
     writeLds(pluginConfig);
-    config.node = { id: 'ai-token-failover-test', cluster: 'ai-token-failover-test' };
     config.dynamic_resources = { lds_config: { path_config_source: { path: ldsFile }, resource_api_version: 'V3' } };
   }
   let envoy: EnvoyProcess | undefined;

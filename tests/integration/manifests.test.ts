@@ -65,6 +65,24 @@ test('Higress beside ai-proxy: this plugin runs after ai-proxy on the request (l
   acceptedWithoutWarnings(mine.spec.defaultConfig);
 });
 
+test('Istio EnvoyFilter: the plugin over ECDS with allow_on_headers_stop_iteration, just before the router, with a configuration the module accepts', () => {
+  const [filter] = byKind(loadAll('deploy/istio/envoyfilter.yaml'), 'EnvoyFilter');
+  const [extension, inChain] = filter.spec.configPatches;
+  assert.equal(extension.applyTo, 'EXTENSION_CONFIG');
+  assert.equal(extension.patch.operation, 'ADD');
+  const wasm = extension.patch.value.typed_config;
+  assert.equal(wasm['@type'], 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm');
+  assert.equal(wasm.config.allow_on_headers_stop_iteration, true);
+  assert.equal(inChain.applyTo, 'HTTP_FILTER');
+  assert.equal(inChain.patch.operation, 'INSERT_BEFORE');
+  assert.equal(inChain.match.listener.filterChain.filter.subFilter.name, 'envoy.filters.http.router');
+  assert.equal(inChain.patch.value.name, extension.patch.value.name);
+  assert.deepEqual(inChain.patch.value.config_discovery.type_urls, [wasm['@type']]);
+  const [config] = envoyPluginConfigs(filter);
+  assert.equal(config.provider?.failover && (config.provider.failover as { healthCheck: { cluster: string } }).healthCheck.cluster, 'outbound|443||api.openai.com');
+  acceptedWithoutWarnings(config);
+});
+
 test('Istio: ServiceEntry and DestinationRule originate TLS to the provider, the route rewrites host and path, the plugin runs after authn/authz and probes the outbound cluster', () => {
   const docs = loadAll('deploy/istio/wasmplugin.yaml');
   const [entry] = byKind(docs, 'ServiceEntry');
