@@ -25,7 +25,8 @@ import { RouteShape, pathOnly, shapeKey } from "./route_shape";
 import { dashboardPage, dashboardPolicy, wantsPage } from "./dashboard";
 import { sameSecret } from "./status_page";
 import { AnswerOrigin } from "./verdict";
-import { PluginRoot } from "./root";
+import { Plugin } from "./plugin";
+import { RootContext } from "../runtime/contexts";
 
 const STATUS_HEADER = String.UTF8.encode(":status");
 const MODEL_KEY = String.UTF8.encode("model");
@@ -109,7 +110,7 @@ export class TokenFilter extends StreamContext {
   /** Bytes of the response body buffer already read (Envoy hands a buffered body again, grown). */
   private bodySeen: usize = 0;
 
-  private get plugin(): PluginRoot { return changetype<PluginRoot>(this.root); }
+  constructor(id: u32, root: RootContext, private readonly plugin: Plugin) { super(id, root); }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
     const root = this.plugin;
@@ -138,7 +139,7 @@ export class TokenFilter extends StreamContext {
     if ((root.chooser!.byModel || (budgets != null && budgets.countsTokens)) && !endOfStream) {
       // Without allow_on_headers_stop_iteration the body never comes: then no request is held.
       if (!root.bodyWait.hold(this.id, nowMs())) return this.chooseWithoutBody(cfg) ? HeadersAction.Continue : HeadersAction.StopIteration;
-      root.updateTicks(this.id);
+      root.ticks.update(this.id);
       this.holding = true;
       return HeadersAction.StopIteration;
     }

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
-import { burst, chat, isProbe, setTokens, statValue, withGateway, type Gateway } from './harness.js';
+import { burst, chat, isProbe, setTokens, sleep, statValue, withGateway, type Gateway } from './harness.js';
+import { fingerprint } from '../host/fingerprint.js';
+import { keyStatus, parseStatus } from '../host/status_document.js';
 import type { PluginConfig } from '../../envoy/config.js';
 
 const TOKENS = ['sk-rt-a', 'sk-rt-b', 'sk-rt-c', 'sk-rt-d'];
@@ -96,5 +98,32 @@ test('a retry whose callout times out answers with the original failure within r
     assert.equal(a.status, 500);
     assert.match(a.body, /original/);
     assert.ok(took <= 3000, `answered after ${took} ms`);
+  });
+});
+
+test('a retry answer that arrives after its client left still reaches the plugin and counts for its key (the call belongs to the root context)', async () => {
+  const keys = ['sk-late-a', 'sk-late-b'];
+  const status = { statusPath: '/ai-token-failover/status', statusToken: 'late-status-token' };
+  const cfg: PluginConfig = {
+    ...status,
+    provider: {
+      apiTokens: keys,
+      failover: { enabled: true, failureThreshold: 100, healthCheckInterval: 60_000, healthCheckModel: 'gpt-4o-mini' },
+      retryOnFailure: { enabled: true, maxRetries: 1, retryTimeout: 5000 },
+    },
+  };
+  await withGateway(cfg, async (gw) => {
+    // Successful requests teach each worker the route first (an unlearned route proves nothing but a success).
+    for (let i = 0; i < 20; i++) assert.equal((await chat(gw)).status, 200);
+    setTokens(gw, { 'sk-late-a': '503', 'sk-late-b': { status: 401, delayMs: 1500 } });
+    const start = gw.mock.requests.length;
+    for (let i = 0; i < 8; i++) await chat(gw, { timeoutMs: 600 }).catch(() => null);
+    await sleep(2000);
+    const sent = gw.mock.requests.slice(start).filter((r) => !isProbe(r)).map((r) => r.token);
+    // A request to B right after one to A is A's retry; B's own route attempts die with their client.
+    const lateRetries = sent.filter((t, k) => t === 'sk-late-b' && sent[k - 1] === 'sk-late-a').length;
+    assert.ok(lateRetries >= 1, `no request was retried on B: ${sent.join(' ')}`);
+    const doc = parseStatus((await chat(gw, { method: 'GET', path: status.statusPath, token: status.statusToken })).body);
+    assert.equal(keyStatus(doc, fingerprint(1, 'sk-late-b')).consecutiveFailures, lateRetries, sent.join(' '));
   });
 });

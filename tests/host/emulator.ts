@@ -9,8 +9,12 @@
 // callback (the client's headers) and at access-log time (what the router sent, rewritten); never
 // in body or response callbacks, nor from an HTTP-call callback. A StopIteration from response
 // headers holds the body back from the filter until the stream continues, unless the filter
-// config sets allow_on_headers_stop_iteration. Calls a stream made are cancelled when it ends
-// (Envoy's Context destructor cancels its outstanding http requests: source/extensions/common/wasm/context.cc).
+// config sets allow_on_headers_stop_iteration. An HTTP call belongs to the root context whatever
+// context made it (proxy-wasm-cpp-host's http_call runs on `root_context()`), so it outlives the
+// stream and its answer comes with the root id; only the root context's end cancels it. Shared
+// data is scoped by vm_id; an unknown cluster is BadArgument; a header map that is not available
+// is BadArgument (NotFound at log time), as in Envoy's context.cc. random_get is seeded
+// (EMULATOR_SEED, printed when a test process fails), so a run can be replayed.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +54,8 @@ export type CallReply = CallAnswer | { hang: true } | null;
 export interface PendingCall {
   id: number;
   root: RootContext;
-  owner: Stream | null;
+  /** The stream whose callback made the call (bookkeeping for tests: Envoy ties the call to the root). */
+  madeDuring: Stream | null;
   cluster: string;
   headers: Headers;
   body: Buffer;
@@ -84,9 +89,18 @@ export interface StreamOptions { allowOnHeadersStopIteration?: boolean; route?: 
 
 type Phase = 'created' | 'requestHeaders' | 'requestBody' | 'responseHeaders' | 'responseBody' | 'waiting' | 'done' | 'log' | 'deleted';
 
+/** The seed of every Host's random_get in this process: EMULATOR_SEED, or a fixed default. */
+export const SEED = Number(process.env.EMULATOR_SEED ?? 0x5eed) >>> 0;
+process.on('exit', (code) => { if (code !== 0) process.stderr.write(`emulator random_get seed: EMULATOR_SEED=${SEED}\n`); });
+
 export class Host {
   module: WebAssembly.Module;
+  /** Shared data of every vm_id (the tests' VMs share the empty one). */
   shared = new SharedStore();
+  /** The clusters Envoy knows: a call to any other is BadArgument. */
+  clusters = new Set(['llm']);
+  /** xorshift32 state of random_get. */
+  private randomState = SEED || 1;
   nowMs = 1_700_000_000_000;
   metrics = new Map<string, Metric>();
   metricIds: string[] = [];
@@ -109,8 +123,8 @@ export class Host {
     for (const s of this.secrets) if (text.includes(s)) throw new Error(`a configured token leaked into ${where}`);
   }
 
-  createVm(name = `vm${this.vms.length}`): Vm {
-    const vm = new Vm(this, name);
+  createVm(name = `vm${this.vms.length}`, vmId = ''): Vm {
+    const vm = new Vm(this, name, vmId);
     this.vms.push(vm);
     return vm;
   }
@@ -136,6 +150,16 @@ export class Host {
     this.nowMs = end;
   }
 
+  /** The next random byte (xorshift32). */
+  randomByte(): number {
+    let x = this.randomState;
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    this.randomState = x;
+    return x & 0xff;
+  }
+
   metric(name: string): number { return this.metrics.get(name)?.value ?? 0; }
   countCall(name: string): void { this.hostCalls.set(name, (this.hostCalls.get(name) ?? 0) + 1); }
   resetCallCounts(): void { this.hostCalls.clear(); }
@@ -157,9 +181,13 @@ export class Vm {
   /** The root context of the last configuration (streams are created under it by default). */
   root!: RootContext;
 
-  constructor(host: Host, name: string) {
+  /** Envoy's vm_id: VMs with the same one share data. */
+  vmId: string;
+
+  constructor(host: Host, name: string, vmId = '') {
     this.host = host;
     this.name = name;
+    this.vmId = vmId;
     this.instance = new WebAssembly.Instance(host.module, this.imports());
     this.exports = this.instance.exports as unknown as PluginExports;
     this.exports._initialize();
@@ -239,15 +267,16 @@ export class Vm {
         return S.OK;
       }),
       proxy_get_buffer_status: guard('proxy_get_buffer_status', () => S.OK),
+      // An unavailable map reads as empty pairs (Envoy's headerMapToPairs of null).
       proxy_get_header_map_pairs: guard('proxy_get_header_map_pairs', (type: number, pOut: number, sOut: number) => {
         const m = self.map(type);
-        if (!m) return S.NOT_FOUND;
+        if (!m) { self.give(serializeMap([]), pOut, sOut); return S.OK; }
         self.give(serializeMap(m.pairs), pOut, sOut);
         return S.OK;
       }),
       proxy_get_header_map_value: guard('proxy_get_header_map_value', (type: number, kp: number, kn: number, pOut: number, sOut: number) => {
         const m = self.map(type);
-        if (!m) return S.NOT_FOUND;
+        if (!m) return self.effective && !self.effective.isRoot && self.effective.phase === 'log' ? S.NOT_FOUND : S.BAD_ARGUMENT;
         const v = m.get(self.text(kp, kn));
         if (v === null) return S.NOT_FOUND;
         self.give(Buffer.from(v), pOut, sOut);
@@ -255,19 +284,19 @@ export class Vm {
       }),
       proxy_replace_header_map_value: guard('proxy_replace_header_map_value', (type: number, kp: number, kn: number, vp: number, vn: number) => {
         const m = self.map(type);
-        if (!m) return S.NOT_FOUND;
+        if (!m) return S.BAD_ARGUMENT;
         m.replace(self.text(kp, kn), self.text(vp, vn));
         return S.OK;
       }),
       proxy_add_header_map_value: guard('proxy_add_header_map_value', (type: number, kp: number, kn: number, vp: number, vn: number) => {
         const m = self.map(type);
-        if (!m) return S.NOT_FOUND;
+        if (!m) return S.BAD_ARGUMENT;
         m.add(self.text(kp, kn), self.text(vp, vn));
         return S.OK;
       }),
       proxy_remove_header_map_value: guard('proxy_remove_header_map_value', (type: number, kp: number, kn: number) => {
         const m = self.map(type);
-        if (!m) return S.NOT_FOUND;
+        if (!m) return S.BAD_ARGUMENT;
         m.remove(self.text(kp, kn));
         return S.OK;
       }),
@@ -288,24 +317,25 @@ export class Vm {
         return S.OK;
       }),
       proxy_get_shared_data: guard('proxy_get_shared_data', (kp: number, kn: number, pOut: number, sOut: number, casOut: number) => {
-        const e = host.shared.get(self.text(kp, kn));
+        const e = host.shared.get(self.text(kp, kn), self.vmId);
         if (!e) return S.NOT_FOUND;
         self.give(e.value, pOut, sOut);
         self.u32(casOut, e.cas);
         return S.OK;
       }),
       proxy_set_shared_data: guard('proxy_set_shared_data', (kp: number, kn: number, vp: number, vn: number, cas: number) =>
-        host.shared.set(self.text(kp, kn), self.bytes(vp, vn), cas >>> 0)),
+        host.shared.set(self.text(kp, kn), self.bytes(vp, vn), cas >>> 0, self.vmId)),
       proxy_http_call: guard('proxy_http_call', (up: number, un: number, hp: number, hn: number, bp: number, bn: number, tp: number, tn: number, timeout: number, idOut: number) => {
         const ctx = self.effective;
         if (!ctx) return S.BAD_ARGUMENT;
         const root = ctx.isRoot ? ctx : ctx.root;
-        const owner = ctx.isRoot ? null : ctx;
+        const madeDuring = ctx.isRoot ? null : ctx;
         const cluster = self.text(up, un);
+        if (!host.clusters.has(cluster)) return S.BAD_ARGUMENT;
         const headers = new Headers(parseMap(self.bytes(hp, hn)));
         if (!headers.get(':path') || !headers.get(':method') || !headers.get(':authority')) return S.BAD_ARGUMENT;
         const id = host.nextCallId++;
-        const call: PendingCall = { id, root, owner, cluster, headers, body: self.bytes(bp, bn), timeoutMs: timeout, deadline: host.nowMs + timeout, answerAt: null, answer: null };
+        const call: PendingCall = { id, root, madeDuring, cluster, headers, body: self.bytes(bp, bn), timeoutMs: timeout, deadline: host.nowMs + timeout, answerAt: null, answer: null };
         self.pendingCalls.set(id, call);
         self.u32(idOut, id);
         return S.OK;
@@ -357,7 +387,7 @@ export class Vm {
       proxy_done: guard('proxy_done', () => S.OK),
     };
     const wasi = {
-      random_get: (p: number, n: number) => { host.countCall('random_get'); for (let i = 0; i < n; i++) new Uint8Array(self.exports.memory.buffer)[p + i] = Math.floor(Math.random() * 256); return 0; },
+      random_get: (p: number, n: number) => { host.countCall('random_get'); for (let i = 0; i < n; i++) new Uint8Array(self.exports.memory.buffer)[p + i] = host.randomByte(); return 0; },
       fd_write: () => 8,
       proc_exit: () => { throw new Error('proc_exit'); },
       clock_time_get: (id: number, prec: bigint, out: number) => { self.u64(out, BigInt(host.nowMs) * 1000000n); return 0; },
@@ -422,11 +452,12 @@ export class Vm {
     return [ok, root];
   }
 
-  /** Removes a root context (a configuration replaced or a VM going away). */
+  /** Removes a root context (a configuration replaced or a VM going away); its calls are cancelled with it. */
   deleteRoot(root: RootContext): void {
     this.run(root, () => this.callback('proxy_on_done', root.id));
     this.run(root, () => this.callback('proxy_on_delete', root.id));
     this.roots.delete(root.id);
+    for (const [id, call] of this.pendingCalls) if (call.root === root) this.pendingCalls.delete(id);
   }
 
   tick(root: RootContext): void {
@@ -685,7 +716,7 @@ export class Stream {
     this.lastResponseBodyAction = 0;
   }
 
-  /** Ends the stream as Envoy does: on_done, on_log (the sent request readable), on_delete; its calls are cancelled. */
+  /** Ends the stream as Envoy does: on_done, on_log (the sent request readable), on_delete. Calls it made go on (they belong to the root). */
   finish(): void {
     if (this.done) return;
     this.done = true;
@@ -693,7 +724,6 @@ export class Stream {
     this.call('proxy_on_log', 'log');
     this.call('proxy_on_delete', 'deleted');
     this.vm.streams.delete(this.id);
-    for (const [id, call] of this.vm.pendingCalls) if (call.owner === this) this.vm.pendingCalls.delete(id);
   }
 }
 

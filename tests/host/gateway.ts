@@ -70,7 +70,7 @@ export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"
   let retries = 0;
   for (let round = 0; round < 20 && [...vm.pendingCalls.values()].some((c) => c.answerAt === null); round++) {
     vm.answerCalls((call) => {
-      if (call.owner === s) retries++;
+      if (call.madeDuring === s) retries++;
       return upstream({ token: tokenOf(call.headers), headers: call.headers, body: call.body.toString(), call });
     });
   }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host, type PendingCall, type Route, type Vm } from '../host/emulator.js';
-import { roundTrip, statusByToken, tokenOf, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
+import { CHAT, roundTrip, statusByToken, tokenOf, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
 import type { Headers } from '../host/header_map.js';
 import { parseStatus } from '../host/status_document.js';
 import type { PluginConfig, ProviderConfig } from '../../envoy/config.js';
@@ -217,15 +217,45 @@ test('Envoy\'s own replies (a later filter\'s 413) neither count nor reset a key
   assert.equal(failuresOf(), 2);
 });
 
-test('a retry call still in flight when the client leaves is cancelled with the stream, as Envoy does', () => {
-  const { vms } = setup(config({ retry: { maxRetries: 1 } }), 1);
+test('a retry answer that arrives after the client left still reaches the plugin and counts for its key: the call belongs to the root context', () => {
+  const { host, vms } = setup(config({ retry: { maxRetries: 1 } }), 1);
+  // Successes teach the route first: an attempt on an unlearned route proves nothing but a success.
+  for (let i = 0; i < 4; i++) roundTrip(vms[0], () => ({ status: 200 }));
   const s = vms[0].newStream();
-  s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a' }, false);
+  s.onRequestHeaders({ ...CHAT }, false);
   s.onRequestBody('{"model":"m"}', true);
-  assert.equal(s.onResponseHeaders({ ':status': '500' }, false), 1);
-  assert.equal(vms[0].pendingCalls.size, 1);
+  s.props['response.code_details'] = 'via_upstream';
+  assert.equal(s.onResponseHeaders({ ':status': '503' }, false), 1);
+  const [call] = [...vms[0].pendingCalls.values()];
+  const retried = TOKENS.indexOf(tokenOf(call.headers) ?? '');
   s.finish();
+  assert.equal(vms[0].pendingCalls.size, 1, 'the retry call ended with the stream');
+  vms[0].answerCalls(() => ({ status: 401, body: '{"error":"invalid key"}' }));
   assert.equal(vms[0].pendingCalls.size, 0);
+  assert.equal(parseInt(entries(host)[retried][2], 16), 1);
+});
+
+test('a probe to a cluster Envoy does not know is refused (BadArgument): one warning, and the key stays out', () => {
+  const cfg = config({ failover: { failureThreshold: 1, healthCheck: { cluster: 'no-such-cluster', authority: 'api', path: '/v1/chat/completions' } } });
+  const { host, vms } = setup(cfg, 1);
+  for (let i = 0; i < 100 && outCount(host) === 0; i++) roundTrip(vms[0], statusByToken({ 'sk-b': 401 }));
+  assert.equal(outCount(host), 1);
+  host.advance(1000);
+  assert.equal(vms[0].pendingCalls.size, 0);
+  const warnings = host.logs.filter((l) => l.msg.includes('could not be sent to cluster no-such-cluster'));
+  assert.equal(warnings.length, 1, host.logs.map((l) => l.msg).join('\n'));
+  assert.equal(outCount(host), 1);
+});
+
+test('shared data is scoped by vm_id: VMs of another vm_id keep their own pool', () => {
+  const host = new Host();
+  const a = host.createVm('a', 'pool-one');
+  const b = host.createVm('b', 'pool-two');
+  for (const vm of [a, b]) assert.equal(vm.configure(config({ failover: { failureThreshold: 1 } }))[0], true);
+  for (let i = 0; i < 100; i++) roundTrip(a, statusByToken({ 'sk-c': 401 }));
+  const served = (vm: Vm): Set<string | null> => new Set(Array.from({ length: 60 }, () => roundTrip(vm, () => ({ status: 200 })).token));
+  assert.ok(!served(a).has('sk-c'), 'the key taken out under pool-one still served there');
+  assert.ok(served(b).has('sk-c'), 'pool-two lost a key it never saw fail');
 });
 
 test('two pools in one process have their own in-pool gauge and retry counters', () => {

@@ -129,7 +129,9 @@ test('the stream may be gone when the retry answer arrives', () => {
   s.props['response.code_details'] = 'via_upstream';
   assert.equal(s.onResponseHeaders({ ':status': '500' }, false), 1);
   s.finish();
+  assert.equal(vms[0].pendingCalls.size, 1, 'the retry call ended with the stream');
   vms[0].answerCalls(() => ({ status: 200, body: 'late' }));
+  assert.equal(vms[0].pendingCalls.size, 0);
   assert.equal(s.localResponse, null);
 });
 

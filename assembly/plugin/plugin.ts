@@ -1,0 +1,120 @@
+// One configuration of the plugin in one VM, built once from the parsed configuration: what every
+// stream of that configuration uses. A reconfiguration builds a new Plugin; a stream keeps the one
+// it was created with, so one request never sees two configurations.
+import { nowMs, randomU64 } from "../runtime/host";
+import { BodyWait } from "./body_wait";
+import { Budgets } from "./budget";
+import { PluginConfig } from "./config";
+import { EncodedCredentials } from "./credentials";
+import { Failover, poolKeyPrefix } from "./failover";
+import { fingerprint, hash64 } from "./fingerprint";
+import { KeyChooser } from "./key_choice";
+import { Lease, readLease } from "./lease";
+import { PluginMetrics, poolLabel } from "./metrics";
+import { TokenState } from "./pool_state";
+import { Random } from "./random";
+import { Headroom, RateLimitHeaders } from "./rate_limit";
+import { HeldBodies } from "./retry";
+import { RouteShapes } from "./route_shape";
+import { renderStatus } from "./status_page";
+import { rulesNeedBody, rulesNeedHeaders } from "./verdict";
+
+/** What a stream may ask of its root context: ticks fast while a request waits for its body. */
+export abstract class TickControl {
+  /** Recomputes the root's tick period; called from stream `from`, which is effective again after. */
+  abstract update(from: u32): void;
+}
+
+export class Plugin {
+  readonly config: PluginConfig;
+  /** Null when failover is off. */
+  readonly failover: Failover | null;
+  /** Credential header values, encoded once. */
+  readonly credentials: EncodedCredentials;
+  /** Fingerprint of each configured token. */
+  readonly fingerprints: string[];
+  /** Whether judging a response needs all its headers (a failure rule tests headers). */
+  readonly failureRulesNeedHeaders: bool;
+  /** Whether a failure rule reads bodies: answers are then asked for uncompressed. */
+  readonly failureRulesNeedBody: bool;
+  readonly random: Random;
+  readonly metrics: PluginMetrics;
+  /** What the routes this VM has seen do to requests, for replays. */
+  readonly shapes: RouteShapes;
+  /** Chooses among eligible keys by model and weight. */
+  readonly chooser: KeyChooser;
+  /** Every configured index: the candidates when failover is off. */
+  readonly allKeys: i32[];
+  /** Per-key rpm/tpm budgets, when any key has one. */
+  readonly budgets: Budgets | null;
+  /** Each key's headroom from the provider's headers, as this VM saw it. */
+  readonly headroom: Headroom;
+  /** The provider's rate-limit header names. */
+  readonly rateLimit: RateLimitHeaders;
+  /** Whether Envoy shows held request bodies, and the requests waiting to find out. */
+  readonly bodyWait: BodyWait;
+  /** Request bodies this VM holds for retries, bounded by retryOnFailure.maxHeldBytes. */
+  readonly heldBodies: HeldBodies;
+
+  /** `name`: the plugin's name in Envoy; `rootId`: the root context (part of the lease holder's id). */
+  constructor(cfg: PluginConfig, name: string, rootId: u32, readonly ticks: TickControl) {
+    const n = cfg.apiTokens.length;
+    const ids = new Array<u64>(n);
+    const fingerprints = new Array<string>(n);
+    const allKeys = new Array<i32>(n);
+    for (let i = 0; i < n; i++) {
+      ids[i] = hash64(cfg.apiTokens[i]);
+      fingerprints[i] = fingerprint(i, ids[i]);
+      allKeys[i] = i;
+    }
+    const prefix = poolKeyPrefix(name, cfg);
+    const budgets = new Budgets(prefix, cfg.keys, ids);
+    const random = new Random(randomU64());
+    const metrics = new PluginMetrics();
+    metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId), cfg.keys);
+    const shapes = new RouteShapes();
+    shapes.sharedPrefix = prefix + ":shape:";
+    let failover: Failover | null = null;
+    if (cfg.failover.enabled) {
+      failover = new Failover(cfg, metrics, ids, prefix, random.next().toString(16) + ":" + rootId.toString(), nowMs());
+      failover.budgets = budgets.active ? budgets : null;
+      failover.start();
+    }
+    this.config = cfg;
+    this.random = random;
+    this.metrics = metrics;
+    this.shapes = shapes;
+    this.failover = failover;
+    this.allKeys = allKeys;
+    this.fingerprints = fingerprints;
+    this.credentials = new EncodedCredentials(cfg);
+    this.chooser = new KeyChooser(cfg);
+    this.rateLimit = RateLimitHeaders.forType(cfg.providerType);
+    this.headroom = new Headroom(n);
+    this.heldBodies = new HeldBodies(<i64>cfg.retry.maxHeldBytes);
+    // Every configuration of the process behind the same filter learns it together.
+    this.bodyWait = new BodyWait("ai-token-failover:" + name);
+    this.budgets = budgets.active ? budgets : null;
+    this.failureRulesNeedHeaders = failover != null && rulesNeedHeaders(cfg.failover.failureConditions);
+    this.failureRulesNeedBody = failover != null && rulesNeedBody(cfg.failover.failureConditions);
+  }
+
+  /** The status endpoint's document: one pool read, one lease read, one budget read. */
+  statusDocument(): string {
+    const cfg = this.config;
+    const states = new Array<TokenState | null>(cfg.apiTokens.length);
+    const f = this.failover;
+    let lease: Lease | null = null;
+    let me = "";
+    if (f != null) {
+      f.store.refresh();
+      for (let i = 0; i < states.length; i++) states[i] = f.store.token(i);
+      lease = readLease(f.leaseKey);
+      me = f.holderId;
+    }
+    const now = nowMs();
+    const budgets = this.budgets;
+    const levels = budgets != null ? budgets.snapshot(now, f != null ? f.store.factors : null) : null;
+    return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now);
+  }
+}
