@@ -1,6 +1,6 @@
 // One upstream attempt of a request: the key it carried, the answer's status and headers, and the
 // verdict on that answer once it is known. A verdict can only reach the attempt that produced it.
-import { HeaderList } from "../runtime/headers";
+import { HeaderList } from "../util/header_list";
 import { Failover } from "./failover";
 import { AnswerOrigin, Verdict, VerdictKind, judgeBody, judgeHead } from "./verdict";
 

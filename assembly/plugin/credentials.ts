@@ -1,6 +1,7 @@
 // Credential headers: the client's are always removed; the provider's is set from the pool.
 import { MapType } from "../abi/enums";
-import { HeaderList, removeHeaderBytes, replaceHeaderBytes } from "../runtime/headers";
+import { HeaderList } from "../util/header_list";
+import { removeHeaderBytes, replaceHeaderBytes } from "../runtime/headers";
 import { PluginConfig } from "./config";
 
 /** Every header a client may use to send a provider key (an operator adds more with `credentialHeaders`). */

@@ -8,7 +8,6 @@ import { getShared, setShared } from "../runtime/shared_data";
 import { PluginConfig } from "./config";
 import { fingerprint } from "./fingerprint";
 import { acquireLease } from "./lease";
-import { KeyChooser } from "./key_choice";
 import { AddTokens, CountFailure, CountProbe, CountSuccess, LimitUntil, Recover, RestoreDue } from "./pool_changes";
 import { PluginMetrics } from "./metrics";
 import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
@@ -92,26 +91,6 @@ export class Failover {
   }
 
   fingerprintOf(i: i32): string { return fingerprint(i, this.store.ids[i]); }
-
-  /**
-   * Chooses a key for a request with `model`: one shared-data read, no write. NO_KEY when no key
-   * serves the model, NO_BUDGET when those that do are rate-limited (store.noBudgetUntil).
-   */
-  choose(random: Random, chooser: KeyChooser, model: string | null, excluded: i32[] | null, budgets: Budgets | null, headroom: i32[] | null): i32 {
-    this.store.refresh();
-    const i = chooser.choose(random, this.store.inPool, model, excluded, this.store.factors, headroom);
-    return i >= 0 ? i : this.store.fallback(chooser, model, <i64>this.cfg.failover.healthCheckInterval, budgets);
-  }
-
-  /**
-   * A key serving `model` that this request has not tried, after re-reading the pool: one in the
-   * pool, else the untried key expected back first (a retry may find it working); -1 if none.
-   */
-  chooseUntried(random: Random, chooser: KeyChooser, model: string | null, tried: i32[], headroom: i32[] | null): i32 {
-    this.store.refresh();
-    const i = chooser.choose(random, this.store.inPool, model, tried, this.store.factors, headroom);
-    return i >= 0 ? i : this.store.firstBack(chooser, model, tried, <i64>this.cfg.failover.healthCheckInterval);
-  }
 
   /** Key i's AIMD share (thousandths) as of the last read. */
   factorOf(i: i32): i32 {

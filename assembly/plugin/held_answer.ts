@@ -5,7 +5,8 @@
 import { BufferType, MapType } from "../abi/enums";
 import { replaceBufferBytes } from "../runtime/buffers";
 import { sendLocalResponse } from "../runtime/calls";
-import { HeaderList, setHeaderPairs } from "../runtime/headers";
+import { HeaderList } from "../util/header_list";
+import { setHeaderPairs } from "../runtime/headers";
 import { answerHeaders } from "./retry";
 
 /** How much of the held answer's body Envoy has buffered for this filter. */

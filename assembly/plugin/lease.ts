@@ -3,6 +3,7 @@
 // one, so after a reload the prober knows the current token list.
 import { Status } from "../abi/enums";
 import { getShared, lastCas, setShared } from "../runtime/shared_data";
+import { decimalOf } from "../util/decimal";
 
 /** A lease as stored: holder, expiry (ms) and the holder's configuration stamp. */
 export class Lease {
@@ -16,23 +17,13 @@ export class Lease {
     const a = s.indexOf(" ");
     const b = a < 0 ? -1 : s.indexOf(" ", a + 1);
     if (a <= 0 || b < 0) return null;
-    const exp = parseDecimal(s.substring(a + 1, b));
-    const stamp = parseDecimal(s.substring(b + 1));
+    const exp = decimalOf(s, a + 1, b);
+    const stamp = decimalOf(s, b + 1);
     if (exp < 0 || stamp < 0) return null;
     return new Lease(s.substring(0, a), exp, stamp);
   }
 }
 
-function parseDecimal(s: string): i64 {
-  if (s.length == 0 || s.length > 18) return -1;
-  let v: i64 = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return -1;
-    v = v * 10 + (c - 0x30);
-  }
-  return v;
-}
 
 /** Whether `me` (with configuration stamp `stamp`) may take or renew `current` at `now`. Pure. */
 export function mayHold(current: Lease | null, me: string, stamp: i64, now: i64): bool {

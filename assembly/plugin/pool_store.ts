@@ -4,14 +4,7 @@ import { Status } from "../abi/enums";
 import { nowMs, randomU64 } from "../runtime/host";
 import { getShared, lastCas, setShared } from "../runtime/shared_data";
 import { FULL_RATE, PoolState, TokenState, decodePool, encodePool } from "./pool_state";
-import { Budgets } from "./budget";
 import { CREATE_ONLY_CAS } from "./lease";
-import { KeyChooser } from "./key_choice";
-
-/** PoolStore.fallback: no configured key serves the request's model. */
-export const NO_KEY: i32 = -1;
-/** PoolStore.fallback: the keys serving the model are in the pool but rate-limited (see noBudgetUntil). */
-export const NO_BUDGET: i32 = -2;
 
 /** How many times a read-modify-write is retried after a CAS mismatch before it gives up. */
 export const MAX_CAS_RETRIES = 16;
@@ -179,62 +172,10 @@ export class PoolStore {
     return false;
   }
 
-  /** Set by fallback when it returns NO_BUDGET: the earliest rate-limit reset (ms) among those keys. */
-  noBudgetUntil: i64 = 0;
-
-  /**
-   * When no candidate serves the request, among the keys `chooser` allows for `model`: NO_BUDGET
-   * when one of them is in the pool but rate-limited (a request would be refused: it waits for the
-   * reset in noBudgetUntil), else the key expected back first from out of the pool (a request always
-   * carries a real credential); NO_KEY when no configured key serves the model.
-   */
-  fallback(chooser: KeyChooser, model: string | null, probeEveryMs: i64, budgets: Budgets | null): i32 {
-    const now = nowMs();
-    let limited: i64 = i64.MAX_VALUE;
-    for (let i = 0; i < this.ids.length; i++) {
-      if (!chooser.serves(i, model)) continue;
-      const s = this.slot[i];
-      if (s < 0) continue;
-      const t = this.state.tokens[s];
-      if (!t.isIn(now)) continue;
-      if (t.isLimited(now) && t.limitedUntil < limited) limited = t.limitedUntil;
-      else if (budgets != null && budgets.isEmpty(i, now) && budgets.emptyUntilOf(i) < limited) limited = budgets.emptyUntilOf(i);
-    }
-    this.noBudgetUntil = limited != i64.MAX_VALUE ? limited : 0;
-    return this.noBudgetUntil > 0 ? NO_BUDGET : this.firstBack(chooser, model, null, probeEveryMs);
-  }
-
-  /**
-   * Among the keys out of the pool that serve `model` and are not in `excluded`, the one expected
-   * back first: a timed one at its time, a probed one at the next probe, and among equals the one
-   * out the longest. A key the record lacks counts as in (returned at once); NO_KEY when none.
-   */
-  firstBack(chooser: KeyChooser, model: string | null, excluded: i32[] | null, probeEveryMs: i64): i32 {
-    const now = nowMs();
-    let best = NO_KEY;
-    let bestAt: i64 = i64.MAX_VALUE;
-    let bestSince: i64 = i64.MAX_VALUE;
-    for (let i = 0; i < this.ids.length; i++) {
-      if (!chooser.serves(i, model) || (excluded != null && excluded.includes(i))) continue;
-      const s = this.slot[i];
-      if (s < 0) return i;
-      const t = this.state.tokens[s];
-      if (t.isIn(now)) continue;
-      const at = t.returnsAt > 0 ? t.returnsAt : now + probeEveryMs;
-      if (at < bestAt || (at == bestAt && t.outSince < bestSince)) { bestAt = at; bestSince = t.outSince; best = i; }
-    }
-    return best;
-  }
-
   /** State of configured token `i` as of the last read, or null if the record lacks it. */
   token(i: i32): TokenState | null {
     const s = this.slot[i];
     return s < 0 ? null : this.state.tokens[s];
-  }
-
-  /** Index into a PoolState of configured token `i`, for use inside a PoolChange. */
-  slotIn(state: PoolState, i: i32): i32 {
-    return state.indexOf(this.ids[i]);
   }
 
   /** How many configured tokens are in the pool as of the last read. */

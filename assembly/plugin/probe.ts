@@ -1,6 +1,6 @@
 // Probe requests: where they go, what they carry (SPEC 5.2), and which out-of-pool token is probed
 // next. Pure.
-import { HeaderList } from "../runtime/headers";
+import { HeaderList } from "../util/header_list";
 import { PluginConfig } from "./config";
 import { jsonString } from "./json";
 import { RouteShape, pathOnly } from "./route_shape";

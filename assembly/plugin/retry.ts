@@ -1,5 +1,5 @@
 // Retry on failure (SPEC 6): what a request must keep to be sent again, and how a replay is built.
-import { HeaderList } from "../runtime/headers";
+import { HeaderList } from "../util/header_list";
 import { PluginConfig } from "./config";
 import { isCredential } from "./credentials";
 import { ScanKind, findTopLevel } from "./json_scan";

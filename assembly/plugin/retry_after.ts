@@ -1,5 +1,6 @@
 // Retry-After (RFC 9110 10.2.3): delay-seconds or an IMF-fixdate such as
 // "Sun, 06 Nov 1994 08:49:37 GMT". Pure.
+import { decimalOf } from "../util/decimal";
 
 const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
 /** Upper bound on a honoured Retry-After, so a bogus header cannot bench a token for days. */
@@ -7,14 +8,7 @@ export const MAX_RETRY_AFTER_MS: i64 = 3_600_000;
 
 /** The decimal number in `count` characters of `s` from `from`, or -1 when one is not a digit. */
 export function digits(s: string, from: i32, count: i32): i64 {
-  if (from + count > s.length) return -1;
-  let v: i64 = 0;
-  for (let i = from; i < from + count; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return -1;
-    v = v * 10 + (c - 0x30);
-  }
-  return v;
+  return decimalOf(s, from, from + count);
 }
 
 /** Days since 1970-01-01 of a civil date (proleptic Gregorian). */

@@ -4,7 +4,7 @@
 // Envoy 1.40: in the response and body callbacks the request map and the request.* properties are
 // empty). So each VM learns, per client host and path, from the log of one request what the route
 // sent, and replays retries the same way. Pure apart from the clock the caller passes.
-import { HeaderList } from "../runtime/headers";
+import { HeaderList } from "../util/header_list";
 import { getShared, setShared } from "../runtime/shared_data";
 import { CREDENTIAL_HEADERS } from "./credentials";
 

@@ -1,6 +1,6 @@
 // What an upstream answer means for the key that carried it: the one place that decides it, for
 // the answers of the route, their bodies, retry answers and probe answers alike. Pure.
-import { HeaderList } from "../runtime/headers";
+import { HeaderList } from "../util/header_list";
 import { FailoverConfig, ResponseRule } from "./config";
 import { retryAfterDeadline } from "./retry_after";
 

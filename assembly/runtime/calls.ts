@@ -5,7 +5,8 @@ import { proxy_http_call, proxy_send_local_response } from "../abi/imports";
 import { BufferType, MapType, Status } from "../abi/enums";
 import { getBufferBytes } from "./buffers";
 import { findStream } from "./contexts";
-import { HeaderList, getHeaderPairs } from "./headers";
+import { HeaderList } from "../util/header_list";
+import { getHeaderPairs } from "./headers";
 import { setEffectiveContext } from "./host";
 import { SLOT_EXTRA, ptrOf, utf8 } from "./memory";
 

@@ -55,6 +55,8 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
     // Phone width: nothing but the table's own scroller is wider than the screen.
     assert.ok(await page.evaluate(fitsTheScreen), 'the page is wider than a phone');
 
+    // Traffic first: probes go where a request succeeded, so a gateway that has served nothing has no probe target.
+    for (let i = 0; i < 4; i++) assert.equal((await chat(gw)).status, 200);
     setTokens(gw, { 'sk-dash-b': '401' });
     // (The browser's own requests, such as /favicon.ico, also reach the provider: count from here.)
     const from = gw.mock.requests.length;

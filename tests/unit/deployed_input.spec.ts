@@ -4,7 +4,7 @@ import { ScanKind, findTopLevel } from "../../assembly/plugin/json_scan";
 import { ProbeScheduler } from "../../assembly/plugin/probe";
 import { MAX_RETRY_AFTER_MS, retryAfterDeadline } from "../../assembly/plugin/retry_after";
 import { RouteShape } from "../../assembly/plugin/route_shape";
-import { HeaderList } from "../../assembly/runtime/headers";
+import { HeaderList } from "../../assembly/util/header_list";
 
 function errorOf(text: string): string { return parseConfig(text).error; }
 function bytes(s: string): ArrayBuffer { return String.UTF8.encode(s); }
