@@ -6,8 +6,7 @@
 // request per RETEST_MS in each VM is held again: a client that merely sent its body late cannot
 // keep the gateway from reading bodies. Once Envoy has shown a held body, nothing is concluded.
 import { Status } from "../abi/enums";
-import { getShared, setShared } from "../runtime/shared_data";
-import { CREATE_ONLY_CAS } from "./lease";
+import { createShared, readShared, writeShared } from "../runtime/shared_data";
 
 /** How long a held request waits for its first body bytes before the process concludes Envoy hides them. */
 export const BODY_WAIT_MS: i64 = 300;
@@ -44,7 +43,7 @@ export class BodyWait {
    */
   hold(id: u32, now: i64): bool {
     if (this.shown) return true;
-    if (!this.hidden && getShared(this.hiddenKey) != null) {
+    if (!this.hidden && readShared(this.hiddenKey) != null) {
       this.hidden = true;
       this.retestAt = now + RETEST_MS;
     }
@@ -65,7 +64,7 @@ export class BodyWait {
     this.hidden = false;
     this.ids.length = 0;
     this.deadlines.length = 0;
-    setShared(this.shownKey, ONE, 0);
+    writeShared(this.shownKey, ONE, 0);
   }
 
   /** The stream `id` is gone (or released). */
@@ -85,7 +84,7 @@ export class BodyWait {
     let due = false;
     for (let k = 0; k < this.deadlines.length; k++) if (this.deadlines[k] <= now) due = true;
     if (!due) return out;
-    if (getShared(this.shownKey) != null) {
+    if (readShared(this.shownKey) != null) {
       this.shown = true;
       this.ids.length = 0;
       this.deadlines.length = 0;
@@ -101,6 +100,6 @@ export class BodyWait {
 
   /** Records for the process that bodies are hidden; true for the one VM that should say so in the log. */
   claimHidden(): bool {
-    return setShared(this.hiddenKey, ONE, CREATE_ONLY_CAS) == Status.Ok;
+    return createShared(this.hiddenKey, ONE);
   }
 }

@@ -2,82 +2,12 @@
 // request: the budget of each key is a token bucket in one shared record, and a VM leases a chunk
 // of it (one CAS write) and spends the chunk locally. A later queue or a budget shared between
 // gateway replicas builds on the same two operations: lease from a bucket, spend locally.
-import { Status } from "../abi/enums";
-import { getShared, lastCas, setShared } from "../runtime/shared_data";
+import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../runtime/shared_data";
+import { Bucket, COMPLETION_SHARE_DIVISOR, LEASE_MS, NO_BUDGET_LEVEL, Rates, decodeBuckets, encodeBuckets } from "./budget_bucket";
 import { KeyOptions } from "./config";
 import { KeyChooser } from "./key_choice";
 import { FULL_RATE } from "./pool_state";
-
-/** A VM leases this much of a key's rate at a time (ms of it): writes per request ≈ 1 / lease. */
-export const LEASE_MS: i64 = 1000;
-/** A request's completion (`max_tokens`) counts for at most this share of the key's token bucket before the answer says. */
-export const COMPLETION_SHARE_DIVISOR: i64 = 8;
-/** In a snapshot: the key has no such budget. */
-export const NO_BUDGET_LEVEL: i64 = i64.MIN_VALUE;
-const MAX_CAS_RETRIES = 16;
-const MS_PER_MINUTE: f64 = 60_000;
-
-/** One key's buckets as stored: levels at `at` (ms); requests in thousandths. */
-class Bucket {
-  constructor(public id: u64, public requests: i64, public tokens: i64, public at: i64) {}
-}
-
-/** A key's rates at its AIMD share, and the size of its buckets. */
-class Rates {
-  /** Thousandths of a request per ms. */
-  requests: f64;
-  /** Tokens per ms. */
-  tokens: f64;
-  requestCap: i64;
-  tokenCap: i64;
-
-  // A bucket holds the key's whole minute (as OpenAI and Anthropic describe their limits), or
-  // `burst` requests for providers that enforce shorter windows.
-  constructor(rpm: i64, tpm: i64, burst: i64, factor: i32) {
-    const scale = <f64>factor / <f64>FULL_RATE;
-    this.requests = <f64>rpm * 1000 * scale / MS_PER_MINUTE;
-    this.tokens = <f64>tpm * scale / MS_PER_MINUTE;
-    const requestCap = burst > 0 ? min(burst, rpm) : rpm;
-    this.requestCap = max<i64>(1000, <i64>(<f64>requestCap * 1000 * scale));
-    this.tokenCap = max<i64>(1, <i64>(<f64>tpm * scale));
-  }
-
-  /** Key `id`'s bucket among `buckets`, refilled to `now`; a key seen for the first time starts full. */
-  bucketOf(buckets: Bucket[], id: u64, now: i64): Bucket {
-    let b: Bucket | null = null;
-    for (let k = 0; k < buckets.length; k++) if (buckets[k].id == id) b = buckets[k];
-    if (b == null) {
-      b = new Bucket(id, this.requestCap, this.tokenCap, now);
-      buckets.push(b);
-    }
-    const dt = <f64>max<i64>(0, now - b.at);
-    b.requests = min(this.requestCap, b.requests + <i64>(this.requests * dt));
-    b.tokens = min(this.tokenCap, b.tokens + <i64>(this.tokens * dt));
-    b.at = now;
-    return b;
-  }
-}
-
-function encode(buckets: Bucket[]): string {
-  const parts = new Array<string>(buckets.length);
-  for (let i = 0; i < buckets.length; i++) {
-    const b = buckets[i];
-    parts[i] = b.id.toString(16) + "," + b.requests.toString() + "," + b.tokens.toString() + "," + b.at.toString();
-  }
-  return parts.join(";");
-}
-
-function decode(s: string): Bucket[] {
-  const out: Bucket[] = [];
-  if (s.length == 0) return out;
-  const entries = s.split(";");
-  for (let i = 0; i < entries.length; i++) {
-    const f = entries[i].split(",");
-    if (f.length != 4) continue;
-    out.push(new Bucket(U64.parseInt(f[0], 16), I64.parseInt(f[1]), I64.parseInt(f[2]), I64.parseInt(f[3])));
-  }
-  return out;
-}
+import { BUDGET_RECORD } from "./shared_record";
 
 /** This VM's view of the budgets of one configuration. */
 export class Budgets {
@@ -221,59 +151,22 @@ export class Budgets {
 
   // Returns tokens to key i's shared bucket (never above its capacity).
   private giveBack(i: i32, tokens: i64, rates: Rates, now: i64): void {
-    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const v = getShared(this.key);
-      if (v == null) return;
-      const cas = lastCas;
-      const buckets = decode(String.UTF8.decode(v));
-      const b = rates.bucketOf(buckets, this.ids[i], now);
-      b.tokens = min(rates.tokenCap, b.tokens + tokens);
-      const status = setShared(this.key, String.UTF8.encode(encode(buckets)), cas);
-      if (status == Status.Ok) {
-        this.emptyUntil[i] = 0;
-        return;
-      }
-      if (status != Status.CasMismatch) return;
-    }
+    if (compareAndSwap(this.key, new GiveBack(rates, this.ids[i], tokens, now)) == CasOutcome.Stored) this.emptyUntil[i] = 0;
   }
 
   // Leases at least one request (and the tokens needed) from key i's shared bucket.
   private lease(i: i32, tokens: i64, factor: i32, now: i64): bool {
-    const rates = this.rates(i, factor);
-    const reqRate = rates.requests, tokRate = rates.tokens, tokCap = rates.tokenCap;
     const needReq = this.rpm[i] > 0 && this.requestsLeft[i] < 1000;
-    const needTok = this.tpm[i] > 0 && this.tokensLeft[i] < tokens;
-    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const v = getShared(this.key);
-      const cas = v == null ? 0xffffffff : lastCas;
-      const buckets = v != null ? decode(String.UTF8.decode(v)) : [];
-      const b = rates.bucketOf(buckets, this.ids[i], now);
-      let grantReq: i64 = 0, grantTok: i64 = 0;
-      if (needReq) {
-        if (b.requests < 1000) return this.markEmpty(i, now, <f64>(<i64>1000 - b.requests) / reqRate);
-        grantReq = min(b.requests, max<i64>(1000, <i64>(reqRate * <f64>LEASE_MS)));
-        grantReq -= grantReq % 1000;
-      }
-      if (needTok) {
-        const want = tokens - this.tokensLeft[i];
-        // An estimate is at most the bucket (estimateFor), so a full bucket always serves it;
-        // a level below zero comes only from answers that used more than estimated.
-        const enough = b.tokens >= min(want, tokCap);
-        if (!enough) return this.markEmpty(i, now, <f64>(min<i64>(want, tokCap) - b.tokens) / tokRate);
-        grantTok = max(want, min(b.tokens, <i64>(tokRate * <f64>LEASE_MS)));
-      }
-      b.requests -= grantReq;
-      b.tokens -= grantTok;
-      const status = setShared(this.key, String.UTF8.encode(encode(buckets)), cas);
-      if (status == Status.Ok) {
-        this.requestsLeft[i] += grantReq;
-        this.tokensLeft[i] += grantTok;
-        this.emptyUntil[i] = 0;
-        return true;
-      }
-      if (status != Status.CasMismatch) return false;
+    const want = this.tpm[i] > 0 && this.tokensLeft[i] < tokens ? tokens - this.tokensLeft[i] : 0;
+    const grant = new Grant(this.rates(i, factor), this.ids[i], needReq, want, now);
+    if (compareAndSwap(this.key, grant) != CasOutcome.Stored) {
+      if (grant.emptyForMs >= 0) this.emptyUntil[i] = now + max<i64>(1, <i64>Math.ceil(grant.emptyForMs));
+      return false;
     }
-    return false;
+    this.requestsLeft[i] += grant.requests;
+    this.tokensLeft[i] += grant.tokens;
+    this.emptyUntil[i] = 0;
+    return true;
   }
 
   /**
@@ -282,8 +175,7 @@ export class Budgets {
    * no such budget; a level may be below zero (answers used more than estimated).
    */
   snapshot(now: i64, factors: i32[] | null): i64[][] {
-    const v = getShared(this.key);
-    const buckets = v != null ? decode(String.UTF8.decode(v)) : [];
+    const buckets = bucketsOf(readShared(this.key));
     const out = new Array<i64[]>(this.ids.length);
     for (let i = 0; i < this.ids.length; i++) {
       const rates = this.rates(i, factors != null ? factors[i] : FULL_RATE);
@@ -294,8 +186,67 @@ export class Budgets {
     return out;
   }
 
-  private markEmpty(i: i32, now: i64, waitMs: f64): bool {
-    this.emptyUntil[i] = now + max<i64>(1, <i64>Math.ceil(waitMs));
-    return false;
+}
+
+function bucketsOf(v: SharedValue | null): Bucket[] {
+  const payload = BUDGET_RECORD.decode(v);
+  return payload != null ? decodeBuckets(payload) : [];
+}
+
+/** Credit back to one key's bucket (nothing when the record is missing: a new one starts full). */
+class GiveBack extends SharedUpdate {
+  constructor(private rates: Rates, private id: u64, private tokens: i64, private now: i64) { super(); }
+
+  next(current: SharedValue | null): ArrayBuffer | null {
+    if (current == null) return null;
+    const buckets = bucketsOf(current);
+    const b = this.rates.bucketOf(buckets, this.id, this.now);
+    b.tokens = min(this.rates.tokenCap, b.tokens + this.tokens);
+    return BUDGET_RECORD.encode(encodeBuckets(buckets));
+  }
+}
+
+/**
+ * A lease from one key's bucket: a second of its rate, at least one request (`needRequest`) and
+ * the `wantTokens` asked; none when the bucket has too little (`emptyForMs`: until it refills).
+ */
+class Grant extends SharedUpdate {
+  requests: i64 = 0;
+  tokens: i64 = 0;
+  /** How long until the bucket has enough (-1: it had). */
+  emptyForMs: f64 = -1;
+
+  constructor(private rates: Rates, private id: u64, private needRequest: bool, private wantTokens: i64, private now: i64) { super(); }
+
+  next(current: SharedValue | null): ArrayBuffer | null {
+    const rates = this.rates;
+    const buckets = bucketsOf(current);
+    const b = rates.bucketOf(buckets, this.id, this.now);
+    this.requests = 0;
+    this.tokens = 0;
+    this.emptyForMs = -1;
+    if (this.needRequest) {
+      if (b.requests < 1000) {
+        this.emptyForMs = <f64>(<i64>1000 - b.requests) / rates.requests;
+        return null;
+      }
+      const grant = min(b.requests, max<i64>(1000, <i64>(rates.requests * <f64>LEASE_MS)));
+      this.requests = grant - grant % 1000;
+    }
+    const want = this.wantTokens;
+    if (want > 0) {
+      // An estimate is at most the bucket (estimateFor), so a full bucket always serves it;
+      // a level below zero comes only from answers that used more than estimated.
+      const need = min(want, rates.tokenCap);
+      if (b.tokens < need) {
+        this.requests = 0;
+        this.emptyForMs = <f64>(need - b.tokens) / rates.tokens;
+        return null;
+      }
+      this.tokens = max(want, min(b.tokens, <i64>(rates.tokens * <f64>LEASE_MS)));
+    }
+    b.requests -= this.requests;
+    b.tokens -= this.tokens;
+    return BUDGET_RECORD.encode(encodeBuckets(buckets));
   }
 }

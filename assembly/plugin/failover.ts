@@ -4,15 +4,16 @@ import { LogLevel } from "../abi/enums";
 import { CallAnswer, CallHandler, dispatchCall } from "../runtime/calls";
 import { getProperty, nowMs } from "../runtime/host";
 import { log, logEnabled } from "../runtime/log";
-import { getShared, setShared } from "../runtime/shared_data";
+import { CasOutcome, readShared, writeShared } from "../runtime/shared_data";
 import { PluginConfig } from "./config";
 import { fingerprint } from "./fingerprint";
-import { acquireLease } from "./lease";
+import { acquireLease } from "./lease_store";
 import { AddTokens, CountFailure, CountProbe, CountSuccess, LimitUntil, Recover, RestoreDue } from "./pool_changes";
 import { PluginMetrics } from "./metrics";
 import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
 import { Budgets } from "./budget";
 import { PoolStore } from "./pool_store";
+import { TARGET_RECORD } from "./shared_record";
 import { ProbeScheduler, ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
 import { Random } from "./random";
 import { AnswerOrigin, VerdictKind, judgeProbe } from "./verdict";
@@ -100,7 +101,7 @@ export class Failover {
 
   /** The provider said key `i` has nothing left until `until`: no VM chooses it before then. */
   limit(i: i32, until: i64): void {
-    if (this.store.update(new LimitUntil(this.store.ids[i], until)) && logEnabled(LogLevel.Info)) {
+    if (this.store.update(new LimitUntil(this.store.ids[i], until)) == CasOutcome.Stored && logEnabled(LogLevel.Info)) {
       log(LogLevel.Info, "token " + this.fingerprintOf(i) + " has no rate limit left for " + (until - nowMs()).toString() + " ms");
     }
   }
@@ -114,7 +115,7 @@ export class Failover {
     // Envoy's own replies (a later filter's 413, a timeout) prove nothing about the key.
     if (!origin.fromProvider()) return;
     const change = new CountSuccess(this.store.ids[i], nowMs());
-    if (!this.store.update(change)) return;
+    if (this.store.update(change) != CasOutcome.Stored) return;
     this.metrics.inPool(this.store.inPoolCount);
     if (change.restored) {
       this.metrics.restored(i);
@@ -155,7 +156,7 @@ export class Failover {
     const change = new CountFailure(this.store.ids[i], status, nowMs(), retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
       this.store.ids, maxOut);
     this.metrics.failure(i, status);
-    if (this.store.update(change) && change.outcome == FailureOutcome.Ejected) {
+    if (this.store.update(change) == CasOutcome.Stored && change.outcome == FailureOutcome.Ejected) {
       this.metrics.ejected(i);
       this.metrics.inPool(this.store.inPoolCount);
       if (logEnabled(LogLevel.Info)) {
@@ -182,7 +183,7 @@ export class Failover {
     const text = target.encode();
     if (text == this.knownTarget) return;
     this.knownTarget = text;
-    setShared(this.targetKey, String.UTF8.encode(text), 0);
+    writeShared(this.targetKey, TARGET_RECORD.encode(text), 0);
   }
 
   /** Timer: renew the lease; as holder restore due tokens and probe the others. */
@@ -195,7 +196,7 @@ export class Failover {
     }
     if (!this.holdsLease) return;
     const restore = new RestoreDue(now);
-    if (this.store.update(restore)) {
+    if (this.store.update(restore) == CasOutcome.Stored) {
       for (let k = 0; k < restore.restored.length; k++) {
         const i = this.store.ids.indexOf(restore.restored[k]);
         if (i < 0) continue;
@@ -270,9 +271,8 @@ export class Failover {
   }
 
   private readTarget(): ProbeTarget | null {
-    const v = getShared(this.targetKey);
-    if (v == null) return null;
-    const text = String.UTF8.decode(v);
+    const text = TARGET_RECORD.decode(readShared(this.targetKey));
+    if (text == null) return null;
     this.knownTarget = text;
     return ProbeTarget.decode(text);
   }
@@ -288,7 +288,7 @@ export class Failover {
     const ok = v.kind == VerdictKind.Success;
     const change = new CountProbe(this.store.ids[i], ok, status, this.cfg.failover.successThreshold, now, v.retryAfterAt);
     this.metrics.probe(i, ok);
-    if (this.store.update(change) && change.restored) {
+    if (this.store.update(change) == CasOutcome.Stored && change.restored) {
       this.metrics.restored(i);
       this.metrics.inPool(this.store.inPoolCount);
       if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after a successful probe");

@@ -7,7 +7,7 @@
 import { MetricType } from "../abi/enums";
 import { NO_METRIC, defineMetric, incrementMetric, recordMetric } from "../runtime/metrics";
 import { KeyOptions } from "./config";
-import { NO_BUDGET_LEVEL } from "./budget";
+import { NO_BUDGET_LEVEL } from "./budget_bucket";
 
 const PREFIX = "ai_token_failover.";
 

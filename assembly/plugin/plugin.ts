@@ -9,13 +9,14 @@ import { EncodedCredentials } from "./credentials";
 import { Failover, poolKeyPrefix } from "./failover";
 import { fingerprint, hash64 } from "./fingerprint";
 import { KeyChooser } from "./key_choice";
-import { Lease, readLease } from "./lease";
+import { Lease } from "./lease";
+import { readLease } from "./lease_store";
 import { PluginMetrics, poolLabel } from "./metrics";
 import { TokenState } from "./pool_state";
 import { Random } from "./random";
 import { Headroom, RateLimitHeaders } from "./rate_limit";
 import { HeldBodies } from "./retry";
-import { RouteShapes } from "./route_shape";
+import { RouteShapes } from "./route_shapes";
 import { renderStatus } from "./status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./verdict";
 

@@ -1,13 +1,10 @@
 // The pool record in shared data: read once per request (decoded only when its CAS changed),
 // changed by bounded compare-and-swap loops, created through a deterministic initial value.
-import { Status } from "../abi/enums";
 import { nowMs, randomU64 } from "../runtime/host";
-import { getShared, lastCas, setShared } from "../runtime/shared_data";
-import { FULL_RATE, PoolState, TokenState, decodePool, encodePool } from "./pool_state";
-import { CREATE_ONLY_CAS } from "./lease";
-
-/** How many times a read-modify-write is retried after a CAS mismatch before it gives up. */
-export const MAX_CAS_RETRIES = 16;
+import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, createShared, readShared, writeShared } from "../runtime/shared_data";
+import { decodePool, encodePool } from "./pool_codec";
+import { FULL_RATE, PoolState, TokenState } from "./pool_state";
+import { POOL_RECORD } from "./shared_record";
 
 /** A change to apply to the pool state inside a CAS loop. */
 export abstract class PoolChange {
@@ -100,8 +97,8 @@ export class PoolStore {
 
   /** Refreshes the view with one shared-data read (the generation); creates the record when missing. */
   refresh(): bool {
-    const g = getShared(this.genKey);
-    const gen = g != null && g.byteLength == 8 ? load<u64>(changetype<usize>(g)) : 0;
+    const g = readShared(this.genKey);
+    const gen = g != null && g.bytes.byteLength == 8 ? load<u64>(changetype<usize>(g.bytes)) : 0;
     if (gen == 0 || gen != this.gen) {
       // The record changed since this view was read (or was never read): read it now. It is read
       // after the generation, so it is at least as new as that generation.
@@ -116,16 +113,18 @@ export class PoolStore {
   }
 
   private readRecord(): bool {
-    const v = getShared(this.key);
+    let v = readShared(this.key);
     if (v == null) {
-      // Created with a CAS no stored key has: a VM that lost the race to create the record does
-      // not overwrite it (and a failure counted meanwhile), it reads the winner's record.
-      if (setShared(this.key, String.UTF8.encode(encodePool(this.initialState())), CREATE_ONLY_CAS) == Status.Ok) this.bumpGeneration();
-      const created = getShared(this.key);
-      if (created == null) return false;
-      return this.decode(created, lastCas);
+      // Created only if still missing: a VM that lost the race to create the record does not
+      // overwrite it (and a failure counted meanwhile), it reads the winner's record.
+      if (createShared(this.key, POOL_RECORD.encode(encodePool(this.initialState())))) this.bumpGeneration();
+      v = readShared(this.key);
+      if (v == null) return false;
     }
-    if (lastCas != this.cas) return this.decode(v, lastCas);
+    if (v.cas == this.cas) return true;
+    const state = this.decode(v);
+    if (state == null) return false;
+    this.adopt(state, v.cas);
     return true;
   }
 
@@ -135,41 +134,35 @@ export class PoolStore {
     const g = new ArrayBuffer(8);
     store<u64>(changetype<usize>(g), this.nextGen);
     this.nextGen += 2;
-    setShared(this.genKey, g, 0);
+    writeShared(this.genKey, g, 0);
     this.gen = 0;
   }
 
-  private decode(bytes: ArrayBuffer, cas: u32): bool {
-    const state = decodePool(String.UTF8.decode(bytes));
-    if (state == null) return false;
-    this.adopt(state, cas);
-    return true;
+  private decode(v: SharedValue): PoolState | null {
+    const payload = POOL_RECORD.decode(v);
+    return payload != null ? decodePool(payload) : null;
   }
 
-  /** Applies `change` with compare-and-swap, retrying on mismatch; returns whether it was stored. */
-  update(change: PoolChange): bool {
-    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const v = getShared(this.key);
-      let state: PoolState | null = null;
-      const cas = lastCas;
-      if (v != null) state = cas == this.cas ? this.state : decodePool(String.UTF8.decode(v));
-      // A missing or unreadable record is rebuilt from the configured tokens.
-      if (state == null) state = this.initialState();
-      else if (state === this.state) state = clonePool(state);
-      if (!change.apply(state)) {
-        if (v != null && cas != this.cas && state != null) this.adopt(state, cas);
-        return true;
-      }
-      const status = setShared(this.key, String.UTF8.encode(encodePool(state)), v == null ? CREATE_ONLY_CAS : cas);
-      if (status == Status.Ok) {
-        // Our own write's CAS is unknown without another read; force a decode next time.
-        this.adopt(state, 0);
-        this.bumpGeneration();
-        return true;
-      }
-      if (status != Status.CasMismatch) return false;
+  /** Applies `change` with compare-and-swap: Stored, Unchanged (nothing to write) or Lost. */
+  update(change: PoolChange): CasOutcome {
+    const write = new PoolWrite(this, change);
+    const outcome = compareAndSwap(this.key, write);
+    if (outcome == CasOutcome.Stored) {
+      // Our own write's CAS is unknown without another read; force a decode next time.
+      this.adopt(write.state!, 0);
+      this.bumpGeneration();
+    } else if (outcome == CasOutcome.Unchanged && write.readCas != this.cas && write.state != null) {
+      this.adopt(write.state!, write.readCas);
     }
-    return false;
+    return outcome;
+  }
+
+  /** The state to change for a record read at `v`: this view's own when it is that record, else decoded. */
+  stateFor(v: SharedValue | null): PoolState {
+    let state: PoolState | null = null;
+    if (v != null) state = v.cas == this.cas ? clonePool(this.state) : this.decode(v);
+    // A missing or unreadable record is rebuilt from the configured tokens.
+    return state != null ? state : this.initialState();
   }
 
   /** State of configured token `i` as of the last read, or null if the record lacks it. */
@@ -207,4 +200,19 @@ function clonePool(p: PoolState): PoolState {
     c.tokens.push(t);
   }
   return c;
+}
+
+/** One PoolChange applied to the record as read: what it wrote (or would have), and the read's CAS. */
+class PoolWrite extends SharedUpdate {
+  state: PoolState | null = null;
+  readCas: u32 = 0;
+
+  constructor(private pool: PoolStore, private change: PoolChange) { super(); }
+
+  next(current: SharedValue | null): ArrayBuffer | null {
+    const state = this.pool.stateFor(current);
+    this.state = state;
+    this.readCas = current != null ? current.cas : 0;
+    return this.change.apply(state) ? POOL_RECORD.encode(encodePool(state)) : null;
+  }
 }

@@ -1,6 +1,6 @@
 // The plugin's root context: configuration, the failover coordinator, ticks and call answers.
 import { BufferType, LogLevel, Status } from "../abi/enums";
-import { getShared, setShared } from "../runtime/shared_data";
+import { createShared, readShared } from "../runtime/shared_data";
 import { getBufferBytes } from "../runtime/buffers";
 import { RootContext, StreamContext, findStream } from "../runtime/contexts";
 import { getProperty, nowMs, setEffectiveContext, setTickPeriod } from "../runtime/host";
@@ -9,7 +9,6 @@ import { logEnabled, logError, logWarn } from "../runtime/log";
 import { parseConfig } from "./config";
 import { hash64 } from "./fingerprint";
 import { TokenFilter } from "./filter";
-import { CREATE_ONLY_CAS } from "./lease";
 import { Plugin, TickControl } from "./plugin";
 
 /**
@@ -18,8 +17,8 @@ import { Plugin, TickControl } from "./plugin";
  */
 function firstToConfigure(text: string): bool {
   const key = String.UTF8.encode("ai-token-failover:configured:" + hash64(text).toString(16));
-  if (getShared(key) != null) return false;
-  return setShared(key, String.UTF8.encode("1"), CREATE_ONLY_CAS) == Status.Ok;
+  if (readShared(key) != null) return false;
+  return createShared(key, String.UTF8.encode("1"));
 }
 
 /** Root context of one plugin configuration in one VM: runs the lifecycle of its Plugin. */

@@ -3,15 +3,12 @@
 // route's headers, and that rewritten map is readable again only at access-log time (checked in
 // Envoy 1.40: in the response and body callbacks the request map and the request.* properties are
 // empty). So each VM learns, per client host and path, from the log of one request what the route
-// sent, and replays retries the same way. Pure apart from the clock the caller passes.
+// sent, and replays retries the same way. Pure (route_shapes.ts keeps them).
 import { HeaderList } from "../util/header_list";
-import { getShared, setShared } from "../runtime/shared_data";
 import { CREDENTIAL_HEADERS } from "./credentials";
 
 /** A learned shape is used this long, then learned again from the next request (routes change). */
 export const SHAPE_TTL_MS: i64 = 60_000;
-/** At most this many host+path keys per VM; past it the oldest learning starts over. */
-const MAX_SHAPES = 64;
 
 // Hop-by-hop headers, and content-length, which the host recomputes for a body it sends.
 export const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "content-length"];
@@ -113,58 +110,4 @@ export function shapeKey(rawHeaders: ArrayBuffer): u64 {
   h = hashBytes(h, <usize>(authority >> 32), <usize>(authority & 0xffffffff), -1);
   h = (h ^ 0x20) * 0x100000001b3;
   return hashBytes(h, <usize>(path >> 32), <usize>(path & 0xffffffff), 0x3f);
-}
-
-/**
- * The shapes one VM knows: those it learned, and those another VM of the process published in
- * shared data (so a route is learned once per process, not once per worker).
- */
-export class RouteShapes {
-  private shapes: Map<u64, RouteShape> = new Map();
-  /** Shared-data key prefix of published shapes ("" until configured: nothing is shared). */
-  sharedPrefix: string = "";
-
-  /** The shape for `key` if learned within SHAPE_TTL_MS, else null. */
-  get(key: u64, now: i64): RouteShape | null {
-    if (!this.shapes.has(key)) return null;
-    const s = this.shapes.get(key);
-    return now - s.learnedAt < SHAPE_TTL_MS ? s : null;
-  }
-
-  /** Stores a learned shape. */
-  put(key: u64, shape: RouteShape): void {
-    if (this.shapes.size >= MAX_SHAPES && !this.shapes.has(key)) this.shapes.clear();
-    this.shapes.set(key, shape);
-  }
-
-  /**
-   * Learns a shape and publishes it for the other VMs: one read, and a write only when the route
-   * does something the published copy does not say (first learned in the process, or changed).
-   */
-  learn(key: u64, shape: RouteShape): void {
-    this.put(key, shape);
-    if (this.sharedPrefix.length == 0) return;
-    const v = getShared(this.sharedKey(key));
-    const published = v != null ? RouteShape.decode(String.UTF8.decode(v)) : null;
-    if (published != null && published.sameRoute(shape)) return;
-    setShared(this.sharedKey(key), String.UTF8.encode(shape.encode()), 0);
-  }
-
-  /** The shape for `key`: this VM's, else the one published by another VM (one read). */
-  find(key: u64, now: i64): RouteShape | null {
-    const own = this.get(key, now);
-    if (own != null || this.sharedPrefix.length == 0) return own;
-    const v = getShared(this.sharedKey(key));
-    if (v == null) return null;
-    const shape = RouteShape.decode(String.UTF8.decode(v));
-    if (shape == null) return null;
-    // Kept as freshly learned here: this VM learns the route itself within SHAPE_TTL_MS anyway.
-    shape.learnedAt = now;
-    this.put(key, shape);
-    return shape;
-  }
-
-  private sharedKey(key: u64): ArrayBuffer {
-    return String.UTF8.encode(this.sharedPrefix + key.toString(16));
-  }
 }

@@ -1,6 +1,6 @@
 // The status endpoint's JSON document: per token its fingerprint and state, the lease holder and
 // a summary of the configuration. Never a raw token.
-import { NO_BUDGET_LEVEL } from "./budget";
+import { NO_BUDGET_LEVEL } from "./budget_bucket";
 import { KeyOptions, PluginConfig } from "./config";
 import { jsonString } from "./json";
 import { Lease } from "./lease";

@@ -376,3 +376,18 @@ test('a route one VM has learned is known to the others: their first retries go 
   assert.equal(retries[0].get('x-route-added'), 'yes');
   assert.ok(host.shared.writes > learnWrites, 'the failure was counted');
 });
+
+test('a shared record of another version is ignored, never misread: one warning per VM, and the pool is rebuilt in this version', () => {
+  const host = new Host();
+  host.shared.set(POOL_KEY, '9;' + TOKENS.map((_, k) => `${k},1,ff,0,0,0,0`).join(';'), 0);
+  const vm = host.createVm();
+  assert.equal(vm.configure(config({ failover: { failureThreshold: 1 } }))[0], true);
+  const served = new Set<string | null>();
+  for (let i = 0; i < 40; i++) served.add(roundTrip(vm, statusByToken({ 'sk-d': 401 })).token);
+  // The foreign record's "every key out" was not read: every key served.
+  assert.deepEqual([...served].sort(), TOKENS);
+  const warnings = host.logs.filter((l) => l.msg.includes('ignoring a shared pool record of version 9'));
+  assert.equal(warnings.length, 1, host.logs.map((l) => l.msg).join('\n'));
+  assert.ok((host.shared.text(POOL_KEY) ?? '').startsWith('1;'));
+  assert.equal(outCount(host), 1);
+});

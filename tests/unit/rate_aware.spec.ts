@@ -1,6 +1,7 @@
 import { parseConfig } from "../../assembly/plugin/config";
 import { globMatch } from "../../assembly/plugin/glob";
-import { decodePool, encodePool, PoolState, TokenState } from "../../assembly/plugin/pool_state";
+import { decodePool, encodePool } from "../../assembly/plugin/pool_codec";
+import { PoolState, TokenState } from "../../assembly/plugin/pool_state";
 import { parseDuration, parseRfc3339, requestsBackAt, resetAt } from "../../assembly/plugin/rate_limit";
 
 function errorOf(text: string): string { return parseConfig(text).error; }
@@ -79,18 +80,18 @@ describe("pool record with rate limits", () => {
     const p = new PoolState();
     p.tokens.push(TokenState.fresh(1));
     p.tokens.push(TokenState.fresh(2));
-    expect(encodePool(p)).toBe("1;1,0,0,0,0,0,0;2,0,0,0,0,0,0");
+    expect(encodePool(p)).toBe("1,0,0,0,0,0,0;2,0,0,0,0,0,0");
     p.limitUntil(1, 0x1234);
     const text = encodePool(p);
-    expect(text).toBe("1;1,0,0,0,0,0,0;2,0,0,0,0,0,0,1234,3e8");
+    expect(text).toBe("1,0,0,0,0,0,0;2,0,0,0,0,0,0,1234,3e8");
     const back = decodePool(text)!;
     expect(back.tokens[0].limitedUntil).toBe(0);
     expect(back.tokens[1].limitedUntil).toBe(0x1234);
     expect(back.tokens[1].isLimited(0x1000)).toBe(true);
     expect(back.tokens[1].isLimited(0x1234)).toBe(false);
-    expect(decodePool("1;1,0,0,0,0,0,0,1")).toBeNull();
-    expect(decodePool("1;1,0,0,0,0,0,0,0,1f4")!.tokens[0].rateFactor).toBe(500);
-    expect(decodePool("1;1,0,0,0,0,0,0,0,0")).toBeNull();
+    expect(decodePool("1,0,0,0,0,0,0,1")).toBeNull();
+    expect(decodePool("1,0,0,0,0,0,0,0,1f4")!.tokens[0].rateFactor).toBe(500);
+    expect(decodePool("1,0,0,0,0,0,0,0,0")).toBeNull();
   });
 });
 
