@@ -1,4 +1,4 @@
-// A strict JSON reader for untrusted input: it never traps, it returns null and sets jsonError.
+// A strict JSON reader for untrusted input: it never traps; a syntax error comes back with the document's result.
 
 /** Kinds of JSON values. */
 export const enum JsonKind { Null, Bool, Number, String, Array, Object }
@@ -23,16 +23,17 @@ export class JsonValue {
 }
 
 /** Why the last parseJson call returned null. */
-export let jsonError = "";
 
 const MAX_DEPTH = 64;
 
 class Reader {
   pos: i32 = 0;
+  /** The first syntax error ("" while none). */
+  error: string = "";
   constructor(public s: string) {}
 
   fail(what: string): JsonValue | null {
-    jsonError = what + " at offset " + this.pos.toString();
+    if (this.error.length == 0) this.error = what + " at offset " + this.pos.toString();
     return null;
   }
 
@@ -202,15 +203,25 @@ function boolValue(b: bool): JsonValue {
   return v;
 }
 
-/** Parses a whole JSON document; null (with jsonError set) on any syntax error or trailing data. */
-export function parseJson(text: string): JsonValue | null {
-  jsonError = "";
+/** A parsed document: its value, or null and the syntax error. */
+export class JsonDocument {
+  constructor(readonly value: JsonValue | null, readonly error: string) {}
+}
+
+/** Reads a whole JSON document; a syntax error or trailing data gives no value and says where. */
+export function readJson(text: string): JsonDocument {
   const r = new Reader(text);
-  const v = r.value(0);
-  if (v == null) return null;
-  r.skipSpace();
-  if (r.pos != text.length) return r.fail("unexpected data after the document");
-  return v;
+  let v = r.value(0);
+  if (v != null) {
+    r.skipSpace();
+    if (r.pos != text.length) v = r.fail("unexpected data after the document");
+  }
+  return new JsonDocument(v, r.error);
+}
+
+/** The value of a whole JSON document, or null when it is not one. */
+export function parseJson(text: string): JsonValue | null {
+  return readJson(text).value;
 }
 
 /** A JSON string literal (quotes included) for `s`; linear (pieces joined once). */

@@ -6,7 +6,7 @@ import { RootContext, StreamContext, findStream } from "../runtime/contexts";
 import { getProperty, nowMs, setEffectiveContext, setTickPeriod } from "../runtime/host";
 import { BODY_WAIT_TICK_MS } from "./body_wait";
 import { logEnabled, logError, logWarn } from "../runtime/log";
-import { parseConfig } from "./config";
+import { parseConfig } from "./config_parse";
 import { hash64 } from "./fingerprint";
 import { TokenFilter } from "./filter";
 import { Plugin, TickControl } from "./plugin";

@@ -214,9 +214,6 @@ class Parser {
   }
 }
 
-/** Compile error of the last compilePattern call, or "". */
-export let patternError = "";
-
 /** True when `pattern` matches all of `text` (text at most 63 characters). */
 function wholeMatch(root: Node, text: string): bool {
   return ((root.step(text, 1) >> <u64>text.length) & 1) != 0;
@@ -231,19 +228,18 @@ export class StatusSet {
     return status >= 0 && status < 1000 && unchecked(this.table[status]);
   }
 
-  /** Adds every three-digit status the pattern matches; false (with patternError) if it does not compile. */
-  addPattern(pattern: string): bool {
-    patternError = "";
-    if (pattern.length == 0) { patternError = "empty pattern"; return false; }
-    if (pattern.length > MAX_PATTERN_LENGTH) { patternError = "longer than " + MAX_PATTERN_LENGTH.toString() + " characters"; return false; }
+  /** Adds every three-digit status the pattern matches; returns "" or, when it does not compile, why. */
+  addPattern(pattern: string): string {
+    if (pattern.length == 0) return "empty pattern";
+    if (pattern.length > MAX_PATTERN_LENGTH) return "longer than " + MAX_PATTERN_LENGTH.toString() + " characters";
     const p = new Parser(pattern);
     const root = p.alternation();
-    if (root == null || p.error.length > 0) { patternError = p.error; return false; }
-    if (p.pos != pattern.length) { patternError = "unexpected ')' at position " + p.pos.toString(); return false; }
+    if (root == null || p.error.length > 0) return p.error;
+    if (p.pos != pattern.length) return "unexpected ')' at position " + p.pos.toString();
     for (let s = 0; s < 1000; s++) {
       const text = (s < 10 ? "00" : s < 100 ? "0" : "") + s.toString();
       if (wholeMatch(root, text)) unchecked(this.table[s] = true);
     }
-    return true;
+    return "";
   }
 }

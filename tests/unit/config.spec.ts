@@ -1,4 +1,4 @@
-import { parseConfig } from "../../assembly/plugin/config";
+import { parseConfig } from "../../assembly/plugin/config_parse";
 
 function errorOf(text: string): string {
   const r = parseConfig(text);

@@ -1,4 +1,4 @@
-import { parseConfig } from "../../assembly/plugin/config";
+import { parseConfig } from "../../assembly/plugin/config_parse";
 import { parseJson } from "../../assembly/plugin/json";
 import { ScanKind, findTopLevel } from "../../assembly/plugin/json_scan";
 import { ProbeScheduler } from "../../assembly/plugin/probe";

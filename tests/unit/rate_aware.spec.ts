@@ -1,4 +1,4 @@
-import { parseConfig } from "../../assembly/plugin/config";
+import { parseConfig } from "../../assembly/plugin/config_parse";
 import { globMatch } from "../../assembly/plugin/glob";
 import { decodePool, encodePool } from "../../assembly/plugin/pool_codec";
 import { PoolState, TokenState } from "../../assembly/plugin/pool_state";
