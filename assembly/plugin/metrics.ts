@@ -6,8 +6,8 @@
 // in one process never share a series.
 import { MetricType } from "../abi/enums";
 import { NO_METRIC, defineMetric, incrementMetric, recordMetric } from "../runtime/metrics";
-import { KeyOptions } from "./config";
-import { NO_BUDGET_LEVEL } from "./budget_bucket";
+import { KeyOptions } from "./config/config";
+import { NO_BUDGET_LEVEL } from "./budget/budget_bucket";
 
 const PREFIX = "ai_token_failover.";
 

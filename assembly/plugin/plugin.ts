@@ -2,23 +2,23 @@
 // stream of that configuration uses. A reconfiguration builds a new Plugin; a stream keeps the one
 // it was created with, so one request never sees two configurations.
 import { nowMs, randomU64 } from "../runtime/host";
-import { BodyWait } from "./body_wait";
-import { Budgets } from "./budget";
-import { PluginConfig } from "./config";
-import { EncodedCredentials } from "./credentials";
-import { Failover, poolKeyPrefix } from "./failover";
-import { fingerprint, hash64 } from "./fingerprint";
-import { KeyChooser } from "./key_choice";
-import { Lease } from "./lease";
-import { readLease } from "./lease_store";
+import { BodyWait } from "./http/body_wait";
+import { Budgets } from "./budget/budget";
+import { PluginConfig } from "./config/config";
+import { EncodedCredentials } from "./keys/credential_headers";
+import { Failover, poolKeyPrefix } from "./pool/failover";
+import { fingerprint, hash64 } from "../util/fingerprint";
+import { KeyChooser } from "./keys/key_choice";
+import { Lease } from "./pool/lease";
+import { readLease } from "./pool/lease_store";
 import { PluginMetrics, poolLabel } from "./metrics";
-import { TokenState } from "./pool_state";
-import { Random } from "./random";
-import { Headroom, RateLimitHeaders } from "./rate_limit";
-import { HeldBodies } from "./retry";
-import { RouteShapes } from "./route_shapes";
-import { renderStatus } from "./status_page";
-import { rulesNeedBody, rulesNeedHeaders } from "./verdict";
+import { TokenState } from "./pool/pool_state";
+import { Random } from "../util/random";
+import { Headroom, RateLimitHeaders } from "./budget/rate_limit";
+import { HeldBodies } from "./retry/replay";
+import { RouteShapes } from "./retry/route_shapes";
+import { renderStatus } from "./http/status_page";
+import { rulesNeedBody, rulesNeedHeaders } from "./judge/verdict";
 
 /** What a stream may ask of its root context: ticks fast while a request waits for its body. */
 export abstract class TickControl {

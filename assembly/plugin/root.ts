@@ -1,14 +1,14 @@
 // The plugin's root context: configuration, the failover coordinator, ticks and call answers.
-import { BufferType, LogLevel, Status } from "../abi/enums";
+import { BufferType, LogLevel } from "../abi/enums";
 import { createShared, readShared } from "../runtime/shared_data";
 import { getBufferBytes } from "../runtime/buffers";
 import { RootContext, StreamContext, findStream } from "../runtime/contexts";
 import { getProperty, nowMs, setEffectiveContext, setTickPeriod } from "../runtime/host";
-import { BODY_WAIT_TICK_MS } from "./body_wait";
+import { BODY_WAIT_TICK_MS } from "./http/body_wait";
 import { logEnabled, logError, logWarn } from "../runtime/log";
-import { parseConfig } from "./config_parse";
-import { hash64 } from "./fingerprint";
-import { TokenFilter } from "./filter";
+import { parseConfig } from "./config/config_parse";
+import { hash64 } from "../util/fingerprint";
+import { TokenFilter } from "./http/filter";
 import { Plugin, TickControl } from "./plugin";
 
 /**

@@ -43,3 +43,10 @@ export function setEffectiveContext(contextId: u32): bool {
 export function continueStream(stream: StreamType): bool {
   return proxy_continue_stream(stream) == Status.Ok;
 }
+
+/** Envoy cluster of the current request's route (`xds.cluster_name`, older hosts `cluster_name`), or null. */
+export function routeCluster(): string | null {
+  let cluster = getProperty("xds.cluster_name");
+  if (cluster == null || cluster.length == 0) cluster = getProperty("cluster_name");
+  return cluster != null && cluster.length > 0 ? cluster : null;
+}

@@ -70,6 +70,13 @@ export class HeaderList {
     return HeaderList.rawFind(buf, name) != 0;
   }
 
+  /** The value of the ASCII key `name` in a serialized map, as a string ("" when absent). */
+  static rawText(buf: ArrayBuffer, name: string): string {
+    const at = HeaderList.rawFind(buf, name);
+    if (at == 0) return "";
+    return String.UTF8.decodeUnsafe(<usize>(at >> 32), <usize>(at & 0xffffffff), false);
+  }
+
   /**
    * Where the value of the ASCII key `name` lies in a serialized map: address (high 32 bits) and
    * length (low 32 bits), valid while `buf` lives; 0 when absent. No allocation.

@@ -489,6 +489,9 @@ export class Vm {
     }
   }
 
+  /** The plugin's HTTP calls still waiting for an answer, oldest first. */
+  calls(): PendingCall[] { return [...this.pendingCalls.values()]; }
+
   /** Answers every pending call through `upstream(call)`, which returns an answer, null (failure) or {delayMs, ...answer}. */
   answerCalls(upstream: (call: PendingCall) => CallReply): void {
     for (const call of [...this.pendingCalls.values()]) {
@@ -589,6 +592,9 @@ export class Stream {
   holdsRequestHeaders(): boolean {
     return this.requestHeadersAction === 1 && !this.continued.request && !this.forwarded;
   }
+
+  /** Sets a stream property as Envoy would (`response.code_details`, `xds.cluster_name`, …). */
+  setProperty(name: string, value: string): void { this.props[name] = value; }
 
   /** Stream properties as Envoy has them at this point of the stream. */
   property(key: string): string | null {

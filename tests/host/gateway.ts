@@ -62,13 +62,13 @@ export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"
   const token = tokenOf(s.requestHeaders);
   const answer = upstream({ token, headers: s.requestHeaders, body });
   if (!answer || 'hang' in answer) throw new Error('the route\'s own request needs an answer');
-  s.props['response.code_details'] = answer.local ? 'upstream_reset_before_response_started{connection_failure}' : 'via_upstream';
+  s.setProperty('response.code_details', answer.local ? 'upstream_reset_before_response_started{connection_failure}' : 'via_upstream');
   const respHeaders = { ':status': String(answer.status), 'content-type': 'application/json', ...(answer.headers ?? {}) };
   const headersAction = s.onResponseHeaders(respHeaders, !answer.body);
   if (answer.body) s.onResponseBody(answer.body, true);
   // Answer the plugin's calls (retries, probes) until none is waiting for an immediate answer.
   let retries = 0;
-  for (let round = 0; round < 20 && [...vm.pendingCalls.values()].some((c) => c.answerAt === null); round++) {
+  for (let round = 0; round < 20 && vm.calls().some((c) => c.answerAt === null); round++) {
     vm.answerCalls((call) => {
       if (call.madeDuring === s) retries++;
       return upstream({ token: tokenOf(call.headers), headers: call.headers, body: call.body.toString(), call });

@@ -8,9 +8,7 @@ export const OK = 0;
 export interface SharedEntry { value: Buffer; cas: number }
 
 export class SharedStore {
-  /** The entries of the empty vm_id (the one the tests' VMs use). */
-  entries = new Map<string, SharedEntry>();
-  private scopes = new Map<string, Map<string, SharedEntry>>([['', this.entries]]);
+  private scopes = new Map<string, Map<string, SharedEntry>>([['', new Map()]]);
   counter = 0;
   reads = 0;
   writes = 0;
@@ -21,12 +19,36 @@ export class SharedStore {
     return m;
   }
 
-  get(key: string, vmId = ''): SharedEntry | null {
-    this.reads++;
-    return this.scope(vmId).get(key) ?? null;
+  private afterRead = new Map<string, () => void>();
+  private beforeWrite = new Map<string, () => void>();
+
+  /**
+   * Runs `fn` once, right after the next read of `key` (`after: 'read'`) or right before its next
+   * write: another VM's work lands between one VM's read and its write, as Envoy's workers may.
+   */
+  interleave(key: string, at: 'read' | 'write', fn: () => void): void {
+    (at === 'read' ? this.afterRead : this.beforeWrite).set(key, fn);
   }
 
+  private runOnce(hooks: Map<string, () => void>, key: string): void {
+    const fn = hooks.get(key);
+    if (!fn) return;
+    hooks.delete(key);
+    fn();
+  }
+
+  get(key: string, vmId = ''): SharedEntry | null {
+    this.reads++;
+    const entry = this.scope(vmId).get(key) ?? null;
+    this.runOnce(this.afterRead, key);
+    return entry;
+  }
+
+  /** Removes a key (as a restart would). */
+  delete(key: string, vmId = ''): void { this.scope(vmId).delete(key); }
+
   set(key: string, value: Uint8Array | string, cas: number, vmId = ''): number {
+    this.runOnce(this.beforeWrite, key);
     const entries = this.scope(vmId);
     const existing = entries.get(key);
     if (existing && cas !== 0 && cas !== existing.cas) return CAS_MISMATCH;
@@ -35,9 +57,9 @@ export class SharedStore {
     return OK;
   }
 
-  /** Test helper: the value of a key as text, or null. */
+  /** Test helper: the value of a key (of the empty vm_id) as text, or null. */
   text(key: string): string | null {
-    const e = this.entries.get(key);
+    const e = this.scope('').get(key);
     return e ? e.value.toString('utf8') : null;
   }
 }

@@ -1,4 +1,4 @@
-// The status endpoint's JSON document as tests read it (rendered by assembly/plugin/status_page.ts).
+// The status endpoint's JSON document as tests read it (rendered by assembly/plugin/http/status_page.ts).
 export type KeyState = 'in' | 'limited' | 'waiting' | 'probing';
 
 export interface KeyStatus {

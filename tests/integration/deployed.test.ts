@@ -35,7 +35,7 @@ function setup(cfg: PluginConfig, vms = 3) {
 
 const entries = (host: Host): string[][] => (host.shared.text(POOL_KEY) ?? assert.fail('no pool record')).split(';').slice(1).map((e) => e.split(','));
 const outCount = (host: Host): number => entries(host).filter((f) => f[1] === '1').length;
-const calls = (vms: Vm[]): PendingCall[] => vms.flatMap((vm) => [...vm.pendingCalls.values()]);
+const calls = (vms: Vm[]): PendingCall[] => vms.flatMap((vm) => vm.calls());
 
 test('probes go where the route sent a successful request: rewritten host and path (no query), route headers only', () => {
   const { host, vms } = setup(config({ failover: { failureThreshold: 1 } }));
@@ -210,7 +210,7 @@ test('Envoy\'s own replies (a later filter\'s 413) neither count nor reset a key
   for (let i = 0; i < 40; i++) {
     const s = vms[0].newStream();
     s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a' }, true);
-    s.props['response.code_details'] = 'request_payload_too_large';
+    s.setProperty('response.code_details', 'request_payload_too_large');
     s.onResponseHeaders({ ':status': '413' }, true);
     s.finish();
   }
@@ -224,14 +224,14 @@ test('a retry answer that arrives after the client left still reaches the plugin
   const s = vms[0].newStream();
   s.onRequestHeaders({ ...CHAT }, false);
   s.onRequestBody('{"model":"m"}', true);
-  s.props['response.code_details'] = 'via_upstream';
+  s.setProperty('response.code_details', 'via_upstream');
   assert.equal(s.onResponseHeaders({ ':status': '503' }, false), 1);
-  const [call] = [...vms[0].pendingCalls.values()];
+  const [call] = vms[0].calls();
   const retried = TOKENS.indexOf(tokenOf(call.headers) ?? '');
   s.finish();
-  assert.equal(vms[0].pendingCalls.size, 1, 'the retry call ended with the stream');
+  assert.equal(vms[0].calls().length, 1, 'the retry call ended with the stream');
   vms[0].answerCalls(() => ({ status: 401, body: '{"error":"invalid key"}' }));
-  assert.equal(vms[0].pendingCalls.size, 0);
+  assert.equal(vms[0].calls().length, 0);
   assert.equal(parseInt(entries(host)[retried][2], 16), 1);
 });
 
@@ -241,7 +241,7 @@ test('a probe to a cluster Envoy does not know is refused (BadArgument): one war
   for (let i = 0; i < 100 && outCount(host) === 0; i++) roundTrip(vms[0], statusByToken({ 'sk-b': 401 }));
   assert.equal(outCount(host), 1);
   host.advance(1000);
-  assert.equal(vms[0].pendingCalls.size, 0);
+  assert.equal(vms[0].calls().length, 0);
   const warnings = host.logs.filter((l) => l.msg.includes('could not be sent to cluster no-such-cluster'));
   assert.equal(warnings.length, 1, host.logs.map((l) => l.msg).join('\n'));
   assert.equal(outCount(host), 1);
@@ -279,17 +279,10 @@ test('two pools in one process have their own in-pool gauge and retry counters',
 test('two VMs creating the lease at the same moment: only one holds it', () => {
   const { host, vms } = setup(config(), 2);
   const leaseKey = 'ai-token-failover:ai-token-failover:openai::lease';
-  host.shared.entries.delete(leaseKey);
+  host.shared.delete(leaseKey);
   // VM1 takes the lease between VM0's read (missing) and VM0's write.
-  const get = host.shared.get.bind(host.shared);
-  let injected = false;
-  host.shared.get = (key) => {
-    const v = get(key);
-    if (key === leaseKey && !v && !injected) { injected = true; vms[1].tick(vms[1].root); }
-    return v;
-  };
+  host.shared.interleave(leaseKey, 'read', () => vms[1].tick(vms[1].root));
   vms[0].tick(vms[0].root);
-  host.shared.get = get;
   const holder = (host.shared.text(leaseKey) ?? assert.fail('no lease')).split(' ')[0];
   assert.ok(holder.endsWith(`:${vms[1].root.id}`), 'the second creator overwrote the first');
 });
@@ -332,7 +325,7 @@ test('a probe answered 429 with Retry-After makes the key wait, with no probe be
   assert.ok(f, 'no key is out');
   assert.ok(parseInt(f[5], 16) > 0, 'the key is not waiting for a time');
   let probes = 0;
-  for (let t = 0; t < 3; t++) { host.advance(1000); probes += vms[0].pendingCalls.size; vms[0].answerCalls(() => ({ status: 200 })); }
+  for (let t = 0; t < 3; t++) { host.advance(1000); probes += vms[0].calls().length; vms[0].answerCalls(() => ({ status: 200 })); }
   assert.equal(probes, 0);
 });
 

@@ -56,30 +56,25 @@ test('400, 404, 413 and 422 never take a token out; Envoy-generated 503s are not
 });
 
 test('two VMs failing the same token at once: the CAS loop keeps both counts', () => {
-  const { host, vms } = setup(failover({ failureThreshold: 2 }));
-  const upstream = statusByToken({ 'sk-a': 401, 'sk-b': 401, 'sk-c': 401, 'sk-d': 401 });
+  // Both requests name a model only sk-a serves, so both VMs choose it.
+  const keys = [{ token: 'sk-a', models: ['gpt-*'] }, { token: 'sk-b', models: ['claude-*'] }];
+  const { host, vms } = setup({ provider: { apiTokens: keys, failover: { enabled: true, failureThreshold: 2, maxEjectionPercent: 100, healthCheckInterval: 1000, healthCheckModel: 'm' } } });
+  const body = '{"model":"gpt-4o","messages":[]}';
   // While VM0 writes its failure, VM1's failure of the same token lands first.
-  let injected = false;
-  let injectedToken: string | null = null;
-  const originalSet = host.shared.set.bind(host.shared);
-  host.shared.set = (key, value, cas) => {
-    if (!injected && key === POOL_KEY) {
-      injected = true;
-      const s = vms[1].newStream();
-      s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a', authorization: 'x' });
-      s.props['response.code_details'] = 'via_upstream';
-      // Force VM1 onto the same token as VM0 by answering for whichever it got.
-      s.onResponseHeaders({ ':status': '401' }, true);
-      injectedToken = tokenOf(s.requestHeaders);
-    }
-    return originalSet(key, value, cas);
-  };
-  const first = roundTrip(vms[0], upstream);
-  host.shared.set = originalSet;
+  host.shared.interleave(POOL_KEY, 'write', () => {
+    const s = vms[1].newStream(vms[1].root, {}, { allowOnHeadersStopIteration: true });
+    s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a', authorization: 'x' }, false);
+    s.onRequestBody(body, true);
+    assert.equal(tokenOf(s.requestHeaders), 'sk-a');
+    s.setProperty('response.code_details', 'via_upstream');
+    s.onResponseHeaders({ ':status': '401' }, true);
+    s.finish();
+  });
+  const first = roundTrip(vms[0], statusByToken({ 'sk-a': 401 }), { body });
+  assert.equal(first.token, 'sk-a');
   const entries = poolEntries(host);
-  const total = entries.reduce((n, f) => n + parseInt(f[2], 16), 0);
-  assert.equal(total, 2, 'one failure was lost');
-  if (injectedToken === first.token) assert.equal(outCount(host), 1);
+  assert.equal(parseInt(entries[0][2], 16), 2, 'one failure was lost');
+  assert.equal(outCount(host), 1);
 });
 
 test('the lease holder alone probes, about once per interval, with max_tokens 1 to the last failure target', () => {
@@ -115,7 +110,7 @@ test('the lease moves to another VM when its holder stops ticking', () => {
   while (outCount(host) === 0 && i++ < 100) roundTrip(vms[i % 3], statusByToken({ 'sk-a': 401 }));
   const probers = () => {
     const seen = new Set();
-    for (const vm of vms) { if (vm.pendingCalls.size) seen.add(vm.name); vm.answerCalls(() => ({ status: 401 })); }
+    for (const vm of vms) { if (vm.calls().length) seen.add(vm.name); vm.answerCalls(() => ({ status: 401 })); }
     return seen;
   };
   host.advance(1000);
@@ -136,9 +131,9 @@ test('at most 4 probes are in flight at once', () => {
   for (let k = 0; k < 200 && outCount(host) < 10; k++) roundTrip(vms[0], () => ({ status: 401 }));
   assert.equal(outCount(host), 10);
   host.advance(1000);
-  assert.equal(vms[0].pendingCalls.size, 4);
+  assert.equal(vms[0].calls().length, 4);
   host.advance(1000);
-  assert.equal(vms[0].pendingCalls.size, 4);
+  assert.equal(vms[0].calls().length, 4);
 });
 
 test('a 429 with Retry-After takes the token out at once until then, with no probe in between', () => {
@@ -148,10 +143,11 @@ test('a 429 with Retry-After takes the token out at once until then, with no pro
   while (outCount(host) === 0 && i++ < 100) roundTrip(vms[i % 3], upstream);
   assert.ok(i < 100);
   let probes = 0;
-  for (let t = 0; t < 1; t++) { host.advance(1000); for (const vm of vms) { probes += vm.pendingCalls.size; vm.answerCalls(() => ({ status: 200 })); } }
+  host.advance(1000);
+  for (const vm of vms) { probes += vm.calls().length; vm.answerCalls(() => ({ status: 200 })); }
   assert.equal(outCount(host), 1);
   host.advance(1000);
-  for (const vm of vms) { probes += vm.pendingCalls.size; vm.answerCalls(() => ({ status: 200 })); }
+  for (const vm of vms) { probes += vm.calls().length; vm.answerCalls(() => ({ status: 200 })); }
   host.advance(1000);
   assert.equal(probes, 0);
   assert.equal(outCount(host), 0);
@@ -165,7 +161,7 @@ test('cooldownDuration brings a token back by itself', () => {
   assert.equal(outCount(host), 1);
   host.advance(1500);
   assert.equal(outCount(host), 0);
-  for (const vm of vms) assert.equal(vm.pendingCalls.size, 0);
+  for (const vm of vms) assert.equal(vm.calls().length, 0);
 });
 
 test('a provider-wide 503 takes no key out; 401 from every key takes out at most half; every request carries a token; all return once healed', () => {

@@ -34,7 +34,7 @@ test('a path outside `paths` gets no pool key, loses every client credential, an
     assert.equal(s.requestHeaders.get('authorization'), null);
     assert.equal(s.requestHeaders.get('x-goog-api-key'), null);
     s.forward();
-    s.props['response.code_details'] = 'via_upstream';
+    s.setProperty('response.code_details', 'via_upstream');
     s.onResponseHeaders({ ':status': '403' }, true);
     s.finish();
   }
@@ -99,7 +99,7 @@ test('probes carry no client header, query or body, and go where a successful ch
   roundTrip(vms[0], statusByToken({}), { headers: { ':path': '/v1/chat/completions' } });
   for (let i = 0; i < 40 && outCount(host) === 0; i++) roundTrip(vms[0], statusByToken({ 'sk-c': 401 }), { headers: evil });
   host.advance(1000);
-  const probes = [...vms[0].pendingCalls.values()];
+  const probes = vms[0].calls();
   assert.ok(probes.length > 0, 'no probe');
   for (const p of probes) {
     assert.equal(p.headers.get(':path'), '/v1/chat/completions');
@@ -142,7 +142,7 @@ test('over maxHeldBytes a request goes without a retry, and a metric counts it',
   assert.equal(host.metric('ai_token_failover.pool.ai-token-failover:openai.retries_skipped_memory'), 1);
   // The second request's failure goes to its client as the provider sent it.
   b.forward();
-  b.props['response.code_details'] = 'via_upstream';
+  b.setProperty('response.code_details', 'via_upstream');
   assert.equal(b.onResponseHeaders({ ':status': '503' }, true), 0);
   // Once the first ends, its bytes are free again.
   a.finish();

@@ -126,12 +126,12 @@ test('the stream may be gone when the retry answer arrives', () => {
   const s = vms[0].newStream();
   s.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'a' }, false);
   s.onRequestBody('{"model":"m"}', true);
-  s.props['response.code_details'] = 'via_upstream';
+  s.setProperty('response.code_details', 'via_upstream');
   assert.equal(s.onResponseHeaders({ ':status': '500' }, false), 1);
   s.finish();
-  assert.equal(vms[0].pendingCalls.size, 1, 'the retry call ended with the stream');
+  assert.equal(vms[0].calls().length, 1, 'the retry call ended with the stream');
   vms[0].answerCalls(() => ({ status: 200, body: 'late' }));
-  assert.equal(vms[0].pendingCalls.size, 0);
+  assert.equal(vms[0].calls().length, 0);
   assert.equal(s.localResponse, null);
 });
 

@@ -1,4 +1,4 @@
-import { parseConfig } from "../../assembly/plugin/config_parse";
+import { parseConfig } from "../../assembly/plugin/config/config_parse";
 
 function errorOf(text: string): string {
   const r = parseConfig(text);

@@ -1,4 +1,4 @@
-import { JsonKind, parseJson, readJson } from "../../assembly/plugin/json";
+import { JsonKind, parseJson, readJson } from "../../assembly/util/json";
 
 describe("strict JSON reader", () => {
   it("reads objects, arrays, strings with escapes, numbers and literals", () => {

@@ -1,5 +1,5 @@
-import { Lease, leaseTtl, mayHold } from "../../assembly/plugin/lease";
-import { MAX_RETRY_AFTER_MS, retryAfterDeadline } from "../../assembly/plugin/retry_after";
+import { Lease, leaseTtl, mayHold } from "../../assembly/plugin/pool/lease";
+import { MAX_RETRY_AFTER_MS, retryAfterDeadline } from "../../assembly/plugin/judge/retry_after";
 
 describe("lease rules", () => {
   it("lets the holder renew, others wait for expiry, and a newer configuration take over", () => {

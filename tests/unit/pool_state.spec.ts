@@ -1,5 +1,5 @@
-import { decodePool, encodePool } from "../../assembly/plugin/pool_codec";
-import { FailureOutcome, PoolState } from "../../assembly/plugin/pool_state";
+import { decodePool, encodePool } from "../../assembly/plugin/pool/pool_codec";
+import { FailureOutcome, PoolState } from "../../assembly/plugin/pool/pool_state";
 
 function pool(n: i32): PoolState {
   const p = new PoolState();

@@ -1,8 +1,8 @@
-import { parseConfig } from "../../assembly/plugin/config_parse";
-import { globMatch } from "../../assembly/plugin/glob";
-import { decodePool, encodePool } from "../../assembly/plugin/pool_codec";
-import { PoolState, TokenState } from "../../assembly/plugin/pool_state";
-import { parseDuration, parseRfc3339, requestsBackAt, resetAt } from "../../assembly/plugin/rate_limit";
+import { parseConfig } from "../../assembly/plugin/config/config_parse";
+import { globMatch } from "../../assembly/util/glob";
+import { decodePool, encodePool } from "../../assembly/plugin/pool/pool_codec";
+import { PoolState, TokenState } from "../../assembly/plugin/pool/pool_state";
+import { parseDuration, parseRfc3339, requestsBackAt, resetAt } from "../../assembly/plugin/budget/rate_limit";
 
 function errorOf(text: string): string { return parseConfig(text).error; }
 

@@ -1,4 +1,4 @@
-import { CapturedRequest, HeldBodies, MAX_RETRY_BODY, asksForStream } from "../../assembly/plugin/retry";
+import { CapturedRequest, HeldBodies, MAX_RETRY_BODY, asksForStream } from "../../assembly/plugin/retry/replay";
 
 function bytes(s: string): ArrayBuffer { return String.UTF8.encode(s); }
 

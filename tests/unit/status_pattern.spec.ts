@@ -1,4 +1,4 @@
-import { StatusSet } from "../../assembly/plugin/status_pattern";
+import { StatusSet } from "../../assembly/util/status_pattern";
 
 function setOf(patterns: string[]): StatusSet {
   const s = new StatusSet();

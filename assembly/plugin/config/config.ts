@@ -1,0 +1,114 @@
+// The plugin configuration as the plugin uses it, after config_parse.ts has validated it. Pure.
+import { StatusSet } from "../../util/status_pattern";
+import { globMatch } from "../../util/glob";
+
+/** One header test of a rule: `name=value` (exact value) or bare `name` (present). */
+export class HeaderCondition {
+  constructor(public name: string, public value: string | null) {}
+}
+
+/** A rule that matches a response when all of its given parts match. */
+export class ResponseRule {
+  statuses: StatusSet | null = null;
+  headers: HeaderCondition[] = [];
+  body: string | null = null;
+  /** `body` as UTF-8, the form it is searched in. */
+  bodyBytes: ArrayBuffer | null = null;
+}
+
+/** Probe request and success rules (SPEC 5.2); empty strings mean "derive from traffic". */
+export class HealthCheckConfig {
+  cluster: string = "";
+  authority: string = "";
+  path: string = "";
+  body: string = "";
+  successConditions: ResponseRule[] = [];
+}
+
+/** failover section. */
+export class FailoverConfig {
+  enabled: bool = false;
+  failureThreshold: i32 = 3;
+  successThreshold: i32 = 1;
+  healthCheckInterval: i32 = 5000;
+  healthCheckTimeout: i32 = 5000;
+  healthCheckModel: string = "";
+  cooldownDuration: i32 = 0;
+  /** Passive evidence never takes out more than this share of the configured keys (percent). */
+  maxEjectionPercent: i32 = 50;
+  failoverOnStatus: StatusSet = new StatusSet();
+  failureConditions: ResponseRule[] = [];
+  healthCheck: HealthCheckConfig = new HealthCheckConfig();
+}
+
+/** retryOnFailure section. */
+export class RetryConfig {
+  enabled: bool = false;
+  maxRetries: i32 = 1;
+  retryTimeout: i32 = 30000;
+  retryOnStatus: StatusSet = new StatusSet();
+  /** Request body bytes one VM holds for retries at once; over it a request goes without a retry. */
+  maxHeldBytes: i32 = DEFAULT_MAX_HELD_BYTES;
+}
+
+/** Per-key options of an `apiTokens` entry given as an object. */
+export class KeyOptions {
+  /** Relative share of the traffic among eligible keys. */
+  weight: i32 = 1;
+  /** Glob patterns of the models this key serves; null: every model. */
+  models: string[] | null = null;
+  /** Requests per minute this key may be sent (0: no budget). */
+  rpm: i64 = 0;
+  /** Tokens per minute (prompt and completion) this key may use (0: no budget). */
+  tpm: i64 = 0;
+  /** Requests the key's bucket holds at most (0: its whole minute, `rpm`). */
+  burst: i64 = 0;
+}
+
+/** The whole validated configuration. */
+export class PluginConfig {
+  providerType: string = "openai";
+  providerId: string = "";
+  apiTokens: string[] = [];
+  /** Options of each key, by index in apiTokens. */
+  keys: KeyOptions[] = [];
+  /** Lower-case name of the header that carries the token upstream. */
+  credentialHeader: string = "authorization";
+  /** Text put before the token in that header. */
+  credentialPrefix: string = "Bearer ";
+  failover: FailoverConfig = new FailoverConfig();
+  retry: RetryConfig = new RetryConfig();
+  /** Path answered by the plugin with the pool status ("" = no status endpoint). */
+  statusPath: string = "";
+  /** Bearer token the status endpoint requires. */
+  statusToken: string = "";
+  /** Glob patterns of the client paths (query excluded) that get a pool key: the inference endpoints. */
+  paths: string[] = DEFAULT_PATHS;
+  /** Header names removed from every request, beyond the built-in credential headers (lower case). */
+  credentialHeaders: string[] = [];
+
+  /** Whether a client path (without its query) is one the plugin serves with a pool key. */
+  servesPath(path: string): bool {
+    for (let i = 0; i < this.paths.length; i++) if (globMatch(this.paths[i], path)) return true;
+    return false;
+  }
+}
+
+/** Paths served with a pool key unless `paths` says otherwise: OpenAI's and Anthropic's inference endpoints. */
+export const DEFAULT_PATHS = ["*/chat/completions", "*/completions", "*/embeddings", "*/responses", "*/messages"];
+/** Bytes of request bodies one VM holds for retries at once, by default. */
+export const DEFAULT_MAX_HELD_BYTES: i32 = 16 << 20;
+/**
+ * Provider types whose key goes in a header this plugin sets: Bearer for OpenAI and the providers
+ * with an OpenAI-compatible mode, `api-key` for Azure, `x-api-key` for Anthropic.
+ */
+export const KNOWN_PROVIDER_TYPES = ["openai", "azure", "claude", "anthropic", "qwen", "moonshot", "deepseek", "zhipuai",
+  "groq", "grok", "mistral", "baichuan", "yi", "ollama", "ai360", "doubao", "stepfun", "minimax", "github",
+  "together-ai", "openrouter", "cohere", "cloudflare", "hunyuan", "fireworks", "vllm"];
+
+/** Outcome of parseConfig: a config, or the error naming the field; warnings either way. */
+export class ConfigResult {
+  config: PluginConfig | null = null;
+  error: string = "";
+  warnings: string[] = [];
+}

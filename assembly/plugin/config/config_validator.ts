@@ -1,0 +1,195 @@
+// Reads typed fields out of the configuration's JSON, collecting the first error (naming the
+// field) and the warnings for unknown fields. Pure.
+import { HeaderCondition, KeyOptions, PluginConfig, ResponseRule } from "./config";
+import { JsonKind, JsonValue } from "../../util/json";
+import { StatusSet } from "../../util/status_pattern";
+
+export class Validator {
+  /** The provider block's field name in messages: `provider`, or `providers[i]`. */
+  base: string = "provider";
+  error: string = "";
+  warnings: string[] = [];
+
+  ok(): bool { return this.error.length == 0; }
+
+  fail(field: string, what: string): void {
+    if (this.error.length == 0) this.error = field + " " + what;
+  }
+
+  object(v: JsonValue | null, field: string): JsonValue | null {
+    if (v == null) return null;
+    if (v.kind != JsonKind.Object) { this.fail(field, "must be an object"); return null; }
+    return v;
+  }
+
+  warnUnknown(obj: JsonValue, prefix: string, known: string[]): void {
+    for (let i = 0; i < obj.keys.length; i++) {
+      if (!known.includes(obj.keys[i])) this.warnings.push("unknown field " + prefix + obj.keys[i] + " ignored");
+    }
+  }
+
+  bool(obj: JsonValue, key: string, field: string, dflt: bool): bool {
+    const v = obj.get(key);
+    if (v == null) return dflt;
+    if (v.kind != JsonKind.Bool) { this.fail(field, "must be true or false"); return dflt; }
+    return v.bool;
+  }
+
+  integer(obj: JsonValue, key: string, field: string, dflt: i32, min: f64, max: f64): i32 {
+    const v = obj.get(key);
+    if (v == null) return dflt;
+    if (v.kind != JsonKind.Number || v.num != Math.floor(v.num) || v.num < min || v.num > max) {
+      this.fail(field, "must be an integer from " + (<i64>min).toString() + " to " + (<i64>max).toString());
+      return dflt;
+    }
+    return <i32>v.num;
+  }
+
+  string(obj: JsonValue, key: string, field: string, dflt: string): string {
+    const v = obj.get(key);
+    if (v == null) return dflt;
+    if (v.kind != JsonKind.String) { this.fail(field, "must be a string"); return dflt; }
+    return v.str;
+  }
+
+  statusSet(obj: JsonValue | null, key: string, field: string, dflt: string[]): StatusSet {
+    const set = new StatusSet();
+    let v: JsonValue | null = null;
+    if (obj != null) v = obj.get(key);
+    if (v == null) {
+      for (let i = 0; i < dflt.length; i++) set.addPattern(dflt[i]);
+      return set;
+    }
+    if (v.kind != JsonKind.Array) { this.fail(field, "must be an array of status patterns"); return set; }
+    for (let i = 0; i < v.items.length; i++) {
+      const item = v.items[i];
+      let text = "";
+      if (item.kind == JsonKind.String) text = item.str;
+      else if (item.kind == JsonKind.Number && item.num == Math.floor(item.num) && item.num >= 0 && item.num < 1000) text = (<i32>item.num).toString();
+      else { this.fail(field + "[" + i.toString() + "]", "must be a status pattern string"); return set; }
+      const error = set.addPattern(text);
+      if (error.length > 0) { this.fail(field + "[" + i.toString() + "]", "is not a valid status pattern: " + error); return set; }
+    }
+    return set;
+  }
+
+  rules(obj: JsonValue, key: string, field: string): ResponseRule[] {
+    const out: ResponseRule[] = [];
+    const v = obj.get(key);
+    if (v == null) return out;
+    if (v.kind != JsonKind.Array) { this.fail(field, "must be an array of rules"); return out; }
+    for (let i = 0; i < v.items.length && this.ok(); i++) {
+      const name = field + "[" + i.toString() + "]";
+      const r = this.object(v.items[i], name);
+      if (r == null) { this.fail(name, "must be an object"); return out; }
+      this.warnUnknown(r, name + ".", ["status", "headers", "body"]);
+      const rule = new ResponseRule();
+      if (r.get("status") != null) rule.statuses = this.statusSet(r, "status", name + ".status", []);
+      const hs = r.get("headers");
+      if (hs != null) {
+        if (hs.kind != JsonKind.Array) { this.fail(name + ".headers", "must be an array of strings"); return out; }
+        for (let j = 0; j < hs.items.length; j++) {
+          const h = hs.items[j];
+          if (h.kind != JsonKind.String || h.str.length == 0 || h.str.charAt(0) == "=") {
+            this.fail(name + ".headers[" + j.toString() + "]", "must be \"name\" or \"name=value\"");
+            return out;
+          }
+          const eq = h.str.indexOf("=");
+          rule.headers.push(eq < 0
+            ? new HeaderCondition(h.str.trim().toLowerCase(), null)
+            : new HeaderCondition(h.str.substring(0, eq).trim().toLowerCase(), h.str.substring(eq + 1)));
+        }
+      }
+      const body = r.get("body");
+      if (body != null) {
+        if (body.kind != JsonKind.String || body.str.length == 0) { this.fail(name + ".body", "must be a non-empty string"); return out; }
+        rule.body = body.str;
+        rule.bodyBytes = String.UTF8.encode(body.str);
+      }
+      if (rule.statuses == null && rule.headers.length == 0 && rule.body == null) {
+        this.fail(name, "must give at least one of status, headers, body");
+        return out;
+      }
+      out.push(rule);
+    }
+    return out;
+  }
+
+  /** Fills cfg.apiTokens and cfg.keys from `apiTokens`: each entry a token string or an object with options. */
+  tokens(provider: JsonValue, cfg: PluginConfig): void {
+    const v = provider.get("apiTokens");
+    if (v == null || v.kind != JsonKind.Array || v.items.length == 0) {
+      this.fail(this.base + ".apiTokens", "must be a non-empty array of strings");
+      return;
+    }
+    for (let i = 0; i < v.items.length && this.ok(); i++) {
+      const field = this.base + ".apiTokens[" + i.toString() + "]";
+      let t = v.items[i];
+      const opts = new KeyOptions();
+      let tokenField = field;
+      if (t.kind == JsonKind.Object) {
+        this.warnUnknown(t, field + ".", ["token", "weight", "models", "rpm", "tpm", "burst"]);
+        tokenField = field + ".token";
+        const token = t.get("token");
+        if (token == null) { this.fail(tokenField, "is required"); return; }
+        opts.weight = this.integer(t, "weight", field + ".weight", 1, 1, 1000);
+        opts.models = this.models(t, field + ".models");
+        opts.rpm = <i64>this.integer(t, "rpm", field + ".rpm", 0, 1, 1_000_000_000);
+        opts.tpm = <i64>this.integer(t, "tpm", field + ".tpm", 0, 1, 2_000_000_000);
+        opts.burst = <i64>this.integer(t, "burst", field + ".burst", 0, 1, 1_000_000_000);
+        if (opts.burst > 0 && opts.rpm == 0) this.fail(field + ".burst", "needs rpm (it caps the requests the rpm bucket holds)");
+        t = token;
+      }
+      if (!this.ok()) return;
+      if (t.kind != JsonKind.String || t.str.length == 0) {
+        this.fail(tokenField, "must be a non-empty string");
+        return;
+      }
+      if (!isHeaderSafe(t.str)) {
+        this.fail(tokenField, "must not contain control characters or start or end with a space");
+        return;
+      }
+      if (cfg.apiTokens.includes(t.str)) {
+        this.fail(tokenField, "duplicates an earlier token");
+        return;
+      }
+      cfg.apiTokens.push(t.str);
+      cfg.keys.push(opts);
+    }
+  }
+
+  models(obj: JsonValue, field: string): string[] | null {
+    const v = obj.get("models");
+    if (v == null) return null;
+    if (v.kind != JsonKind.Array || v.items.length == 0) { this.fail(field, "must be a non-empty array of model patterns"); return null; }
+    const out: string[] = [];
+    for (let i = 0; i < v.items.length; i++) {
+      const m = v.items[i];
+      if (m.kind != JsonKind.String || m.str.length == 0 || m.str.length > 256) {
+        this.fail(field + "[" + i.toString() + "]", "must be a model name or pattern (1 to 256 characters; * and ? are wildcards)");
+        return null;
+      }
+      out.push(m.str);
+    }
+    return out;
+  }
+}
+
+// A token is sent as a header value: CR, LF, NUL and other control characters would be refused
+// by the host or split the header, and surrounding spaces would be trimmed away.
+export function isHeaderSafe(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return s.charCodeAt(0) != 0x20 && s.charCodeAt(s.length - 1) != 0x20;
+}
+
+// Visible ASCII only: what a client can send in `Authorization: Bearer <token>` and compare exactly.
+export function isPrintable(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}

@@ -1,0 +1,100 @@
+// The status endpoint's JSON document: per token its fingerprint and state, the lease holder and
+// a summary of the configuration. Never a raw token.
+import { NO_BUDGET_LEVEL } from "../budget/budget_bucket";
+import { KeyOptions, PluginConfig } from "../config/config";
+import { jsonString } from "../../util/json";
+import { Lease } from "../pool/lease";
+import { FULL_RATE, TokenState } from "../pool/pool_state";
+
+function field(name: string, value: string): string { return jsonString(name) + ":" + value; }
+
+function stringList(xs: string[] | null): string {
+  if (xs == null) return "null";
+  const parts = new Array<string>(xs.length);
+  for (let i = 0; i < xs.length; i++) parts[i] = jsonString(xs[i]);
+  return "[" + parts.join(",") + "]";
+}
+
+// The key's options and what limits it now: weight, models, budgets, AIMD share, rate-limit reset.
+function keyFields(k: KeyOptions, t: TokenState | null, budget: i64[] | null, now: i64): string {
+  const share = t != null ? t.rateFactor : FULL_RATE;
+  const fields: string[] = [
+    field("weight", k.weight.toString()),
+    field("models", stringList(k.models)),
+    field("rpm", k.rpm > 0 ? k.rpm.toString() : "null"),
+    field("tpm", k.tpm > 0 ? k.tpm.toString() : "null"),
+    field("burst", k.burst > 0 ? k.burst.toString() : "null"),
+    field("rateShare", (<f64>share / 1000).toString()),
+    field("limitedForMs", (t != null && t.isLimited(now) ? t.limitedUntil - now : 0).toString()),
+  ];
+  if (budget != null) {
+    fields.push(field("budgetLeft", "{" + field("requests", budget[0] != NO_BUDGET_LEVEL ? budget[0].toString() : "null") + "," +
+      field("tokens", budget[1] != NO_BUDGET_LEVEL ? budget[1].toString() : "null") + "}"));
+  }
+  return fields.join(",");
+}
+
+function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string): string {
+  if (t == null) return "{" + field("fingerprint", jsonString(fp)) + "," + field("inPool", "true") + "," + keyInfo + "}";
+  // A token whose return time has passed already serves requests, before the holder writes it back.
+  const isIn = t.isIn(now);
+  const state = isIn ? (t.isLimited(now) ? "limited" : "in") : t.returnsAt > 0 ? "waiting" : "probing";
+  const outFor = isIn ? 0 : now - t.outSince;
+  const untilBack = !isIn && t.returnsAt > now ? t.returnsAt - now : 0;
+  return "{" + [
+    field("fingerprint", jsonString(fp)),
+    field("inPool", isIn ? "true" : "false"),
+    field("state", jsonString(state)),
+    field("consecutiveFailures", t.failures.toString()),
+    field("lastStatus", t.lastStatus.toString()),
+    field("outForMs", outFor.toString()),
+    field("returnsInMs", untilBack.toString()),
+    field("probeSuccesses", t.probeSuccesses.toString()),
+    keyInfo,
+  ].join(",") + "}";
+}
+
+/**
+ * Renders the status document. `states[i]` is configured token i's state (null: failover off or
+ * unknown); `lease` the current lease, `me` this root context's lease identity.
+ */
+export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: (TokenState | null)[],
+                             budgets: i64[][] | null, lease: Lease | null, me: string, now: i64): string {
+  const tokens = new Array<string>(fingerprints.length);
+  let inPool = 0;
+  for (let i = 0; i < fingerprints.length; i++) {
+    const t = states[i];
+    if (t == null || t.isIn(now)) inPool++;
+    tokens[i] = tokenEntry(fingerprints[i], t, now, keyFields(cfg.keys[i], t, budgets != null ? budgets[i] : null, now));
+  }
+  const f = cfg.failover;
+  const r = cfg.retry;
+  const leaseJson = lease == null ? "null" : "{" + [
+    field("holder", jsonString(lease.holder)),
+    field("heldByThisVm", lease.holder == me ? "true" : "false"),
+    field("expiresInMs", (lease.expiresAt - now).toString()),
+  ].join(",") + "}";
+  return "{" + [
+    field("provider", "{" + field("type", jsonString(cfg.providerType)) + "," + field("id", jsonString(cfg.providerId)) + "}"),
+    field("tokensConfigured", fingerprints.length.toString()),
+    field("tokensInPool", inPool.toString()),
+    field("failover", "{" + [
+      field("enabled", f.enabled ? "true" : "false"),
+      field("failureThreshold", f.failureThreshold.toString()),
+      field("successThreshold", f.successThreshold.toString()),
+      field("healthCheckInterval", f.healthCheckInterval.toString()),
+      field("cooldownDuration", f.cooldownDuration.toString()),
+    ].join(",") + "}"),
+    field("retryOnFailure", "{" + field("enabled", r.enabled ? "true" : "false") + "," + field("maxRetries", r.maxRetries.toString()) + "}"),
+    field("lease", leaseJson),
+    field("tokens", "[" + tokens.join(",") + "]"),
+  ].join(",") + "}\n";
+}
+
+/** Compares two strings in time that depends only on their lengths (for the status token). */
+export function sameSecret(a: string, b: string): bool {
+  if (a.length != b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff == 0;
+}

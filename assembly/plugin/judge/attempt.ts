@@ -1,0 +1,175 @@
+// One upstream attempt of a request: the key it carried, the answer's status and headers, and the
+// verdict on that answer once it is known. A verdict can only reach the attempt that produced it.
+import { HeaderList } from "../../util/header_list";
+import { Failover } from "../pool/failover";
+import { AnswerOrigin, Verdict, VerdictKind, judgeBody, judgeHead } from "./verdict";
+
+/** Bytes of a body kept to test failureConditions with a body (the rules read this prefix). */
+export const BODY_RULE_LIMIT: i32 = 65536;
+
+/** Whether a `content-encoding` value means the bytes are compressed (so rules cannot read them). */
+export function isEncoded(contentEncoding: string | null): bool {
+  return contentEncoding != null && contentEncoding.length > 0 && contentEncoding.toLowerCase() != "identity";
+}
+
+export class Attempt {
+  status: i32 = 0;
+  /** Tokens taken from the key's token budget for this attempt before its answer (0: none). */
+  reserved: i64 = 0;
+  /** The answer's usage has corrected the reservation. */
+  usageSettled: bool = false;
+  /** Headers of the answer, kept while a body verdict is pending (null when no rule tests headers). */
+  headers: HeaderList | null = null;
+  /** A body rule must still decide. */
+  pending: bool = false;
+  /** A failure was counted against the key. */
+  failed: bool = false;
+  /** The answer was judged a success of the key. */
+  succeeded: bool = false;
+  /** Status of a failure verdict, counted or not (0: none). */
+  failedWith: i32 = 0;
+  /**
+   * Hold a failure verdict instead of counting it: the request is being retried, and the other
+   * attempts decide whether the failure is the key's (see RetrySettlement).
+   */
+  defer: bool = false;
+  /** A failure verdict held while the request's other attempts run (null: none). */
+  deferred: Verdict | null = null;
+  /**
+   * Sent with a guessed route shape (none learned yet): a failure of such an attempt is not the
+   * key's fault for sure, so it is not counted.
+   */
+  unconfirmed: bool = false;
+  private retryAfter: string | null = null;
+  private encoded: bool = false;
+  private body: ArrayBuffer | null = null;
+  private used: i32 = 0;
+
+  constructor(public token: i32) {}
+
+  /** Judges status and headers; a verdict that needs the body stays pending until finishBody. */
+  judge(failover: Failover, status: i32, headers: HeaderList | null, retryAfter: string | null, origin: AnswerOrigin,
+        now: i64, bodyFollows: bool, contentEncoding: string | null): void {
+    this.status = status;
+    const v = judgeHead(failover.cfg.failover, status, headers, retryAfter, origin, now);
+    if (v.kind == VerdictKind.NeedsBody && bodyFollows) {
+      this.pending = true;
+      this.headers = headers;
+      this.retryAfter = retryAfter;
+      this.encoded = isEncoded(contentEncoding);
+      return;
+    }
+    // No body will follow (or it is a stream, judged on its head): a body rule cannot match.
+    this.settle(failover, v.kind == VerdictKind.NeedsBody ? new Verdict(VerdictKind.Success) : v, origin);
+  }
+
+  /** Whether more body bytes are wanted for the pending verdict. */
+  get wantsBody(): bool { return this.pending && this.used < BODY_RULE_LIMIT; }
+
+  /** Room left in the kept prefix. */
+  get room(): i32 { return BODY_RULE_LIMIT - this.used; }
+
+  /** Keeps body bytes (at most BODY_RULE_LIMIT in all). */
+  addBody(chunk: ArrayBuffer): void {
+    const n = chunk.byteLength < this.room ? chunk.byteLength : this.room;
+    if (n <= 0) return;
+    let kept = this.body;
+    if (kept == null || this.used + n > kept.byteLength) {
+      let cap = kept == null ? 1024 : kept.byteLength * 2;
+      while (cap < this.used + n) cap *= 2;
+      if (cap > BODY_RULE_LIMIT) cap = BODY_RULE_LIMIT;
+      const grown = new ArrayBuffer(cap);
+      if (kept != null) memory.copy(changetype<usize>(grown), changetype<usize>(kept), this.used);
+      this.body = kept = grown;
+    }
+    memory.copy(changetype<usize>(kept) + this.used, changetype<usize>(chunk), n);
+    this.used += n;
+  }
+
+  /**
+   * Settles a pending verdict on the body kept. `ended` is true when the whole body (or the whole
+   * prefix the rules read) was seen; a match in a partial body still counts.
+   */
+  finishBody(failover: Failover, origin: AnswerOrigin, now: i64, ended: bool): void {
+    if (!this.pending) return;
+    this.pending = false;
+    const body = this.body != null ? this.body! : new ArrayBuffer(0);
+    const complete = ended || this.used >= BODY_RULE_LIMIT;
+    const v = judgeBody(failover.cfg.failover, this.status, this.headers, this.retryAfter, body, this.used, complete, this.encoded, now);
+    this.body = null;
+    this.headers = null;
+    this.settle(failover, v, origin);
+  }
+
+  /** Judges an answer whose whole body (or its rule prefix) is at hand: a retry answer. */
+  judgeWhole(failover: Failover, status: i32, headers: HeaderList, body: ArrayBuffer, origin: AnswerOrigin, now: i64): void {
+    this.judge(failover, status, headers, headers.get("retry-after"), origin, now, true, headers.get("content-encoding"));
+    if (!this.pending) return;
+    this.addBody(body);
+    this.finishBody(failover, origin, now, true);
+  }
+
+  private settle(failover: Failover, v: Verdict, origin: AnswerOrigin): void {
+    if (this.unconfirmed && (this.status < 200 || this.status >= 300)) return;
+    if (v.kind == VerdictKind.Success) {
+      this.succeeded = true;
+      failover.countSuccess(this.token, origin, this.status);
+    } else if (v.kind == VerdictKind.Failure) {
+      if (v.byRule) {
+        // The operator's rule says this answer is the key's: it counts whatever other keys answer.
+        this.failed = true;
+        failover.countFailure(this.token, this.status, v.retryAfterAt);
+        return;
+      }
+      this.failedWith = this.status;
+      if (this.defer) {
+        this.deferred = v;
+        return;
+      }
+      this.failed = true;
+      failover.countFailureOfKey(this.token, this.status, v.retryAfterAt);
+    }
+  }
+
+  /**
+   * Settles a held failure: `counts` false drops it (another key failed the same request the same
+   * way: the request is at fault), `proven` true counts it whatever its status (another key
+   * served the same request).
+   */
+  release(failover: Failover, counts: bool, proven: bool): void {
+    const v = this.deferred;
+    this.deferred = null;
+    this.defer = false;
+    if (v == null) return;
+    if (!counts) {
+      failover.metrics.failureNotCounted();
+      return;
+    }
+    this.failed = true;
+    if (proven) failover.countFailure(this.token, this.status, v.retryAfterAt);
+    else failover.countFailureOfKey(this.token, this.status, v.retryAfterAt);
+  }
+}
+
+/**
+ * Decides, once a retried request has its outcome, which of its attempts' held failures are the
+ * keys': a failure another key repeated with the same status is the request's (neither counts);
+ * a failure on a request that another key then served counts; any other counts by the key's own
+ * evidence rule (Failover.countFailureOfKey).
+ */
+export function settleAttempts(failover: Failover, attempts: Attempt[]): void {
+  let served = false;
+  for (let k = 0; k < attempts.length; k++) if (attempts[k].succeeded) served = true;
+  for (let k = 0; k < attempts.length; k++) {
+    const a = attempts[k];
+    if (a.deferred == null) {
+      a.defer = false;
+      continue;
+    }
+    let repeated = false;
+    for (let j = 0; j < attempts.length && !repeated; j++) {
+      repeated = j != k && attempts[j].token != a.token && attempts[j].failedWith == a.failedWith;
+    }
+    a.release(failover, served || !repeated, served);
+  }
+}

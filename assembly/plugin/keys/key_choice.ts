@@ -1,0 +1,77 @@
+// Which key a request uses among the candidates (the keys in the pool, or all keys without
+// failover): only keys that serve the request's model, weighted by `weight`. Pure.
+import { PluginConfig } from "../config/config";
+import { globMatch } from "../../util/glob";
+import { Random } from "../../util/random";
+
+export class KeyChooser {
+  private weights: i32[] = [];
+  private models: (string[] | null)[] = [];
+  /** Every weight is 1 and no key has a model list: a uniform pick, O(1). */
+  readonly uniform: bool;
+  /** Some key has a model list: the model must be known before a key is chosen. */
+  readonly byModel: bool;
+
+  constructor(cfg: PluginConfig) {
+    let uniform = true, byModel = false;
+    for (let i = 0; i < cfg.keys.length; i++) {
+      const k = cfg.keys[i];
+      this.weights.push(k.weight);
+      this.models.push(k.models);
+      if (k.weight != 1) uniform = false;
+      if (k.models != null) byModel = true;
+    }
+    this.uniform = uniform && !byModel;
+    this.byModel = byModel;
+  }
+
+  /** Whether key `i` serves `model` (null: the request names none, which only keys without a list serve). */
+  serves(i: i32, model: string | null): bool {
+    const list = this.models[i];
+    if (list == null) return true;
+    if (model == null) return false;
+    for (let k = 0; k < list.length; k++) if (globMatch(list[k], model)) return true;
+    return false;
+  }
+
+  /** Whether any configured key serves `model`. */
+  anyServes(model: string | null): bool {
+    for (let i = 0; i < this.models.length; i++) if (this.serves(i, model)) return true;
+    return false;
+  }
+
+  /**
+   * A key among `candidates` that serves `model` and is not in `excluded`, chosen with probability
+   * proportional to its weight times its AIMD share (`factors`) times its headroom (`headroom`),
+   * both in thousandths by configured index and null when every key has all of it; -1 when there
+   * is none.
+   */
+  choose(random: Random, candidates: i32[], model: string | null, excluded: i32[] | null, factors: i32[] | null, headroom: i32[] | null): i32 {
+    const n = candidates.length;
+    if (n == 0) return -1;
+    if (this.uniform && excluded == null && factors == null && headroom == null) return unchecked(candidates[n == 1 ? 0 : random.below(n)]);
+    let total: i64 = 0;
+    for (let k = 0; k < n; k++) {
+      const i = unchecked(candidates[k]);
+      if (this.eligible(i, model, excluded)) total += this.weightOf(i, factors, headroom);
+    }
+    if (total == 0) return -1;
+    let r = <i64>(random.next() % <u64>total);
+    for (let k = 0; k < n; k++) {
+      const i = unchecked(candidates[k]);
+      if (!this.eligible(i, model, excluded)) continue;
+      r -= this.weightOf(i, factors, headroom);
+      if (r < 0) return i;
+    }
+    return -1;
+  }
+
+  private weightOf(i: i32, factors: i32[] | null, headroom: i32[] | null): i64 {
+    const w = <i64>unchecked(this.weights[i]) * (factors == null ? 1000 : <i64>unchecked(factors[i]));
+    return headroom == null ? w * 1000 : w * <i64>unchecked(headroom[i]);
+  }
+
+  private eligible(i: i32, model: string | null, excluded: i32[] | null): bool {
+    return (excluded == null || !excluded.includes(i)) && (!this.byModel || this.serves(i, model));
+  }
+}

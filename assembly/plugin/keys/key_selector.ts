@@ -1,0 +1,151 @@
+// One key choice for every attempt of a request, the route's and each retry: a candidate that
+// serves the model (from the pool, or out-of-pool keys when none is left), whose budget is then
+// taken; a key whose budget runs out as it is taken is left out and another chosen. The answer
+// is a typed Pick, never a sentinel index.
+import { nowMs } from "../../runtime/host";
+import { Attempt } from "../judge/attempt";
+import { Budgets } from "../budget/budget";
+import { Failover } from "../pool/failover";
+import { Plugin } from "../plugin";
+import { FULL_RATE } from "../pool/pool_state";
+import { RequestFacts } from "./request_body";
+import { is2xx } from "../../util/status";
+
+export enum PickKind {
+  /** `token` serves the request; `reserved` tokens of its budget are taken. */
+  Key,
+  /** No configured key serves the request's model (or nothing untried is left, for a retry). */
+  NoKey,
+  /** Keys serve it but none has budget before `until` (ms; 0: unknown). */
+  NoBudget,
+}
+
+export class Pick {
+  constructor(readonly kind: PickKind, readonly token: i32, readonly reserved: i64, readonly until: i64) {}
+  static key(token: i32, reserved: i64): Pick { return new Pick(PickKind.Key, token, reserved, 0); }
+  static none(): Pick { return new Pick(PickKind.NoKey, -1, 0, 0); }
+  static noBudget(until: i64): Pick { return new Pick(PickKind.NoBudget, -1, 0, until); }
+}
+
+/** A key whose budget runs out as it is taken is left out; after this many, the request is refused. */
+const MAX_TAKES = 4;
+
+export class KeySelector {
+  constructor(private plugin: Plugin) {}
+
+  /** The key of the route's attempt. */
+  first(request: RequestFacts): Pick {
+    const budgets = this.plugin.budgets;
+    const now = budgets != null ? nowMs() : 0;
+    return this.pick(request, budgets != null ? budgets.emptyKeys(now) : null, false, now);
+  }
+
+  /** The key of a retry: one not in `tried`. */
+  untried(request: RequestFacts, tried: i32[]): Pick {
+    return this.pick(request, tried, true, this.plugin.budgets != null ? nowMs() : 0);
+  }
+
+  private pick(request: RequestFacts, skip: i32[] | null, retry: bool, now: i64): Pick {
+    const budgets = this.plugin.budgets;
+    let excluded = skip;
+    for (let takes = 0; takes < MAX_TAKES; takes++) {
+      const candidate = this.candidate(request.model, excluded, retry, now);
+      if (candidate.kind != PickKind.Key || budgets == null) return candidate;
+      const token = candidate.token;
+      const reserved = this.reserve(budgets, token, request, now);
+      if (reserved >= 0) return Pick.key(token, reserved);
+      if (excluded == null) excluded = [];
+      excluded.push(token);
+    }
+    return retry ? Pick.none() : Pick.noBudget(budgets!.earliestFor(this.plugin.chooser, request.model));
+  }
+
+  // A key serving `model` outside `excluded`: weighted among the pool, else (failover on) the
+  // out-of-pool key expected back first; a route's attempt instead waits when keys of the pool
+  // serve it but are rate-limited.
+  private candidate(model: string | null, excluded: i32[] | null, retry: bool, now: i64): Pick {
+    const plugin = this.plugin;
+    const chooser = plugin.chooser;
+    const failover = plugin.failover;
+    if (failover == null) {
+      const i = chooser.choose(plugin.random, plugin.allKeys, model, excluded, null, null);
+      if (i >= 0) return Pick.key(i, 0);
+      const budgets = plugin.budgets;
+      const until = !retry && budgets != null ? budgets.earliestFor(chooser, model) : 0;
+      return until > 0 ? Pick.noBudget(until) : Pick.none();
+    }
+    const store = failover.store;
+    store.refresh();
+    const i = chooser.choose(plugin.random, store.inPool, model, excluded, store.factors, plugin.headroom.table);
+    if (i >= 0) return Pick.key(i, 0);
+    if (!retry) {
+      const until = this.limitedUntil(failover, model, now > 0 ? now : nowMs());
+      if (until > 0) return Pick.noBudget(until);
+    }
+    const back = this.firstBack(failover, model, excluded);
+    return back >= 0 ? Pick.key(back, 0) : Pick.none();
+  }
+
+  // The earliest reset among the keys in the pool that serve `model` but are rate-limited or out
+  // of budget (0: none is): a request then waits for it rather than going to a key out of the pool.
+  private limitedUntil(failover: Failover, model: string | null, now: i64): i64 {
+    const budgets = this.plugin.budgets;
+    let limited: i64 = i64.MAX_VALUE;
+    for (let i = 0; i < failover.store.ids.length; i++) {
+      if (!this.plugin.chooser.serves(i, model)) continue;
+      const t = failover.store.token(i);
+      if (t == null || !t.isIn(now)) continue;
+      if (t.isLimited(now) && t.limitedUntil < limited) limited = t.limitedUntil;
+      else if (budgets != null && budgets.isEmpty(i, now) && budgets.emptyUntilOf(i) < limited) limited = budgets.emptyUntilOf(i);
+    }
+    return limited != i64.MAX_VALUE ? limited : 0;
+  }
+
+  // Among the keys out of the pool that serve `model` and are not in `excluded`, the one expected
+  // back first: a timed one at its time, a probed one at the next probe, and among equals the one
+  // out the longest (a request always carries a real credential). A key the record lacks counts as
+  // in. -1 when none.
+  private firstBack(failover: Failover, model: string | null, excluded: i32[] | null): i32 {
+    const now = nowMs();
+    const probeEveryMs = <i64>this.plugin.config.failover.healthCheckInterval;
+    let best = -1;
+    let bestAt: i64 = i64.MAX_VALUE;
+    let bestSince: i64 = i64.MAX_VALUE;
+    for (let i = 0; i < failover.store.ids.length; i++) {
+      if (!this.plugin.chooser.serves(i, model) || (excluded != null && excluded.includes(i))) continue;
+      const t = failover.store.token(i);
+      if (t == null) return i;
+      if (t.isIn(now)) continue;
+      const at = t.returnsAt > 0 ? t.returnsAt : now + probeEveryMs;
+      if (at < bestAt || (at == bestAt && t.outSince < bestSince)) { bestAt = at; bestSince = t.outSince; best = i; }
+    }
+    return best;
+  }
+
+  /** Takes key i's budget for one attempt: the tokens reserved, or -1 when the key has none left. */
+  private reserve(budgets: Budgets, i: i32, request: RequestFacts, now: i64): i64 {
+    const factor = this.factorOf(i);
+    const reserved = budgets.estimateFor(i, request.prompt, request.completion, factor);
+    return budgets.take(i, reserved, factor, now) ? reserved : -1;
+  }
+
+  /**
+   * Corrects an attempt's token reservation with what its answer used (`total`, -1: not said): a
+   * refused request used nothing, a success without usage keeps the estimate.
+   */
+  settleUsage(attempt: Attempt, total: i64): void {
+    const budgets = this.plugin.budgets;
+    if (budgets == null || attempt.usageSettled) return;
+    attempt.usageSettled = true;
+    const ok = is2xx(attempt.status);
+    const actual = total >= 0 ? total : attempt.status > 0 && !ok ? 0 : -1;
+    if (actual < 0) return;
+    budgets.settleTokens(attempt.token, attempt.reserved, actual, this.factorOf(attempt.token), nowMs());
+  }
+
+  /** Key i's AIMD share (thousandths), which scales its budgets. */
+  private factorOf(i: i32): i32 {
+    const failover = this.plugin.failover;
+    return failover != null ? failover.factorOf(i) : FULL_RATE;
+  }
+}

@@ -1,0 +1,192 @@
+// Failover of one configuration in one VM: counting each key's outcomes, and the background work
+// of the lease holder (restoring cooldowns, giving back AIMD shares, gauges, probes).
+import { LogLevel } from "../../abi/enums";
+import { nowMs } from "../../runtime/host";
+import { log, logEnabled } from "../../runtime/log";
+import { CasOutcome } from "../../runtime/shared_data";
+import { PluginConfig } from "../config/config";
+import { fingerprint } from "../../util/fingerprint";
+import { acquireLease } from "./lease_store";
+import { AddTokens, CountFailure, CountSuccess, LimitUntil, Recover, RestoreDue } from "./pool_changes";
+import { PluginMetrics } from "../metrics";
+import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
+import { Budgets } from "../budget/budget";
+import { PoolStore } from "./pool_store";
+import { Prober } from "./prober";
+import { Random } from "../../util/random";
+import { AnswerOrigin } from "../judge/verdict";
+import { is2xx, is5xx } from "../../util/status";
+
+
+/** Shared-data key prefix of a pool: plugin name, provider type and id. */
+export function poolKeyPrefix(pluginName: string, cfg: PluginConfig): string {
+  return "ai-token-failover:" + pluginName + ":" + cfg.providerType + ":" + cfg.providerId;
+}
+
+export class Failover {
+  store: PoolStore;
+  leaseKey: ArrayBuffer;
+  /** Identity of this root context in the lease. */
+  holderId: string;
+  /** Configuration time; a newer configuration takes the lease from an older one. */
+  stamp: i64;
+  holdsLease: bool = false;
+  /** The configuration's budgets (for the gauges the holder sets), if any. */
+  budgets: Budgets | null = null;
+  /** Probes the keys that are out, while this VM holds the lease. */
+  readonly prober: Prober;
+  /**
+   * Order numbers of each key's last success and last 5xx in this VM (a counter, not the clock:
+   * no host call per answer). A key whose last answer was a recent success vouches that the
+   * provider works, so a 5xx elsewhere is that key's.
+   */
+  private answers: u64 = 0;
+  private lastSuccess: u64[];
+  private lastServerError: u64[];
+
+  constructor(public cfg: PluginConfig, public metrics: PluginMetrics, ids: u64[], prefix: string, holderId: string, now: i64) {
+    const store = new PoolStore(prefix + ":pool", ids);
+    this.store = store;
+    this.prober = new Prober(cfg, metrics, store, prefix);
+    this.leaseKey = String.UTF8.encode(prefix + ":lease");
+    this.holderId = holderId;
+    this.stamp = now;
+    this.lastSuccess = new Array<u64>(ids.length).fill(0);
+    this.lastServerError = new Array<u64>(ids.length).fill(0);
+  }
+
+  /** Joins the pool record: creates it, or adds tokens new to it; tokens it knows keep their state. */
+  start(): void {
+    this.store.refresh();
+    this.store.update(new AddTokens(this.store.ids));
+    this.store.refresh();
+  }
+
+  fingerprintOf(i: i32): string { return fingerprint(i, this.store.ids[i]); }
+
+  /** Key i's AIMD share (thousandths) as of the last read. */
+  factorOf(i: i32): i32 {
+    const t = this.store.token(i);
+    return t != null ? t.rateFactor : FULL_RATE;
+  }
+
+  /** The provider said key `i` has nothing left until `until`: no VM chooses it before then. */
+  limit(i: i32, until: i64): void {
+    if (this.store.update(new LimitUntil(this.store.ids[i], until)) == CasOutcome.Stored && logEnabled(LogLevel.Info)) {
+      log(LogLevel.Info, "token " + this.fingerprintOf(i) + " has no rate limit left for " + (until - nowMs()).toString() + " ms");
+    }
+  }
+
+  /** Records a success of token `i`: a write only when it had failures or was out (a success brings it back). */
+  countSuccess(i: i32, origin: AnswerOrigin, status: i32): void {
+    // Only a 2xx vouches that the provider works (Envoy's own replies are not 2xx).
+    if (is2xx(status)) this.lastSuccess[i] = ++this.answers;
+    const t = this.store.token(i);
+    if (t == null || (t.failures == 0 && !t.out)) return;
+    // Envoy's own replies (a later filter's 413, a timeout) prove nothing about the key.
+    if (!origin.fromProvider()) return;
+    const change = new CountSuccess(this.store.ids[i], nowMs());
+    if (this.store.update(change) != CasOutcome.Stored) return;
+    this.metrics.inPool(this.store.inPoolCount);
+    if (change.restored) {
+      this.metrics.restored(i);
+      if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after a successful answer");
+    }
+  }
+
+  /**
+   * A failure of token `i` judged on this answer alone. 401, 403, 429 and failure rules are the
+   * key's; a 5xx says nothing about a key unless another key's last answer in this VM, among the
+   * recent ones, was a success (the provider works, this key does not).
+   */
+  countFailureOfKey(i: i32, status: i32, retryAfterAt: i64): void {
+    if (is5xx(status) && !this.peerWorks(i)) {
+      this.lastServerError[i] = ++this.answers;
+      this.metrics.failureNotCounted();
+      return;
+    }
+    this.countFailure(i, status, retryAfterAt);
+  }
+
+  // Recent: within the last 16 answers per configured key.
+  private peerWorks(i: i32): bool {
+    const horizon = <u64>this.lastSuccess.length * 16;
+    for (let j = 0; j < this.lastSuccess.length; j++) {
+      if (j == i) continue;
+      const s = this.lastSuccess[j];
+      if (s > 0 && s > this.lastServerError[j] && this.answers - s <= horizon) return true;
+    }
+    return false;
+  }
+
+  /** Records a counted failure of token `i`; `retryAfterAt` > 0 benches it until then. */
+  countFailure(i: i32, status: i32, retryAfterAt: i64): void {
+    if (is5xx(status)) this.lastServerError[i] = ++this.answers;
+    const f = this.cfg.failover;
+    const maxOut = this.store.ids.length * f.maxEjectionPercent / 100;
+    const change = new CountFailure(this.store.ids[i], status, nowMs(), retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
+      this.store.ids, maxOut);
+    this.metrics.failure(i, status);
+    if (this.store.update(change) == CasOutcome.Stored && change.outcome == FailureOutcome.Ejected) {
+      this.metrics.ejected(i);
+      this.metrics.inPool(this.store.inPoolCount);
+      if (logEnabled(LogLevel.Info)) {
+        log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool (status " + status.toString() +
+          (retryAfterAt > 0 ? ", Retry-After" : "") + ")");
+      }
+    }
+  }
+
+  /** Timer: renew the lease; as holder restore due tokens and probe the others. */
+  onTick(random: Random): void {
+    const now = nowMs();
+    const was = this.holdsLease;
+    this.holdsLease = acquireLease(this.leaseKey, this.holderId, this.stamp, now, <i64>this.cfg.failover.healthCheckInterval);
+    if (this.holdsLease != was && logEnabled(LogLevel.Debug)) {
+      log(LogLevel.Debug, (this.holdsLease ? "took" : "lost") + " the probe lease");
+    }
+    if (!this.holdsLease) return;
+    const restore = new RestoreDue(now);
+    if (this.store.update(restore) == CasOutcome.Stored) {
+      for (let k = 0; k < restore.restored.length; k++) {
+        const i = this.store.ids.indexOf(restore.restored[k]);
+        if (i < 0) continue;
+        this.metrics.restored(i);
+        if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after its cooldown");
+      }
+    }
+    this.recoverRates();
+    this.store.refresh();
+    this.metrics.inPool(this.store.inPoolCount);
+    this.setKeyGauges(now);
+    this.prober.send(now);
+  }
+
+  private setKeyGauges(now: i64): void {
+    const budgets = this.budgets;
+    const levels = budgets != null ? budgets.snapshot(now, this.store.factors) : null;
+    for (let i = 0; i < this.store.ids.length; i++) {
+      const t = this.store.token(i);
+      if (t == null) continue;
+      this.metrics.keyGauges(i, t.rateFactor, t.isLimited(now) ? t.limitedUntil - now : 0, levels != null ? levels[i] : null);
+    }
+  }
+
+  /** Share this holder expects each slowed-down key to have; a lower one means a 429 came meanwhile. */
+  private expectedFactor: Map<u64, i32> = new Map();
+
+  // AIMD: each interval without a 429 gives a slowed-down key a step of its share back.
+  private recoverRates(): void {
+    this.store.refresh();
+    const quiet: u64[] = [];
+    for (let i = 0; i < this.store.ids.length; i++) {
+      const t = this.store.token(i);
+      if (t == null || t.rateFactor >= FULL_RATE) continue;
+      const id = this.store.ids[i];
+      const expected = this.expectedFactor.has(id) ? this.expectedFactor.get(id) : -1;
+      if (t.rateFactor == expected) quiet.push(id);
+      this.expectedFactor.set(id, t.rateFactor == expected ? min(FULL_RATE, t.rateFactor + RATE_STEP) : t.rateFactor);
+    }
+    if (quiet.length > 0) this.store.update(new Recover(quiet));
+  }
+}

@@ -1,0 +1,77 @@
+// The changes the plugin makes to a pool record, each applied inside a CAS loop.
+import { FailureOutcome, PoolChange, PoolState } from "./pool_state";
+
+/** Adds configured tokens that the record does not know yet (start-up and reload). */
+export class AddTokens extends PoolChange {
+  constructor(public ids: u64[]) { super(); }
+  apply(state: PoolState): bool { return state.addMissing(this.ids); }
+}
+
+/** Counts a failure of one token. */
+export class CountFailure extends PoolChange {
+  outcome: FailureOutcome = FailureOutcome.Counted;
+  constructor(public id: u64, public status: i32, public now: i64, public retryAfterAt: i64,
+              public threshold: i32, public cooldownMs: i64, public configured: u64[], public maxOut: i32) { super(); }
+  apply(state: PoolState): bool {
+    const i = state.indexOf(this.id);
+    if (i < 0) return false;
+    const mayEject = state.outAmong(this.configured, this.now) < this.maxOut;
+    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs, mayEject);
+    return true;
+  }
+}
+
+/** Resets one token's consecutive failures after a success, and brings it back if it was out. */
+export class CountSuccess extends PoolChange {
+  /** The success put the token back in the pool. */
+  restored: bool = false;
+  constructor(public id: u64, public now: i64) { super(); }
+  apply(state: PoolState): bool {
+    const i = state.indexOf(this.id);
+    if (i < 0) return false;
+    this.restored = state.tokens[i].out && !state.tokens[i].isIn(this.now);
+    return state.recordSuccess(i, this.now);
+  }
+}
+
+/** Counts one probe result. */
+export class CountProbe extends PoolChange {
+  restored: bool = false;
+  constructor(public id: u64, public ok: bool, public status: i32, public successThreshold: i32,
+              public now: i64, public retryAfterAt: i64) { super(); }
+  apply(state: PoolState): bool {
+    const i = state.indexOf(this.id);
+    if (i < 0) return false;
+    const t = state.tokens[i];
+    const successesBefore = t.probeSuccesses;
+    const statusBefore = t.lastStatus;
+    const returnsBefore = t.returnsAt;
+    this.restored = state.recordProbe(i, this.ok, this.status, this.successThreshold, this.now, this.retryAfterAt);
+    return this.restored || t.probeSuccesses != successesBefore || t.lastStatus != statusBefore || t.returnsAt != returnsBefore;
+  }
+}
+
+/** Puts back every token whose cooldown or Retry-After has passed. */
+export class RestoreDue extends PoolChange {
+  restored: u64[] = [];
+  constructor(public now: i64) { super(); }
+  apply(state: PoolState): bool {
+    this.restored = state.restoreDue(this.now);
+    return this.restored.length > 0;
+  }
+}
+
+/** Keeps a key from being chosen until its rate-limit reset. */
+export class LimitUntil extends PoolChange {
+  constructor(public id: u64, public until: i64) { super(); }
+  apply(state: PoolState): bool {
+    const i = state.indexOf(this.id);
+    return i >= 0 && state.limitUntil(i, this.until);
+  }
+}
+
+/** Gives a step of share back to keys that were slowed down and had no 429 for an interval. */
+export class Recover extends PoolChange {
+  constructor(public ids: u64[]) { super(); }
+  apply(state: PoolState): bool { return state.recover(this.ids); }
+}

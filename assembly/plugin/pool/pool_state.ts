@@ -1,0 +1,234 @@
+// The state of one token pool, as stored in one shared-data record: every token's membership and
+// counters live together, so a token moves in or out in a single CAS write. Pure: no host calls.
+
+/** A key's full share (rateFactor in thousandths). */
+export const FULL_RATE: i32 = 1000;
+/** What a quiet interval gives back to a key that was slowed down. */
+export const RATE_STEP: i32 = 100;
+/** The lowest share AIMD goes to, so a slowed key still gets some traffic to recover with. */
+export const MIN_RATE: i32 = 16;
+
+/** Rest of a key after a 429 without a usable Retry-After at base share, doubling with each halving. */
+export const BACKOFF_REST_MS: i64 = 250;
+/** The longest such rest. */
+export const MAX_BACKOFF_REST_MS: i64 = 2000;
+
+/**
+ * How long a key whose share is `rateFactor` rests after a 429 that gave no wait time: so when
+ * every key is throttled the plugin sends less for real (and answers 429 itself meanwhile)
+ * instead of sending everything to whichever key has the largest share.
+ */
+export function backOffRestMs(rateFactor: i32): i64 {
+  return min(MAX_BACKOFF_REST_MS, BACKOFF_REST_MS * <i64>FULL_RATE / <i64>max(1, rateFactor));
+}
+
+/** One token's state; the token itself is only known by its 64-bit hash. */
+export class TokenState {
+  id: u64 = 0;
+  out: bool = false;
+  /** Consecutive counted failures (reset by any success). */
+  failures: i32 = 0;
+  /** Consecutive successful probes while out of the pool. */
+  probeSuccesses: i32 = 0;
+  /** When the token was taken out (ms), 0 while in the pool. */
+  outSince: i64 = 0;
+  /** When the token comes back by itself (cooldown or Retry-After, ms); 0: only a probe brings it back. */
+  returnsAt: i64 = 0;
+  /** Status of the last counted failure or failed probe, 0 if none. */
+  lastStatus: i32 = 0;
+  /**
+   * The provider reported no requests or tokens left for this key until then (ms; 0: none). The
+   * key stays in the pool but is not chosen before that time.
+   */
+  limitedUntil: i64 = 0;
+  /**
+   * Share of its weight and rate the key gets, in thousandths (AIMD): a 429 without a usable
+   * Retry-After halves it, each quiet interval adds RATE_STEP back, up to 1000.
+   */
+  rateFactor: i32 = FULL_RATE;
+
+  /** Whether the token serves requests at `now`: in the pool, or out with its return time passed. */
+  isIn(now: i64): bool {
+    return !this.out || (this.returnsAt > 0 && this.returnsAt <= now);
+  }
+
+  /** Whether the provider's rate limit keeps the key from being chosen at `now`. */
+  isLimited(now: i64): bool {
+    return this.limitedUntil > now;
+  }
+
+  static fresh(id: u64): TokenState {
+    const t = new TokenState();
+    t.id = id;
+    return t;
+  }
+
+  putBack(): void {
+    this.out = false;
+    this.failures = 0;
+    this.probeSuccesses = 0;
+    this.outSince = 0;
+    this.returnsAt = 0;
+  }
+
+  takeOut(now: i64, returnsAt: i64): void {
+    if (!this.out) this.outSince = now;
+    this.out = true;
+    this.probeSuccesses = 0;
+    if (returnsAt > this.returnsAt) this.returnsAt = returnsAt;
+  }
+}
+
+/** What a counted failure did to its token. */
+export const enum FailureOutcome { Counted = 0, Ejected = 1 }
+
+/** Every token of a pool (including tokens a newer or older configuration no longer lists). */
+export class PoolState {
+  tokens: TokenState[] = [];
+
+  /** Index of the token with this id, or -1. */
+  indexOf(id: u64): i32 {
+    for (let i = 0; i < this.tokens.length; i++) if (unchecked(this.tokens[i]).id == id) return i;
+    return -1;
+  }
+
+  /** Adds the ids that are missing, in the pool; returns whether anything was added. */
+  addMissing(ids: u64[]): bool {
+    let added = false;
+    for (let i = 0; i < ids.length; i++) {
+      if (this.indexOf(ids[i]) < 0) {
+        this.tokens.push(TokenState.fresh(ids[i]));
+        added = true;
+      }
+    }
+    return added;
+  }
+
+  /**
+   * Counts a failure of token `i`. `retryAfterAt` > 0 (a 429's Retry-After) takes it out at once
+   * until then; otherwise it goes out when its consecutive failures reach `threshold` and
+   * `mayEject` (the ejection cap is not reached), for `cooldownMs` when that is > 0, else until
+   * probes or a successful answer bring it back.
+   */
+  recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64, mayEject: bool = true): FailureOutcome {
+    this.settleDue(i, now);
+    const t = this.tokens[i];
+    const wasOut = t.out;
+    t.failures++;
+    t.lastStatus = status;
+    // A 429 with no usable wait time: the key is slowed down (AIMD), and rests in proportion.
+    if (status == 429 && retryAfterAt <= now) {
+      this.backOff(i);
+      this.limitUntil(i, now + backOffRestMs(t.rateFactor));
+    }
+    if (retryAfterAt > now) {
+      t.takeOut(now, retryAfterAt);
+    } else if (!t.out && t.failures >= threshold && mayEject) {
+      t.takeOut(now, cooldownMs > 0 ? now + cooldownMs : 0);
+    }
+    return !wasOut && t.out ? FailureOutcome.Ejected : FailureOutcome.Counted;
+  }
+
+  /** How many of the tokens `ids` are out of the pool at `now`. */
+  outAmong(ids: u64[], now: i64): i32 {
+    let n = 0;
+    for (let k = 0; k < ids.length; k++) {
+      const i = this.indexOf(ids[k]);
+      if (i >= 0 && !this.tokens[i].isIn(now)) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Puts token `i` back when its return time has passed. Requests already use such a token (see
+   * TokenState.isIn); every change applies this first, so the record never contradicts them.
+   */
+  settleDue(i: i32, now: i64): bool {
+    const t = this.tokens[i];
+    if (!t.out || t.returnsAt == 0 || t.returnsAt > now) return false;
+    t.putBack();
+    return true;
+  }
+
+  /**
+   * A response that is not a failure resets the consecutive count, and a token that was out is
+   * back (it just served a request); returns whether anything changed.
+   */
+  recordSuccess(i: i32, now: i64): bool {
+    const restored = this.settleDue(i, now);
+    const t = this.tokens[i];
+    if (t.out) {
+      t.putBack();
+      return true;
+    }
+    if (t.failures == 0) return restored;
+    t.failures = 0;
+    return true;
+  }
+
+  /**
+   * Counts one probe of token `i`; returns true when this puts the token back. A failed probe
+   * answered with a Retry-After (`retryAfterAt` > now) makes the token wait until then.
+   */
+  recordProbe(i: i32, ok: bool, status: i32, successThreshold: i32, now: i64, retryAfterAt: i64): bool {
+    const t = this.tokens[i];
+    if (!t.out) return false;
+    if (!ok) {
+      t.probeSuccesses = 0;
+      t.lastStatus = status;
+      if (retryAfterAt > now && retryAfterAt > t.returnsAt) t.returnsAt = retryAfterAt;
+      return false;
+    }
+    t.probeSuccesses++;
+    if (t.probeSuccesses < successThreshold) return false;
+    t.putBack();
+    return true;
+  }
+
+  /** Halves token `i`'s share after a 429 that gave no usable wait time. */
+  backOff(i: i32): void {
+    const t = this.tokens[i];
+    t.rateFactor = max(MIN_RATE, t.rateFactor / 2);
+  }
+
+  /** Gives a step of share back to each token in `ids`; returns whether anything changed. */
+  recover(ids: u64[]): bool {
+    let changed = false;
+    for (let k = 0; k < ids.length; k++) {
+      const i = this.indexOf(ids[k]);
+      if (i < 0) continue;
+      const t = this.tokens[i];
+      if (t.rateFactor >= FULL_RATE) continue;
+      t.rateFactor = min(FULL_RATE, t.rateFactor + RATE_STEP);
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Keeps token `i` from being chosen until `until` (its rate-limit reset); returns whether it changed. */
+  limitUntil(i: i32, until: i64): bool {
+    const t = this.tokens[i];
+    if (until <= t.limitedUntil) return false;
+    t.limitedUntil = until;
+    return true;
+  }
+
+  /** Puts back every token whose cooldown or Retry-After has passed; returns their ids. */
+  restoreDue(now: i64): u64[] {
+    const restored: u64[] = [];
+    for (let i = 0; i < this.tokens.length; i++) {
+      const t = this.tokens[i];
+      if (t.out && t.returnsAt > 0 && t.returnsAt <= now) {
+        t.putBack();
+        restored.push(t.id);
+      }
+    }
+    return restored;
+  }
+}
+
+/** A change to apply to the pool state inside a CAS loop. */
+export abstract class PoolChange {
+  /** Applies the change; returns false when nothing changed (no write needed). */
+  abstract apply(state: PoolState): bool;
+}

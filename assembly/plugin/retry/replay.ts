@@ -1,0 +1,152 @@
+// Retry on failure (SPEC 6): what a request must keep to be sent again, and how a replay is built.
+import { HeaderList } from "../../util/header_list";
+import { PluginConfig } from "../config/config";
+import { isCredential } from "../keys/credential_headers";
+import { ScanKind, findTopLevel } from "../../util/json_scan";
+import { HOP_BY_HOP, RouteShape, queryOf } from "./route_shape";
+
+/** Request bodies larger than this are not retried (nor kept). */
+export const MAX_RETRY_BODY: i32 = 1 << 20;
+
+const STREAM_KEY = String.UTF8.encode("stream");
+
+/**
+ * Request body bytes one VM holds for retries, across its streams: Wasm memory never shrinks, so
+ * what is held at once is bounded (`limit`), whatever the concurrency.
+ */
+export class HeldBodies {
+  used: i64 = 0;
+  constructor(public limit: i64) {}
+}
+
+/** The parts of a client request kept while it may still be replayed. */
+export class CapturedRequest {
+  // Most bodies arrive in one chunk, which is kept as is; more chunks go into a buffer that doubles.
+  private kept: ArrayBuffer | null = null;
+  private used: i32 = 0;
+  /** Bytes this request counts in `held` (the capacity of what it keeps). */
+  private counted: i64 = 0;
+  /** The body is not kept (too large, a streaming request, or no longer needed): no replay. */
+  dropped: bool = false;
+  /** The body was given up because the VM already holds its limit of bodies. */
+  overLimit: bool = false;
+  /** The whole body has arrived. */
+  complete: bool = false;
+
+  constructor(public headers: ArrayBuffer, private held: HeldBodies) {}
+
+  /** Keeps one body chunk, or gives the body up once it passes MAX_RETRY_BODY or the VM's limit. */
+  addChunk(chunk: ArrayBuffer): void {
+    if (this.dropped) return;
+    const need = this.used + chunk.byteLength;
+    if (need > MAX_RETRY_BODY) {
+      this.dropBody();
+      return;
+    }
+    let kept = this.kept;
+    const cap = kept == null ? need : need > kept.byteLength ? max(kept.byteLength * 2, need) : kept.byteLength;
+    if (this.held.used - this.counted + <i64>cap > this.held.limit) {
+      this.dropBody();
+      this.overLimit = true;
+      return;
+    }
+    this.held.used += <i64>cap - this.counted;
+    this.counted = cap;
+    if (kept == null) {
+      this.kept = chunk;
+      this.used = need;
+      return;
+    }
+    if (need > kept.byteLength) {
+      const grown = new ArrayBuffer(cap);
+      memory.copy(changetype<usize>(grown), changetype<usize>(kept), this.used);
+      kept = grown;
+      this.kept = grown;
+    }
+    memory.copy(changetype<usize>(kept) + this.used, changetype<usize>(chunk), chunk.byteLength);
+    this.used = need;
+  }
+
+  /** Frees the body; the request can no longer be replayed (its headers stay, for learning the route). */
+  dropBody(): void {
+    this.dropped = true;
+    this.kept = null;
+    this.used = 0;
+    this.held.used -= this.counted;
+    this.counted = 0;
+  }
+
+  /** Whether the request can be replayed now. */
+  get replayable(): bool { return this.complete && !this.dropped; }
+
+  /** The whole body kept so far. */
+  body(): ArrayBuffer {
+    const kept = this.kept;
+    if (kept == null) return new ArrayBuffer(0);
+    if (kept.byteLength != this.used) {
+      const exact = kept.slice(0, this.used);
+      this.kept = exact;
+      return exact;
+    }
+    return kept;
+  }
+}
+
+/** Whether a request body asks for a streamed answer (`"stream": true` at the top level); linear. */
+export function asksForStream(body: ArrayBuffer): bool {
+  if (body.byteLength == 0) return false;
+  return findTopLevel(body, body.byteLength, STREAM_KEY).kind == ScanKind.True;
+}
+
+/**
+ * The request as the route sent it, for a replay with `token`: the client's headers without
+ * credentials and hop-by-hop headers, then the route's host, path and headers when its shape is
+ * known. `identity` asks for an uncompressed answer (a body rule must read it).
+ */
+export function replayHeaders(original: HeaderList, shape: RouteShape | null, cfg: PluginConfig, token: string, identity: bool): HeaderList {
+  const out = new HeaderList();
+  for (let i = 0; i < original.length; i++) {
+    const name = original.names[i].toLowerCase();
+    if (isCredential(cfg, name) || HOP_BY_HOP.includes(name)) continue;
+    if (identity && name == "accept-encoding") continue;
+    let value = original.values[i];
+    if (shape != null) {
+      if (shape.removed.includes(name) || shape.changed.get(name) != null) continue;
+      if (name == ":authority") value = shape.authority;
+      else if (name == ":path") value = shape.path + queryOf(value);
+    }
+    out.add(original.names[i], value);
+  }
+  if (shape != null) {
+    for (let i = 0; i < shape.changed.length; i++) out.add(shape.changed.names[i], shape.changed.values[i]);
+  }
+  if (identity) out.add("accept-encoding", "identity");
+  out.add(cfg.credentialHeader, cfg.credentialPrefix + token);
+  return out;
+}
+
+/** The provider's headers for the client: pseudo, hop-by-hop and length headers are the host's. */
+export function answerHeaders(headers: HeaderList): HeaderList {
+  const out = new HeaderList();
+  for (let i = 0; i < headers.length; i++) {
+    const name = headers.names[i].toLowerCase();
+    if (name.startsWith(":") || HOP_BY_HOP.includes(name)) continue;
+    out.add(headers.names[i], headers.values[i]);
+  }
+  return out;
+}
+
+// Bodies of the replies Envoy's router makes itself for an HTTP call (timeout, connect failure,
+// overflow); such an answer is a failed call, not the provider's.
+const HOST_REPLIES = ["upstream request timeout", "upstream connect error or disconnect/reset before headers",
+  "no healthy upstream", "upstream overflow", "upstream max stream duration reached"];
+
+/** Whether a call answer was made by Envoy itself rather than by the provider. */
+export function isHostReply(status: i32, headers: HeaderList, body: ArrayBuffer): bool {
+  if (status != 503 && status != 504) return false;
+  const ct = headers.get("content-type");
+  if (ct != null && !ct.startsWith("text/plain")) return false;
+  const text = String.UTF8.decode(body.byteLength > 200 ? body.slice(0, 200) : body);
+  for (let i = 0; i < HOST_REPLIES.length; i++) if (text.startsWith(HOST_REPLIES[i])) return true;
+  return false;
+}

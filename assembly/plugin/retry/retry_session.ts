@@ -1,0 +1,242 @@
+// Retry on failure for one request: the client's request kept for a replay, the retry calls sent
+// with keys not tried yet, and how the chosen answer reaches the client (in place of the held
+// failure, or as a local reply). Its state says which of these is under way.
+import { DataAction, LogLevel, StreamType } from "../../abi/enums";
+
+import { CallAnswer, CallHandler, dispatchCall } from "../../runtime/calls";
+import { HeaderList } from "../../util/header_list";
+import { continueStream, nowMs, routeCluster } from "../../runtime/host";
+import { log, logEnabled } from "../../runtime/log";
+import { CALL_ORIGIN } from "../judge/answer_origin";
+import { Attempt, BODY_RULE_LIMIT, settleAttempts } from "../judge/attempt";
+import { Delivery, HeldBody, replaceHeld, replyWith } from "./held_answer";
+import { KeySelector, PickKind } from "../keys/key_selector";
+import { Plugin } from "../plugin";
+import { followRateLimit } from "../budget/rate_limit_follow";
+import { RequestFacts } from "../keys/request_body";
+import { CapturedRequest, asksForStream, isHostReply, replayHeaders } from "./replay";
+import { shapeKey } from "./route_shape";
+import { UsageScanner } from "../judge/usage";
+import { is2xx } from "../../util/status";
+
+/**
+ * Bytes of a retry answer the plugin delivers at most. A larger answer is never cut: the client
+ * receives the provider's original failure instead (and the warning log says why).
+ */
+export const RETRY_ANSWER_LIMIT: usize = 4 << 20;
+
+export enum RetryState {
+  /** No retry runs: the route's answer goes to the client as it comes. */
+  Idle,
+  /** A retry call is in flight; the provider's failed answer is held. */
+  Calling,
+  /** The chosen retry answer waits for the rest of the held answer's body, which it then replaces. */
+  AwaitingHeldBody,
+}
+
+/** The answer of one retry call, for the attempt that sent it. */
+class RetryCall extends CallHandler {
+  constructor(private session: RetrySession, private attempt: Attempt, streamId: u32) {
+    super();
+    this.owner = streamId;
+  }
+  onAnswer(answer: CallAnswer | null): void { this.session.onAnswer(this.attempt, answer); }
+  onOrphan(answer: CallAnswer | null): void { this.session.onOrphan(this.attempt, answer); }
+}
+
+export class RetrySession {
+  state: RetryState = RetryState.Idle;
+  /** The request asked for a streamed answer: it is never retried, and its body is not kept. */
+  private streamRequested: bool = false;
+  private retries: i32 = 0;
+  /** The best retry answer so far (null: the client gets the held provider answer). */
+  private delivery: Delivery | null = null;
+  /** How much of the held (failed) answer's body is buffered. */
+  private held: HeldBody = HeldBody.NotYet;
+  /** Bytes of the response body buffer already read (Envoy hands a buffered body again, grown). */
+  private seen: usize = 0;
+
+  constructor(private plugin: Plugin, private streamId: u32, readonly captured: CapturedRequest,
+              private attempts: Attempt[], private request: RequestFacts, private selector: KeySelector) {}
+
+  /** Whether the held answer is being replaced (a retry call runs, or its answer waits). */
+  get active(): bool { return this.state != RetryState.Idle; }
+
+  /** Bytes of the held answer's body read so far (0 when no retry runs). */
+  get bodySeen(): usize { return this.seen; }
+
+  /** Keeps a chunk of the request body (null: none) for a replay; `end`: the body is complete. */
+  addRequestBody(chunk: ArrayBuffer | null, end: bool): void {
+    const captured = this.captured;
+    if (captured.dropped) return;
+    if (chunk != null) {
+      captured.addChunk(chunk);
+      if (captured.overLimit) this.plugin.metrics.retrySkippedMemory();
+    }
+    if (!end) return;
+    captured.complete = true;
+    // A streaming request is never retried: its body is not kept for the stream's life.
+    if (!captured.dropped && asksForStream(captured.body())) {
+      this.streamRequested = true;
+      captured.dropBody();
+    }
+  }
+
+  /** Whether an answer with `status` may be retried: replayable request, attempts left, status listed. */
+  mayRetry(status: i32): bool {
+    const retry = this.plugin.config.retry;
+    if (!this.captured.replayable || this.streamRequested) return false;
+    return this.retries < retry.maxRetries && retry.retryOnStatus.has(status);
+  }
+
+  /** Starts retrying the route's failed answer (held meanwhile); false when no retry could be sent. */
+  begin(endOfStream: bool): bool {
+    if (!this.send()) return false;
+    this.state = RetryState.Calling;
+    this.held = endOfStream ? HeldBody.Absent : HeldBody.NotYet;
+    return true;
+  }
+
+  /** The route's attempt ended without a retry: the body need not be kept any longer. */
+  finish(): void { this.captured.dropBody(); }
+
+  /** A chunk of the held answer's body (`size`: the whole buffered body, which Envoy hands again, grown). */
+  onHeldBody(size: usize, endOfStream: bool): DataAction {
+    this.seen = size;
+    this.held = endOfStream ? HeldBody.Complete : HeldBody.Arriving;
+    this.plugin.bodyWait.arrived(this.streamId);
+    const waiting = this.delivery;
+    if (this.state != RetryState.AwaitingHeldBody || waiting == null || !endOfStream) return DataAction.StopIterationAndBuffer;
+    this.delivery = null;
+    this.end();
+    if (replaceHeld(waiting, size) || !replyWith(waiting)) return DataAction.Continue;
+    return DataAction.StopIterationNoBuffer;
+  }
+
+  /** Answer of a retry call (the stream is effective): ends with a local response, a continue, or another retry. */
+  onAnswer(attempt: Attempt, answer: CallAnswer | null): void {
+    if (answer == null) {
+      // The call itself failed (reset): not the token's fault; the client gets the last provider answer.
+      this.settle();
+      this.deliver(false);
+      return;
+    }
+    const tooLarge = answer.bodySize > RETRY_ANSWER_LIMIT;
+    const body = this.judge(attempt, answer, tooLarge ? <usize>BODY_RULE_LIMIT : RETRY_ANSWER_LIMIT);
+    if (body == null) {
+      this.settle();
+      this.deliver(false);
+      return;
+    }
+    const status = answer.status;
+    if (tooLarge && logEnabled(LogLevel.Warn)) {
+      log(LogLevel.Warn, "a retry answer of " + answer.bodySize.toString() + " bytes is over the " +
+        RETRY_ANSWER_LIMIT.toString() + "-byte limit: the client receives the provider's first answer");
+    }
+    const deliverable = !tooLarge && (!attempt.unconfirmed || is2xx(status));
+    if (deliverable) this.delivery = new Delivery(status, answer.headers, body);
+    const retryable = this.plugin.config.retry.retryOnStatus.has(status);
+    if (retryable && this.mayRetry(status) && this.send()) return;
+    this.settle();
+    this.deliver(deliverable && !retryable);
+  }
+
+  /** A retry answer that arrived after the client left still counts for its token. */
+  onOrphan(attempt: Attempt, answer: CallAnswer | null): void {
+    if (answer != null) this.judge(attempt, answer, <usize>BODY_RULE_LIMIT);
+    this.settle();
+  }
+
+  /** Sends the request again with a key not tried yet; false when none is left or the call failed. */
+  private send(): bool {
+    const plugin = this.plugin;
+    const cfg = plugin.config;
+    const tried: i32[] = [];
+    for (let k = 0; k < this.attempts.length; k++) tried.push(this.attempts[k].token);
+    // Retries spend budget too; a key without budget is skipped like a tried one.
+    const pick = this.selector.untried(this.request, tried);
+    if (pick.kind != PickKind.Key) return false;
+    const cluster = routeCluster();
+    if (cluster == null) return false;
+    const next = pick.token;
+    const captured = this.captured;
+    // Without a learned shape the request goes as the client sent it, and only a success counts.
+    // A route another VM of the process has seen counts as known (one shared-data read, on failure only).
+    const shape = plugin.shapes.find(shapeKey(captured.headers), nowMs());
+    const attempt = new Attempt(next);
+    attempt.reserved = pick.reserved;
+    attempt.unconfirmed = shape == null;
+    attempt.defer = true;
+    const headers = replayHeaders(HeaderList.parse(captured.headers), shape, cfg, cfg.apiTokens[next], plugin.failureRulesNeedBody);
+    if (!dispatchCall(cluster, headers, captured.body(), <u32>cfg.retry.retryTimeout, new RetryCall(this, attempt, this.streamId))) return false;
+    this.attempts.push(attempt);
+    this.retries++;
+    plugin.metrics.retryAttempted();
+    plugin.metrics.request(next);
+    if (logEnabled(LogLevel.Debug)) {
+      const failover = plugin.failover;
+      log(LogLevel.Debug, "retrying with token " + (failover != null ? failover.fingerprintOf(next) : "#" + next.toString()) +
+        (shape == null ? " (route shape not learned yet)" : ""));
+    }
+    return true;
+  }
+
+  /** Judges a retry answer for its attempt; returns the answer's body, or null for a failed call. */
+  private judge(attempt: Attempt, answer: CallAnswer, limit: usize): ArrayBuffer | null {
+    const body = answer.body(limit);
+    const status = answer.status;
+    if (isHostReply(status, answer.headers, body)) return null;
+    const plugin = this.plugin;
+    const failover = plugin.failover;
+    // A guessed route may have answered for the wrong host or path: only a success proves anything.
+    if (failover != null && (!attempt.unconfirmed || is2xx(status))) {
+      attempt.judgeWhole(failover, status, answer.headers, body, CALL_ORIGIN, status == 429 ? nowMs() : 0);
+      followRateLimit(plugin, attempt.token, status, answer.headers);
+    }
+    const budgets = plugin.budgets;
+    if (budgets != null && budgets.countsTokens) {
+      attempt.status = status;
+      const usage = new UsageScanner();
+      usage.feedBuffer(body);
+      this.selector.settleUsage(attempt, usage.total);
+    }
+    return body;
+  }
+
+  /** The request's attempts are over: whose fault each held failure was is decided now. */
+  private settle(): void {
+    const failover = this.plugin.failover;
+    if (failover != null) settleAttempts(failover, this.attempts);
+  }
+
+  /**
+   * Ends the retries: the client gets the retry answer chosen (`delivery`) or, when there is none,
+   * the held provider answer. The retry answer replaces the held one in place once its body is
+   * all buffered, and waits for that body while it is arriving (or has not started, once this VM
+   * has seen Envoy call the filter with body data while holding its headers); otherwise it is a
+   * local reply.
+   */
+  private deliver(succeeded: bool): void {
+    const plugin = this.plugin;
+    if (succeeded) plugin.metrics.retrySucceeded();
+    else plugin.metrics.retryExhausted();
+    this.captured.dropBody();
+    const answer = this.delivery;
+    if (answer != null && (this.held == HeldBody.Arriving || (this.held == HeldBody.NotYet && plugin.bodyWait.shown))) {
+      this.state = RetryState.AwaitingHeldBody;
+      return;
+    }
+    this.delivery = null;
+    const size = this.seen;
+    this.end();
+    if (answer == null || (this.held == HeldBody.Complete && replaceHeld(answer, size)) || !replyWith(answer)) {
+      continueStream(StreamType.Response);
+    }
+  }
+
+  private end(): void {
+    this.state = RetryState.Idle;
+    this.seen = 0;
+  }
+}
+
