@@ -40,14 +40,14 @@ export const SCENARIOS: Scenario[] = [
   { name: 'streaming, 8 keys', config: pluginConfig(), send: streamTrip },
 ];
 
-function vmFor(wasmPath: string, config: PluginConfig): Vm {
+export function vmFor(wasmPath: string, config: PluginConfig): Vm {
   const host = new Host({ wasmPath });
   const vm = host.createVm();
   vm.configure(config);
   return vm;
 }
 
-function measure(vm: Vm, send: (vm: Vm) => void, requests: number): number {
+export function measure(vm: Vm, send: (vm: Vm) => void, requests: number): number {
   vm.busyNs = 0n;
   for (let i = 0; i < requests; i++) send(vm);
   return Number(vm.busyNs) / requests;

@@ -9,6 +9,7 @@ import { EncodedCredentials } from "./keys/credential_headers";
 import { Failover, poolKeyPrefix } from "./pool/failover";
 import { fingerprint, hash64 } from "../util/fingerprint";
 import { KeyChooser } from "./keys/key_choice";
+import { KeySelector } from "./keys/key_selector";
 import { Lease } from "./pool/lease";
 import { readLease } from "./pool/lease_store";
 import { PluginMetrics, poolLabel } from "./metrics";
@@ -56,6 +57,8 @@ export class Plugin {
   readonly bodyWait: BodyWait;
   /** Request bodies this VM holds for retries, bounded by retryOnFailure.maxHeldBytes. */
   readonly heldBodies: HeldBodies;
+  /** Chooses the key of every attempt. */
+  readonly selector: KeySelector;
 
   /** `name`: the plugin's name in Envoy; `rootId`: the root context (part of the lease holder's id). */
   constructor(cfg: PluginConfig, name: string, rootId: u32, readonly ticks: TickControl) {
@@ -89,13 +92,17 @@ export class Plugin {
     this.allKeys = allKeys;
     this.fingerprints = fingerprints;
     this.credentials = new EncodedCredentials(cfg);
-    this.chooser = new KeyChooser(cfg);
+    const chooser = new KeyChooser(cfg);
+    const headroom = new Headroom(n);
+    const activeBudgets = budgets.active ? budgets : null;
+    this.selector = new KeySelector(cfg, chooser, random, allKeys, headroom, failover, activeBudgets);
+    this.chooser = chooser;
     this.rateLimit = RateLimitHeaders.forType(cfg.providerType);
-    this.headroom = new Headroom(n);
+    this.headroom = headroom;
     this.heldBodies = new HeldBodies(<i64>cfg.retry.maxHeldBytes);
     // Every configuration of the process behind the same filter learns it together.
     this.bodyWait = new BodyWait("ai-token-failover:" + name);
-    this.budgets = budgets.active ? budgets : null;
+    this.budgets = activeBudgets;
     this.failureRulesNeedHeaders = failover != null && rulesNeedHeaders(cfg.failover.failureConditions);
     this.failureRulesNeedBody = failover != null && rulesNeedBody(cfg.failover.failureConditions);
   }

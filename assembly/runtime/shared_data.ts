@@ -29,6 +29,20 @@ export function readShared(key: ArrayBuffer): SharedValue | null {
   return new SharedValue(takeHostBuffer(), cas);
 }
 
+/**
+ * The 8-byte value of a key as a number (0 when it is missing or of another size), without
+ * building a value: for a counter read on every request, such as a record's generation.
+ */
+export function readSharedWord(key: ArrayBuffer): u64 {
+  clearSlots();
+  if (proxy_get_shared_data(ptrOf(key), key.byteLength, SLOT_PTR, SLOT_SIZE, SLOT_EXTRA) != Status.Ok) return 0;
+  const ptr = load<usize>(SLOT_PTR);
+  if (ptr == 0) return 0;
+  const word = load<usize>(SLOT_SIZE) == 8 ? load<u64>(ptr) : 0;
+  __unpin(ptr);
+  return word;
+}
+
 /** Writes a key if its CAS still equals `cas` (0 writes unconditionally); returns the host status. */
 export function writeShared(key: ArrayBuffer, value: ArrayBuffer, cas: u32): Status {
   return <Status>proxy_set_shared_data(ptrOf(key), key.byteLength, ptrOf(value), value.byteLength, cas);

@@ -2,34 +2,56 @@
 // chooses a key (KeySelector) and sends it in place of the client's credentials, judges the
 // route's answer for that key, and hands a failed non-streaming request to its RetrySession.
 import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
+
 import { getBufferBytes } from "../../runtime/buffers";
+
 import { RootContext, StreamContext } from "../../runtime/contexts";
+
 import { HeaderList } from "../../util/header_list";
-import { getHeader, getHeaderDecimal, getHeaderPairs, getHeaderPairsRaw, replaceHeaderBytes } from "../../runtime/headers";
+
+import { getHeaderDecimal, getHeaderPairsRaw, replaceHeaderBytes } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
+
 import { STREAM_ORIGIN } from "../judge/answer_origin";
+
 import { Attempt, settleAttempts } from "../judge/attempt";
+
 import { applyCredential, removeClientCredentials } from "../keys/credentials";
-import { KeySelector, PickKind } from "../keys/key_selector";
+
+import { PickKind } from "../keys/key_selector";
+
 import { answerBodyHidden, answerNoBudget, answerNoKey } from "./local_replies";
+
 import { Plugin } from "../plugin";
 
-import { followRateLimit } from "../budget/rate_limit_follow";
-import { RequestFacts, completionTokens, modelOf, promptTokens } from "../keys/request_body";
+
+import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
+
 import { CapturedRequest } from "../retry/replay";
-import { RetrySession } from "../retry/retry_session";
+
+import { RetrySession, mayRetry } from "../retry/retry_session";
+
 import { pathOnly } from "../retry/route_shape";
+
 import { answerStatus } from "./status_endpoint";
+
 import { UsageScanner } from "../judge/usage";
+
 import { learnRoute } from "./route_learning";
+
+import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
+
 
 const STATUS_HEADER = String.UTF8.encode(":status");
 const ACCEPT_ENCODING = String.UTF8.encode("accept-encoding");
 const IDENTITY = String.UTF8.encode("identity");
 
 export class TokenFilter extends StreamContext {
-  private readonly selector: KeySelector;
-  private readonly request: RequestFacts = new RequestFacts();
+  /** The request's `model` (null: none, or not needed to choose). */
+  private model: string | null = null;
+  /** The request's expected prompt and completion tokens (0 without token budgets); each key caps them. */
+  private prompt: i64 = 0;
+  private completion: i64 = 0;
   /** The attempt the route sent (null before a token is chosen, and for status requests). */
   private first: Attempt | null = null;
   /** Every upstream attempt of this request: the route's, then each retry. */
@@ -40,12 +62,13 @@ export class TokenFilter extends StreamContext {
   private usage: UsageScanner | null = null;
   /** The request headers as the client sent them (serialized), read once. */
   private clientHeaders: ArrayBuffer | null = null;
-  /** Null when retry is off (or one key only) and for requests that get no key. */
+  /** The request kept for a replay (null when retry is off or there is one key, and for requests that get no key). */
+  private captured: CapturedRequest | null = null;
+  /** The retries of a failed request (null until one is sent). */
   private retry: RetrySession | null = null;
 
   constructor(id: u32, root: RootContext, private readonly plugin: Plugin) {
     super(id, root);
-    this.selector = new KeySelector(plugin);
   }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
@@ -66,7 +89,7 @@ export class TokenFilter extends StreamContext {
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
       const captured = new CapturedRequest(raw, plugin.heldBodies);
       captured.complete = endOfStream;
-      this.retry = new RetrySession(plugin, this.id, captured, this.attempts, this.request, this.selector);
+      this.captured = captured;
     }
     // With model lists the key depends on the body's model, with token budgets on its size: the
     // headers wait for it (Envoy needs allow_on_headers_stop_iteration to deliver the body meanwhile).
@@ -106,13 +129,13 @@ export class TokenFilter extends StreamContext {
    */
   private chooseKey(): bool {
     const plugin = this.plugin;
-    const pick = this.selector.first(this.request);
+    const pick = plugin.selector.first(this.model, this.prompt, this.completion);
     if (pick.kind == PickKind.NoBudget) {
       answerNoBudget(pick.until);
       return false;
     }
     if (pick.kind == PickKind.NoKey) {
-      answerNoKey(this.request.model);
+      answerNoKey(this.model);
       return false;
     }
     const budgets = plugin.budgets;
@@ -130,9 +153,9 @@ export class TokenFilter extends StreamContext {
 
   onRequestBody(size: usize, endOfStream: bool): DataAction {
     if (this.holding) return this.onHeldRequestBody(size, endOfStream);
-    const retry = this.retry;
-    if (retry == null || retry.captured.dropped) return DataAction.Continue;
-    retry.addRequestBody(size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null, endOfStream);
+    const captured = this.captured;
+    if (captured == null || captured.dropped) return DataAction.Continue;
+    this.keep(size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null, endOfStream);
     return DataAction.Continue;
   }
 
@@ -144,15 +167,24 @@ export class TokenFilter extends StreamContext {
     this.holding = false;
     const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
     const bytes = body != null ? body : new ArrayBuffer(0);
-    const retry = this.retry;
-    if (retry != null) retry.addRequestBody(bytes, true);
+    if (this.captured != null) this.keep(bytes, true);
     const budgets = this.plugin.budgets;
     if (budgets != null && budgets.countsTokens) {
-      this.request.prompt = promptTokens(bytes);
-      this.request.completion = completionTokens(bytes);
+      this.prompt = promptTokens(bytes);
+      this.completion = completionTokens(bytes);
     }
-    this.request.model = modelOf(bytes);
+    this.model = modelOf(bytes);
     return this.chooseKey() ? DataAction.Continue : DataAction.StopIterationNoBuffer;
+  }
+
+  // Keeps a chunk of the request body (null: none) for a replay; `end`: the body is complete.
+  private keep(chunk: ArrayBuffer | null, end: bool): void {
+    const captured = this.captured!;
+    if (chunk != null) {
+      captured.addChunk(chunk);
+      if (captured.overLimit) this.plugin.metrics.retrySkippedMemory();
+    }
+    if (end) captured.end();
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
@@ -162,25 +194,18 @@ export class TokenFilter extends StreamContext {
     const status = getHeaderDecimal(MapType.ResponseHeaders, STATUS_HEADER);
     const failover = plugin.failover;
     first.status = status;
-    const session = this.retry;
-    const retrying = session != null && session.mayRetry(status) && STREAM_ORIGIN.fromProvider();
-    if (failover == null && plugin.budgets != null) followRateLimit(plugin, first.token, status, null);
-    if (failover != null) {
-      // A failure about to be retried is held: the other keys' answers tell whose it is.
-      first.defer = retrying;
-      const headers = plugin.failureRulesNeedHeaders ? getHeaderPairs(MapType.ResponseHeaders) : null;
-      const needBody = plugin.failureRulesNeedBody;
-      // Streams are judged on status and headers only.
-      const bodyFollows = !endOfStream && needBody && !isEventStream();
-      const encoding = needBody ? getHeader(MapType.ResponseHeaders, "content-encoding") : null;
-      const retryAfter = status == 429 ? getHeader(MapType.ResponseHeaders, "retry-after") : null;
-      first.judge(failover, status, headers, retryAfter, STREAM_ORIGIN, status == 429 ? nowMs() : 0, bodyFollows, encoding);
-      followRateLimit(plugin, first.token, status, null);
-    }
+    const captured = this.captured;
+    const retrying = captured != null && mayRetry(plugin, captured, 0, status) && STREAM_ORIGIN.fromProvider();
+    judgeRouteHead(plugin, first, status, endOfStream, retrying);
     // The provider's failure is held back while the retry runs, in case it is the answer.
-    if (retrying && session!.begin(endOfStream)) return HeadersAction.StopIteration;
+    if (retrying) {
+      const session = new RetrySession(plugin, this.id, captured!, this.attempts);
+      this.retry = session;
+      if (session.begin(endOfStream, this.model, this.prompt, this.completion)) return HeadersAction.StopIteration;
+    }
     if (failover != null) settleAttempts(failover, this.attempts);
-    if (session != null) session.finish();
+    // The route's attempt ended without a retry: the body need not be kept any longer.
+    if (captured != null) captured.dropBody();
     return HeadersAction.Continue;
   }
 
@@ -195,14 +220,7 @@ export class TokenFilter extends StreamContext {
       const chunk = getBufferBytes(BufferType.ResponseBody, seen, size - seen);
       if (chunk != null) usage.feedBuffer(chunk);
     }
-    if (first != null && failover != null && first.pending) {
-      if (first.wantsBody && size > seen) {
-        const want = size - seen;
-        const chunk = getBufferBytes(BufferType.ResponseBody, seen, want < <usize>first.room ? want : <usize>first.room);
-        if (chunk != null) first.addBody(chunk);
-      }
-      if (endOfStream || !first.wantsBody) first.finishBody(failover, STREAM_ORIGIN, first.status == 429 ? nowMs() : 0, endOfStream);
-    }
+    if (first != null && failover != null && first.pending) judgeRouteBody(failover, first, size, seen, endOfStream);
     return retrying ? session!.onHeldBody(size, endOfStream) : DataAction.Continue;
   }
 
@@ -212,21 +230,16 @@ export class TokenFilter extends StreamContext {
     const plugin = this.plugin;
     const usage = this.usage;
     // The provider's count replaces the estimate in the key's token budget.
-    if (usage != null) this.selector.settleUsage(first, usage.total);
+    if (usage != null) this.plugin.selector.settleUsage(first, usage.total);
     const failover = plugin.failover;
     // A body that never arrived whole (or never arrived: the answer was replaced) is judged on what did.
     if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
-    learnRoute(this.plugin, first, this.clientHeaders!, this.retry != null);
+    learnRoute(this.plugin, first, this.clientHeaders!, this.captured != null);
   }
 
   onDelete(): void {
     if (this.holding) this.plugin.bodyWait.forget(this.id);
-    const retry = this.retry;
-    if (retry != null) retry.captured.dropBody();
+    const captured = this.captured;
+    if (captured != null) captured.dropBody();
   }
-}
-
-function isEventStream(): bool {
-  const ct = getHeader(MapType.ResponseHeaders, "content-type");
-  return ct != null && ct.includes("text/event-stream");
 }

@@ -6,9 +6,11 @@ import { nowMs } from "../../runtime/host";
 import { Attempt } from "../judge/attempt";
 import { Budgets } from "../budget/budget";
 import { Failover } from "../pool/failover";
-import { Plugin } from "../plugin";
+import { PluginConfig } from "../config/config";
+import { Headroom } from "../budget/rate_limit";
+import { KeyChooser } from "./key_choice";
+import { Random } from "../../util/random";
 import { FULL_RATE } from "../pool/pool_state";
-import { RequestFacts } from "./request_body";
 import { is2xx } from "../../util/status";
 
 export enum PickKind {
@@ -30,53 +32,57 @@ export class Pick {
 /** A key whose budget runs out as it is taken is left out; after this many, the request is refused. */
 const MAX_TAKES = 4;
 
+/** One per configuration: it keeps nothing of a request. */
 export class KeySelector {
-  constructor(private plugin: Plugin) {}
+  constructor(private config: PluginConfig, private chooser: KeyChooser, private random: Random, private allKeys: i32[],
+              private headroom: Headroom, private failover: Failover | null, private budgets: Budgets | null) {}
 
-  /** The key of the route's attempt. */
-  first(request: RequestFacts): Pick {
-    const budgets = this.plugin.budgets;
+  /**
+   * The key of the route's attempt for a request naming `model` (null: none, or not read), whose
+   * token estimate has `prompt` and `completion` (0 without token budgets).
+   */
+  first(model: string | null, prompt: i64, completion: i64): Pick {
+    const budgets = this.budgets;
     const now = budgets != null ? nowMs() : 0;
-    return this.pick(request, budgets != null ? budgets.emptyKeys(now) : null, false, now);
+    return this.pick(model, prompt, completion, budgets != null ? budgets.emptyKeys(now) : null, false, now);
   }
 
   /** The key of a retry: one not in `tried`. */
-  untried(request: RequestFacts, tried: i32[]): Pick {
-    return this.pick(request, tried, true, this.plugin.budgets != null ? nowMs() : 0);
+  untried(model: string | null, prompt: i64, completion: i64, tried: i32[]): Pick {
+    return this.pick(model, prompt, completion, tried, true, this.budgets != null ? nowMs() : 0);
   }
 
-  private pick(request: RequestFacts, skip: i32[] | null, retry: bool, now: i64): Pick {
-    const budgets = this.plugin.budgets;
+  private pick(model: string | null, prompt: i64, completion: i64, skip: i32[] | null, retry: bool, now: i64): Pick {
+    const budgets = this.budgets;
     let excluded = skip;
     for (let takes = 0; takes < MAX_TAKES; takes++) {
-      const candidate = this.candidate(request.model, excluded, retry, now);
+      const candidate = this.candidate(model, excluded, retry, now);
       if (candidate.kind != PickKind.Key || budgets == null) return candidate;
       const token = candidate.token;
-      const reserved = this.reserve(budgets, token, request, now);
+      const reserved = this.reserve(budgets, token, prompt, completion, now);
       if (reserved >= 0) return Pick.key(token, reserved);
       if (excluded == null) excluded = [];
       excluded.push(token);
     }
-    return retry ? Pick.none() : Pick.noBudget(budgets!.earliestFor(this.plugin.chooser, request.model));
+    return retry ? Pick.none() : Pick.noBudget(budgets!.earliestFor(this.chooser, model));
   }
 
   // A key serving `model` outside `excluded`: weighted among the pool, else (failover on) the
   // out-of-pool key expected back first; a route's attempt instead waits when keys of the pool
   // serve it but are rate-limited.
   private candidate(model: string | null, excluded: i32[] | null, retry: bool, now: i64): Pick {
-    const plugin = this.plugin;
-    const chooser = plugin.chooser;
-    const failover = plugin.failover;
+    const chooser = this.chooser;
+    const failover = this.failover;
     if (failover == null) {
-      const i = chooser.choose(plugin.random, plugin.allKeys, model, excluded, null, null);
+      const i = chooser.choose(this.random, this.allKeys, model, excluded, null, null);
       if (i >= 0) return Pick.key(i, 0);
-      const budgets = plugin.budgets;
+      const budgets = this.budgets;
       const until = !retry && budgets != null ? budgets.earliestFor(chooser, model) : 0;
       return until > 0 ? Pick.noBudget(until) : Pick.none();
     }
     const store = failover.store;
     store.refresh();
-    const i = chooser.choose(plugin.random, store.inPool, model, excluded, store.factors, plugin.headroom.table);
+    const i = chooser.choose(this.random, store.inPool, model, excluded, store.factors, this.headroom.table);
     if (i >= 0) return Pick.key(i, 0);
     if (!retry) {
       const until = this.limitedUntil(failover, model, now > 0 ? now : nowMs());
@@ -89,10 +95,10 @@ export class KeySelector {
   // The earliest reset among the keys in the pool that serve `model` but are rate-limited or out
   // of budget (0: none is): a request then waits for it rather than going to a key out of the pool.
   private limitedUntil(failover: Failover, model: string | null, now: i64): i64 {
-    const budgets = this.plugin.budgets;
+    const budgets = this.budgets;
     let limited: i64 = i64.MAX_VALUE;
     for (let i = 0; i < failover.store.ids.length; i++) {
-      if (!this.plugin.chooser.serves(i, model)) continue;
+      if (!this.chooser.serves(i, model)) continue;
       const t = failover.store.token(i);
       if (t == null || !t.isIn(now)) continue;
       if (t.isLimited(now) && t.limitedUntil < limited) limited = t.limitedUntil;
@@ -107,12 +113,12 @@ export class KeySelector {
   // in. -1 when none.
   private firstBack(failover: Failover, model: string | null, excluded: i32[] | null): i32 {
     const now = nowMs();
-    const probeEveryMs = <i64>this.plugin.config.failover.healthCheckInterval;
+    const probeEveryMs = <i64>this.config.failover.healthCheckInterval;
     let best = -1;
     let bestAt: i64 = i64.MAX_VALUE;
     let bestSince: i64 = i64.MAX_VALUE;
     for (let i = 0; i < failover.store.ids.length; i++) {
-      if (!this.plugin.chooser.serves(i, model) || (excluded != null && excluded.includes(i))) continue;
+      if (!this.chooser.serves(i, model) || (excluded != null && excluded.includes(i))) continue;
       const t = failover.store.token(i);
       if (t == null) return i;
       if (t.isIn(now)) continue;
@@ -123,9 +129,9 @@ export class KeySelector {
   }
 
   /** Takes key i's budget for one attempt: the tokens reserved, or -1 when the key has none left. */
-  private reserve(budgets: Budgets, i: i32, request: RequestFacts, now: i64): i64 {
+  private reserve(budgets: Budgets, i: i32, prompt: i64, completion: i64, now: i64): i64 {
     const factor = this.factorOf(i);
-    const reserved = budgets.estimateFor(i, request.prompt, request.completion, factor);
+    const reserved = budgets.estimateFor(i, prompt, completion, factor);
     return budgets.take(i, reserved, factor, now) ? reserved : -1;
   }
 
@@ -134,7 +140,7 @@ export class KeySelector {
    * refused request used nothing, a success without usage keeps the estimate.
    */
   settleUsage(attempt: Attempt, total: i64): void {
-    const budgets = this.plugin.budgets;
+    const budgets = this.budgets;
     if (budgets == null || attempt.usageSettled) return;
     attempt.usageSettled = true;
     const ok = is2xx(attempt.status);
@@ -145,7 +151,7 @@ export class KeySelector {
 
   /** Key i's AIMD share (thousandths), which scales its budgets. */
   private factorOf(i: i32): i32 {
-    const failover = this.plugin.failover;
+    const failover = this.failover;
     return failover != null ? failover.factorOf(i) : FULL_RATE;
   }
 }

@@ -28,10 +28,3 @@ export function modelOf(body: ArrayBuffer): string | null {
   const parsed = parseJson("\"" + raw + "\"");
   return parsed != null ? parsed.str : null;
 }
-
-/** What one request asks of a key: the model and the token estimate's inputs (0 without token budgets). */
-export class RequestFacts {
-  model: string | null = null;
-  prompt: i64 = 0;
-  completion: i64 = 0;
-}

@@ -1,7 +1,7 @@
 // The pool record in shared data: read once per request (decoded only when its CAS changed),
 // changed by bounded compare-and-swap loops, created through a deterministic initial value.
 import { nowMs, randomU64 } from "../../runtime/host";
-import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, createShared, readShared, writeShared } from "../../runtime/shared_data";
+import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, createShared, readShared, readSharedWord, writeShared } from "../../runtime/shared_data";
 import { decodePool, encodePool } from "./pool_codec";
 import { FULL_RATE, PoolChange, PoolState, TokenState } from "./pool_state";
 import { POOL_RECORD } from "../shared_record";
@@ -91,8 +91,7 @@ export class PoolStore {
 
   /** Refreshes the view with one shared-data read (the generation); creates the record when missing. */
   refresh(): bool {
-    const g = readShared(this.genKey);
-    const gen = g != null && g.bytes.byteLength == 8 ? load<u64>(changetype<usize>(g.bytes)) : 0;
+    const gen = readSharedWord(this.genKey);
     if (gen == 0 || gen != this.gen) {
       // The record changed since this view was read (or was never read): read it now. It is read
       // after the generation, so it is at least as new as that generation.

@@ -32,6 +32,8 @@ export class CapturedRequest {
   overLimit: bool = false;
   /** The whole body has arrived. */
   complete: bool = false;
+  /** The request asks for a streamed answer: it is never retried, and its body is not kept. */
+  streaming: bool = false;
 
   constructor(public headers: ArrayBuffer, private held: HeldBodies) {}
 
@@ -76,8 +78,17 @@ export class CapturedRequest {
     this.counted = 0;
   }
 
+  /** The body is complete: a streaming request's body is given up (it is never retried). */
+  end(): void {
+    this.complete = true;
+    if (!this.dropped && asksForStream(this.body())) {
+      this.streaming = true;
+      this.dropBody();
+    }
+  }
+
   /** Whether the request can be replayed now. */
-  get replayable(): bool { return this.complete && !this.dropped; }
+  get replayable(): bool { return this.complete && !this.dropped && !this.streaming; }
 
   /** The whole body kept so far. */
   body(): ArrayBuffer {

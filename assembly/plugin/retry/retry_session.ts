@@ -10,11 +10,10 @@ import { log, logEnabled } from "../../runtime/log";
 import { CALL_ORIGIN } from "../judge/answer_origin";
 import { Attempt, BODY_RULE_LIMIT, settleAttempts } from "../judge/attempt";
 import { Delivery, HeldBody, replaceHeld, replyWith } from "./held_answer";
-import { KeySelector, PickKind } from "../keys/key_selector";
+import { PickKind } from "../keys/key_selector";
 import { Plugin } from "../plugin";
 import { followRateLimit } from "../budget/rate_limit_follow";
-import { RequestFacts } from "../keys/request_body";
-import { CapturedRequest, asksForStream, isHostReply, replayHeaders } from "./replay";
+import { CapturedRequest, isHostReply, replayHeaders } from "./replay";
 import { shapeKey } from "./route_shape";
 import { UsageScanner } from "../judge/usage";
 import { is2xx } from "../../util/status";
@@ -24,6 +23,12 @@ import { is2xx } from "../../util/status";
  * receives the provider's original failure instead (and the warning log says why).
  */
 export const RETRY_ANSWER_LIMIT: usize = 4 << 20;
+
+/** Whether a request kept as `captured` may be retried after `retries` retries for an answer with `status`. */
+export function mayRetry(plugin: Plugin, captured: CapturedRequest, retries: i32, status: i32): bool {
+  const retry = plugin.config.retry;
+  return captured.replayable && retries < retry.maxRetries && retry.retryOnStatus.has(status);
+}
 
 export enum RetryState {
   /** No retry runs: the route's answer goes to the client as it comes. */
@@ -46,8 +51,6 @@ class RetryCall extends CallHandler {
 
 export class RetrySession {
   state: RetryState = RetryState.Idle;
-  /** The request asked for a streamed answer: it is never retried, and its body is not kept. */
-  private streamRequested: bool = false;
   private retries: i32 = 0;
   /** The best retry answer so far (null: the client gets the held provider answer). */
   private delivery: Delivery | null = null;
@@ -55,9 +58,13 @@ export class RetrySession {
   private held: HeldBody = HeldBody.NotYet;
   /** Bytes of the response body buffer already read (Envoy hands a buffered body again, grown). */
   private seen: usize = 0;
+  /** What the key choice of each retry needs of the request (see KeySelector.first). */
+  private model: string | null = null;
+  private prompt: i64 = 0;
+  private completion: i64 = 0;
 
   constructor(private plugin: Plugin, private streamId: u32, readonly captured: CapturedRequest,
-              private attempts: Attempt[], private request: RequestFacts, private selector: KeySelector) {}
+              private attempts: Attempt[]) {}
 
   /** Whether the held answer is being replaced (a retry call runs, or its answer waits). */
   get active(): bool { return this.state != RetryState.Idle; }
@@ -65,40 +72,19 @@ export class RetrySession {
   /** Bytes of the held answer's body read so far (0 when no retry runs). */
   get bodySeen(): usize { return this.seen; }
 
-  /** Keeps a chunk of the request body (null: none) for a replay; `end`: the body is complete. */
-  addRequestBody(chunk: ArrayBuffer | null, end: bool): void {
-    const captured = this.captured;
-    if (captured.dropped) return;
-    if (chunk != null) {
-      captured.addChunk(chunk);
-      if (captured.overLimit) this.plugin.metrics.retrySkippedMemory();
-    }
-    if (!end) return;
-    captured.complete = true;
-    // A streaming request is never retried: its body is not kept for the stream's life.
-    if (!captured.dropped && asksForStream(captured.body())) {
-      this.streamRequested = true;
-      captured.dropBody();
-    }
-  }
-
   /** Whether an answer with `status` may be retried: replayable request, attempts left, status listed. */
-  mayRetry(status: i32): bool {
-    const retry = this.plugin.config.retry;
-    if (!this.captured.replayable || this.streamRequested) return false;
-    return this.retries < retry.maxRetries && retry.retryOnStatus.has(status);
-  }
+  mayRetry(status: i32): bool { return mayRetry(this.plugin, this.captured, this.retries, status); }
 
   /** Starts retrying the route's failed answer (held meanwhile); false when no retry could be sent. */
-  begin(endOfStream: bool): bool {
+  begin(endOfStream: bool, model: string | null, prompt: i64, completion: i64): bool {
+    this.model = model;
+    this.prompt = prompt;
+    this.completion = completion;
     if (!this.send()) return false;
     this.state = RetryState.Calling;
     this.held = endOfStream ? HeldBody.Absent : HeldBody.NotYet;
     return true;
   }
-
-  /** The route's attempt ended without a retry: the body need not be kept any longer. */
-  finish(): void { this.captured.dropBody(); }
 
   /** A chunk of the held answer's body (`size`: the whole buffered body, which Envoy hands again, grown). */
   onHeldBody(size: usize, endOfStream: bool): DataAction {
@@ -154,7 +140,7 @@ export class RetrySession {
     const tried: i32[] = [];
     for (let k = 0; k < this.attempts.length; k++) tried.push(this.attempts[k].token);
     // Retries spend budget too; a key without budget is skipped like a tried one.
-    const pick = this.selector.untried(this.request, tried);
+    const pick = this.plugin.selector.untried(this.model, this.prompt, this.completion, tried);
     if (pick.kind != PickKind.Key) return false;
     const cluster = routeCluster();
     if (cluster == null) return false;
@@ -198,7 +184,7 @@ export class RetrySession {
       attempt.status = status;
       const usage = new UsageScanner();
       usage.feedBuffer(body);
-      this.selector.settleUsage(attempt, usage.total);
+      this.plugin.selector.settleUsage(attempt, usage.total);
     }
     return body;
   }
