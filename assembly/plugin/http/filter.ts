@@ -2,43 +2,24 @@
 // chooses a key (KeySelector) and sends it in place of the client's credentials, judges the
 // route's answer for that key, and hands a failed non-streaming request to its RetrySession.
 import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
-
 import { getBufferBytes } from "../../runtime/buffers";
-
 import { RootContext, StreamContext } from "../../runtime/contexts";
-
 import { HeaderList } from "../../util/header_list";
-
 import { getHeaderDecimal, getHeaderPairsRaw, replaceHeaderBytes } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
-
 import { STREAM_ORIGIN } from "../judge/answer_origin";
-
 import { Attempt, settleAttempts } from "../judge/attempt";
-
 import { applyCredential, removeClientCredentials } from "../keys/credentials";
-
 import { PickKind } from "../keys/key_selector";
-
 import { answerBodyHidden, answerNoBudget, answerNoKey } from "./local_replies";
-
 import { Plugin } from "../plugin";
-
-
 import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
-
 import { CapturedRequest } from "../retry/replay";
-
 import { RetrySession, mayRetry } from "../retry/retry_session";
-
 import { pathOnly } from "../retry/route_shape";
-
 import { answerStatus } from "./status_endpoint";
-
 import { UsageScanner } from "../judge/usage";
-
 import { learnRoute } from "./route_learning";
-
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 
 
