@@ -22,7 +22,6 @@ import { UsageScanner } from "../judge/usage";
 import { learnRoute } from "./route_learning";
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 
-
 const STATUS_HEADER = String.UTF8.encode(":status");
 const ACCEPT_ENCODING = String.UTF8.encode("accept-encoding");
 const IDENTITY = String.UTF8.encode("identity");

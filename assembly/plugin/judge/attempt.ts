@@ -1,6 +1,8 @@
 // One upstream attempt of a request: the key it carried, the answer's status and headers, and the
 // verdict on that answer once it is known. A verdict can only reach the attempt that produced it.
+import { ByteBuffer } from "../../util/byte_buffer";
 import { HeaderList } from "../../util/header_list";
+import { is2xx } from "../../util/status";
 import { Failover } from "../pool/failover";
 import { AnswerOrigin, Verdict, VerdictKind, judgeBody, judgeHead } from "./verdict";
 
@@ -30,7 +32,7 @@ export class Attempt {
   failedWith: i32 = 0;
   /**
    * Hold a failure verdict instead of counting it: the request is being retried, and the other
-   * attempts decide whether the failure is the key's (see RetrySettlement).
+   * attempts decide whether the failure is the key's (see settleAttempts).
    */
   defer: bool = false;
   /** A failure verdict held while the request's other attempts run (null: none). */
@@ -42,8 +44,7 @@ export class Attempt {
   unconfirmed: bool = false;
   private retryAfter: string | null = null;
   private encoded: bool = false;
-  private body: ArrayBuffer | null = null;
-  private used: i32 = 0;
+  private body: ByteBuffer = new ByteBuffer();
 
   constructor(public token: i32) {}
 
@@ -64,26 +65,14 @@ export class Attempt {
   }
 
   /** Whether more body bytes are wanted for the pending verdict. */
-  get wantsBody(): bool { return this.pending && this.used < BODY_RULE_LIMIT; }
+  get wantsBody(): bool { return this.pending && this.body.used < BODY_RULE_LIMIT; }
 
   /** Room left in the kept prefix. */
-  get room(): i32 { return BODY_RULE_LIMIT - this.used; }
+  get room(): i32 { return BODY_RULE_LIMIT - this.body.used; }
 
   /** Keeps body bytes (at most BODY_RULE_LIMIT in all). */
   addBody(chunk: ArrayBuffer): void {
-    const n = chunk.byteLength < this.room ? chunk.byteLength : this.room;
-    if (n <= 0) return;
-    let kept = this.body;
-    if (kept == null || this.used + n > kept.byteLength) {
-      let cap = kept == null ? 1024 : kept.byteLength * 2;
-      while (cap < this.used + n) cap *= 2;
-      if (cap > BODY_RULE_LIMIT) cap = BODY_RULE_LIMIT;
-      const grown = new ArrayBuffer(cap);
-      if (kept != null) memory.copy(changetype<usize>(grown), changetype<usize>(kept), this.used);
-      this.body = kept = grown;
-    }
-    memory.copy(changetype<usize>(kept) + this.used, changetype<usize>(chunk), n);
-    this.used += n;
+    this.body.append(chunk, chunk.byteLength, BODY_RULE_LIMIT);
   }
 
   /**
@@ -93,10 +82,11 @@ export class Attempt {
   finishBody(failover: Failover, origin: AnswerOrigin, now: i64, ended: bool): void {
     if (!this.pending) return;
     this.pending = false;
-    const body = this.body != null ? this.body! : new ArrayBuffer(0);
-    const complete = ended || this.used >= BODY_RULE_LIMIT;
-    const v = judgeBody(failover.cfg.failover, this.status, this.headers, this.retryAfter, body, this.used, complete, this.encoded, now);
-    this.body = null;
+    const raw = this.body.raw;
+    const used = this.body.used;
+    const complete = ended || used >= BODY_RULE_LIMIT;
+    const v = judgeBody(failover.cfg.failover, this.status, this.headers, this.retryAfter, raw != null ? raw : new ArrayBuffer(0), used, complete, this.encoded, now);
+    this.body.clear();
     this.headers = null;
     this.settle(failover, v, origin);
   }
@@ -110,7 +100,7 @@ export class Attempt {
   }
 
   private settle(failover: Failover, v: Verdict, origin: AnswerOrigin): void {
-    if (this.unconfirmed && (this.status < 200 || this.status >= 300)) return;
+    if (this.unconfirmed && !is2xx(this.status)) return;
     if (v.kind == VerdictKind.Success) {
       this.succeeded = true;
       failover.countSuccess(this.token, origin, this.status);

@@ -1,4 +1,5 @@
 // Retry on failure (SPEC 6): what a request must keep to be sent again, and how a replay is built.
+import { ByteBuffer } from "../../util/byte_buffer";
 import { HeaderList } from "../../util/header_list";
 import { PluginConfig } from "../config/config";
 import { isCredential } from "../keys/credential_headers";
@@ -21,9 +22,7 @@ export class HeldBodies {
 
 /** The parts of a client request kept while it may still be replayed. */
 export class CapturedRequest {
-  // Most bodies arrive in one chunk, which is kept as is; more chunks go into a buffer that doubles.
-  private kept: ArrayBuffer | null = null;
-  private used: i32 = 0;
+  private kept: ByteBuffer = new ByteBuffer();
   /** Bytes this request counts in `held` (the capacity of what it keeps). */
   private counted: i64 = 0;
   /** The body is not kept (too large, a streaming request, or no longer needed): no replay. */
@@ -40,40 +39,26 @@ export class CapturedRequest {
   /** Keeps one body chunk, or gives the body up once it passes MAX_RETRY_BODY or the VM's limit. */
   addChunk(chunk: ArrayBuffer): void {
     if (this.dropped) return;
-    const need = this.used + chunk.byteLength;
-    if (need > MAX_RETRY_BODY) {
+    const n = chunk.byteLength;
+    if (this.kept.used + n > MAX_RETRY_BODY) {
       this.dropBody();
       return;
     }
-    let kept = this.kept;
-    const cap = kept == null ? need : need > kept.byteLength ? max(kept.byteLength * 2, need) : kept.byteLength;
-    if (this.held.used - this.counted + <i64>cap > this.held.limit) {
+    const cap = <i64>this.kept.capacityFor(n, MAX_RETRY_BODY);
+    if (this.held.used - this.counted + cap > this.held.limit) {
       this.dropBody();
       this.overLimit = true;
       return;
     }
-    this.held.used += <i64>cap - this.counted;
+    this.held.used += cap - this.counted;
     this.counted = cap;
-    if (kept == null) {
-      this.kept = chunk;
-      this.used = need;
-      return;
-    }
-    if (need > kept.byteLength) {
-      const grown = new ArrayBuffer(cap);
-      memory.copy(changetype<usize>(grown), changetype<usize>(kept), this.used);
-      kept = grown;
-      this.kept = grown;
-    }
-    memory.copy(changetype<usize>(kept) + this.used, changetype<usize>(chunk), chunk.byteLength);
-    this.used = need;
+    this.kept.append(chunk, n, MAX_RETRY_BODY);
   }
 
   /** Frees the body; the request can no longer be replayed (its headers stay, for learning the route). */
   dropBody(): void {
     this.dropped = true;
-    this.kept = null;
-    this.used = 0;
+    this.kept.clear();
     this.held.used -= this.counted;
     this.counted = 0;
   }
@@ -91,16 +76,7 @@ export class CapturedRequest {
   get replayable(): bool { return this.complete && !this.dropped && !this.streaming; }
 
   /** The whole body kept so far. */
-  body(): ArrayBuffer {
-    const kept = this.kept;
-    if (kept == null) return new ArrayBuffer(0);
-    if (kept.byteLength != this.used) {
-      const exact = kept.slice(0, this.used);
-      this.kept = exact;
-      return exact;
-    }
-    return kept;
-  }
+  body(): ArrayBuffer { return this.kept.bytes(); }
 }
 
 /** Whether a request body asks for a streamed answer (`"stream": true` at the top level); linear. */
