@@ -10,6 +10,8 @@ import { Failover, poolKeyPrefix } from "./pool/failover";
 import { fingerprint, hash64 } from "../util/fingerprint";
 import { KeyChooser } from "./keys/key_choice";
 import { KeySelector } from "./keys/key_selector";
+import { AdmissionQueue } from "./queue/admission_queue";
+import { QueueMetrics } from "./queue/queue_metrics";
 import { Lease } from "./pool/lease";
 import { readLease } from "./pool/lease_store";
 import { PluginMetrics, poolLabel } from "./metrics";
@@ -59,6 +61,8 @@ export class Plugin {
   readonly heldBodies: HeldBodies;
   /** Chooses the key of every attempt. */
   readonly selector: KeySelector;
+  /** Requests waiting for a key (null: the queue is off). */
+  readonly queue: AdmissionQueue | null;
 
   /** `name`: the plugin's name in Envoy; `rootId`: the root context (part of the lease holder's id). */
   constructor(cfg: PluginConfig, name: string, rootId: u32, readonly ticks: TickControl) {
@@ -96,6 +100,9 @@ export class Plugin {
     const headroom = new Headroom(n);
     const activeBudgets = budgets.active ? budgets : null;
     this.selector = new KeySelector(cfg, chooser, random, allKeys, headroom, failover, activeBudgets);
+    const pool = poolLabel(name, cfg.providerType, cfg.providerId);
+    this.queue = cfg.queue.enabled
+      ? new AdmissionQueue(cfg.queue, prefix, random.next().toString(16) + ":" + rootId.toString(), new QueueMetrics(pool)) : null;
     this.chooser = chooser;
     this.rateLimit = RateLimitHeaders.forType(cfg.providerType);
     this.headroom = headroom;

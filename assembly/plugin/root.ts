@@ -57,6 +57,8 @@ export class PluginRoot extends RootContext {
     if (plugin == null) return;
     const now = nowMs();
     if (plugin.bodyWait.waiting) this.releaseWithoutBody(plugin, now);
+    const queue = plugin.queue;
+    if (queue != null) queue.run(now, this.id);
     const f = plugin.failover;
     // Fast ticks while a request waits for its body do not make the background work run faster.
     if (f != null && now + <i64>BODY_WAIT_TICK_MS >= this.nextFailoverTick) {
@@ -91,7 +93,7 @@ export class PluginRoot extends RootContext {
 }
 
 /**
- * The root's tick period: fast while a request waits for its body, healthCheckInterval for
+ * The root's tick period: fast while a request waits for its body or in the queue, healthCheckInterval for
  * failover, else none. The tick belongs to the root context, so it is set with the root effective.
  */
 class RootTicks extends TickControl {
@@ -105,7 +107,9 @@ class RootTicks extends TickControl {
     if (plugin == null) return;
     const cfg = plugin.config;
     const slow: u32 = cfg.failover.enabled ? <u32>cfg.failover.healthCheckInterval : 0;
-    const period = plugin.bodyWait.waiting && (slow == 0 || slow > BODY_WAIT_TICK_MS) ? BODY_WAIT_TICK_MS : slow;
+    // The queue's waiters are tried as often as held bodies are waited for.
+    const fast = plugin.bodyWait.waiting || (plugin.queue != null && plugin.queue!.count > 0);
+    const period = fast && (slow == 0 || slow > BODY_WAIT_TICK_MS) ? BODY_WAIT_TICK_MS : slow;
     if (period == this.period) return;
     this.period = period;
     if (from != 0) setEffectiveContext(this.root.id);

@@ -38,3 +38,4 @@ export const BUDGET_RECORD = new RecordCodec("budget", 1);
 export const LEASE_RECORD = new RecordCodec("lease", 1);
 export const SHAPE_RECORD = new RecordCodec("route shape", 1);
 export const TARGET_RECORD = new RecordCodec("probe target", 1);
+export const QUEUE_RECORD = new RecordCodec("queue", 1);

@@ -112,9 +112,9 @@ test('with retry on (headers captured), client credentials in any header are sti
   }
 });
 
-test('build/plugin.wasm stays under 192 KiB (a bound that catches an accidental dependency)', () => {
+test('build/plugin.wasm stays under 224 KiB (a bound that catches an accidental dependency)', () => {
   const size = fs.statSync(DEFAULT_WASM).size;
-  assert.ok(size < 192 * 1024, `${size} bytes`);
+  assert.ok(size < 224 * 1024, `${size} bytes`);
 });
 
 test('Higress providers + activeProviderId: the active provider\'s keys and header are used; warnings come once per process', () => {

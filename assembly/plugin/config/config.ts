@@ -1,6 +1,7 @@
 // The plugin configuration as the plugin uses it, after config_parse.ts has validated it. Pure.
 import { StatusSet } from "../../util/status_pattern";
 import { globMatch } from "../../util/glob";
+import { QueueConfig } from "./queue_config";
 
 /** One header test of a rule: `name=value` (exact value) or bare `name` (present). */
 export class HeaderCondition {
@@ -86,6 +87,7 @@ export class PluginConfig {
   paths: string[] = DEFAULT_PATHS;
   /** Header names removed from every request, beyond the built-in credential headers (lower case). */
   credentialHeaders: string[] = [];
+  queue: QueueConfig = new QueueConfig();
 
   /** Whether a client path (without its query) is one the plugin serves with a pool key. */
   servesPath(path: string): bool {

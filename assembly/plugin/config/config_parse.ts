@@ -2,6 +2,7 @@
 // field, unknown fields warned about. Pure: no host calls, so it is unit-tested directly.
 import { ConfigResult, DEFAULT_MAX_HELD_BYTES, FailoverConfig, KNOWN_PROVIDER_TYPES, PluginConfig, RetryConfig } from "./config";
 import { Validator, isPrintable } from "./config_validator";
+import { PRIORITIES, QueueConfig, WhenExpired, WhenFull } from "./queue_config";
 import { JsonKind, JsonValue, readJson } from "../../util/json";
 
 const DEFAULT_FAILOVER_ON_STATUS = ["401", "403", "429", "5.."];
@@ -139,7 +140,7 @@ export function parseConfig(text: string): ConfigResult {
   const root = doc.value;
   if (root == null) { result.error = "configuration is not valid JSON: " + doc.error; return result; }
   if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
-  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken", "paths", "credentialHeaders"]);
+  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken", "paths", "credentialHeaders", "queue"]);
   const provider = activeProvider(val, root);
   if (provider == null) {
     if (val.ok()) val.fail("provider", "is required (or providers with activeProviderId)");
@@ -162,8 +163,39 @@ export function parseConfig(text: string): ConfigResult {
   if (val.ok()) parsePaths(val, root, cfg);
   if (val.ok()) cfg.credentialHeaders = headerNames(val, root, "credentialHeaders");
   if (val.ok()) parseStatusEndpoint(val, root, cfg);
+  if (val.ok()) parseQueue(val, root, cfg.queue);
   result.warnings = val.warnings;
   if (!val.ok()) { result.error = val.error; return result; }
   result.config = cfg;
   return result;
+}
+
+const MAX_WAIT_MS: f64 = 300_000;
+
+/** Reads `queue` from the configuration's root object. */
+function parseQueue(val: Validator, root: JsonValue, q: QueueConfig): void {
+  const obj = val.object(root.get("queue"), "queue");
+  if (obj == null) return;
+  val.warnUnknown(obj, "queue.", ["enabled", "maxWaiting", "priorityHeader", "maxWaitMs", "whenFull", "whenExpired"]);
+  q.enabled = val.bool(obj, "enabled", "queue.enabled", false);
+  q.maxWaiting = val.integer(obj, "maxWaiting", "queue.maxWaiting", 500, 1, 100_000);
+  const header = val.string(obj, "priorityHeader", "queue.priorityHeader", "x-priority").toLowerCase();
+  if (val.ok() && (header.length == 0 || header.includes(":") || header.includes(" "))) val.fail("queue.priorityHeader", "must be a header name");
+  q.priorityHeader = header;
+  const waits = val.object(obj.get("maxWaitMs"), "queue.maxWaitMs");
+  if (waits != null) {
+    val.warnUnknown(waits, "queue.maxWaitMs.", PRIORITIES);
+    for (let i = 0; i < PRIORITIES.length && val.ok(); i++) {
+      q.maxWaitMs[i] = val.integer(waits, PRIORITIES[i], "queue.maxWaitMs." + PRIORITIES[i], q.maxWaitMs[i], 0, MAX_WAIT_MS);
+    }
+  }
+  const full = val.string(obj, "whenFull", "queue.whenFull", "reject");
+  if (full == "reject") q.whenFull = WhenFull.Reject;
+  else if (full == "passthrough") q.whenFull = WhenFull.Passthrough;
+  else if (full == "drop_lowest") q.whenFull = WhenFull.DropLowest;
+  else if (val.ok()) val.fail("queue.whenFull", "must be reject, passthrough or drop_lowest");
+  const expired = val.string(obj, "whenExpired", "queue.whenExpired", "reject");
+  if (expired == "reject") q.whenExpired = WhenExpired.Reject;
+  else if (expired == "passthrough") q.whenExpired = WhenExpired.Passthrough;
+  else if (val.ok()) val.fail("queue.whenExpired", "must be reject or passthrough");
 }

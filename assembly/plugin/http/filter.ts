@@ -5,41 +5,29 @@ import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../.
 import { getBufferBytes } from "../../runtime/buffers";
 import { RootContext, StreamContext } from "../../runtime/contexts";
 import { HeaderList } from "../../util/header_list";
-import { getHeaderDecimal, getHeaderPairsRaw, replaceHeaderBytes } from "../../runtime/headers";
+import { getHeaderDecimal, getHeaderPairsRaw } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
-import { Attempt, settleAttempts } from "../judge/attempt";
-import { applyCredential, removeClientCredentials } from "../keys/credentials";
-import { PickKind } from "../keys/key_selector";
-import { answerBodyHidden, answerNoBudget, answerNoKey } from "./local_replies";
+import { settleAttempts } from "../judge/attempt";
+import { removeClientCredentials } from "../keys/credentials";
+import { answerBodyHidden } from "./local_replies";
 import { Plugin } from "../plugin";
 import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
 import { CapturedRequest } from "../retry/replay";
 import { RetrySession, mayRetry } from "../retry/retry_session";
 import { pathOnly } from "../retry/route_shape";
 import { answerStatus } from "./status_endpoint";
-import { UsageScanner } from "../judge/usage";
 import { learnRoute } from "./route_learning";
+import { Chosen, KeyAssignment } from "./key_assignment";
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 
 const STATUS_HEADER = String.UTF8.encode(":status");
-const ACCEPT_ENCODING = String.UTF8.encode("accept-encoding");
-const IDENTITY = String.UTF8.encode("identity");
 
 export class TokenFilter extends StreamContext {
-  /** The request's `model` (null: none, or not needed to choose). */
-  private model: string | null = null;
-  /** The request's expected prompt and completion tokens (0 without token budgets); each key caps them. */
-  private prompt: i64 = 0;
-  private completion: i64 = 0;
-  /** The attempt the route sent (null before a token is chosen, and for status requests). */
-  private first: Attempt | null = null;
-  /** Every upstream attempt of this request: the route's, then each retry. */
-  private attempts: Attempt[] = [];
+  /** The key of an inference request (null for other requests and the status endpoint). */
+  private assign: KeyAssignment | null = null;
   /** Headers held until the body names the model (some key has a model list). */
   private holding: bool = false;
-  /** Reads the provider's usage from the route's answer, for the first attempt's token budget. */
-  private usage: UsageScanner | null = null;
   /** The request headers as the client sent them (serialized), read once. */
   private clientHeaders: ArrayBuffer | null = null;
   /** The request kept for a replay (null when retry is off or there is one key, and for requests that get no key). */
@@ -66,6 +54,7 @@ export class TokenFilter extends StreamContext {
       return HeadersAction.Continue;
     }
     this.clientHeaders = raw;
+    this.assign = new KeyAssignment(plugin, this.id, raw);
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
       const captured = new CapturedRequest(raw, plugin.heldBodies);
       captured.complete = endOfStream;
@@ -76,12 +65,12 @@ export class TokenFilter extends StreamContext {
     const budgets = plugin.budgets;
     if ((plugin.chooser.byModel || (budgets != null && budgets.countsTokens)) && !endOfStream) {
       // Without allow_on_headers_stop_iteration the body never comes: then no request is held.
-      if (!plugin.bodyWait.hold(this.id, nowMs())) return this.chooseWithoutBody() ? HeadersAction.Continue : HeadersAction.StopIteration;
+      if (!plugin.bodyWait.hold(this.id, nowMs())) return this.chooseWithoutBody() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
       plugin.ticks.update(this.id);
       this.holding = true;
       return HeadersAction.StopIteration;
     }
-    return this.chooseKey() ? HeadersAction.Continue : HeadersAction.StopIteration;
+    return this.assign!.choose() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
   }
 
   /**
@@ -89,54 +78,26 @@ export class TokenFilter extends StreamContext {
    * headers): the model is unknown, so keys without a model list serve it, and a token budget
    * counts the answer's usage only. When every key has a model list, the client is told the fix.
    */
-  private chooseWithoutBody(): bool {
-    if (this.plugin.chooser.anyServes(null)) return this.chooseKey();
+  private chooseWithoutBody(): Chosen {
+    if (this.plugin.chooser.anyServes(null)) return this.assign!.choose();
     answerBodyHidden();
-    return false;
+    return Chosen.Answered;
   }
 
   /** Called from the root's tick (this stream effective): the body did not come in time, the request goes on without it. */
   goOnWithoutBody(): void {
     if (!this.holding) return;
     this.holding = false;
-    if (this.chooseWithoutBody()) continueStream(StreamType.Request);
-  }
-
-  /**
-   * Chooses the key for the request, puts it in place of the client's credentials, and starts the
-   * attempt; false when the plugin answered itself (no key serves the model: 400; every key that
-   * does is rate-limited: 429).
-   */
-  private chooseKey(): bool {
-    const plugin = this.plugin;
-    const pick = plugin.selector.first(this.model, this.prompt, this.completion);
-    if (pick.kind == PickKind.NoBudget) {
-      answerNoBudget(pick.until);
-      return false;
-    }
-    if (pick.kind == PickKind.NoKey) {
-      answerNoKey(this.model);
-      return false;
-    }
-    const budgets = plugin.budgets;
-    if (budgets != null && budgets.countsTokens) this.usage = new UsageScanner();
-    const first = new Attempt(pick.token);
-    first.reserved = pick.reserved;
-    this.first = first;
-    this.attempts.push(first);
-    applyCredential(plugin.config, plugin.credentials, pick.token, this.clientHeaders!);
-    // A body rule must read the answer: ask for it uncompressed.
-    if (plugin.failureRulesNeedBody) replaceHeaderBytes(MapType.RequestHeaders, ACCEPT_ENCODING, IDENTITY);
-    plugin.metrics.request(pick.token);
-    return true;
+    if (this.chooseWithoutBody() == Chosen.Sent) continueStream(StreamType.Request);
   }
 
   onRequestBody(size: usize, endOfStream: bool): DataAction {
     if (this.holding) return this.onHeldRequestBody(size, endOfStream);
     const captured = this.captured;
-    if (captured == null || captured.dropped) return DataAction.Continue;
-    this.keep(size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null, endOfStream);
-    return DataAction.Continue;
+    if (captured != null && !captured.dropped) this.keep(size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null, endOfStream);
+    // A request waiting in the queue keeps its body with Envoy until it goes.
+    const assign = this.assign;
+    return assign != null && assign.waiting ? DataAction.StopIterationAndBuffer : DataAction.Continue;
   }
 
   // The headers wait for the whole body (Envoy buffers it and hands it whole each time); then the
@@ -148,13 +109,15 @@ export class TokenFilter extends StreamContext {
     const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
     const bytes = body != null ? body : new ArrayBuffer(0);
     if (this.captured != null) this.keep(bytes, true);
+    const assign = this.assign!;
     const budgets = this.plugin.budgets;
     if (budgets != null && budgets.countsTokens) {
-      this.prompt = promptTokens(bytes);
-      this.completion = completionTokens(bytes);
+      assign.prompt = promptTokens(bytes);
+      assign.completion = completionTokens(bytes);
     }
-    this.model = modelOf(bytes);
-    return this.chooseKey() ? DataAction.Continue : DataAction.StopIterationNoBuffer;
+    assign.model = modelOf(bytes);
+    const chosen = assign.choose();
+    return chosen == Chosen.Sent ? DataAction.Continue : chosen == Chosen.Waiting ? DataAction.StopIterationAndBuffer : DataAction.StopIterationNoBuffer;
   }
 
   // Keeps a chunk of the request body (null: none) for a replay; `end`: the body is complete.
@@ -168,8 +131,9 @@ export class TokenFilter extends StreamContext {
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
-    const first = this.first;
-    if (first == null) return HeadersAction.Continue;
+    const assign = this.assign;
+    if (assign == null || assign.first == null) return HeadersAction.Continue;
+    const first = assign.first!;
     const plugin = this.plugin;
     const status = getHeaderDecimal(MapType.ResponseHeaders, STATUS_HEADER);
     const failover = plugin.failover;
@@ -179,23 +143,25 @@ export class TokenFilter extends StreamContext {
     judgeRouteHead(plugin, first, status, endOfStream, retrying);
     // The provider's failure is held back while the retry runs, in case it is the answer.
     if (retrying) {
-      const session = new RetrySession(plugin, this.id, captured!, this.attempts);
+      const session = new RetrySession(plugin, this.id, captured!, assign.attempts);
       this.retry = session;
-      if (session.begin(endOfStream, this.model, this.prompt, this.completion)) return HeadersAction.StopIteration;
+      if (session.begin(endOfStream, assign.model, assign.prompt, assign.completion)) return HeadersAction.StopIteration;
     }
-    if (failover != null) settleAttempts(failover, this.attempts);
+    if (failover != null) settleAttempts(failover, assign.attempts);
     // The route's attempt ended without a retry: the body need not be kept any longer.
     if (captured != null) captured.dropBody();
     return HeadersAction.Continue;
   }
 
   onResponseBody(size: usize, endOfStream: bool): DataAction {
-    const first = this.first;
+    const assign = this.assign;
+    if (assign == null) return DataAction.Continue;
+    const first = assign.first;
     const failover = this.plugin.failover;
     const session = this.retry;
     const retrying = session != null && session.active;
     const seen = session != null ? session.bodySeen : 0;
-    const usage = this.usage;
+    const usage = assign.usage;
     if (usage != null && first != null && !retrying && size > seen) {
       const chunk = getBufferBytes(BufferType.ResponseBody, seen, size - seen);
       if (chunk != null) usage.feedBuffer(chunk);
@@ -205,10 +171,11 @@ export class TokenFilter extends StreamContext {
   }
 
   onLog(): void {
-    const first = this.first;
-    if (first == null) return;
+    const assign = this.assign;
+    if (assign == null || assign.first == null) return;
+    const first = assign.first!;
     const plugin = this.plugin;
-    const usage = this.usage;
+    const usage = assign.usage;
     // The provider's count replaces the estimate in the key's token budget.
     if (usage != null) this.plugin.selector.settleUsage(first, usage.total);
     const failover = plugin.failover;
@@ -219,6 +186,9 @@ export class TokenFilter extends StreamContext {
 
   onDelete(): void {
     if (this.holding) this.plugin.bodyWait.forget(this.id);
+    const assign = this.assign;
+    // A client that leaves while waiting frees its place at once.
+    if (assign != null && assign.waiting && this.plugin.queue != null) this.plugin.queue!.leave(this.id, nowMs());
     const captured = this.captured;
     if (captured != null) captured.dropBody();
   }

@@ -89,7 +89,34 @@ export class KeySelector {
       if (until > 0) return Pick.noBudget(until);
     }
     const back = this.firstBack(failover, model, excluded);
-    return back >= 0 ? Pick.key(back, 0) : Pick.none();
+    if (back < 0) return Pick.none();
+    // With a queue, a request waits for a key benched until a known time (Retry-After) rather
+    // than going to it early; the caller sends it anyway if that time is past its wait.
+    const t = failover.store.token(back);
+    if (!retry && this.config.queue.enabled && t != null && t.out && t.returnsAt > 0) return Pick.noBudget(t.returnsAt);
+    return Pick.key(back, 0);
+  }
+
+  /**
+   * The key serving `model` expected to have room first, budgets and limits aside: what a request
+   * that has waited as long as it may (or finds the queue full) is sent with. None when no key
+   * serves the model.
+   */
+  dueFirst(model: string | null): Pick {
+    const now = nowMs();
+    const failover = this.failover;
+    const budgets = this.budgets;
+    let best = -1;
+    let bestAt: i64 = i64.MAX_VALUE;
+    for (let i = 0; i < this.allKeys.length; i++) {
+      if (!this.chooser.serves(i, model)) continue;
+      let at: i64 = budgets != null ? budgets.emptyUntilOf(i) : 0;
+      const t = failover != null ? failover.store.token(i) : null;
+      if (t != null && t.out) at = max(at, t.returnsAt > 0 ? t.returnsAt : now + <i64>this.config.failover.healthCheckInterval);
+      else if (t != null && t.isLimited(now)) at = max(at, t.limitedUntil);
+      if (at < bestAt) { bestAt = at; best = i; }
+    }
+    return best >= 0 ? Pick.key(best, 0) : Pick.none();
   }
 
   // The earliest reset among the keys in the pool that serve `model` but are rate-limited or out

@@ -1,0 +1,141 @@
+// The key a request goes out with: chosen when the request's model and size are known, put in
+// place of the client's credentials; when no key can serve it now and the queue is on, the request
+// waits in the queue (this object is its ticket) until one can, or its wait runs out.
+import { MapType, StreamType } from "../../abi/enums";
+import { replaceHeaderBytes } from "../../runtime/headers";
+import { continueStream, nowMs } from "../../runtime/host";
+import { HeaderList } from "../../util/header_list";
+import { Attempt } from "../judge/attempt";
+import { UsageScanner } from "../judge/usage";
+import { applyCredential } from "../keys/credentials";
+import { Pick, PickKind } from "../keys/key_selector";
+import { Plugin } from "../plugin";
+import { WhenExpired } from "../config/queue_config";
+import { Admission, WaitTicket } from "../queue/admission_queue";
+import { Outcome } from "../queue/queue_metrics";
+import { answerNoBudget, answerNoKey } from "./local_replies";
+
+const ACCEPT_ENCODING = String.UTF8.encode("accept-encoding");
+const IDENTITY = String.UTF8.encode("identity");
+
+export enum Chosen {
+  /** The request goes out with a key now. */
+  Sent,
+  /** The plugin answered it (no key serves the model, or none has budget and it cannot wait). */
+  Answered,
+  /** It waits in the queue; the queue sends or answers it later. */
+  Waiting,
+}
+
+export class KeyAssignment extends WaitTicket {
+  /** The request's `model` (null: none, or not needed to choose). */
+  model: string | null = null;
+  /** The request's expected prompt and completion tokens (0 without token budgets); each key caps them. */
+  prompt: i64 = 0;
+  completion: i64 = 0;
+  /** The attempt the route sends (null until a key is chosen). */
+  first: Attempt | null = null;
+  /** Every upstream attempt of this request: the route's, then each retry. */
+  attempts: Attempt[] = [];
+  /** Reads the provider's usage from the route's answer, for the first attempt's token budget. */
+  usage: UsageScanner | null = null;
+  /** The request waits in the queue. */
+  waiting: bool = false;
+  private nextTry: i64 = 0;
+
+  constructor(private plugin: Plugin, private streamId: u32, private clientHeaders: ArrayBuffer) { super(); }
+
+  /** Chooses the key now, or (queue on, no key with room) puts the request in the queue. */
+  choose(): Chosen {
+    const pick = this.plugin.selector.first(this.model, this.prompt, this.completion);
+    if (pick.kind == PickKind.Key) {
+      this.send(pick);
+      return Chosen.Sent;
+    }
+    if (pick.kind == PickKind.NoKey) {
+      answerNoKey(this.model);
+      return Chosen.Answered;
+    }
+    const queue = this.plugin.queue;
+    if (queue == null) {
+      answerNoBudget(pick.until);
+      return Chosen.Answered;
+    }
+    const now = nowMs();
+    const cfg = queue.cfg;
+    const rank = cfg.rankOf(HeaderList.rawFind(this.clientHeaders, cfg.priorityHeader) != 0
+      ? HeaderList.rawText(this.clientHeaders, cfg.priorityHeader) : null);
+    this.nextTry = pick.until;
+    // No key has room before this wait would end: it ends at once, as an expired one would.
+    if (pick.until > queue.deadlineFor(rank, now)) {
+      const passThrough = cfg.whenExpired == WhenExpired.Passthrough;
+      queue.record(passThrough ? Outcome.PassedThrough : Outcome.Expired);
+      return passThrough && this.sendDueFirst() ? Chosen.Sent : this.refuse(pick.until);
+    }
+    const admitted = queue.admit(this.streamId, rank, now, pick.until, this);
+    if (admitted == Admission.Waiting) {
+      this.waiting = true;
+      this.plugin.ticks.update(this.streamId);
+      return Chosen.Waiting;
+    }
+    const passThrough = admitted == Admission.PassThrough;
+    queue.record(passThrough ? Outcome.PassedThrough : Outcome.Full);
+    return passThrough && this.sendDueFirst() ? Chosen.Sent : this.refuse(pick.until);
+  }
+
+  private refuse(until: i64): Chosen {
+    answerNoBudget(until);
+    return Chosen.Answered;
+  }
+
+  tryNow(now: i64): bool {
+    const pick = this.plugin.selector.first(this.model, this.prompt, this.completion);
+    if (pick.kind != PickKind.Key) {
+      this.nextTry = pick.until;
+      return false;
+    }
+    this.waiting = false;
+    this.send(pick);
+    continueStream(StreamType.Request);
+    return true;
+  }
+
+  get retryAt(): i64 { return this.nextTry; }
+
+  expire(passThrough: bool): void {
+    this.waiting = false;
+    if (passThrough && this.sendDueFirst()) {
+      continueStream(StreamType.Request);
+      return;
+    }
+    answerNoBudget(this.nextTry);
+  }
+
+  drop(): void {
+    this.waiting = false;
+    answerNoBudget(this.nextTry);
+  }
+
+  // Sends with the key due back first, budgets aside; false when no key serves the model.
+  private sendDueFirst(): bool {
+    const pick = this.plugin.selector.dueFirst(this.model);
+    if (pick.kind != PickKind.Key) return false;
+    this.send(pick);
+    return true;
+  }
+
+  // Starts the route's attempt with the key `pick` chose, in place of the client's credentials.
+  private send(pick: Pick): void {
+    const plugin = this.plugin;
+    const budgets = plugin.budgets;
+    if (budgets != null && budgets.countsTokens) this.usage = new UsageScanner();
+    const first = new Attempt(pick.token);
+    first.reserved = pick.reserved;
+    this.first = first;
+    this.attempts.push(first);
+    applyCredential(plugin.config, plugin.credentials, pick.token, this.clientHeaders);
+    // A body rule must read the answer: ask for it uncompressed.
+    if (plugin.failureRulesNeedBody) replaceHeaderBytes(MapType.RequestHeaders, ACCEPT_ENCODING, IDENTITY);
+    plugin.metrics.request(pick.token);
+  }
+}

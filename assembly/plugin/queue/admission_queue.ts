@@ -1,0 +1,216 @@
+// The admission queue of one configuration in one VM: requests that no key can serve now wait,
+// paused before they leave for the provider, and are released highest priority first, oldest
+// first within a priority, as budget comes back; every waiter ends by its deadline. Places are
+// counted across the workers through one shared record (QueueEntry per VM), and a VM whose
+// waiters rank below a waiter elsewhere leaves the budget to it.
+//
+// Shared-data operations: admitting a request is one read and one CAS write of the queue record;
+// while anything waits each tick (50 ms) reads it once and writes it at most once (releases,
+// expiries and departures of that tick together, and a heartbeat every second); trying a waiter
+// is one key choice (the pool generation read; a budget lease only when the local one ran out).
+import { LogLevel } from "../../abi/enums";
+import { setEffectiveContext } from "../../runtime/host";
+import { log, logEnabled } from "../../runtime/log";
+import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
+import { QueueConfig, WhenExpired, WhenFull } from "../config/queue_config";
+import { QUEUE_RECORD } from "../shared_record";
+import { Outcome, QueueMetrics } from "./queue_metrics";
+import { QueueEntry, QueueTotals, STALE_MS, decodeQueue, encodeQueue } from "./queue_record";
+
+/** What the queue asks of a waiting request; its stream is effective during each call. */
+export abstract class WaitTicket {
+  /** Tries to send the request now: true when it went, else false (see retryAt). */
+  abstract tryNow(now: i64): bool;
+  /** When trying again makes sense (ms; 0: at the next tick), after a tryNow that failed. */
+  abstract get retryAt(): i64;
+  /** The wait ran out: send it with the key due back first (`passThrough`), or answer 429. */
+  abstract expire(passThrough: bool): void;
+  /** Made room for a higher request (drop_lowest): answer 429. */
+  abstract drop(): void;
+}
+
+export enum Admission { Waiting, Refused, PassThrough }
+
+class Waiter {
+  retryAt: i64 = 0;
+  constructor(readonly streamId: u32, readonly rank: i32, readonly since: i64, readonly deadline: i64, readonly ticket: WaitTicket) {}
+}
+
+const HEARTBEAT_MS: i64 = 1000;
+
+export class AdmissionQueue {
+  /** This VM's waiters, by rank then age. */
+  private waiters: Waiter[] = [];
+  private key: ArrayBuffer;
+  private lastWrite: i64 = 0;
+  private dirty: bool = false;
+
+  constructor(readonly cfg: QueueConfig, prefix: string, private tag: string, private metrics: QueueMetrics) {
+    this.key = String.UTF8.encode(prefix + ":queue");
+  }
+
+  /** Requests waiting in this VM. */
+  get count(): i32 { return this.waiters.length; }
+
+  /** The wait of a request of `rank` that arrives at `now` ends then. */
+  deadlineFor(rank: i32, now: i64): i64 { return now + <i64>this.cfg.maxWaitMs[rank]; }
+
+  /**
+   * Gives a request a place (or, with whenFull, decides what else happens to it). `retryAt`: when
+   * its key choice may succeed. Waiting: the caller pauses the request.
+   */
+  admit(streamId: u32, rank: i32, now: i64, retryAt: i64, ticket: WaitTicket): Admission {
+    const w = new Waiter(streamId, rank, now, this.deadlineFor(rank, now), ticket);
+    w.retryAt = retryAt;
+    let placed = this.claim(rank, now);
+    if (!placed && this.cfg.whenFull == WhenFull.DropLowest) placed = this.dropBelow(rank, now);
+    if (!placed) return this.cfg.whenFull == WhenFull.Passthrough ? Admission.PassThrough : Admission.Refused;
+    // In place by rank, after the older waiters of the same rank.
+    const list = this.waiters;
+    list.push(w);
+    let at = list.length - 1;
+    while (at > 0 && list[at - 1].rank > rank) {
+      list[at] = list[at - 1];
+      at--;
+    }
+    list[at] = w;
+    this.metrics.waitingMoved(rank, 1);
+    return Admission.Waiting;
+  }
+
+  /** The client of stream `id` left while waiting: its place is free at once. */
+  leave(id: u32, now: i64): void {
+    const k = this.indexOf(id);
+    if (k < 0) return;
+    this.end(k, Outcome.ClientLeft, now);
+    this.publish(now);
+  }
+
+  /**
+   * Root tick (`rootId`'s context effective): ends the waits that ran out and tries the others in
+   * order, each with its stream effective; the root is effective again after.
+   */
+  run(now: i64, rootId: u32): void {
+    if (this.waiters.length == 0) return;
+    const others = QueueTotals.of(this.entries(readShared(this.key)), now, this.tag);
+    let k = 0;
+    while (k < this.waiters.length) {
+      const w = this.waiters[k];
+      if (!setEffectiveContext(w.streamId)) {
+        // The stream is gone without a delete callback reaching this queue: free its place.
+        this.end(k, Outcome.ClientLeft, now);
+        continue;
+      }
+      if (now >= w.deadline) {
+        const passThrough = this.cfg.whenExpired == WhenExpired.Passthrough;
+        this.end(k, passThrough ? Outcome.PassedThrough : Outcome.Expired, now);
+        w.ticket.expire(passThrough);
+        continue;
+      }
+      // A waiter of higher priority elsewhere in the process gets the budget first.
+      if (w.retryAt <= now && !higherWaits(others, w.rank) && w.ticket.tryNow(now)) {
+        this.end(k, Outcome.Released, now);
+        continue;
+      }
+      if (w.retryAt <= now) w.retryAt = w.ticket.retryAt;
+      k++;
+    }
+    setEffectiveContext(rootId);
+    if (this.dirty || (this.waiters.length > 0 && now - this.lastWrite >= HEARTBEAT_MS)) this.publish(now);
+  }
+
+  /** The outcome of a request that never waited (the queue was full, or no key has room within its wait). */
+  record(outcome: Outcome): void { this.metrics.ended(outcome, 0); }
+
+  /** The process's waiters (one read), for the status document. */
+  totals(now: i64): QueueTotals {
+    return QueueTotals.of(this.entries(readShared(this.key)), now, "");
+  }
+
+  private indexOf(id: u32): i32 {
+    for (let k = 0; k < this.waiters.length; k++) if (this.waiters[k].streamId == id) return k;
+    return -1;
+  }
+
+  private end(k: i32, outcome: Outcome, now: i64): void {
+    const w = this.waiters[k];
+    this.waiters.splice(k, 1);
+    this.metrics.waitingMoved(w.rank, -1);
+    this.metrics.ended(outcome, now - w.since);
+    this.dirty = true;
+  }
+
+  // The youngest waiter of this VM ranked below `rank` gives its place up (answered 429).
+  private dropBelow(rank: i32, now: i64): bool {
+    for (let k = this.waiters.length - 1; k >= 0; k--) {
+      const w = this.waiters[k];
+      if (w.rank <= rank) return false;
+      if (!setEffectiveContext(w.streamId)) continue;
+      const stream = w.ticket;
+      this.waiters.splice(k, 1);
+      this.metrics.waitingMoved(w.rank, -1);
+      this.metrics.ended(Outcome.Dropped, now - w.since);
+      this.dirty = true;
+      stream.drop();
+      return true;
+    }
+    return false;
+  }
+
+  // One more place (for a request of `rank`) in this VM, if the process has room (one CAS).
+  private claim(rank: i32, now: i64): bool {
+    return compareAndSwap(this.key, new QueueWrite(this, this.tag, now, rank)) == CasOutcome.Stored;
+  }
+
+  private publish(now: i64): void {
+    if (compareAndSwap(this.key, new QueueWrite(this, this.tag, now, -1)) == CasOutcome.Lost && logEnabled(LogLevel.Debug)) {
+      log(LogLevel.Debug, "the queue record could not be written");
+    }
+    this.lastWrite = now;
+    this.dirty = false;
+  }
+
+  entries(v: SharedValue | null): QueueEntry[] {
+    const payload = QUEUE_RECORD.decode(v);
+    return payload != null ? decodeQueue(payload) : [];
+  }
+
+  /** This VM's entry as its waiters are now. */
+  entryNow(now: i64): QueueEntry {
+    const e = new QueueEntry(this.tag, 0, now);
+    for (let k = 0; k < this.waiters.length; k++) {
+      const w = this.waiters[k];
+      e.counts[w.rank]++;
+      if (e.oldestSince == 0 || w.since < e.oldestSince) e.oldestSince = w.since;
+    }
+    return e;
+  }
+}
+
+function higherWaits(others: QueueTotals, rank: i32): bool {
+  for (let r = 0; r < rank; r++) if (others.counts[r] > 0) return true;
+  return false;
+}
+
+/** Rewrites this VM's entry (dropping stale ones); `claim` ≥ 0: with one more waiter of that rank, only if the process has room. */
+class QueueWrite extends SharedUpdate {
+  constructor(private queue: AdmissionQueue, private tag: string, private now: i64, private claim: i32) { super(); }
+
+  next(current: SharedValue | null): ArrayBuffer | null {
+    const entries = this.queue.entries(current);
+    const others = QueueTotals.of(entries, this.now, this.tag);
+    const mine = this.queue.entryNow(this.now);
+    if (this.claim >= 0) {
+      if (others.total + mine.total + 1 > this.queue.cfg.maxWaiting) return null;
+      mine.counts[this.claim]++;
+      if (mine.oldestSince == 0) mine.oldestSince = this.now;
+    }
+    const kept: QueueEntry[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.tag != this.tag && this.now - e.at <= STALE_MS && e.total > 0) kept.push(e);
+    }
+    if (mine.total > 0) kept.push(mine);
+    return QUEUE_RECORD.encode(encodeQueue(kept));
+  }
+}
