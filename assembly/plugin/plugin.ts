@@ -130,6 +130,7 @@ export class Plugin {
     const now = nowMs();
     const budgets = this.budgets;
     const levels = budgets != null ? budgets.snapshot(now, f != null ? f.store.factors : null) : null;
-    return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now);
+    const queue = this.queue;
+    return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now, queue != null ? queue.totals(now) : null);
   }
 }

@@ -27,6 +27,8 @@ export interface StatusDocument {
   failover: { enabled: boolean; failureThreshold: number; successThreshold: number; healthCheckInterval: number; cooldownDuration: number };
   retryOnFailure: { enabled: boolean; maxRetries: number };
   lease: { holder: string; heldByThisVm: boolean; expiresInMs: number } | null;
+  /** null while the queue is off. */
+  queue: { waiting: Record<'urgent' | 'high' | 'normal' | 'low', number>; oldestWaitMs: number; maxWaiting: number } | null;
   tokens: KeyStatus[];
 }
 

@@ -5,6 +5,8 @@ import { KeyOptions, PluginConfig } from "../config/config";
 import { jsonString } from "../../util/json";
 import { Lease } from "../pool/lease";
 import { FULL_RATE, TokenState } from "../pool/pool_state";
+import { PRIORITIES } from "../config/queue_config";
+import { QueueTotals } from "../queue/queue_record";
 
 function field(name: string, value: string): string { return jsonString(name) + ":" + value; }
 
@@ -59,7 +61,7 @@ function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string)
  * unknown); `lease` the current lease, `me` this root context's lease identity.
  */
 export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: (TokenState | null)[],
-                             budgets: i64[][] | null, lease: Lease | null, me: string, now: i64): string {
+                             budgets: i64[][] | null, lease: Lease | null, me: string, now: i64, queue: QueueTotals | null): string {
   const tokens = new Array<string>(fingerprints.length);
   let inPool = 0;
   for (let i = 0; i < fingerprints.length; i++) {
@@ -87,8 +89,20 @@ export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: 
     ].join(",") + "}"),
     field("retryOnFailure", "{" + field("enabled", r.enabled ? "true" : "false") + "," + field("maxRetries", r.maxRetries.toString()) + "}"),
     field("lease", leaseJson),
+    field("queue", queue != null ? queueJson(queue, cfg.queue.maxWaiting, now) : "null"),
     field("tokens", "[" + tokens.join(",") + "]"),
   ].join(",") + "}\n";
+}
+
+/** The process's waiters by priority, how long the oldest has waited, and the limit. */
+function queueJson(q: QueueTotals, maxWaiting: i32, now: i64): string {
+  const waiting = new Array<string>(PRIORITIES.length);
+  for (let r = 0; r < PRIORITIES.length; r++) waiting[r] = field(PRIORITIES[r], q.counts[r].toString());
+  return "{" + [
+    field("waiting", "{" + waiting.join(",") + "}"),
+    field("oldestWaitMs", (q.oldestSince > 0 ? max<i64>(0, now - q.oldestSince) : 0).toString()),
+    field("maxWaiting", maxWaiting.toString()),
+  ].join(",") + "}";
 }
 
 /** Compares two strings in time that depends only on their lengths (for the status token). */

@@ -1,0 +1,164 @@
+// The admission queue inside the emulator: requests wait instead of being refused, are released by
+// priority as budget comes back, end by their deadline, and count across VMs.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Host, type Stream, type Vm } from '../host/emulator.js';
+import { CHAT, tokenOf } from '../host/gateway.js';
+import { parseStatus } from '../host/status_document.js';
+import type { PluginConfig } from '../../envoy/config.js';
+
+const STATUS = { statusPath: '/status', statusToken: 'st' };
+const METRIC = 'ai_token_failover.pool.ai-token-failover:openai.queue.';
+
+/** `keys` keys of one request a second each (a bucket of one), failover on, the queue as given. */
+function config(queue: Record<string, unknown> = {}, keys = 2): PluginConfig {
+  return {
+    ...STATUS,
+    provider: {
+      apiTokens: ['sk-q-a', 'sk-q-b'].slice(0, keys).map((token) => ({ token, rpm: 60, burst: 1 })),
+      failover: { enabled: true, healthCheckInterval: 1000, healthCheckModel: 'm' },
+    },
+    queue: { enabled: true, ...queue },
+  };
+}
+
+function setup(cfg: PluginConfig, vms = 1) {
+  const host = new Host();
+  const list = Array.from({ length: vms }, () => host.createVm());
+  for (const vm of list) assert.equal(vm.configure(cfg)[0], true);
+  return { host, vms: list };
+}
+
+/** Sends a request's headers and body; the stream stays open (answered, continued or waiting). */
+function send(vm: Vm, priority?: string): Stream {
+  const s = vm.newStream(vm.root, {}, { allowOnHeadersStopIteration: true });
+  s.onRequestHeaders({ ...CHAT, authorization: 'Bearer client', ...(priority ? { 'x-priority': priority } : {}) }, false);
+  s.onRequestBody('{"model":"m","messages":[]}', true);
+  return s;
+}
+
+const sent = (s: Stream): boolean => s.continued.request || s.requestHeadersAction === 0;
+const waiting = (s: Stream): boolean => !sent(s) && s.localResponse === null;
+
+function status(vm: Vm) {
+  const s = vm.newStream();
+  s.onRequestHeaders({ ':method': 'GET', ':path': '/status', ':authority': 'gw', authorization: 'Bearer st' }, true);
+  const doc = parseStatus(s.localResponse?.body.toString() ?? assert.fail('no status answer'));
+  s.finish();
+  return doc;
+}
+
+test('a request no key has room for waits, and goes out with a key as soon as one has', () => {
+  const { host, vms } = setup(config());
+  const [a, b] = [send(vms[0]), send(vms[0])];
+  assert.ok(sent(a) && sent(b));
+  const c = send(vms[0]);
+  assert.ok(waiting(c), 'the third request did not wait');
+  assert.equal(status(vms[0]).queue?.waiting.normal, 1);
+  host.advance(1100);
+  assert.ok(sent(c), 'the waiter was not released when budget came back');
+  assert.ok(['sk-q-a', 'sk-q-b'].includes(tokenOf(c.requestHeaders) ?? ''));
+  assert.equal(host.metric(METRIC + 'outcome.released'), 1);
+  assert.equal(status(vms[0]).queue?.waiting.normal, 0);
+});
+
+test('waiters are released highest priority first, oldest first within a priority', () => {
+  // One key: one request comes back a second, so releases come one at a time.
+  const { host, vms } = setup(config({}, 1));
+  send(vms[0]);
+  const low = send(vms[0], 'low');
+  const normal1 = send(vms[0]);
+  const urgent = send(vms[0], 'URGENT');
+  const normal2 = send(vms[0], '3');
+  assert.ok([low, normal1, urgent, normal2].every(waiting));
+  const order: string[] = [];
+  const names = new Map([[low, 'low'], [normal1, 'normal1'], [urgent, 'urgent'], [normal2, 'normal2']]);
+  for (let t = 0; t < 80 && order.length < 3; t++) {
+    host.advance(50);
+    for (const [s, name] of names) if (sent(s) && !order.includes(name)) order.push(name);
+  }
+  assert.deepEqual(order.slice(0, 3), ['urgent', 'normal1', 'normal2']);
+});
+
+test('a wait that runs out ends with 429 and Retry-After by its deadline; with passthrough it goes out', () => {
+  const { host, vms } = setup(config({ maxWaitMs: { low: 300 } }));
+  send(vms[0]); send(vms[0]);
+  // Spend the refills as they come, so the low waiter never finds room.
+  const low = send(vms[0], 'low');
+  const start = host.nowMs;
+  while (low.localResponse === null && host.nowMs - start < 1000) host.advance(50);
+  assert.equal(low.localResponse?.status, 429);
+  assert.ok(low.localResponse?.headers.get('retry-after'));
+  assert.ok(host.nowMs - start <= 300 + 100, `ended after ${host.nowMs - start} ms`);
+  assert.equal(host.metric(METRIC + 'outcome.expired'), 1);
+
+  const other = setup(config({ maxWaitMs: { low: 300 }, whenExpired: 'passthrough' }));
+  send(other.vms[0]); send(other.vms[0]);
+  const passed = send(other.vms[0], 'low');
+  other.host.advance(350);
+  assert.ok(sent(passed), 'the expired request was not sent');
+  assert.equal(other.host.metric(METRIC + 'outcome.passed_through'), 1);
+});
+
+test('a full queue rejects at once, passes through, or drops its youngest lowest waiter for a higher newcomer', () => {
+  const reject = setup(config({ maxWaiting: 1 }));
+  send(reject.vms[0]); send(reject.vms[0]);
+  assert.ok(waiting(send(reject.vms[0])));
+  const refused = send(reject.vms[0]);
+  assert.equal(refused.localResponse?.status, 429);
+  assert.equal(reject.host.metric(METRIC + 'outcome.full'), 1);
+
+  const pass = setup(config({ maxWaiting: 1, whenFull: 'passthrough' }));
+  send(pass.vms[0]); send(pass.vms[0]);
+  assert.ok(waiting(send(pass.vms[0])));
+  assert.ok(sent(send(pass.vms[0])), 'passthrough did not send the newcomer');
+
+  const drop = setup(config({ maxWaiting: 2, whenFull: 'drop_lowest' }, 1));
+  send(drop.vms[0]);
+  const oldLow = send(drop.vms[0], 'low');
+  const youngLow = send(drop.vms[0], 'low');
+  const urgent = send(drop.vms[0], 'urgent');
+  assert.equal(youngLow.localResponse?.status, 429, 'the youngest low waiter was not dropped');
+  assert.ok(waiting(oldLow) && waiting(urgent));
+  drop.host.advance(1100);
+  assert.ok(sent(urgent) && waiting(oldLow), 'the urgent newcomer was not served first');
+  assert.equal(drop.host.metric(METRIC + 'outcome.dropped'), 1);
+  // Full again (the old low waiter and a normal one): a newcomer ranked no higher than every waiter is the one refused.
+  assert.ok(waiting(send(drop.vms[0])));
+  assert.equal(send(drop.vms[0], 'low').localResponse?.status, 429);
+  assert.ok(waiting(oldLow));
+});
+
+test('a client that leaves while waiting frees its place at once', () => {
+  const { host, vms } = setup(config({ maxWaiting: 1 }));
+  send(vms[0]); send(vms[0]);
+  const w = send(vms[0]);
+  assert.ok(waiting(w));
+  w.finish();
+  assert.equal(status(vms[0]).queue?.waiting.normal, 0);
+  assert.ok(waiting(send(vms[0])), 'the freed place was not given');
+  assert.equal(host.metric(METRIC + 'outcome.client_left'), 1);
+});
+
+test('across VMs: maxWaiting counts every worker, and a worker with only lower waiters leaves the budget to a higher one elsewhere', () => {
+  const { host, vms } = setup(config({ maxWaiting: 2 }, 1), 2);
+  send(vms[0]);
+  const low = send(vms[0], 'low');
+  const urgent = send(vms[1], 'urgent');
+  assert.ok(waiting(low) && waiting(urgent));
+  assert.equal(send(vms[1]).localResponse?.status, 429, 'the process-wide limit was not kept');
+  const doc = status(vms[1]).queue;
+  assert.deepEqual([doc?.waiting.urgent, doc?.waiting.low], [1, 1]);
+  host.advance(1100);
+  assert.ok(sent(urgent), 'the urgent waiter in the other worker was not served');
+  assert.ok(waiting(low), 'the low waiter took the budget the urgent one waited for');
+});
+
+test('the queue off: a request no key has room for gets 429 at once, as before', () => {
+  const cfg = config();
+  delete cfg.queue;
+  const { vms } = setup(cfg);
+  send(vms[0]); send(vms[0]);
+  assert.equal(send(vms[0]).localResponse?.status, 429);
+  assert.equal(status(vms[0]).queue, null);
+});
