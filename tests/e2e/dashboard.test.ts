@@ -29,6 +29,7 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
     statusPath: '/ai-token-failover/status',
     statusToken: STATUS_TOKEN,
     provider: { apiTokens: TOKENS, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, healthCheckModel: 'm' } },
+    queue: { enabled: true },
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {
@@ -48,6 +49,7 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
     await page.fill('#token', STATUS_TOKEN);
     await page.click('button[type=submit]');
     await page.waitForFunction(allFourIn, null, { timeout: 5000 });
+    assert.match(await page.textContent('#queue') ?? '', /^queue: 0 of 500 waiting/);
     assert.ok(!page.url().includes(STATUS_TOKEN), 'the token is in the URL');
     assert.equal(await page.isVisible('#login'), false);
     const html = await page.content();

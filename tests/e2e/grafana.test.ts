@@ -20,7 +20,7 @@ test('the Grafana dashboard queries only series the plugin exports, with the lab
   exprs.push(...dashboard.templating.list.map((v) => v.query).filter((q): q is string => typeof q === 'string' && q.length > 0));
   const wanted = new Set(exprs.flatMap((e) => e.match(/ai_token_failover_[a-z0-9_]+/g) ?? []));
   assert.ok(wanted.size >= 15, `${wanted.size} series`);
-  const config = { provider: { apiTokens: ['sk-gf-a', { token: 'sk-gf-b', rpm: 1000, tpm: 100000 }], failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 500, healthCheckModel: 'm' }, retryOnFailure: { enabled: true } } };
+  const config = { provider: { apiTokens: ['sk-gf-a', { token: 'sk-gf-b', rpm: 1000, tpm: 100000 }], failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 500, healthCheckModel: 'm' }, retryOnFailure: { enabled: true } }, queue: { enabled: true } };
   await withGateway(config, async (gw) => {
     setTokens(gw, { 'sk-gf-a': '500' });
     for (let i = 0; i < 10; i++) await chat(gw);

@@ -34,6 +34,7 @@ svg{width:100%;height:90px;background:#fff}
 <p id="error" role="alert"></p>
 <div id="view" hidden>
 <div class="bar"><span id="summary"></span><span class="muted" id="lease"></span><button id="logout" type="button">Forget token</button></div>
+<p class="muted" id="queue" hidden></p>
 <div class="card"><div class="muted">keys in the pool, last minutes</div><svg id="chart" viewBox="0 0 300 60" preserveAspectRatio="none" role="img" aria-label="keys in the pool over time"><polyline id="line" fill="none" stroke="#1f9d55" stroke-width="1.5" points=""/></svg></div>
 <div class="card wrap"><table><thead><tr><th>key</th><th>state</th><th>failures</th><th>last status</th><th>out for</th><th>back in</th><th>probe ok</th><th>weight</th><th>share</th><th>budget left</th></tr></thead><tbody id="keys"></tbody></table></div>
 </div>
@@ -52,6 +53,13 @@ svg{width:100%;height:90px;background:#fff}
     showError("");
     $("summary").textContent = doc.tokensInPool + " of " + doc.tokensConfigured + " keys in the pool";
     $("lease").textContent = doc.lease ? "prober: " + doc.lease.holder + (doc.lease.heldByThisVm ? " (this worker)" : "") : "no prober yet";
+    var q = doc.queue;
+    $("queue").hidden = !q;
+    if (q) {
+      var w = q.waiting;
+      $("queue").textContent = "queue: " + (w.urgent + w.high + w.normal + w.low) + " of " + q.maxWaiting + " waiting (urgent " + w.urgent +
+        ", high " + w.high + ", normal " + w.normal + ", low " + w.low + ")" + (q.oldestWaitMs > 0 ? ", oldest " + secs(q.oldestWaitMs) : "");
+    }
     var body = $("keys");
     body.textContent = "";
     doc.tokens.forEach(function (t) {
