@@ -8,7 +8,8 @@ import { CHAT, roundTrip } from '../tests/host/gateway.js';
 import { median, spread, diffLine } from './stats.js';
 
 const keys = (n: number): string[] => Array.from({ length: n }, (_, i) => `sk-bench-${i + 1}`);
-const pluginConfig = ({ n = 8, retry = true, rpm = 0 } = {}): PluginConfig => ({
+const pluginConfig = ({ n = 8, retry = true, rpm = 0, queue = false } = {}): PluginConfig => ({
+  ...(queue ? { queue: { enabled: true } } : {}),
   provider: {
     apiTokens: rpm > 0 ? keys(n).map((token) => ({ token, rpm })) : keys(n),
     // A threshold never reached: the failing key keeps failing and being retried, as in steady state.
@@ -29,6 +30,18 @@ function streamTrip(vm: Vm): void {
   s.finish();
 }
 
+// A request that finds no budget waits in the queue; a second of virtual time later a tick sends it.
+function queuedTrip(vm: Vm): void {
+  const s = vm.newStream(vm.root, {}, { allowOnHeadersStopIteration: true });
+  s.onRequestHeaders({ ...CHAT, authorization: 'Bearer client-key' }, false);
+  s.onRequestBody('{"model":"m","messages":[]}', true);
+  if (!s.continued.request && s.requestHeadersAction !== 0) vm.host.advance(1000);
+  s.forward();
+  s.onResponseHeaders({ ':status': '200', 'content-type': 'application/json' }, false);
+  s.onResponseBody(OK.body, true);
+  s.finish();
+}
+
 /** The scenarios: a plugin configuration and one request of the sequence. */
 export interface Scenario { name: string; config: PluginConfig; send: (vm: Vm) => void }
 export const SCENARIOS: Scenario[] = [
@@ -36,6 +49,10 @@ export const SCENARIOS: Scenario[] = [
   { name: 'healthy, 1000 keys', config: pluginConfig({ n: 1000 }), send: (vm) => roundTrip(vm, () => OK) },
   { name: 'healthy, 8 keys, retry off', config: pluginConfig({ retry: false }), send: (vm) => roundTrip(vm, () => OK) },
   { name: 'healthy, 8 keys, rpm budgets', config: pluginConfig({ rpm: 600_000_000 }), send: (vm) => roundTrip(vm, () => OK) },
+  { name: 'healthy, 8 keys, rpm budgets, queue on (nothing waits)', config: pluginConfig({ rpm: 600_000_000, queue: true }), send: (vm) => roundTrip(vm, () => OK) },
+  // One key of one request a second: every request waits once, about a second, then goes (the
+  // module's time includes the root ticks that tried it meanwhile).
+  { name: 'queued: each request waits about 1 s for its key', config: { queue: { enabled: true }, provider: { apiTokens: [{ token: 'sk-bench-q', rpm: 60, burst: 1 }] } }, send: queuedTrip },
   { name: '1 of 8 keys failing (503), retried', config: pluginConfig(), send: (vm) => roundTrip(vm, ({ token, call }) => (!call && token === 'sk-bench-8' ? { status: 503, body: '{"error":"busy"}' } : OK)) },
   { name: 'streaming, 8 keys', config: pluginConfig(), send: streamTrip },
 ];

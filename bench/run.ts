@@ -33,7 +33,8 @@ const keys = (n: number): string[] => Array.from({ length: n }, (_, i) => `sk-be
 const FAILING = 'sk-bench-8';
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
 const ANSWER = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }] });
-const pluginConfig = ({ n = 8, retry = true, threshold = 3, rpm = 0 } = {}): PluginConfig => ({
+const pluginConfig = ({ n = 8, retry = true, threshold = 3, rpm = 0, queue = false } = {}): PluginConfig => ({
+  ...(queue ? { queue: { enabled: true } } : {}),
   provider: {
     apiTokens: rpm > 0 ? keys(n).map((token) => ({ token, rpm })) : keys(n),
     failover: { enabled: true, failureThreshold: threshold, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
@@ -53,6 +54,8 @@ const SETUPS: Setup[] = [
   { name: 'plugin, 8 keys, retry off', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ retry: false }) })] },
   // Budgets large enough never to refuse: what leasing and spending them costs.
   { name: 'plugin, 8 keys, rpm budgets', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ rpm: 6_000_000 }) })] },
+  // The queue on, with budgets that never run out: nothing waits, so this is what the queue costs a request that does not wait.
+  { name: 'plugin, 8 keys, rpm budgets, queue on', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ rpm: 6_000_000, queue: true }) })] },
   // The failing key stays in the pool (threshold never reached), so 1 request in 8 is retried throughout.
   { name: 'plugin, 8 keys, 1 failing (retried)', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ threshold: 1_000_000 }) })] },
 ];
@@ -62,6 +65,7 @@ const DIFFERENCES = [
   ['1000 keys − 8 keys', 'plugin, 1000 keys', 'plugin, 8 keys'],
   ['retry on − retry off', 'plugin, 8 keys', 'plugin, 8 keys, retry off'],
   ['rpm budgets − none', 'plugin, 8 keys, rpm budgets', 'plugin, 8 keys'],
+  ['queue on (nothing waits) − off', 'plugin, 8 keys, rpm budgets, queue on', 'plugin, 8 keys, rpm budgets'],
   ['1 key failing − all healthy', 'plugin, 8 keys, 1 failing (retried)', 'plugin, 8 keys'],
 ];
 

@@ -162,3 +162,21 @@ test('the queue off: a request no key has room for gets 429 at once, as before',
   assert.equal(send(vms[0]).localResponse?.status, 429);
   assert.equal(status(vms[0]).queue, null);
 });
+
+test('a streaming request waits the same way; a released request costs the queue one write to join and one to leave', () => {
+  // Failover off, so the probe lease's writes do not mix in.
+  const cfg = config({}, 1);
+  (cfg.provider as { failover: { enabled: boolean } }).failover.enabled = false;
+  const { host, vms } = setup(cfg);
+  send(vms[0]);
+  const s = vms[0].newStream(vms[0].root, {}, { allowOnHeadersStopIteration: true });
+  s.onRequestHeaders({ ...CHAT, authorization: 'Bearer client' }, false);
+  s.onRequestBody('{"model":"m","stream":true,"messages":[]}', true);
+  assert.ok(waiting(s), 'the streaming request did not wait');
+  const [reads, writes] = [host.shared.reads, host.shared.writes];
+  host.advance(1100);
+  assert.ok(sent(s));
+  // Joined before the count began; released: the tick's one queue write, plus the key's budget lease.
+  console.log(`queued request released: ${host.shared.reads - reads} shared-data reads, ${host.shared.writes - writes} writes (the queue record's and the budget lease's)`);
+  assert.equal(host.shared.writes - writes, 2);
+});

@@ -5,9 +5,10 @@
 // waiters rank below a waiter elsewhere leaves the budget to it.
 //
 // Shared-data operations: admitting a request is one read and one CAS write of the queue record;
-// while anything waits each tick (50 ms) reads it once and writes it at most once (releases,
-// expiries and departures of that tick together, and a heartbeat every second); trying a waiter
-// is one key choice (the pool generation read; a budget lease only when the local one ran out).
+// while anything waits, a tick (50 ms) reads it once when a waiter is due to be tried (when its
+// keys may have room again) and writes it at most once (releases, expiries and departures of
+// that tick together, and a heartbeat every second); trying a waiter is one key choice (the pool
+// generation read; a budget lease only when the local one ran out).
 import { LogLevel } from "../../abi/enums";
 import { setEffectiveContext } from "../../runtime/host";
 import { log, logEnabled } from "../../runtime/log";
@@ -37,6 +38,7 @@ class Waiter {
 }
 
 const HEARTBEAT_MS: i64 = 1000;
+const NO_TOTALS = new QueueTotals();
 
 export class AdmissionQueue {
   /** This VM's waiters, by rank then age. */
@@ -75,6 +77,8 @@ export class AdmissionQueue {
     }
     list[at] = w;
     this.metrics.waitingMoved(rank, 1);
+    // The claim wrote this VM's entry: the heartbeat counts from here.
+    this.lastWrite = now;
     return Admission.Waiting;
   }
 
@@ -92,7 +96,10 @@ export class AdmissionQueue {
    */
   run(now: i64, rootId: u32): void {
     if (this.waiters.length == 0) return;
-    const others = QueueTotals.of(this.entries(readShared(this.key)), now, this.tag);
+    // The record is read only when some waiter is due to be tried (ends need no read).
+    let due = false;
+    for (let k = 0; k < this.waiters.length && !due; k++) due = this.waiters[k].retryAt <= now;
+    const others = due ? QueueTotals.of(this.entries(readShared(this.key)), now, this.tag) : NO_TOTALS;
     let k = 0;
     while (k < this.waiters.length) {
       const w = this.waiters[k];
