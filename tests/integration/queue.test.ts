@@ -180,3 +180,22 @@ test('a streaming request waits the same way; a released request costs the queue
   console.log(`queued request released: ${host.shared.reads - reads} shared-data reads, ${host.shared.writes - writes} writes (the queue record's and the budget lease's)`);
   assert.equal(host.shared.writes - writes, 2);
 });
+
+test('drop_lowest across VMs: the worker holding the lowest waiters drops its youngest at its next tick, and the urgent newcomer elsewhere waits and goes first', () => {
+  const { host, vms } = setup(config({ maxWaiting: 2, whenFull: 'drop_lowest' }, 1), 2);
+  send(vms[0]);
+  const oldLow = send(vms[0], 'low');
+  const youngLow = send(vms[0], 'low');
+  assert.ok(waiting(oldLow) && waiting(youngLow));
+  const urgent = send(vms[1], 'urgent');
+  assert.ok(waiting(urgent), 'the urgent newcomer was refused');
+  host.advance(50);
+  assert.equal(youngLow.localResponse?.status, 429, 'the youngest low waiter in the other VM was not dropped');
+  assert.ok(waiting(oldLow));
+  assert.equal(host.metric(METRIC + 'outcome.dropped'), 1);
+  host.advance(1100);
+  assert.ok(sent(urgent) && waiting(oldLow), 'the urgent newcomer was not served first');
+  // The record counts one waiter again: the old low one.
+  const q = status(vms[1]).queue;
+  assert.deepEqual([q?.waiting.urgent, q?.waiting.low], [0, 1]);
+});

@@ -39,6 +39,7 @@ class Waiter {
 
 const HEARTBEAT_MS: i64 = 1000;
 const NO_TOTALS = new QueueTotals();
+const NO_ENTRIES: QueueEntry[] = [];
 
 export class AdmissionQueue {
   /** This VM's waiters, by rank then age. */
@@ -46,6 +47,8 @@ export class AdmissionQueue {
   private key: ArrayBuffer;
   private lastWrite: i64 = 0;
   private dirty: bool = false;
+  /** Of the drops other VMs asked of this one (its entry's `drops`), how many it has carried out. */
+  dropsDone: i32 = 0;
 
   constructor(readonly cfg: QueueConfig, prefix: string, private tag: string, private metrics: QueueMetrics) {
     this.key = String.UTF8.encode(prefix + ":queue");
@@ -64,8 +67,16 @@ export class AdmissionQueue {
   admit(streamId: u32, rank: i32, now: i64, retryAt: i64, ticket: WaitTicket): Admission {
     const w = new Waiter(streamId, rank, now, this.deadlineFor(rank, now), ticket);
     w.retryAt = retryAt;
-    let placed = this.claim(rank, now);
-    if (!placed && this.cfg.whenFull == WhenFull.DropLowest) placed = this.dropBelow(rank, now);
+    const dropping = this.cfg.whenFull == WhenFull.DropLowest;
+    let placed = this.claim(rank, now, false);
+    // drop_lowest: a lower waiter of this VM makes room at once; else one of another VM is asked
+    // to (it does at its next tick), and the newcomer waits meanwhile.
+    if (!placed && dropping) {
+      placed = this.dropBelow(rank, now);
+      // Dropping answered another stream: the newcomer's is effective again.
+      if (placed) setEffectiveContext(streamId);
+      else placed = this.claim(rank, now, true);
+    }
     if (!placed) return this.cfg.whenFull == WhenFull.Passthrough ? Admission.PassThrough : Admission.Refused;
     // In place by rank, after the older waiters of the same rank.
     const list = this.waiters;
@@ -96,10 +107,13 @@ export class AdmissionQueue {
    */
   run(now: i64, rootId: u32): void {
     if (this.waiters.length == 0) return;
-    // The record is read only when some waiter is due to be tried (ends need no read).
-    let due = false;
+    // The record is read only when some waiter is due to be tried, or another VM may ask this one
+    // to drop a waiter (ends need no read).
+    let due = this.cfg.whenFull == WhenFull.DropLowest;
     for (let k = 0; k < this.waiters.length && !due; k++) due = this.waiters[k].retryAt <= now;
-    const others = due ? QueueTotals.of(this.entries(readShared(this.key)), now, this.tag) : NO_TOTALS;
+    const entries = due ? this.entries(readShared(this.key)) : NO_ENTRIES;
+    const others = due ? QueueTotals.of(entries, now, this.tag) : NO_TOTALS;
+    this.dropAsked(entries, now);
     let k = 0;
     while (k < this.waiters.length) {
       const w = this.waiters[k];
@@ -153,24 +167,37 @@ export class AdmissionQueue {
       const w = this.waiters[k];
       if (w.rank <= rank) return false;
       if (!setEffectiveContext(w.streamId)) continue;
-      const stream = w.ticket;
       this.waiters.splice(k, 1);
       this.metrics.waitingMoved(w.rank, -1);
       this.metrics.ended(Outcome.Dropped, now - w.since);
       this.dirty = true;
-      stream.drop();
+      w.ticket.drop();
       return true;
     }
     return false;
   }
 
-  // One more place (for a request of `rank`) in this VM, if the process has room (one CAS).
-  private claim(rank: i32, now: i64): bool {
-    return compareAndSwap(this.key, new QueueWrite(this, this.tag, now, rank)) == CasOutcome.Stored;
+  // The drops other VMs asked of this one (its entry in `entries`), carried out now.
+  private dropAsked(entries: QueueEntry[], now: i64): void {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.tag != this.tag || e.drops <= this.dropsDone) continue;
+      while (e.drops > this.dropsDone) {
+        this.dropsDone++;
+        this.dropBelow(e.dropBelow, now);
+      }
+      this.dirty = true;
+    }
+  }
+
+  // One more place (for a request of `rank`) in this VM, if the process has room; `askDrop`: else
+  // by asking another VM to drop a lower waiter (one CAS).
+  private claim(rank: i32, now: i64, askDrop: bool): bool {
+    return compareAndSwap(this.key, new QueueWrite(this, this.tag, now, rank, askDrop)) == CasOutcome.Stored;
   }
 
   private publish(now: i64): void {
-    if (compareAndSwap(this.key, new QueueWrite(this, this.tag, now, -1)) == CasOutcome.Lost && logEnabled(LogLevel.Debug)) {
+    if (compareAndSwap(this.key, new QueueWrite(this, this.tag, now, -1, false)) == CasOutcome.Lost && logEnabled(LogLevel.Debug)) {
       log(LogLevel.Debug, "the queue record could not be written");
     }
     this.lastWrite = now;
@@ -199,25 +226,53 @@ function higherWaits(others: QueueTotals, rank: i32): bool {
   return false;
 }
 
-/** Rewrites this VM's entry (dropping stale ones); `claim` ≥ 0: with one more waiter of that rank, only if the process has room. */
+/**
+ * Rewrites this VM's entry (dropping stale ones). `claim` ≥ 0: with one more waiter of that rank,
+ * only if the process has room, or (`askDrop`) if another VM holds a waiter ranked below it, which
+ * that VM is asked to drop.
+ */
 class QueueWrite extends SharedUpdate {
-  constructor(private queue: AdmissionQueue, private tag: string, private now: i64, private claim: i32) { super(); }
+  constructor(private queue: AdmissionQueue, private tag: string, private now: i64, private claim: i32, private askDrop: bool) { super(); }
 
   next(current: SharedValue | null): ArrayBuffer | null {
     const entries = this.queue.entries(current);
     const others = QueueTotals.of(entries, this.now, this.tag);
     const mine = this.queue.entryNow(this.now);
-    if (this.claim >= 0) {
-      if (others.total + mine.total + 1 > this.queue.cfg.maxWaiting) return null;
-      mine.counts[this.claim]++;
-      if (mine.oldestSince == 0) mine.oldestSince = this.now;
-    }
     const kept: QueueEntry[] = [];
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
+      // The drops asked of this VM that it has not carried out yet stay asked.
+      if (e.tag == this.tag && e.drops > this.queue.dropsDone) {
+        mine.drops = e.drops;
+        mine.dropBelow = e.dropBelow;
+      }
       if (e.tag != this.tag && this.now - e.at <= STALE_MS && e.total > 0) kept.push(e);
     }
-    if (mine.total > 0) kept.push(mine);
+    if (mine.drops == 0) this.queue.dropsDone = 0;
+    if (this.claim >= 0) {
+      // Waiters already asked to leave do not count.
+      const full = others.total - others.drops + mine.total - (mine.drops - this.queue.dropsDone) + 1 > this.queue.cfg.maxWaiting;
+      if (full && !this.askDrop) return null;
+      if (full && !askLowest(kept, this.claim)) return null;
+      mine.counts[this.claim]++;
+      if (mine.oldestSince == 0) mine.oldestSince = this.now;
+    }
+    if (mine.total > 0 || mine.drops > 0) kept.push(mine);
     return QUEUE_RECORD.encode(encodeQueue(kept));
   }
+}
+
+// Asks the VM holding the lowest-ranked waiter below `rank` (not already asked to leave) to drop one.
+function askLowest(entries: QueueEntry[], rank: i32): bool {
+  let target: QueueEntry | null = null;
+  let lowest = -1;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    const r = e.lowestBelow(rank);
+    if (r > lowest && e.total > e.drops) { lowest = r; target = e; }
+  }
+  if (target == null) return false;
+  target.drops++;
+  target.dropBelow = max(target.dropBelow, rank);
+  return true;
 }
