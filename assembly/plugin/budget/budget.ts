@@ -9,6 +9,9 @@ import { KeyChooser } from "../keys/key_choice";
 import { FULL_RATE } from "../pool/pool_state";
 import { BUDGET_RECORD } from "../shared_record";
 
+/** Requests of a provider's report of what is left that this VM leaves to the other workers. */
+const REPORT_RESERVE: i64 = 1;
+
 /** This VM's view of the budgets of one configuration. */
 export class Budgets {
   /** Whether any key has a budget. */
@@ -60,10 +63,13 @@ export class Budgets {
     if (tokens >= 0) this.reportedTokens[i] = tokens;
   }
 
-  // Whether the provider's last report leaves room for one request of `tokens` on key i.
+  // Whether the provider's last report leaves room for one request of `tokens` on key i. This VM's
+  // copy of the report counts only its own requests since: another worker may have spent the last
+  // request the report left, so one is kept in reserve (a report of 1 left lets nothing beyond the
+  // local estimate through).
   private providerAllows(i: i32, tokens: i64): bool {
     const req = this.reportedRequests[i], tok = this.reportedTokens[i];
-    if (this.rpm[i] > 0 && req <= 0) return false;
+    if (this.rpm[i] > 0 && req <= REPORT_RESERVE) return false;
     if (this.tpm[i] > 0 && tok < max<i64>(1, tokens)) return false;
     return true;
   }
