@@ -199,3 +199,17 @@ test('drop_lowest across VMs: the worker holding the lowest waiters drops its yo
   const q = status(vms[1]).queue;
   assert.deepEqual([q?.waiting.urgent, q?.waiting.low], [0, 1]);
 });
+
+test('200 waiters whose keys have no room yet cost a tick no host call per waiter', () => {
+  const { host, vms } = setup(config({ maxWaiting: 500, maxWaitMs: { normal: 30_000 } }, 1));
+  send(vms[0]);
+  const waiters = Array.from({ length: 200 }, () => send(vms[0]));
+  assert.ok(waiters.every(waiting));
+  host.advance(60);
+  host.resetCallCounts();
+  host.advance(300);
+  const perTick = (host.hostCalls.get('proxy_set_effective_context') ?? 0) / 6;
+  assert.ok(perTick <= 2, `${perTick} context switches per tick`);
+  host.advance(1000);
+  assert.equal(waiters.filter(sent).length, 1, 'one request a second comes back, so one waiter goes');
+});

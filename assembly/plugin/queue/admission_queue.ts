@@ -117,23 +117,28 @@ export class AdmissionQueue {
     let k = 0;
     while (k < this.waiters.length) {
       const w = this.waiters[k];
-      if (!setEffectiveContext(w.streamId)) {
+      const expired = now >= w.deadline;
+      // A waiter of higher priority elsewhere in the process gets the budget first.
+      const tried = !expired && w.retryAt <= now && !higherWaits(others, w.rank);
+      // Only a waiter acted on costs a host call: its stream is made effective.
+      if ((expired || tried) && !setEffectiveContext(w.streamId)) {
         // The stream is gone without a delete callback reaching this queue: free its place.
         this.end(k, Outcome.ClientLeft, now);
         continue;
       }
-      if (now >= w.deadline) {
+      if (expired) {
         const passThrough = this.cfg.whenExpired == WhenExpired.Passthrough;
         this.end(k, passThrough ? Outcome.PassedThrough : Outcome.Expired, now);
         w.ticket.expire(passThrough);
         continue;
       }
-      // A waiter of higher priority elsewhere in the process gets the budget first.
-      if (w.retryAt <= now && !higherWaits(others, w.rank) && w.ticket.tryNow(now)) {
-        this.end(k, Outcome.Released, now);
-        continue;
+      if (tried) {
+        if (w.ticket.tryNow(now)) {
+          this.end(k, Outcome.Released, now);
+          continue;
+        }
+        w.retryAt = w.ticket.retryAt;
       }
-      if (w.retryAt <= now) w.retryAt = w.ticket.retryAt;
       k++;
     }
     setEffectiveContext(rootId);
