@@ -11,6 +11,7 @@ import { CLIENT_PATH, startProviderGateway } from './provider_gateway.js';
 const STATUS = { statusPath: '/ai-token-failover/status', statusToken: 'queue-status-token' };
 const PRIORITIES = ['urgent', 'high', 'normal', 'low'] as const;
 const MAX_WAIT = { urgent: 30_000, high: 30_000, normal: 10_000, low: 2000 };
+const MIX = ['urgent', 'high', 'normal', 'low', 'high', 'normal', 'low', 'normal', 'low', 'normal'] as const;
 
 /** `n` keys of one request a second each (a bucket of `burst`), in front of a provider that counts the same. */
 function queued(n: number, queue: Record<string, unknown>, burst = 2): { config: PluginConfig; keys: string[] } {
@@ -39,7 +40,7 @@ interface Timed { priority: typeof PRIORITIES[number]; ms: number; status: numbe
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 
-test('4 keys offered twice what they accept for 20 s, priorities mixed: the provider refuses almost nothing, higher priorities wait less, every wait ends by its deadline', async () => {
+test('4 keys offered twice what they accept for 20 s, priorities mixed (1 urgent, 2 high, 4 normal, 3 low in 10): the provider refuses almost nothing, higher priorities wait less, every wait ends by its deadline', async () => {
   const { config, keys } = queued(4, {});
   const gw = await startProviderGateway(config);
   try {
@@ -50,7 +51,8 @@ test('4 keys offered twice what they accept for 20 s, priorities mixed: the prov
     for (let i = 0; i < perSecond * seconds; i++) {
       const due = started + (i * 1000) / perSecond;
       if (due > Date.now()) await sleep(due - Date.now());
-      const priority = PRIORITIES[i % 4];
+      // Of every ten requests: one urgent, two high, four normal, three low.
+      const priority = MIX[i % MIX.length];
       const t0 = Date.now();
       pending.push(chat(gw, { headers: { 'x-priority': priority }, timeoutMs: 40_000 }).then(
         (a: ChatAnswer) => ({ priority, ms: Date.now() - t0, status: a.status, retryAfter: a.headers['retry-after'] as string | undefined }),
