@@ -3,7 +3,7 @@
 // emulator, interleaved (A B, then B A); printed per scenario: the median ns per request of each
 // and the median of the paired ratios (AFTER ÷ BEFORE within each repetition, so drift of the
 // machine cancels out). Used to check that a change of structure costs nothing per request.
-import { SCENARIOS, measure, vmFor } from './module_cost.js';
+import { SCENARIOS, interleaved, measure, vmFor } from './module_cost.js';
 import { median } from './stats.js';
 
 const [before, after] = process.argv.slice(2);
@@ -21,11 +21,7 @@ for (const sc of SCENARIOS) {
   const now = vmFor(after, sc.config);
   measure(was, sc.send, REQUESTS);
   measure(now, sc.send, REQUESTS);
-  const a: number[] = [], b: number[] = [];
-  for (let r = 0; r < REPETITIONS; r++) {
-    if (r % 2) { b.push(measure(now, sc.send, REQUESTS)); a.push(measure(was, sc.send, REQUESTS)); }
-    else { a.push(measure(was, sc.send, REQUESTS)); b.push(measure(now, sc.send, REQUESTS)); }
-  }
+  const [a, b] = interleaved(was, now, sc.send, REQUESTS, REPETITIONS);
   const ratios = b.map((v, i) => v / a[i]);
   console.log(`| ${sc.name} | ${Math.round(median(a))} | ${Math.round(median(b))} | ${median(ratios).toFixed(3)} |`);
 }

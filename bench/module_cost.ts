@@ -70,7 +70,19 @@ export function measure(vm: Vm, send: (vm: Vm) => void, requests: number): numbe
   return Number(vm.busyNs) / requests;
 }
 
-/** ns per request of plugin and empty filter per scenario, over interleaved repetitions. */
+/**
+ * ns per request of `a` and of `b` over `repetitions` rounds of `requests` each, A B then B A, so
+ * neither side always runs first.
+ */
+export function interleaved(a: Vm, b: Vm, send: (vm: Vm) => void, requests: number, repetitions: number): [number[], number[]] {
+  const x: number[] = [], y: number[] = [];
+  for (let r = 0; r < repetitions; r++) {
+    if (r % 2) { y.push(measure(b, send, requests)); x.push(measure(a, send, requests)); }
+    else { x.push(measure(a, send, requests)); y.push(measure(b, send, requests)); }
+  }
+  return [x, y];
+}
+
 /** Per scenario, ns per request of the plugin and of the empty filter, one value per repetition. */
 export interface ModuleCostResult { name: string; plugin: number[]; empty: number[] }
 
@@ -81,12 +93,7 @@ export function moduleCost({ pluginWasm, emptyWasm, requests = 2000, repetitions
     const empty = vmFor(emptyWasm, {});
     measure(plugin, sc.send, warmup);
     measure(empty, sc.send, warmup);
-    const p: number[] = [], e: number[] = [];
-    for (let r = 0; r < repetitions; r++) {
-      // A B, then B A: neither side always runs first.
-      if (r % 2) { e.push(measure(empty, sc.send, requests)); p.push(measure(plugin, sc.send, requests)); }
-      else { p.push(measure(plugin, sc.send, requests)); e.push(measure(empty, sc.send, requests)); }
-    }
+    const [p, e] = interleaved(plugin, empty, sc.send, requests, repetitions);
     results.push({ name: sc.name, plugin: p, empty: e });
   }
   return results;

@@ -76,16 +76,19 @@ export class Plugin {
       allKeys[i] = i;
     }
     const prefix = poolKeyPrefix(name, cfg);
+    const pool = poolLabel(name, cfg.providerType, cfg.providerId);
     const budgets = new Budgets(prefix, cfg.keys, ids);
+    const activeBudgets = budgets.active ? budgets : null;
     const random = new Random(randomU64());
+    // This root context's identity in the shared records it writes (the probe lease, the queue).
+    const tag = random.next().toString(16) + ":" + rootId.toString();
     const metrics = new PluginMetrics();
-    metrics.define(fingerprints, poolLabel(name, cfg.providerType, cfg.providerId), cfg.keys);
+    metrics.define(fingerprints, pool, cfg.keys);
     const shapes = new RouteShapes();
     shapes.sharedPrefix = prefix + ":shape:";
     let failover: Failover | null = null;
     if (cfg.failover.enabled) {
-      failover = new Failover(cfg, metrics, ids, prefix, random.next().toString(16) + ":" + rootId.toString(), nowMs());
-      failover.budgets = budgets.active ? budgets : null;
+      failover = new Failover(cfg, metrics, ids, prefix, tag, nowMs(), activeBudgets);
       failover.start();
     }
     this.config = cfg;
@@ -98,11 +101,8 @@ export class Plugin {
     this.credentials = new EncodedCredentials(cfg);
     const chooser = new KeyChooser(cfg);
     const headroom = new Headroom(n);
-    const activeBudgets = budgets.active ? budgets : null;
     this.selector = new KeySelector(cfg, chooser, random, allKeys, headroom, failover, activeBudgets);
-    const pool = poolLabel(name, cfg.providerType, cfg.providerId);
-    this.queue = cfg.queue.enabled
-      ? new AdmissionQueue(cfg.queue, prefix, random.next().toString(16) + ":" + rootId.toString(), new QueueMetrics(pool)) : null;
+    this.queue = cfg.queue.enabled ? new AdmissionQueue(cfg.queue, prefix, tag, new QueueMetrics(pool)) : null;
     this.chooser = chooser;
     this.rateLimit = RateLimitHeaders.forType(cfg.providerType);
     this.headroom = headroom;

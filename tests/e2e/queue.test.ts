@@ -61,7 +61,6 @@ test('4 keys offered twice what they accept for 20 s, priorities mixed (1 urgent
     const answers = await Promise.all(pending);
     const sent = gw.mock.requests.filter((r) => !isProbe(r));
     const refused = sent.filter((r) => r.status === 429).length;
-    if (process.env.QUEUE_DEBUG) console.log(JSON.stringify(sent.map((r) => [r.time - started, r.token, r.status])));
     const byPriority = Object.fromEntries(PRIORITIES.map((p) => [p, answers.filter((a) => a.priority === p)]));
     const waits = Object.fromEntries(PRIORITIES.map((p) => [p, median(byPriority[p].map((a) => a.ms))]));
     const late = answers.map((a) => a.ms - MAX_WAIT[a.priority]);

@@ -63,8 +63,8 @@ export class KeyAssignment extends WaitTicket {
     }
     const now = nowMs();
     const cfg = queue.cfg;
-    const rank = cfg.rankOf(HeaderList.rawFind(this.clientHeaders, cfg.priorityHeader) != 0
-      ? HeaderList.rawText(this.clientHeaders, cfg.priorityHeader) : null);
+    // An absent header reads as "", which is normal.
+    const rank = cfg.rankOf(HeaderList.rawText(this.clientHeaders, cfg.priorityHeader));
     this.nextTry = pick.until;
     // No key has room before this wait would end: it ends at once, as an expired one would.
     if (pick.until > queue.deadlineFor(rank, now)) {

@@ -31,8 +31,6 @@ export class Failover {
   /** Configuration time; a newer configuration takes the lease from an older one. */
   stamp: i64;
   holdsLease: bool = false;
-  /** The configuration's budgets (for the gauges the holder sets), if any. */
-  budgets: Budgets | null = null;
   /** Probes the keys that are out, while this VM holds the lease. */
   readonly prober: Prober;
   /**
@@ -44,7 +42,9 @@ export class Failover {
   private lastSuccess: u64[];
   private lastServerError: u64[];
 
-  constructor(public cfg: PluginConfig, public metrics: PluginMetrics, ids: u64[], prefix: string, holderId: string, now: i64) {
+  /** `budgets`: the configuration's, for the gauges the holder sets (null: none). */
+  constructor(public cfg: PluginConfig, public metrics: PluginMetrics, ids: u64[], prefix: string, holderId: string, now: i64,
+              private budgets: Budgets | null) {
     const store = new PoolStore(prefix + ":pool", ids);
     this.store = store;
     this.prober = new Prober(cfg, metrics, store, prefix);
