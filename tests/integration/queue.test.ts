@@ -213,3 +213,15 @@ test('200 waiters whose keys have no room yet cost a tick no host call per waite
   host.advance(1000);
   assert.equal(waiters.filter(sent).length, 1, 'one request a second comes back, so one waiter goes');
 });
+
+test('the priority header is the gateway\'s: it never reaches the provider, from a waiter or from one sent at once', () => {
+  const { host, vms } = setup(config({}, 1));
+  const atOnce = send(vms[0], 'urgent');
+  assert.ok(sent(atOnce));
+  assert.equal(atOnce.requestHeaders.get('x-priority'), null);
+  const waiter = send(vms[0], 'high');
+  assert.ok(waiting(waiter));
+  host.advance(1100);
+  assert.ok(sent(waiter));
+  assert.equal(waiter.requestHeaders.get('x-priority'), null);
+});
