@@ -18,6 +18,8 @@ export const enum MapType {
 /** Buffers (proxy_buffer_type_t). */
 export const enum BufferType {
   RequestBody = 0, ResponseBody = 1, HttpCallResponseBody = 4, VmConfiguration = 6, PluginConfiguration = 7,
+  /** Higress only: a Redis reply, readable during proxy_on_redis_call_response. */
+  RedisCallResponse = 9,
 }
 
 /** Streams (proxy_stream_type_t) for proxy_continue_stream. */

@@ -22,6 +22,8 @@ import { HeldBodies } from "./retry/replay";
 import { RouteShapes } from "./retry/route_shapes";
 import { renderStatus } from "./http/status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./judge/verdict";
+import { newReplicaLink } from "./replica/replica_support";
+import { SharedPool } from "./pool/pool_events";
 
 /** What a stream may ask of its root context: ticks fast while a request waits for its body. */
 export abstract class TickControl {
@@ -63,6 +65,8 @@ export class Plugin {
   readonly selector: KeySelector;
   /** Requests waiting for a key (null: the queue is off). */
   readonly queue: AdmissionQueue | null;
+  /** The other gateway replicas sharing the pool through Redis (null: none). */
+  readonly replica: SharedPool | null;
 
   /** `name`: the plugin's name in Envoy; `rootId`: the root context (part of the lease holder's id). */
   constructor(cfg: PluginConfig, name: string, rootId: u32, readonly ticks: TickControl) {
@@ -87,11 +91,18 @@ export class Plugin {
     const shapes = new RouteShapes();
     shapes.sharedPrefix = prefix + ":shape:";
     let failover: Failover | null = null;
+    let replica: SharedPool | null = null;
     if (cfg.failover.enabled) {
       failover = new Failover(cfg, metrics, ids, prefix, tag, nowMs(), activeBudgets);
       failover.start();
+      const redis = cfg.redis;
+      if (redis != null) {
+        replica = newReplicaLink(redis, prefix.substring("ai-token-failover:".length), prefix, pool, failover, activeBudgets, metrics);
+        if (replica != null) failover.shareWith(replica!);
+      }
     }
     this.config = cfg;
+    this.replica = replica;
     this.random = random;
     this.metrics = metrics;
     this.shapes = shapes;

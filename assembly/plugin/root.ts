@@ -10,6 +10,7 @@ import { parseConfig } from "./config/config_parse";
 import { hash64 } from "../util/fingerprint";
 import { TokenFilter } from "./http/filter";
 import { Plugin, TickControl } from "./plugin";
+import { prepareRedis } from "./replica/replica_support";
 
 /**
  * Whether this VM is the first of the process to see this configuration text: it claims a
@@ -28,11 +29,20 @@ export class PluginRoot extends RootContext {
   private readonly ticks: RootTicks = new RootTicks(this);
   /** When the failover's background work runs next (ms). */
   private nextFailoverTick: i64 = 0;
+  /** When the lease holder syncs with the other replicas next (ms). */
+  private nextSync: i64 = 0;
 
   onConfigure(configSize: usize): bool {
     const bytes = getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
     const text = bytes == null ? "" : String.UTF8.decode(bytes);
     const result = parseConfig(text);
+    // Redis is prepared by every VM before anything is logged: a refusal is a configuration error.
+    const parsed = result.config;
+    const refusal = parsed != null && parsed.redis != null ? prepareRedis(parsed.redis!) : "";
+    if (refusal.length > 0) {
+      result.config = null;
+      result.error = refusal;
+    }
     // Every worker VM parses the same configuration: only the first to claim it logs about it.
     const speaks = (result.warnings.length > 0 || result.config == null) && firstToConfigure(text);
     if (speaks && logEnabled(LogLevel.Warn)) {
@@ -64,6 +74,11 @@ export class PluginRoot extends RootContext {
     if (f != null && now + <i64>BODY_WAIT_TICK_MS >= this.nextFailoverTick) {
       this.nextFailoverTick = now + <i64>plugin.config.failover.healthCheckInterval;
       f.onTick(plugin.random);
+    }
+    const replica = plugin.replica;
+    if (f != null && replica != null && f.holdsLease && now + <i64>BODY_WAIT_TICK_MS >= this.nextSync) {
+      this.nextSync = now + <i64>replica.syncInterval;
+      replica.sync(now);
     }
     this.ticks.update(0);
   }
@@ -106,7 +121,9 @@ class RootTicks extends TickControl {
     const plugin = this.plugin;
     if (plugin == null) return;
     const cfg = plugin.config;
-    const slow: u32 = cfg.failover.enabled ? <u32>cfg.failover.healthCheckInterval : 0;
+    let slow: u32 = cfg.failover.enabled ? <u32>cfg.failover.healthCheckInterval : 0;
+    const redis = cfg.redis;
+    if (redis != null && <u32>redis.syncInterval < slow) slow = <u32>redis.syncInterval;
     // The queue's waiters are tried as often as held bodies are waited for.
     const fast = plugin.bodyWait.waiting || (plugin.queue != null && plugin.queue!.count > 0);
     const period = fast && (slow == 0 || slow > BODY_WAIT_TICK_MS) ? BODY_WAIT_TICK_MS : slow;

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SharedStore } from './shared_store.js';
+import { RedisHost } from './redis_host.js';
 import { Headers, parseMap, serializeMap, type HeaderInit } from './header_map.js';
 import { configuredTokens, type PluginConfig } from '../../envoy/config.js';
 
@@ -26,7 +27,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const DEFAULT_WASM = path.join(ROOT, 'build/plugin.wasm');
 const S = { OK: 0, NOT_FOUND: 1, BAD_ARGUMENT: 2, EMPTY: 7, CAS_MISMATCH: 8 };
 const MAP = { REQ: 0, REQ_TRAILERS: 1, RESP: 2, RESP_TRAILERS: 3, CALL_RESP: 6, CALL_TRAILERS: 7 };
-const BUF = { REQ_BODY: 0, RESP_BODY: 1, CALL_BODY: 4, VM_CONFIG: 6, PLUGIN_CONFIG: 7 };
+const BUF = { REQ_BODY: 0, RESP_BODY: 1, CALL_BODY: 4, VM_CONFIG: 6, PLUGIN_CONFIG: 7, REDIS_REPLY: 9 };
 
 /** The module's exports the host calls (the Proxy-Wasm ABI 0.2.1 callbacks). */
 type Callback = (...args: number[]) => number;
@@ -99,6 +100,8 @@ export class Host {
   shared = new SharedStore();
   /** The clusters Envoy knows: a call to any other is BadArgument. */
   clusters = new Set(['llm']);
+  /** Higress's Redis clusters and clients (the Higress build's host functions). */
+  redis = new RedisHost();
   /** xorshift32 state of random_get. */
   private randomState = SEED || 1;
   nowMs = 1_700_000_000_000;
@@ -143,11 +146,45 @@ export class Host {
           if (at <= end && (!next || at < next.at)) next = { at, fire: () => vm.settleCall(call) };
         }
       }
+      const redisAt = this.redis.nextDeadline();
+      if (redisAt !== null && redisAt <= end && (!next || redisAt < next.at)) {
+        next = { at: redisAt, fire: () => { this.redis.expire(redisAt); this.deliverRedis(); } };
+      }
       if (!next) break;
       this.nowMs = Math.max(this.nowMs, next.at);
       next.fire();
     }
     this.nowMs = end;
+  }
+
+  /** Lets Redis answer what was sent (real time, bounded), then delivers every outcome to its VM. */
+  async settleRedis(): Promise<void> {
+    await this.redis.arrived();
+    this.deliverRedis();
+  }
+
+  /** Moves the virtual clock in steps of `stepMs`, letting Redis answer before each step. */
+  async elapse(ms: number, stepMs = 50): Promise<void> {
+    for (let t = 0; t < ms; t += stepMs) {
+      await this.settleRedis();
+      this.advance(Math.min(stepMs, ms - t));
+    }
+    await this.settleRedis();
+  }
+
+  /** Calls proxy_on_redis_call_response for every command that has its outcome, on its VM's root. */
+  deliverRedis(): void {
+    for (const cmd of this.redis.takeDone()) {
+      const vm = this.vms.find((v) => v.name === cmd.vm);
+      const root = vm?.roots.get(cmd.rootId);
+      if (!vm || !root || root.stopped) continue;
+      vm.redisReply = cmd.done!.reply;
+      try {
+        vm.run(root, () => vm.callback('proxy_on_redis_call_response', root.id, cmd.token, cmd.done!.status, cmd.done!.reply.length));
+      } finally {
+        vm.redisReply = null;
+      }
+    }
   }
 
   /** The next random byte (xorshift32). */
@@ -174,6 +211,8 @@ export class Vm {
   effective: RootContext | Stream | null = null;
   /** The call whose answer is being delivered (its headers and body are readable). */
   callAnswer: { headers: Headers; body: Buffer } | null = null;
+  /** The Redis reply being delivered (buffer 9, readable only then). */
+  redisReply: Buffer | null = null;
   busyNs = 0n;
   initializing = true;
   instance: WebAssembly.Instance;
@@ -340,6 +379,17 @@ export class Vm {
         self.u32(idOut, id);
         return S.OK;
       }),
+      proxy_redis_init: guard('proxy_redis_init', (sp: number, sn: number, up: number, un: number, pp: number, pn: number, timeout: number) =>
+        host.redis.init(self.name, self.text(sp, sn), { username: self.text(up, un), password: self.text(pp, pn), timeoutMs: timeout >>> 0 })),
+      proxy_redis_call: guard('proxy_redis_call', (sp: number, sn: number, qp: number, qn: number, tokenOut: number) => {
+        const ctx = self.effective;
+        if (!ctx) return S.BAD_ARGUMENT;
+        // As HTTP calls: the command belongs to the root context, whatever context sent it.
+        const root = ctx.isRoot ? ctx : ctx.root;
+        const [status, token] = host.redis.call(self.name, root.id, self.text(sp, sn), self.bytes(qp, qn), host.nowMs);
+        if (status === S.OK) self.u32(tokenOut, token);
+        return status;
+      }),
       proxy_send_local_response: guard('proxy_send_local_response', (status: number, dp: number, dn: number, bp: number, bn: number, hp: number, hn: number) => {
         const stream = self.effective?.isRoot ? null : self.effective;
         if (!stream) return S.BAD_ARGUMENT;
@@ -404,6 +454,7 @@ export class Vm {
     if (type === BUF.PLUGIN_CONFIG) return ctx?.isRoot ? ctx.config : null;
     if (type === BUF.VM_CONFIG) return Buffer.alloc(0);
     if (type === BUF.CALL_BODY) return this.callAnswer?.body ?? null;
+    if (type === BUF.REDIS_REPLY) return this.redisReply;
     if (!ctx || ctx.isRoot) return null;
     if (type === BUF.REQ_BODY) return ctx.phase === 'requestBody' ? ctx.requestBodyBuffer : null;
     // As in Envoy: the current data in its callback; the buffered body, from any callback, while

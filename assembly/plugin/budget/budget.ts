@@ -3,7 +3,7 @@
 // of it (one CAS write) and spends the chunk locally. A later queue or a budget shared between
 // gateway replicas builds on the same two operations: lease from a bucket, spend locally.
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
-import { Bucket, COMPLETION_SHARE_DIVISOR, LEASE_MS, NO_BUDGET_LEVEL, Rates, decodeBuckets, encodeBuckets } from "./budget_bucket";
+import { BudgetRecord, COMPLETION_SHARE_DIVISOR, LEASE_MS, NO_BUDGET_LEVEL, Rates, decodeBudget, encodeBudget } from "./budget_bucket";
 import { KeyOptions } from "../config/config";
 import { KeyChooser } from "../keys/key_choice";
 import { FULL_RATE } from "../pool/pool_state";
@@ -18,10 +18,10 @@ export class Budgets {
   readonly active: bool;
   /** Whether any key has a token budget (then requests are estimated from their body). */
   readonly countsTokens: bool;
-  private key: ArrayBuffer;
-  private rpm: i64[] = [];
-  private tpm: i64[] = [];
-  private burst: i64[] = [];
+  readonly key: ArrayBuffer;
+  readonly rpm: i64[] = [];
+  readonly tpm: i64[] = [];
+  readonly burst: i64[] = [];
   /**
    * What the provider last reported left for key i (its rate-limit headers), less what this VM
    * sent since; -1: no report. While it reports room, the local estimate never refuses.
@@ -53,8 +53,9 @@ export class Budgets {
     this.reportedTokens = new Array<i64>(keys.length).fill(-1);
   }
 
-  private rates(i: i32, factor: i32): Rates {
-    return new Rates(this.rpm[i], this.tpm[i], this.burst[i], factor);
+  /** Key i's rates at its AIMD share `factor`, for a process that has 1/`replicas` of them. */
+  rates(i: i32, factor: i32, replicas: i32 = 1): Rates {
+    return new Rates(this.rpm[i], this.tpm[i], this.burst[i], factor, replicas);
   }
 
   /** The provider's own count of what key i has left (-1: not reported): it wins over the local estimate. */
@@ -152,19 +153,19 @@ export class Budgets {
     if (this.tokensLeft[i] <= keep) return;
     const back = this.tokensLeft[i] - keep;
     this.tokensLeft[i] = keep;
-    this.giveBack(i, back, rates, now);
+    this.giveBack(i, back, factor, now);
   }
 
   // Returns tokens to key i's shared bucket (never above its capacity).
-  private giveBack(i: i32, tokens: i64, rates: Rates, now: i64): void {
-    if (compareAndSwap(this.key, new GiveBack(rates, this.ids[i], tokens, now)) == CasOutcome.Stored) this.emptyUntil[i] = 0;
+  private giveBack(i: i32, tokens: i64, factor: i32, now: i64): void {
+    if (compareAndSwap(this.key, new GiveBack(this, i, factor, tokens, now)) == CasOutcome.Stored) this.emptyUntil[i] = 0;
   }
 
   // Leases at least one request (and the tokens needed) from key i's shared bucket.
   private lease(i: i32, tokens: i64, factor: i32, now: i64): bool {
     const needReq = this.rpm[i] > 0 && this.requestsLeft[i] < 1000;
     const want = this.tpm[i] > 0 && this.tokensLeft[i] < tokens ? tokens - this.tokensLeft[i] : 0;
-    const grant = new Grant(this.rates(i, factor), this.ids[i], needReq, want, now);
+    const grant = new Grant(this, i, factor, needReq, want, now);
     if (compareAndSwap(this.key, grant) != CasOutcome.Stored) {
       if (grant.emptyForMs >= 0) this.emptyUntil[i] = now + max<i64>(1, <i64>Math.ceil(grant.emptyForMs));
       return false;
@@ -181,11 +182,11 @@ export class Budgets {
    * no such budget; a level may be below zero (answers used more than estimated).
    */
   snapshot(now: i64, factors: i32[] | null): i64[][] {
-    const buckets = bucketsOf(readShared(this.key));
+    const record = recordOf(readShared(this.key));
     const out = new Array<i64[]>(this.ids.length);
     for (let i = 0; i < this.ids.length; i++) {
-      const rates = this.rates(i, factors != null ? factors[i] : FULL_RATE);
-      const b = rates.bucketOf(buckets, this.ids[i], now);
+      const rates = this.rates(i, factors != null ? factors[i] : FULL_RATE, record.replicas);
+      const b = rates.bucketOf(record.buckets, this.ids[i], now, record.fed);
       const req = b.requests, tok = b.tokens;
       out[i] = [this.rpm[i] > 0 ? req / 1000 : NO_BUDGET_LEVEL, this.tpm[i] > 0 ? tok : NO_BUDGET_LEVEL];
     }
@@ -194,21 +195,23 @@ export class Budgets {
 
 }
 
-function bucketsOf(v: SharedValue | null): Bucket[] {
+/** The budget record in shared data (an empty one when missing or unreadable). */
+export function recordOf(v: SharedValue | null): BudgetRecord {
   const payload = BUDGET_RECORD.decode(v);
-  return payload != null ? decodeBuckets(payload) : [];
+  return payload != null ? decodeBudget(payload) : new BudgetRecord();
 }
 
 /** Credit back to one key's bucket (nothing when the record is missing: a new one starts full). */
 class GiveBack extends SharedUpdate {
-  constructor(private rates: Rates, private id: u64, private tokens: i64, private now: i64) { super(); }
+  constructor(private budgets: Budgets, private i: i32, private factor: i32, private tokens: i64, private now: i64) { super(); }
 
   next(current: SharedValue | null): ArrayBuffer | null {
     if (current == null) return null;
-    const buckets = bucketsOf(current);
-    const b = this.rates.bucketOf(buckets, this.id, this.now);
-    b.tokens = min(this.rates.tokenCap, b.tokens + this.tokens);
-    return BUDGET_RECORD.encode(encodeBuckets(buckets));
+    const record = recordOf(current);
+    const rates = this.budgets.rates(this.i, this.factor, record.replicas);
+    const b = rates.bucketOf(record.buckets, this.budgets.ids[this.i], this.now, record.fed);
+    b.tokens = min(rates.tokenCap, b.tokens + this.tokens);
+    return BUDGET_RECORD.encode(encodeBudget(record));
   }
 }
 
@@ -222,12 +225,13 @@ class Grant extends SharedUpdate {
   /** How long until the bucket has enough (-1: it had). */
   emptyForMs: f64 = -1;
 
-  constructor(private rates: Rates, private id: u64, private needRequest: bool, private wantTokens: i64, private now: i64) { super(); }
+  constructor(private budgets: Budgets, private i: i32, private factor: i32, private needRequest: bool, private wantTokens: i64,
+              private now: i64) { super(); }
 
   next(current: SharedValue | null): ArrayBuffer | null {
-    const rates = this.rates;
-    const buckets = bucketsOf(current);
-    const b = rates.bucketOf(buckets, this.id, this.now);
+    const record = recordOf(current);
+    const rates = this.budgets.rates(this.i, this.factor, record.replicas);
+    const b = rates.bucketOf(record.buckets, this.budgets.ids[this.i], this.now, record.fed);
     this.requests = 0;
     this.tokens = 0;
     this.emptyForMs = -1;
@@ -253,6 +257,6 @@ class Grant extends SharedUpdate {
     }
     b.requests -= this.requests;
     b.tokens -= this.tokens;
-    return BUDGET_RECORD.encode(encodeBuckets(buckets));
+    return BUDGET_RECORD.encode(encodeBudget(record));
   }
 }

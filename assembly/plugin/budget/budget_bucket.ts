@@ -25,9 +25,10 @@ export class Rates {
   tokenCap: i64;
 
   // A bucket holds the key's whole minute (as OpenAI and Anthropic describe their limits), or
-  // `burst` requests for providers that enforce shorter windows.
-  constructor(rpm: i64, tpm: i64, burst: i64, factor: i32) {
-    const scale = <f64>factor / <f64>FULL_RATE;
+  // `burst` requests for providers that enforce shorter windows. A process that shares the key
+  // with other gateway replicas has its share: the limit divided by the live replicas.
+  constructor(rpm: i64, tpm: i64, burst: i64, factor: i32, replicas: i32 = 1) {
+    const scale = <f64>factor / <f64>FULL_RATE / <f64>max(1, replicas);
     this.requests = <f64>rpm * 1000 * scale / MS_PER_MINUTE;
     this.tokens = <f64>tpm * scale / MS_PER_MINUTE;
     const requestCap = burst > 0 ? min(burst, rpm) : rpm;
@@ -35,15 +36,19 @@ export class Rates {
     this.tokenCap = max<i64>(1, <i64>(<f64>tpm * scale));
   }
 
-  /** Key `id`'s bucket among `buckets`, refilled to `now`; a key seen for the first time starts full. */
-  bucketOf(buckets: Bucket[], id: u64, now: i64): Bucket {
+  /**
+   * Key `id`'s bucket among `buckets`, refilled to `now`; a key seen for the first time starts
+   * full. A bucket `fed` by Redis's grants does not refill by itself, and starts empty.
+   */
+  bucketOf(buckets: Bucket[], id: u64, now: i64, fed: bool = false): Bucket {
     let b: Bucket | null = null;
     for (let k = 0; k < buckets.length; k++) if (buckets[k].id == id) b = buckets[k];
     if (b == null) {
-      b = new Bucket(id, this.requestCap, this.tokenCap, now);
-      buckets.push(b);
+      const fresh = fed ? new Bucket(id, 0, 0, now) : new Bucket(id, this.requestCap, this.tokenCap, now);
+      buckets.push(fresh);
+      b = fresh;
     }
-    const dt = <f64>max<i64>(0, now - b.at);
+    const dt = fed ? 0.0 : <f64>max<i64>(0, now - b.at);
     b.requests = min(this.requestCap, b.requests + <i64>(this.requests * dt));
     b.tokens = min(this.tokenCap, b.tokens + <i64>(this.tokens * dt));
     b.at = now;
@@ -51,28 +56,44 @@ export class Rates {
   }
 }
 
-export function encodeBuckets(buckets: Bucket[]): string {
-  const parts = new Array<string>(buckets.length);
-  for (let i = 0; i < buckets.length; i++) {
-    const b = buckets[i];
-    parts[i] = b.id.toString(16) + "," + b.requests.toString() + "," + b.tokens.toString() + "," + b.at.toString();
+/** The process's budget record: every key's bucket, and where their credit comes from. */
+export class BudgetRecord {
+  buckets: Bucket[] = [];
+  /** Live gateway replicas sharing the keys: this process has 1/replicas of each limit. */
+  replicas: i32 = 1;
+  /** Redis grants feed the buckets (no local refill), while the link to it works. */
+  fed: bool = false;
+}
+
+export function encodeBudget(r: BudgetRecord): string {
+  const parts: string[] = [];
+  if (r.replicas != 1 || r.fed) parts.push("f," + r.replicas.toString() + "," + (r.fed ? "1" : "0"));
+  for (let i = 0; i < r.buckets.length; i++) {
+    const b = r.buckets[i];
+    parts.push(b.id.toString(16) + "," + b.requests.toString() + "," + b.tokens.toString() + "," + b.at.toString());
   }
   return parts.join(";");
 }
 
-/** The buckets of a record's payload; an entry that does not read is left out. */
-export function decodeBuckets(s: string): Bucket[] {
-  const out: Bucket[] = [];
-  if (s.length == 0) return out;
+/** The budget record of a payload; an entry that does not read is left out. */
+export function decodeBudget(s: string): BudgetRecord {
+  const record = new BudgetRecord();
+  const out = record.buckets;
+  if (s.length == 0) return record;
   const entries = s.split(";");
   for (let i = 0; i < entries.length; i++) {
     const f = entries[i].split(",");
+    if (f.length == 3 && f[0] == "f") {
+      record.replicas = <i32>max<i64>(1, min<i64>(10_000, decimalOf(f[1])));
+      record.fed = f[2] == "1";
+      continue;
+    }
     if (f.length != 4 || f[0].length == 0 || f[0].length > 16) continue;
     const requests = signedDecimal(f[1]), tokens = signedDecimal(f[2]), at = decimalOf(f[3]);
     if (requests == i64.MIN_VALUE || tokens == i64.MIN_VALUE || at < 0) continue;
     out.push(new Bucket(U64.parseInt(f[0], 16), requests, tokens, at));
   }
-  return out;
+  return record;
 }
 
 // A level may be below zero (answers used more than estimated); i64.MIN_VALUE when malformed.

@@ -2,6 +2,7 @@
 import { StatusSet } from "../../util/status_pattern";
 import { globMatch } from "../../util/glob";
 import { QueueConfig } from "./queue_config";
+import { RedisConfig } from "./redis_config";
 
 /** One header test of a rule: `name=value` (exact value) or bare `name` (present). */
 export class HeaderCondition {
@@ -88,6 +89,8 @@ export class PluginConfig {
   /** Header names removed from every request, beyond the built-in credential headers (lower case). */
   credentialHeaders: string[] = [];
   queue: QueueConfig = new QueueConfig();
+  /** Where the gateway's replicas share the pool (Higress build); null: this process keeps it alone. */
+  redis: RedisConfig | null = null;
 
   /** Whether a client path (without its query) is one the plugin serves with a pool key. */
   servesPath(path: string): bool {

@@ -3,6 +3,7 @@
 import { ConfigResult, DEFAULT_MAX_HELD_BYTES, FailoverConfig, KNOWN_PROVIDER_TYPES, PluginConfig, RetryConfig } from "./config";
 import { Validator, isPrintable } from "./config_validator";
 import { PRIORITIES, QueueConfig, WhenExpired, WhenFull } from "./queue_config";
+import { parseRedis } from "./redis_config";
 import { JsonKind, JsonValue, readJson } from "../../util/json";
 
 const DEFAULT_FAILOVER_ON_STATUS = ["401", "403", "429", "5.."];
@@ -140,7 +141,7 @@ export function parseConfig(text: string): ConfigResult {
   const root = doc.value;
   if (root == null) { result.error = "configuration is not valid JSON: " + doc.error; return result; }
   if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
-  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken", "paths", "credentialHeaders", "queue"]);
+  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken", "paths", "credentialHeaders", "queue", "redis"]);
   const provider = activeProvider(val, root);
   if (provider == null) {
     if (val.ok()) val.fail("provider", "is required (or providers with activeProviderId)");
@@ -164,6 +165,10 @@ export function parseConfig(text: string): ConfigResult {
   if (val.ok()) cfg.credentialHeaders = headerNames(val, root, "credentialHeaders");
   if (val.ok()) parseStatusEndpoint(val, root, cfg);
   if (val.ok()) parseQueue(val, root, cfg.queue);
+  if (val.ok()) cfg.redis = parseRedis(val, root);
+  if (val.ok() && cfg.redis != null && !cfg.failover.enabled) {
+    val.fail("redis", "needs " + val.base + ".failover.enabled: each process's failover lease holder is the one that syncs with Redis");
+  }
   result.warnings = val.warnings;
   if (!val.ok()) { result.error = val.error; return result; }
   result.config = cfg;

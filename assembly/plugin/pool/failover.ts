@@ -12,6 +12,7 @@ import { PluginMetrics } from "../metrics";
 import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
 import { Budgets } from "../budget/budget";
 import { PoolStore } from "./pool_store";
+import { KeyEvent, SharedPool } from "./pool_events";
 import { Prober } from "./prober";
 import { Random } from "../../util/random";
 import { AnswerOrigin } from "../judge/verdict";
@@ -31,6 +32,8 @@ export class Failover {
   /** Configuration time; a newer configuration takes the lease from an older one. */
   stamp: i64;
   holdsLease: bool = false;
+  /** The other gateway replicas sharing this pool (null: this process keeps it alone). */
+  shared: SharedPool | null = null;
   /** Probes the keys that are out, while this VM holds the lease. */
   readonly prober: Prober;
   /**
@@ -64,6 +67,17 @@ export class Failover {
 
   fingerprintOf(i: i32): string { return fingerprint(i, this.store.ids[i]); }
 
+  /** Shares this pool with other gateway replicas from now on. */
+  shareWith(shared: SharedPool): void {
+    this.shared = shared;
+    this.prober.shared = shared;
+  }
+
+  private publish(event: KeyEvent): void {
+    const shared = this.shared;
+    if (shared != null) shared.publish([event]);
+  }
+
   /** Key i's AIMD share (thousandths) as of the last read. */
   factorOf(i: i32): i32 {
     const t = this.store.token(i);
@@ -72,9 +86,9 @@ export class Failover {
 
   /** The provider said key `i` has nothing left until `until`: no VM chooses it before then. */
   limit(i: i32, until: i64): void {
-    if (this.store.update(new LimitUntil(this.store.ids[i], until)) == CasOutcome.Stored && logEnabled(LogLevel.Info)) {
-      log(LogLevel.Info, "token " + this.fingerprintOf(i) + " has no rate limit left for " + (until - nowMs()).toString() + " ms");
-    }
+    if (this.store.update(new LimitUntil(this.store.ids[i], until)) != CasOutcome.Stored) return;
+    this.publish(new KeyEvent("l", this.store.ids[i], 0, until, 0));
+    if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " has no rate limit left for " + (until - nowMs()).toString() + " ms");
   }
 
   /** Records a success of token `i`: a write only when it had failures or was out (a success brings it back). */
@@ -90,6 +104,7 @@ export class Failover {
     this.metrics.inPool(this.store.inPoolCount);
     if (change.restored) {
       this.metrics.restored(i);
+      this.publish(new KeyEvent("i", this.store.ids[i], change.now, 0, 0));
       if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after a successful answer");
     }
   }
@@ -127,7 +142,10 @@ export class Failover {
     const change = new CountFailure(this.store.ids[i], status, nowMs(), retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
       this.store.ids, maxOut);
     this.metrics.failure(i, status);
-    if (this.store.update(change) == CasOutcome.Stored && change.outcome == FailureOutcome.Ejected) {
+    const factorBefore = this.factorOf(i);
+    if (this.store.update(change) != CasOutcome.Stored) return;
+    this.publishFailure(i, change, factorBefore);
+    if (change.outcome == FailureOutcome.Ejected) {
       this.metrics.ejected(i);
       this.metrics.inPool(this.store.inPoolCount);
       if (logEnabled(LogLevel.Info)) {
@@ -135,6 +153,20 @@ export class Failover {
           (retryAfterAt > 0 ? ", Retry-After" : "") + ")");
       }
     }
+  }
+
+  // What a counted failure changed that the other replicas keep too: the ejection, the slower share and its rest.
+  private publishFailure(i: i32, change: CountFailure, factorBefore: i32): void {
+    const shared = this.shared;
+    const t = this.store.token(i);
+    if (shared == null || t == null) return;
+    const events: KeyEvent[] = [];
+    if (change.outcome == FailureOutcome.Ejected) events.push(new KeyEvent("o", t.id, change.now, t.returnsAt, change.status));
+    if (t.rateFactor != factorBefore) {
+      events.push(new KeyEvent("f", t.id, change.now, t.rateFactor, 0));
+      events.push(new KeyEvent("l", t.id, 0, t.limitedUntil, 0));
+    }
+    if (events.length > 0) shared.publish(events);
   }
 
   /** Timer: renew the lease; as holder restore due tokens and probe the others. */
@@ -152,14 +184,18 @@ export class Failover {
         const i = this.store.ids.indexOf(restore.restored[k]);
         if (i < 0) continue;
         this.metrics.restored(i);
+        this.publish(new KeyEvent("i", restore.restored[k], now, 0, 0));
         if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after its cooldown");
       }
     }
-    this.recoverRates();
+    // With other replicas, probes and shares given back are the work of the one holding their lease.
+    const shared = this.shared;
+    const here = shared == null || shared.worksHere();
+    if (here) this.recoverRates(now);
     this.store.refresh();
     this.metrics.inPool(this.store.inPoolCount);
     this.setKeyGauges(now);
-    this.prober.send(now);
+    if (here) this.prober.send(now);
   }
 
   private setKeyGauges(now: i64): void {
@@ -176,7 +212,7 @@ export class Failover {
   private expectedFactor: Map<u64, i32> = new Map();
 
   // AIMD: each interval without a 429 gives a slowed-down key a step of its share back.
-  private recoverRates(): void {
+  private recoverRates(now: i64): void {
     this.store.refresh();
     const quiet: u64[] = [];
     for (let i = 0; i < this.store.ids.length; i++) {
@@ -187,6 +223,11 @@ export class Failover {
       if (t.rateFactor == expected) quiet.push(id);
       this.expectedFactor.set(id, t.rateFactor == expected ? min(FULL_RATE, t.rateFactor + RATE_STEP) : t.rateFactor);
     }
-    if (quiet.length > 0) this.store.update(new Recover(quiet));
+    if (quiet.length == 0 || this.store.update(new Recover(quiet)) != CasOutcome.Stored) return;
+    const shared = this.shared;
+    if (shared == null) return;
+    const events: KeyEvent[] = [];
+    for (let k = 0; k < quiet.length; k++) events.push(new KeyEvent("f", quiet[k], now, this.factorOf(this.store.ids.indexOf(quiet[k])), 0));
+    shared.publish(events);
   }
 }

@@ -11,6 +11,7 @@ import { VerdictKind, judgeProbe } from "../judge/verdict";
 import { PluginMetrics } from "../metrics";
 import { TARGET_RECORD } from "../shared_record";
 import { CountProbe } from "./pool_changes";
+import { KeyEvent, SharedPool } from "./pool_events";
 import { PoolStore } from "./pool_store";
 import { ProbeScheduler, ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
 
@@ -28,6 +29,8 @@ class ProbeCall extends CallHandler {
 }
 
 export class Prober {
+  /** The other gateway replicas, told when a probe brings a key back (null: none). */
+  shared: SharedPool | null = null;
   private targetKey: ArrayBuffer;
   /** Whether each configured token has a probe in flight. */
   private probing: bool[];
@@ -116,6 +119,8 @@ export class Prober {
     if (this.store.update(change) == CasOutcome.Stored && change.restored) {
       this.metrics.restored(i);
       this.metrics.inPool(this.store.inPoolCount);
+      const shared = this.shared;
+      if (shared != null) shared.publish([new KeyEvent("i", this.store.ids[i], now, 0, 0)]);
       if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + fingerprint(i, this.store.ids[i]) + " back in the pool after a successful probe");
     }
   }

@@ -1,0 +1,204 @@
+// This VM's link to the other gateway replicas through Redis. Any VM sends the key changes it
+// makes at once; the process's lease holder syncs on its tick: it sends its out keys and limits
+// again, heartbeats, takes or renews the replicas' probe lease, asks for budget grants, and takes
+// on what the others changed. Requests never wait for Redis: they read the shared-data record,
+// which the sync keeps up to date. When Redis fails, the process serves from its own state.
+import { LogLevel, MetricType, Status } from "../../abi/enums";
+import { nowMs, randomU64 } from "../../runtime/host";
+import { log, logEnabled } from "../../runtime/log";
+import { defineMetric, recordMetric } from "../../runtime/metrics";
+import { RedisHandler, redisCall } from "../../runtime/redis";
+import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, createShared, readShared } from "../../runtime/shared_data";
+import { RespKind, RespValue, encodeCommand } from "../../util/resp";
+import { fingerprint } from "../../util/fingerprint";
+import { RedisConfig } from "../config/redis_config";
+import { Budgets } from "../budget/budget";
+import { budgetAsks, feedBudgets } from "../budget/budget_feed";
+import { Failover } from "../pool/failover";
+import { KeyEvent, SharedPool } from "../pool/pool_events";
+import { PluginMetrics } from "../metrics";
+import { AdoptShared, SharedKey, SyncReply, readSyncReply } from "./sync_reply";
+import { BudgetAsk, PoolKeys, scriptArgs } from "./sync_script";
+
+export class ReplicaLink extends SharedPool {
+  private readonly cluster: string;
+  private readonly keys: PoolKeys;
+  /** This process's name among the replicas (the same in every VM of the process). */
+  readonly replica: string;
+  private readonly linkKey: ArrayBuffer;
+  private readonly linkGauge: i64;
+  private readonly replicasGauge: i64;
+  /** This VM's last sync: answered at all, Redis reachable, this process holds the probe lease. */
+  private known: bool = false;
+  private up: bool = false;
+  private holdsLease: bool = false;
+  liveReplicas: i32 = 1;
+  /** Whether the budgets' credit from before this link worked has been counted in Redis. */
+  private charged: bool = false;
+  private syncSentAt: i64 = 0;
+  private syncing: bool = false;
+  /** The version of each key's shared state this VM took on last. */
+  private applied: Map<u64, i64> = new Map();
+
+  constructor(private cfg: RedisConfig, pool: string, localPrefix: string, metricPool: string,
+              private failover: Failover, private budgets: Budgets | null, private metrics: PluginMetrics) {
+    super();
+    this.cluster = cfg.cluster();
+    this.keys = new PoolKeys(cfg.keyPrefix, pool);
+    this.replica = processName(localPrefix);
+    this.linkKey = String.UTF8.encode(localPrefix + ":redis-link");
+    const p = "ai_token_failover.pool." + metricPool + ".";
+    this.linkGauge = defineMetric(MetricType.Gauge, p + "redis_link_up");
+    this.replicasGauge = defineMetric(MetricType.Gauge, p + "replicas");
+  }
+
+  worksHere(): bool { return this.known && (!this.up || this.holdsLease); }
+
+  publish(events: KeyEvent[]): void {
+    if (events.length == 0) return;
+    const args = scriptArgs(this.keys, this.cfg.database, nowMs(), false, this.replica, this.cfg.syncInterval, events, []);
+    redisCall(this.cluster, encodeCommand(args), new IgnoreReply());
+  }
+
+  get syncInterval(): i32 { return this.cfg.syncInterval; }
+
+  /** The lease holder's sync (one in flight at a time; a command the host never answered is given up after its timeout twice). */
+  sync(now: i64): void {
+    if (this.syncing && now - this.syncSentAt < <i64>this.cfg.timeout * 2 + <i64>this.cfg.syncInterval) return;
+    const f = this.failover;
+    f.store.refresh();
+    const events: KeyEvent[] = [];
+    for (let i = 0; i < f.store.ids.length; i++) {
+      const t = f.store.token(i);
+      if (t == null) continue;
+      if (!t.isIn(now)) events.push(new KeyEvent("o", t.id, t.outSince, t.returnsAt, t.lastStatus));
+      if (t.isLimited(now)) events.push(new KeyEvent("l", t.id, 0, t.limitedUntil, 0));
+    }
+    const budgets = this.budgets;
+    const asks: BudgetAsk[] = budgets != null ? budgetAsks(budgets, f.store.factors, now, !this.charged) : [];
+    const args = scriptArgs(this.keys, this.cfg.database, now, true, this.replica, this.cfg.syncInterval, events, asks);
+    const status = redisCall(this.cluster, encodeCommand(args), new SyncHandler(this));
+    if (status != Status.Ok) {
+      this.failed("the gateway refused the command (status " + (<i32>status).toString() + ")");
+      return;
+    }
+    this.syncing = true;
+    this.syncSentAt = now;
+  }
+
+  onSyncReply(reply: RespValue | null): void {
+    this.syncing = false;
+    if (reply == null) { this.failed("no answer (connection failed or timed out)"); return; }
+    if (reply.kind == RespKind.Error) { this.failed("Redis answered " + reply.text.substring(0, 120)); return; }
+    const sync = readSyncReply(reply);
+    if (sync == null) { this.failed("an answer that is not the script's"); return; }
+    this.adopt(sync);
+  }
+
+  private adopt(sync: SyncReply): void {
+    const now = nowMs();
+    const f = this.failover;
+    this.holdsLease = sync.holdsLease;
+    this.liveReplicas = sync.liveReplicas;
+    const changed: SharedKey[] = [];
+    for (let k = 0; k < sync.keys.length; k++) {
+      const c = sync.keys[k];
+      if (!this.applied.has(c.id) || this.applied.get(c.id) < c.version) changed.push(c);
+    }
+    if (changed.length > 0) {
+      const change = new AdoptShared(changed, now);
+      const outcome = f.store.update(change);
+      if (outcome != CasOutcome.Lost) for (let k = 0; k < changed.length; k++) this.applied.set(changed[k].id, changed[k].version);
+      if (outcome == CasOutcome.Stored) this.logAdopted(change);
+    }
+    const budgets = this.budgets;
+    // Redis counted what it granted (and what it was charged): a lost write only leaves credit unused.
+    if (budgets != null) {
+      feedBudgets(budgets, f.store.factors, sync.grants, sync.liveReplicas, true, now);
+      this.charged = true;
+    }
+    this.setLink(true, "");
+  }
+
+  private logAdopted(change: AdoptShared): void {
+    const f = this.failover;
+    this.metrics.inPool(f.store.inPoolCount);
+    if (!logEnabled(LogLevel.Info)) return;
+    for (let k = 0; k < change.tookOut.length; k++) {
+      log(LogLevel.Info, "token " + this.name(change.tookOut[k]) + " out of the pool: another replica took it out");
+    }
+    for (let k = 0; k < change.putBack.length; k++) {
+      log(LogLevel.Info, "token " + this.name(change.putBack[k]) + " back in the pool: another replica brought it back");
+    }
+  }
+
+  private name(id: u64): string {
+    return fingerprint(this.failover.store.ids.indexOf(id), id);
+  }
+
+  private failed(reason: string): void {
+    this.syncing = false;
+    this.holdsLease = false;
+    this.charged = false;
+    const budgets = this.budgets;
+    if (budgets != null) feedBudgets(budgets, this.failover.store.factors, [], this.liveReplicas, false, nowMs());
+    this.setLink(false, reason);
+  }
+
+  // One line per process for each change of the link: the VM whose write flips the shared record says it.
+  private setLink(up: bool, reason: string): void {
+    this.known = true;
+    this.up = up;
+    recordMetric(this.linkGauge, up ? 1 : 0);
+    recordMetric(this.replicasGauge, <u64>this.liveReplicas);
+    const flip = new FlipLink(up);
+    if (compareAndSwap(this.linkKey, flip) != CasOutcome.Stored || !logEnabled(up ? LogLevel.Info : LogLevel.Warn)) return;
+    const share = this.liveReplicas.toString();
+    if (!up) {
+      log(LogLevel.Warn, "Redis " + this.cluster + " unreachable: " + reason + "; serving from this process's pool state, budgets at 1/" +
+        share + " of each limit, until it answers again");
+    } else if (flip.first) {
+      log(LogLevel.Info, "sharing the pool through Redis " + this.cluster + " with " + share + " live replica(s)");
+    } else {
+      log(LogLevel.Info, "Redis " + this.cluster + " reachable again: pool shared with " + share + " live replica(s)");
+    }
+  }
+}
+
+// The process's name among the replicas: a random one, created once in shared data.
+function processName(localPrefix: string): string {
+  const key = String.UTF8.encode(localPrefix + ":replica");
+  const mine = randomU64().toString(16);
+  if (readShared(key) == null) createShared(key, String.UTF8.encode(mine));
+  const v = readShared(key);
+  return v != null ? String.UTF8.decode(v.bytes) : mine;
+}
+
+/** The process-wide link state ("1" up, "0" down); a write only when it changes. */
+class FlipLink extends SharedUpdate {
+  /** No state was recorded before. */
+  first: bool = false;
+  constructor(private up: bool) { super(); }
+  next(current: SharedValue | null): ArrayBuffer | null {
+    const now = this.up ? "1" : "0";
+    this.first = current == null;
+    if (current != null && String.UTF8.decode(current.bytes) == now) return null;
+    return String.UTF8.encode(now);
+  }
+}
+
+class SyncHandler extends RedisHandler {
+  constructor(private link: ReplicaLink) { super(); }
+  onReply(reply: RespValue | null): void { this.link.onSyncReply(reply); }
+}
+
+// A published change needs no answer: the next sync sends out keys and limits again.
+class IgnoreReply extends RedisHandler {
+  onReply(reply: RespValue | null): void {}
+}
+
+/** The link factory the Higress entry installs. */
+export function newLink(cfg: RedisConfig, pool: string, localPrefix: string, metricPool: string,
+                        failover: Failover, budgets: Budgets | null, metrics: PluginMetrics): SharedPool {
+  return new ReplicaLink(cfg, pool, localPrefix, metricPool, failover, budgets, metrics);
+}
