@@ -116,9 +116,11 @@ export class Host {
   /** Every API token any configuration named: none may appear in a log, metric name or local response. */
   secrets = new Set<string>();
 
-  constructor({ wasmPath = DEFAULT_WASM, logLevel = 2 }: { wasmPath?: string; logLevel?: number } = {}) {
+  /** `seed`: random_get's seed (default SEED); two emulated processes need two, as two Envoys differ. */
+  constructor({ wasmPath = DEFAULT_WASM, logLevel = 2, seed = SEED }: { wasmPath?: string; logLevel?: number; seed?: number } = {}) {
     this.module = new WebAssembly.Module(fs.readFileSync(wasmPath));
     this.logLevel = logLevel;
+    this.randomState = (seed >>> 0) || 1;
   }
 
   /** Throws when a configured token appears in `text` (a secret leaked through `where`). */

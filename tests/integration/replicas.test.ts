@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import path from 'node:path';
-import { Host, type Vm, DEFAULT_WASM } from '../host/emulator.js';
+import { Host, type Vm, DEFAULT_WASM, SEED } from '../host/emulator.js';
 import { roundTrip, type Upstream } from '../host/gateway.js';
 import { RedisServer } from '../host/redis_server.js';
 import type { PluginConfig } from '../../envoy/config.js';
@@ -35,14 +35,14 @@ function config(extra: Record<string, unknown> = {}, provider: Record<string, un
 /** Two gateway processes on one clock, both configured with `cfg`. */
 function twoGateways(cfg: PluginConfig): [Gateway, Gateway] {
   prefixes++;
-  const make = (name: string): Gateway => {
-    const host = new Host({ wasmPath: HIGRESS_WASM });
+  const make = (name: string, seed: number): Gateway => {
+    const host = new Host({ wasmPath: HIGRESS_WASM, seed });
     host.redis.services.set(CLUSTER, { port: redis.port });
     const vms = [host.createVm(`${name}0`), host.createVm(`${name}1`)];
     for (const vm of vms) assert.equal(vm.configure(cfg)[0], true, JSON.stringify(host.logs));
     return { host, vms };
   };
-  return [make('a'), make('b')];
+  return [make('a', SEED), make('b', SEED + 1)];
 }
 
 /** Moves both processes' clocks together, letting Redis answer at every step. */
@@ -85,4 +85,127 @@ test('a key taken out in one process is out in the other within one sync interva
   while (logged(b, 'another replica took it out').length == 0 && waited <= 1000) { await elapse([a, b], 50); waited += 50; }
   assert.ok(waited <= 1000, `seen in the other process after ${waited} ms`);
   for (let i = 0; i < 40; i++) assert.notEqual(roundTrip(b.vms[i % 2], ok).token, 'sk-r1');
+});
+
+/** Answers the plugin's own calls (probes) in every VM of `g` with `upstream`; returns how many. */
+function answerProbes(g: Gateway, upstream: Upstream): number {
+  let n = 0;
+  for (const vm of g.vms) {
+    vm.answerCalls((call) => {
+      n++;
+      const auth = call.headers.get('authorization') ?? '';
+      const answer = upstream({ token: auth.replace('Bearer ', ''), headers: call.headers, body: call.body.toString(), call });
+      return answer;
+    });
+  }
+  return n;
+}
+
+test('a Retry-After seen in one process benches the key in both, the later deadline kept', async () => {
+  const [a, b] = twoGateways(config());
+  await elapse([a, b], 3000);
+  const limited = (seconds: number): Upstream => (r) => (r.token === 'sk-r1'
+    ? { status: 429, headers: { 'retry-after': String(seconds) }, body: '{}' } : { status: 200, body: '{"choices":[]}' });
+  for (let i = 0; i < 40 && logged(a, 'Retry-After').length == 0; i++) roundTrip(a.vms[i % 2], limited(10));
+  for (let i = 0; i < 40 && logged(b, 'Retry-After').length == 0; i++) roundTrip(b.vms[i % 2], limited(30));
+  assert.equal(logged(a, 'Retry-After').length, 1);
+  assert.equal(logged(b, 'Retry-After').length, 1);
+  const uses = (g: Gateway) => Array.from({ length: 40 }, (_, i) => roundTrip(g.vms[i % 2], ok).token).filter((t) => t === 'sk-r1').length;
+  // Past the first deadline (10 s) neither process sends to the key: the later one (30 s) holds in both.
+  await elapse([a, b], 15_000);
+  assert.equal(uses(a), 0);
+  assert.equal(uses(b), 0);
+  await elapse([a, b], 16_000);
+  assert.ok(uses(a) > 0);
+  assert.ok(uses(b) > 0);
+});
+
+test('one prober for both processes', async () => {
+  const [a, b] = twoGateways(config());
+  // Both learn the probe target from successful requests.
+  for (let i = 0; i < 8; i++) { roundTrip(a.vms[i % 2], ok); roundTrip(b.vms[i % 2], ok); }
+  await elapse([a, b], 3000);
+  const dead: Upstream = (r) => (r.token === 'sk-r1' ? { status: 401, body: '{}' } : { status: 200, body: '{"choices":[]}' });
+  for (let i = 0; i < 40 && logged(a, 'taken out of the pool').length == 0; i++) roundTrip(a.vms[i % 2], dead);
+  const probes = [0, 0];
+  for (let t = 0; t < 10_000; t += 100) {
+    await elapse([a, b], 100);
+    probes[0] += answerProbes(a, dead);
+    probes[1] += answerProbes(b, dead);
+  }
+  assert.ok(probes[0] + probes[1] >= 5, `probes ${probes}`);
+  assert.ok(probes[0] == 0 || probes[1] == 0, `both processes probed: ${probes}`);
+  // The key heals: the prober's success brings it back in both.
+  for (let t = 0; t < 3000; t += 100) {
+    await elapse([a, b], 100);
+    answerProbes(a, ok);
+    answerProbes(b, ok);
+  }
+  await elapse([a, b], 1100);
+  assert.ok(Array.from({ length: 40 }, (_, i) => roundTrip(b.vms[i % 2], ok).token).includes('sk-r1'));
+  assert.ok(Array.from({ length: 40 }, (_, i) => roundTrip(a.vms[i % 2], ok).token).includes('sk-r1'));
+});
+
+test('rpm 60 offered twice that across both processes: the provider receives at most 60 a minute', async () => {
+  const cfg = config({}, { apiTokens: [{ token: 'sk-q', rpm: 60 }], retryOnFailure: { enabled: false } });
+  const [a, b] = twoGateways(cfg);
+  const received: number[] = [];
+  let level = 60, at = a.host.nowMs, refused = 0;
+  const provider: Upstream = () => {
+    const now = a.host.nowMs;
+    level = Math.min(60, level + (now - at) / 1000);
+    at = now;
+    received.push(now);
+    if (level < 1) { refused++; return { status: 429, body: '{}' }; }
+    level -= 1;
+    return { status: 200, body: '{"choices":[]}' };
+  };
+  const start = a.host.nowMs;
+  let served = 0, limited = 0;
+  for (let i = 0; i < 360; i++) {
+    const g = i % 2 == 0 ? a : b;
+    const r = roundTrip(g.vms[(i >> 1) % 2], provider);
+    if (r.client.status == 200) served++;
+    else if (r.client.status == 429 && r.client.local) limited++;
+    await elapse([a, b], 500);
+  }
+  const minutes = (received[received.length - 1] - start) / 60_000;
+  let worst = 0;
+  for (let t = start + 60_000; t + 60_000 <= start + 180_000; t += 1000) {
+    worst = Math.max(worst, received.filter((x) => x >= t && x < t + 60_000).length);
+  }
+  if (process.env.SHOW_FIGURES) console.log({ served, limited, refused, worst, received: received.length });
+  assert.ok(worst <= 62, `a minute after the first had ${worst} requests`);
+  assert.ok(refused <= 2, `the provider refused ${refused}`);
+  // Not a quarter of the limit either: the first minute's bucket and a request a second after it.
+  assert.ok(served >= 200, `served ${served} of 360 in ${minutes.toFixed(1)} min (${limited} answered 429 by the plugin)`);
+});
+
+test('Redis stopped mid-run: no client error, one log line and the link metric; back: in sync within two intervals', async () => {
+  const [a, b] = twoGateways(config());
+  const metric = (g: Gateway) => g.host.metric('ai_token_failover.pool.ai-token-failover:openai.redis_link_up');
+  await elapse([a, b], 3000);
+  assert.equal(metric(a), 1);
+  await redis.stop();
+  for (let i = 0; i < 30; i++) {
+    assert.equal(roundTrip(a.vms[i % 2], ok).client.status, 200);
+    assert.equal(roundTrip(b.vms[i % 2], ok).client.status, 200);
+    await elapse([a, b], 100);
+  }
+  for (const g of [a, b]) {
+    assert.equal(logged(g, 'unreachable').length, 1, JSON.stringify(g.host.logs));
+    assert.equal(metric(g), 0);
+  }
+  // While Redis is away, A takes a key out.
+  const dead: Upstream = (r) => (r.token === 'sk-r2' ? { status: 401, body: '{}' } : { status: 200, body: '{"choices":[]}' });
+  for (let i = 0; i < 40 && logged(a, 'taken out of the pool').length == 0; i++) assert.equal(roundTrip(a.vms[i % 2], dead).client.status, 200);
+  assert.equal(logged(a, 'taken out of the pool').length, 1);
+  await redis.resume();
+  await elapse([a, b], 2000);
+  for (const g of [a, b]) {
+    assert.equal(metric(g), 1);
+    assert.equal(logged(g, 'reachable again').length, 1);
+  }
+  assert.equal(logged(b, 'another replica took it out').length, 1);
+  for (let i = 0; i < 40; i++) assert.notEqual(roundTrip(b.vms[i % 2], ok).token, 'sk-r2');
 });

@@ -185,7 +185,7 @@ export class Budgets {
     const record = recordOf(readShared(this.key));
     const out = new Array<i64[]>(this.ids.length);
     for (let i = 0; i < this.ids.length; i++) {
-      const rates = this.rates(i, factors != null ? factors[i] : FULL_RATE, record.replicas);
+      const rates = this.rates(i, factors != null ? factors[i] : FULL_RATE, record.divisor);
       const b = rates.bucketOf(record.buckets, this.ids[i], now, record.fed);
       const req = b.requests, tok = b.tokens;
       out[i] = [this.rpm[i] > 0 ? req / 1000 : NO_BUDGET_LEVEL, this.tpm[i] > 0 ? tok : NO_BUDGET_LEVEL];
@@ -208,7 +208,7 @@ class GiveBack extends SharedUpdate {
   next(current: SharedValue | null): ArrayBuffer | null {
     if (current == null) return null;
     const record = recordOf(current);
-    const rates = this.budgets.rates(this.i, this.factor, record.replicas);
+    const rates = this.budgets.rates(this.i, this.factor, record.divisor);
     const b = rates.bucketOf(record.buckets, this.budgets.ids[this.i], this.now, record.fed);
     b.tokens = min(rates.tokenCap, b.tokens + this.tokens);
     return BUDGET_RECORD.encode(encodeBudget(record));
@@ -230,7 +230,7 @@ class Grant extends SharedUpdate {
 
   next(current: SharedValue | null): ArrayBuffer | null {
     const record = recordOf(current);
-    const rates = this.budgets.rates(this.i, this.factor, record.replicas);
+    const rates = this.budgets.rates(this.i, this.factor, record.divisor);
     const b = rates.bucketOf(record.buckets, this.budgets.ids[this.i], this.now, record.fed);
     this.requests = 0;
     this.tokens = 0;

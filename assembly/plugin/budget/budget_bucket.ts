@@ -63,6 +63,12 @@ export class BudgetRecord {
   replicas: i32 = 1;
   /** Redis grants feed the buckets (no local refill), while the link to it works. */
   fed: bool = false;
+
+  /**
+   * The divisor of the key's limits for this process's buckets: its share while it refills them
+   * itself; none while Redis feeds them (Redis decides who gets what, a bucket only holds it).
+   */
+  get divisor(): i32 { return this.fed ? 1 : this.replicas; }
 }
 
 export function encodeBudget(r: BudgetRecord): string {

@@ -3,7 +3,7 @@
 import { ConfigResult, DEFAULT_MAX_HELD_BYTES, FailoverConfig, KNOWN_PROVIDER_TYPES, PluginConfig, RetryConfig } from "./config";
 import { Validator, isPrintable } from "./config_validator";
 import { PRIORITIES, QueueConfig, WhenExpired, WhenFull } from "./queue_config";
-import { parseRedis } from "./redis_config";
+import { parseRedis } from "./redis_parse";
 import { JsonKind, JsonValue, readJson } from "../../util/json";
 
 const DEFAULT_FAILOVER_ON_STATUS = ["401", "403", "429", "5.."];

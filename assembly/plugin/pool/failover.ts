@@ -12,7 +12,7 @@ import { PluginMetrics } from "../metrics";
 import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
 import { Budgets } from "../budget/budget";
 import { PoolStore } from "./pool_store";
-import { KeyEvent, SharedPool } from "./pool_events";
+import { KeyEvent, SharedPool, failureEvents } from "./pool_events";
 import { Prober } from "./prober";
 import { Random } from "../../util/random";
 import { AnswerOrigin } from "../judge/verdict";
@@ -144,7 +144,9 @@ export class Failover {
     this.metrics.failure(i, status);
     const factorBefore = this.factorOf(i);
     if (this.store.update(change) != CasOutcome.Stored) return;
-    this.publishFailure(i, change, factorBefore);
+    const t = this.store.token(i);
+    const shared = this.shared;
+    if (shared != null && t != null) shared.publish(failureEvents(t, change, factorBefore));
     if (change.outcome == FailureOutcome.Ejected) {
       this.metrics.ejected(i);
       this.metrics.inPool(this.store.inPoolCount);
@@ -153,20 +155,6 @@ export class Failover {
           (retryAfterAt > 0 ? ", Retry-After" : "") + ")");
       }
     }
-  }
-
-  // What a counted failure changed that the other replicas keep too: the ejection, the slower share and its rest.
-  private publishFailure(i: i32, change: CountFailure, factorBefore: i32): void {
-    const shared = this.shared;
-    const t = this.store.token(i);
-    if (shared == null || t == null) return;
-    const events: KeyEvent[] = [];
-    if (change.outcome == FailureOutcome.Ejected) events.push(new KeyEvent("o", t.id, change.now, t.returnsAt, change.status));
-    if (t.rateFactor != factorBefore) {
-      events.push(new KeyEvent("f", t.id, change.now, t.rateFactor, 0));
-      events.push(new KeyEvent("l", t.id, 0, t.limitedUntil, 0));
-    }
-    if (events.length > 0) shared.publish(events);
   }
 
   /** Timer: renew the lease; as holder restore due tokens and probe the others. */

@@ -1,5 +1,7 @@
 // Changes of key state this process tells the other gateway replicas about, and what it asks of
 // the link to them (replica/replica_link.ts implements it; without Redis there is none).
+import { CountFailure } from "./pool_changes";
+import { FailureOutcome, TokenState } from "./pool_state";
 
 /**
  * One key's change: "o" out at `at` until `x` (0: until a probe) with status `y`; "i" back in at
@@ -22,4 +24,15 @@ export abstract class SharedPool {
   abstract get syncInterval(): i32;
   /** The lease holder's sync with the others, on its tick. */
   abstract sync(now: i64): void;
+}
+
+/** What a counted failure changed that the other replicas keep too: the ejection, a slower share and its rest. */
+export function failureEvents(t: TokenState, change: CountFailure, factorBefore: i32): KeyEvent[] {
+  const events: KeyEvent[] = [];
+  if (change.outcome == FailureOutcome.Ejected) events.push(new KeyEvent("o", t.id, change.now, t.returnsAt, change.status));
+  if (t.rateFactor != factorBefore) {
+    events.push(new KeyEvent("f", t.id, change.now, t.rateFactor, 0));
+    events.push(new KeyEvent("l", t.id, 0, t.limitedUntil, 0));
+  }
+  return events;
 }

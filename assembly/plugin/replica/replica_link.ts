@@ -13,7 +13,8 @@ import { RespKind, RespValue, encodeCommand } from "../../util/resp";
 import { fingerprint } from "../../util/fingerprint";
 import { RedisConfig } from "../config/redis_config";
 import { Budgets } from "../budget/budget";
-import { budgetAsks, feedBudgets } from "../budget/budget_feed";
+import { FeedStart, budgetAsks, feedBudgets } from "../budget/budget_feed";
+import { decimalOf } from "../../util/decimal";
 import { Failover } from "../pool/failover";
 import { KeyEvent, SharedPool } from "../pool/pool_events";
 import { PluginMetrics } from "../metrics";
@@ -33,8 +34,8 @@ export class ReplicaLink extends SharedPool {
   private up: bool = false;
   private holdsLease: bool = false;
   liveReplicas: i32 = 1;
-  /** Whether the budgets' credit from before this link worked has been counted in Redis. */
-  private charged: bool = false;
+  /** How the sync in flight relates to the link's history (see FeedStart). */
+  private start: FeedStart = FeedStart.Running;
   private syncSentAt: i64 = 0;
   private syncing: bool = false;
   /** The version of each key's shared state this VM took on last. */
@@ -75,7 +76,10 @@ export class ReplicaLink extends SharedPool {
       if (t.isLimited(now)) events.push(new KeyEvent("l", t.id, 0, t.limitedUntil, 0));
     }
     const budgets = this.budgets;
-    const asks: BudgetAsk[] = budgets != null ? budgetAsks(budgets, f.store.factors, now, !this.charged) : [];
+    const link = readLink(this.linkKey);
+    this.start = link == null ? FeedStart.Joining : link.up ? FeedStart.Running : FeedStart.Recovering;
+    const downFor = link != null && !link.up ? max<i64>(0, now - link.since) : 0;
+    const asks: BudgetAsk[] = budgets != null ? budgetAsks(budgets, f.store.factors, now, this.start, downFor) : [];
     const args = scriptArgs(this.keys, this.cfg.database, now, true, this.replica, this.cfg.syncInterval, events, asks);
     const status = redisCall(this.cluster, encodeCommand(args), new SyncHandler(this));
     if (status != Status.Ok) {
@@ -112,12 +116,9 @@ export class ReplicaLink extends SharedPool {
       if (outcome == CasOutcome.Stored) this.logAdopted(change);
     }
     const budgets = this.budgets;
-    // Redis counted what it granted (and what it was charged): a lost write only leaves credit unused.
-    if (budgets != null) {
-      feedBudgets(budgets, f.store.factors, sync.grants, sync.liveReplicas, true, now);
-      this.charged = true;
-    }
-    this.setLink(true, "");
+    // Redis counted what it granted: a lost write only leaves credit unused.
+    if (budgets != null) feedBudgets(budgets, f.store.factors, sync.grants, sync.liveReplicas, true, this.start == FeedStart.Joining, now);
+    this.setLink(true, "", now);
   }
 
   private logAdopted(change: AdoptShared): void {
@@ -139,19 +140,21 @@ export class ReplicaLink extends SharedPool {
   private failed(reason: string): void {
     this.syncing = false;
     this.holdsLease = false;
-    this.charged = false;
+    // Redis may come back empty (a restart): every shared state is taken on again then.
+    this.applied.clear();
     const budgets = this.budgets;
-    if (budgets != null) feedBudgets(budgets, this.failover.store.factors, [], this.liveReplicas, false, nowMs());
-    this.setLink(false, reason);
+    const now = nowMs();
+    if (budgets != null) feedBudgets(budgets, this.failover.store.factors, [], this.liveReplicas, false, false, now);
+    this.setLink(false, reason, now);
   }
 
   // One line per process for each change of the link: the VM whose write flips the shared record says it.
-  private setLink(up: bool, reason: string): void {
+  private setLink(up: bool, reason: string, now: i64): void {
     this.known = true;
     this.up = up;
     recordMetric(this.linkGauge, up ? 1 : 0);
     recordMetric(this.replicasGauge, <u64>this.liveReplicas);
-    const flip = new FlipLink(up);
+    const flip = new FlipLink(up, now);
     if (compareAndSwap(this.linkKey, flip) != CasOutcome.Stored || !logEnabled(up ? LogLevel.Info : LogLevel.Warn)) return;
     const share = this.liveReplicas.toString();
     if (!up) {
@@ -174,16 +177,30 @@ function processName(localPrefix: string): string {
   return v != null ? String.UTF8.decode(v.bytes) : mine;
 }
 
-/** The process-wide link state ("1" up, "0" down); a write only when it changes. */
+/** The process-wide link state: up, or down since a time (ms). */
+class LinkState {
+  constructor(public up: bool, public since: i64) {}
+}
+
+function decodeLink(v: SharedValue | null): LinkState | null {
+  if (v == null) return null;
+  const text = String.UTF8.decode(v.bytes);
+  if (text == "1") return new LinkState(true, 0);
+  return new LinkState(false, text.startsWith("0,") ? max<i64>(0, decimalOf(text, 2)) : 0);
+}
+
+function readLink(key: ArrayBuffer): LinkState | null { return decodeLink(readShared(key)); }
+
+/** Records the link state ("1", or "0,<since>"); a write only when it changes. */
 class FlipLink extends SharedUpdate {
   /** No state was recorded before. */
   first: bool = false;
-  constructor(private up: bool) { super(); }
+  constructor(private up: bool, private now: i64) { super(); }
   next(current: SharedValue | null): ArrayBuffer | null {
-    const now = this.up ? "1" : "0";
-    this.first = current == null;
-    if (current != null && String.UTF8.decode(current.bytes) == now) return null;
-    return String.UTF8.encode(now);
+    const was = decodeLink(current);
+    this.first = was == null;
+    if (was != null && was.up == this.up) return null;
+    return String.UTF8.encode(this.up ? "1" : "0," + this.now.toString());
   }
 }
 
