@@ -125,7 +125,7 @@ export class Plugin {
     this.failureRulesNeedBody = failover != null && rulesNeedBody(cfg.failover.failureConditions);
   }
 
-  /** The status endpoint's document: one pool read, one lease read, one budget read. */
+  /** The status endpoint's document: one pool read, one lease read, one budget read (and the replica link's, with Redis). */
   statusDocument(): string {
     const cfg = this.config;
     const states = new Array<TokenState | null>(cfg.apiTokens.length);
@@ -142,6 +142,8 @@ export class Plugin {
     const budgets = this.budgets;
     const levels = budgets != null ? budgets.snapshot(now, f != null ? f.store.factors : null) : null;
     const queue = this.queue;
-    return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now, queue != null ? queue.totals(now) : null);
+    const replica = this.replica;
+    return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now, queue != null ? queue.totals(now) : null,
+      replica != null ? replica.statusJson(now) : "null");
   }
 }

@@ -34,8 +34,10 @@ export class RecordCodec {
 }
 
 export const POOL_RECORD = new RecordCodec("pool", 1);
-export const BUDGET_RECORD = new RecordCodec("budget", 1);
+// Version 2: the record also says whether Redis feeds the buckets, and the replicas sharing them.
+export const BUDGET_RECORD = new RecordCodec("budget", 2);
 export const LEASE_RECORD = new RecordCodec("lease", 1);
 export const SHAPE_RECORD = new RecordCodec("route shape", 1);
 export const TARGET_RECORD = new RecordCodec("probe target", 1);
 export const QUEUE_RECORD = new RecordCodec("queue", 1);
+export const LINK_RECORD = new RecordCodec("replica link", 1);

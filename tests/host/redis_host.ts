@@ -147,7 +147,7 @@ export class RedisHost {
   }
 
   /** Waits (real time, at most `maxMs`) until no command waits for Redis. */
-  async arrived(maxMs = 500): Promise<void> {
+  async arrived(maxMs = 250): Promise<void> {
     const end = Date.now() + maxMs;
     while (this.commands.some((c) => !c.done) && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
   }

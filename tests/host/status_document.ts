@@ -29,6 +29,8 @@ export interface StatusDocument {
   lease: { holder: string; heldByThisVm: boolean; expiresInMs: number } | null;
   /** null while the queue is off. */
   queue: { waiting: Record<'urgent' | 'high' | 'normal' | 'low', number>; oldestWaitMs: number; maxWaiting: number } | null;
+  /** null without redis (the Higress build's replica sharing). */
+  replicas: { link: 'up' | 'down' | 'unknown'; liveReplicas?: number; proberHere?: boolean; syncedMsAgo?: number; downForMs?: number } | null;
   tokens: KeyStatus[];
 }
 

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import path from 'node:path';
 import { Host, type Vm, DEFAULT_WASM, SEED } from '../host/emulator.js';
 import { roundTrip, type Upstream } from '../host/gateway.js';
+import { parseStatus } from '../host/status_document.js';
 import { RedisServer } from '../host/redis_server.js';
 import type { PluginConfig } from '../../envoy/config.js';
 
@@ -19,15 +20,16 @@ after(async () => { await redis.stop(); });
 
 interface Gateway { host: Host; vms: Vm[] }
 
-function config(extra: Record<string, unknown> = {}, provider: Record<string, unknown> = {}): PluginConfig {
+function config(extra: Record<string, unknown> = {}, provider: Record<string, unknown> = {}, redisExtra: Record<string, unknown> = {}): PluginConfig {
   return {
+    statusPath: '/status', statusToken: 'st',
     provider: {
       type: 'openai', apiTokens: KEYS,
       failover: { enabled: true, failureThreshold: 2, healthCheckInterval: 1000, healthCheckModel: 'm' },
       retryOnFailure: { enabled: true, maxRetries: 2 },
       ...provider,
     },
-    redis: { serviceName: 'redis.dns', syncInterval: 1000, timeout: 300, keyPrefix: `t${prefixes}:` },
+    redis: { serviceName: 'redis.dns', syncInterval: 1000, timeout: 300, keyPrefix: `t${prefixes}:`, ...redisExtra },
     ...extra,
   };
 }
@@ -52,6 +54,14 @@ async function elapse(gateways: Gateway[], ms: number, step = 50): Promise<void>
     for (const g of gateways) g.host.advance(Math.min(step, ms - t));
   }
   for (const g of gateways) await g.host.settleRedis();
+}
+
+function status(vm: Vm) {
+  const s = vm.newStream();
+  s.onRequestHeaders({ ':method': 'GET', ':path': '/status', ':authority': 'gw', authorization: 'Bearer st' }, true);
+  const doc = parseStatus(s.localResponse?.body.toString() ?? assert.fail('no status answer'));
+  s.finish();
+  return doc;
 }
 
 const logged = (g: Gateway, part: string) => g.host.logs.filter((l) => l.msg.includes(part));
@@ -208,4 +218,70 @@ test('Redis stopped mid-run: no client error, one log line and the link metric; 
   }
   assert.equal(logged(b, 'another replica took it out').length, 1);
   for (let i = 0; i < 40; i++) assert.notEqual(roundTrip(b.vms[i % 2], ok).token, 'sk-r2');
+});
+
+test('the status document shows the link, the live replicas and which process probes', async () => {
+  const [a, b] = twoGateways(config());
+  await elapse([a, b], 3000);
+  const docs = [status(a.vms[1]), status(b.vms[0])];
+  for (const d of docs) {
+    assert.equal(d.replicas?.link, 'up');
+    assert.equal(d.replicas?.liveReplicas, 2);
+    assert.ok((d.replicas?.syncedMsAgo ?? 9999) <= 1000);
+  }
+  assert.equal(docs.filter((d) => d.replicas?.proberHere).length, 1);
+  const alone = new Host({ wasmPath: HIGRESS_WASM }).createVm();
+  assert.equal(alone.configure({ provider: { apiTokens: KEYS }, statusPath: '/status', statusToken: 'st' })[0], true);
+  assert.equal(status(alone).replicas, null);
+});
+
+test('Redis that stops answering: commands time out together, clients are served, the link comes back', async () => {
+  const [a, b] = twoGateways(config());
+  await elapse([a, b], 3000);
+  redis.pause();
+  try {
+    for (let i = 0; i < 6; i++) {
+      assert.equal(roundTrip(a.vms[i % 2], ok).client.status, 200);
+      assert.equal(roundTrip(b.vms[i % 2], ok).client.status, 200);
+      await elapse([a, b], 500, 250);
+    }
+    for (const g of [a, b]) {
+      assert.equal(logged(g, 'unreachable: no answer').length, 1, JSON.stringify(g.host.logs));
+      assert.equal(status(g.vms[0]).replicas?.link, 'down');
+    }
+  } finally {
+    redis.unpause();
+  }
+  await elapse([a, b], 2000);
+  for (const g of [a, b]) assert.equal(logged(g, 'reachable again').length, 1);
+});
+
+test('Redis answering errors (a wrong password): one line naming the error, the process serves alone', async () => {
+  const guarded = await RedisServer.start('the-password');
+  const [a] = twoGateways(config({}, {}, { password: 'not-the-password' }));
+  a.host.redis.services.set(CLUSTER, { port: guarded.port });
+  try {
+    await elapse([a], 3000);
+  } finally {
+    await guarded.stop();
+  }
+  const lines = logged(a, 'unreachable');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0].msg, /Redis answered (ERR|WRONGPASS|NOAUTH)/);
+  assert.ok(!lines[0].msg.includes('not-the-password'));
+  assert.equal(roundTrip(a.vms[0], ok).client.status, 200);
+  assert.equal(status(a.vms[0]).replicas?.link, 'down');
+});
+
+test('a 429 without Retry-After halves the key\'s share in both processes', async () => {
+  const [a, b] = twoGateways(config());
+  await elapse([a, b], 3000);
+  const throttled: Upstream = (r) => (r.token === 'sk-r3' ? { status: 429, body: '{}' } : { status: 200, body: '{"choices":[]}' });
+  let hit = false;
+  for (let i = 0; i < 40 && !hit; i++) hit = roundTrip(a.vms[i % 2], throttled).token === 'sk-r3';
+  assert.ok(hit);
+  await elapse([a, b], 1000);
+  const shares = (g: Gateway) => status(g.vms[0]).tokens.map((t) => t.rateShare);
+  assert.deepEqual(shares(a), [1, 1, 0.5, 1]);
+  assert.deepEqual(shares(b), [1, 1, 0.5, 1]);
 });

@@ -1,4 +1,4 @@
-import { Bucket, Rates, decodeBuckets, encodeBuckets } from "../../assembly/plugin/budget/budget_bucket";
+import { Bucket, BudgetRecord, Rates, decodeBudget, encodeBudget } from "../../assembly/plugin/budget/budget_bucket";
 
 describe("budget rates", () => {
   it("hold the key's whole minute by default, burst requests when set, scaled by the AIMD share", () => {
@@ -31,13 +31,41 @@ describe("budget rates", () => {
 
 describe("budget record", () => {
   it("round-trips levels below zero and skips entries that do not read", () => {
-    const list: Bucket[] = [new Bucket(0xabcdef0123456789, 5000, -42, 1700000000000), new Bucket(2, 0, 7, 1)];
-    const back = decodeBuckets(encodeBuckets(list));
+    const record = new BudgetRecord();
+    record.buckets = [new Bucket(0xabcdef0123456789, 5000, -42, 1700000000000), new Bucket(2, 0, 7, 1)];
+    const back = decodeBudget(encodeBudget(record)).buckets;
     expect(back.length).toBe(2);
     expect(back[0].id).toBe(0xabcdef0123456789);
     expect(back[0].tokens).toBe(-42);
     expect(back[1].at).toBe(1);
-    expect(decodeBuckets("1,2,3;zz;4,5,x,6;9,1,1,1").length).toBe(1);
-    expect(decodeBuckets("").length).toBe(0);
+    expect(decodeBudget("1,2,3;zz;4,5,x,6;9,1,1,1").buckets.length).toBe(1);
+    expect(decodeBudget("").buckets.length).toBe(0);
+  });
+
+  it("says whether Redis feeds the buckets and how many replicas share the limits", () => {
+    const record = new BudgetRecord();
+    expect(encodeBudget(record)).toBe("");
+    record.replicas = 3;
+    record.fed = true;
+    record.buckets = [new Bucket(7, 1000, 0, 5)];
+    const back = decodeBudget(encodeBudget(record));
+    expect(back.replicas).toBe(3);
+    expect(back.fed).toBe(true);
+    // Fed by Redis, a bucket holds the whole limit (Redis decides the shares); alone, the process refills its share.
+    expect(back.divisor).toBe(1);
+    back.fed = false;
+    expect(back.divisor).toBe(3);
+    expect(back.buckets[0].requests).toBe(1000);
+  });
+
+  it("a fed bucket does not refill by itself and starts empty; a share divides rate and size", () => {
+    const rates = new Rates(60, 6000, 0, 1000);
+    const buckets: Bucket[] = [];
+    const b = rates.bucketOf(buckets, 9, 1000, true);
+    expect(b.requests).toBe(0);
+    expect(rates.bucketOf(buckets, 9, 61_000, true).requests).toBe(0);
+    const third = new Rates(60, 6000, 0, 1000, 3);
+    expect(third.requestCap).toBe(20_000);
+    expect(third.tokenCap).toBe(2000);
   });
 });

@@ -61,7 +61,8 @@ function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string)
  * unknown); `lease` the current lease, `me` this root context's lease identity.
  */
 export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: (TokenState | null)[],
-                             budgets: i64[][] | null, lease: Lease | null, me: string, now: i64, queue: QueueTotals | null): string {
+                             budgets: i64[][] | null, lease: Lease | null, me: string, now: i64, queue: QueueTotals | null,
+                             replicas: string): string {
   const tokens = new Array<string>(fingerprints.length);
   let inPool = 0;
   for (let i = 0; i < fingerprints.length; i++) {
@@ -90,6 +91,7 @@ export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: 
     field("retryOnFailure", "{" + field("enabled", r.enabled ? "true" : "false") + "," + field("maxRetries", r.maxRetries.toString()) + "}"),
     field("lease", leaseJson),
     field("queue", queue != null ? queueJson(queue, cfg.queue.maxWaiting, now) : "null"),
+    field("replicas", replicas),
     field("tokens", "[" + tokens.join(",") + "]"),
   ].join(",") + "}\n";
 }

@@ -24,6 +24,8 @@ export abstract class SharedPool {
   abstract get syncInterval(): i32;
   /** The lease holder's sync with the others, on its tick. */
   abstract sync(now: i64): void;
+  /** The status document's `replicas` field. */
+  abstract statusJson(now: i64): string;
 }
 
 /** What a counted failure changed that the other replicas keep too: the ejection, a slower share and its rest. */

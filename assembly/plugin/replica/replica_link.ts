@@ -8,13 +8,13 @@ import { nowMs, randomU64 } from "../../runtime/host";
 import { log, logEnabled } from "../../runtime/log";
 import { defineMetric, recordMetric } from "../../runtime/metrics";
 import { RedisHandler, redisCall } from "../../runtime/redis";
-import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, createShared, readShared } from "../../runtime/shared_data";
+import { CasOutcome, createShared, readShared } from "../../runtime/shared_data";
+import { readLinkRecord, recordLink } from "./link_record";
 import { RespKind, RespValue, encodeCommand } from "../../util/resp";
 import { fingerprint } from "../../util/fingerprint";
 import { RedisConfig } from "../config/redis_config";
 import { Budgets } from "../budget/budget";
 import { FeedStart, budgetAsks, feedBudgets } from "../budget/budget_feed";
-import { decimalOf } from "../../util/decimal";
 import { Failover } from "../pool/failover";
 import { KeyEvent, SharedPool } from "../pool/pool_events";
 import { PluginMetrics } from "../metrics";
@@ -55,6 +55,11 @@ export class ReplicaLink extends SharedPool {
 
   worksHere(): bool { return this.known && (!this.up || this.holdsLease); }
 
+  statusJson(now: i64): string {
+    const link = readLinkRecord(this.linkKey);
+    return link != null ? link.json(now) : "{\"link\":\"unknown\"}";
+  }
+
   publish(events: KeyEvent[]): void {
     if (events.length == 0) return;
     const args = scriptArgs(this.keys, this.cfg.database, nowMs(), false, this.replica, this.cfg.syncInterval, events, []);
@@ -76,7 +81,7 @@ export class ReplicaLink extends SharedPool {
       if (t.isLimited(now)) events.push(new KeyEvent("l", t.id, 0, t.limitedUntil, 0));
     }
     const budgets = this.budgets;
-    const link = readLink(this.linkKey);
+    const link = readLinkRecord(this.linkKey);
     this.start = link == null ? FeedStart.Joining : link.up ? FeedStart.Running : FeedStart.Recovering;
     const downFor = link != null && !link.up ? max<i64>(0, now - link.since) : 0;
     const asks: BudgetAsk[] = budgets != null ? budgetAsks(budgets, f.store.factors, now, this.start, downFor) : [];
@@ -154,8 +159,8 @@ export class ReplicaLink extends SharedPool {
     this.up = up;
     recordMetric(this.linkGauge, up ? 1 : 0);
     recordMetric(this.replicasGauge, <u64>this.liveReplicas);
-    const flip = new FlipLink(up, now);
-    if (compareAndSwap(this.linkKey, flip) != CasOutcome.Stored || !logEnabled(up ? LogLevel.Info : LogLevel.Warn)) return;
+    const flip = recordLink(this.linkKey, up, this.liveReplicas, this.holdsLease, now);
+    if (!flip.flipped || !logEnabled(up ? LogLevel.Info : LogLevel.Warn)) return;
     const share = this.liveReplicas.toString();
     if (!up) {
       log(LogLevel.Warn, "Redis " + this.cluster + " unreachable: " + reason + "; serving from this process's pool state, budgets at 1/" +
@@ -175,33 +180,6 @@ function processName(localPrefix: string): string {
   if (readShared(key) == null) createShared(key, String.UTF8.encode(mine));
   const v = readShared(key);
   return v != null ? String.UTF8.decode(v.bytes) : mine;
-}
-
-/** The process-wide link state: up, or down since a time (ms). */
-class LinkState {
-  constructor(public up: bool, public since: i64) {}
-}
-
-function decodeLink(v: SharedValue | null): LinkState | null {
-  if (v == null) return null;
-  const text = String.UTF8.decode(v.bytes);
-  if (text == "1") return new LinkState(true, 0);
-  return new LinkState(false, text.startsWith("0,") ? max<i64>(0, decimalOf(text, 2)) : 0);
-}
-
-function readLink(key: ArrayBuffer): LinkState | null { return decodeLink(readShared(key)); }
-
-/** Records the link state ("1", or "0,<since>"); a write only when it changes. */
-class FlipLink extends SharedUpdate {
-  /** No state was recorded before. */
-  first: bool = false;
-  constructor(private up: bool, private now: i64) { super(); }
-  next(current: SharedValue | null): ArrayBuffer | null {
-    const was = decodeLink(current);
-    this.first = was == null;
-    if (was != null && was.up == this.up) return null;
-    return String.UTF8.encode(this.up ? "1" : "0," + this.now.toString());
-  }
 }
 
 class SyncHandler extends RedisHandler {
