@@ -1,9 +1,15 @@
 // Debian's redis-server for tests: started on a free port without persistence, stopped, paused
 // (SIGSTOP: connections stay open, nothing answers) and started again on the same port.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
 export const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? 'redis-server';
+
+/** Why redis-server cannot run here, or null when it can. */
+export function redisServerMissing(): string | null {
+  const r = spawnSync(REDIS_BIN, ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? null : `${REDIS_BIN} not found: install Debian's redis-server (apt-get install redis-server) or set REDIS_SERVER_BIN`;
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

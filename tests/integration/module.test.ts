@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
+import path from 'node:path';
 import { DEFAULT_WASM, Host } from '../host/emulator.js';
+
+const HIGRESS_WASM = path.join(path.dirname(DEFAULT_WASM), 'plugin.higress.wasm');
 
 const ALLOWED_WASI = new Set(['random_get', 'fd_write', 'clock_time_get', 'environ_get', 'environ_sizes_get', 'args_get', 'args_sizes_get', 'proc_exit']);
 const ABI_0_2_1_HOST_FUNCTIONS = new Set([
@@ -25,6 +28,18 @@ test('module imports only ABI 0.2.1 proxy_* functions and WASI functions Envoy p
     if (imp.module === 'env') assert.ok(ABI_0_2_1_HOST_FUNCTIONS.has(imp.name), `unexpected import env.${imp.name}`);
     else assert.ok(imp.module === 'wasi_snapshot_preview1' && ALLOWED_WASI.has(imp.name), `unexpected import ${imp.module}.${imp.name}`);
   }
+});
+
+test('the Higress build imports the standard build\'s functions and Higress\'s two Redis functions, nothing else', () => {
+  const importsOf = (file: string) => WebAssembly.Module.imports(new WebAssembly.Module(fs.readFileSync(file))).map((i) => `${i.module}.${i.name}`).sort();
+  const standard = importsOf(DEFAULT_WASM);
+  const higress = importsOf(HIGRESS_WASM);
+  assert.ok(!standard.some((n) => n.includes('redis')), standard.join(' '));
+  assert.deepEqual(higress.filter((n) => !standard.includes(n)), ['env.proxy_redis_call', 'env.proxy_redis_init']);
+  assert.ok(standard.every((n) => higress.includes(n)));
+  const exportsOf = (file: string) => WebAssembly.Module.exports(new WebAssembly.Module(fs.readFileSync(file))).map((e) => e.name);
+  assert.ok(!exportsOf(DEFAULT_WASM).includes('proxy_on_redis_call_response'));
+  assert.ok(exportsOf(HIGRESS_WASM).includes('proxy_on_redis_call_response'));
 });
 
 test('module exports the ABI marker, _initialize, memory, an allocator and callbacks only; no start section', () => {
