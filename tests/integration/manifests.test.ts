@@ -13,10 +13,15 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** A parsed manifest: its shape is what these tests check, so it stays untyped. */
 type Doc = any;
 
-const load = (f: string): Doc => YAML.parse(fs.readFileSync(path.join(ROOT, f), 'utf8'));
+// Merge keys (`<<: *anchor`) as Docker Compose reads them.
+const load = (f: string): Doc => YAML.parse(fs.readFileSync(path.join(ROOT, f), 'utf8'), { merge: true });
 
-function acceptedWithoutWarnings(config: PluginConfig): void {
-  const host = new Host();
+const HIGRESS_WASM = path.join(ROOT, 'build/plugin.higress.wasm');
+
+/** `redisClusters`: the configuration needs the Higress build, with these Redis clusters known to the gateway. */
+function acceptedWithoutWarnings(config: PluginConfig, redisClusters: string[] = []): void {
+  const host = redisClusters.length > 0 ? new Host({ wasmPath: HIGRESS_WASM }) : new Host();
+  for (const c of redisClusters) host.redis.services.set(c, { port: null });
   const [ok] = host.createVm().configure(config);
   assert.equal(ok, true, host.logs.map((l) => l.msg).join('\n'));
   assert.deepEqual(host.logs.filter((l) => l.level >= 3).map((l) => l.msg), []);
@@ -109,7 +114,8 @@ test('Istio: ServiceEntry and DestinationRule originate TLS to the provider, the
 test('Higress plugin spec: its schema describes exactly the fields the plugin reads', () => {
   const schema = load('deploy/higress/spec.yaml').spec.configSchema.openAPIV3Schema;
   const keys = (o: Doc): string[] => Object.keys(o.properties).sort();
-  assert.deepEqual(keys(schema), ['provider', 'statusPath', 'statusToken']);
+  assert.deepEqual(keys(schema), ['provider', 'redis', 'statusPath', 'statusToken']);
+  assert.deepEqual(keys(schema.properties.redis), ['database', 'keyPrefix', 'password', 'serviceName', 'servicePort', 'syncInterval', 'timeout', 'username']);
   const provider = schema.properties.provider;
   assert.deepEqual(keys(provider), ['apiTokens', 'failover', 'id', 'retryOnFailure', 'type']);
   assert.deepEqual(keys(provider.properties.failover), ['cooldownDuration', 'enabled', 'failoverOnStatus', 'failureConditions', 'failureThreshold',
@@ -142,8 +148,57 @@ test('Envoy configs and docker-compose.yml parse; the plugin configurations they
   assert.ok(compose.services.envoy.volumes.some((v: string) => v.startsWith('./build/plugin.wasm:')));
 });
 
-test('the OCI Dockerfile puts plugin.wasm at the image root', () => {
+test('the OCI Dockerfile puts plugin.wasm (the standard build unless WASM names the Higress one) at the image root', () => {
   const text = fs.readFileSync(path.join(ROOT, 'deploy/higress/Dockerfile'), 'utf8');
   assert.match(text, /^FROM scratch$/m);
-  assert.match(text, /^COPY build\/plugin\.wasm \.\/plugin\.wasm$/m);
+  assert.match(text, /^ARG WASM=build\/plugin\.wasm$/m);
+  assert.match(text, /^COPY \$\{WASM\} \.\/plugin\.wasm$/m);
+  assert.match(text, /--build-arg WASM=build\/plugin\.higress\.wasm/);
+});
+
+// The cluster Higress builds for a registry service: outbound|<port>||<name>.<type>.
+const registryCluster = (r: Doc): string => `outbound|${r.port}||${r.name}.${r.type}`;
+const redisCluster = (redis: Doc): string => `outbound|${redis.servicePort ?? 6379}||${redis.serviceName}`;
+
+test('Higress replicas: the Higress build\'s configuration with redis is accepted, its service is a registry entry', () => {
+  const docs = loadAll('deploy/higress/replicas.yaml');
+  const [bridge] = byKind(docs, 'McpBridge');
+  const plugin = byKind(docs, 'WasmPlugin').find((d) => d.metadata.name === 'ai-token-failover');
+  assert.match(plugin.spec.url, /^oci:\/\/.*-higress$/);
+  const cluster = redisCluster(plugin.spec.defaultConfig.redis);
+  assert.ok(bridge.spec.registries.map(registryCluster).includes(cluster), cluster);
+  acceptedWithoutWarnings(plugin.spec.defaultConfig, [cluster]);
+});
+
+test('Higress compose file: two all-in-one gateways, Redis, the mock provider and the Higress build served to them', () => {
+  const dir = 'deploy/higress/compose';
+  const compose = load(`${dir}/docker-compose.yml`);
+  const services = compose.services;
+  assert.deepEqual(Object.keys(services).sort(), ['gateway-a', 'gateway-b', 'mock', 'plugins', 'redis']);
+  for (const g of ['gateway-a', 'gateway-b']) assert.match(services[g].image, /^higress-registry\.cn-hangzhou\.cr\.aliyuncs\.com\/higress\/all-in-one:/);
+  assert.notDeepEqual(services['gateway-a'].ports, services['gateway-b'].ports);
+  // Every mounted file exists, where Higress's file-based configuration reads it.
+  const mounts = services['gateway-a'].volumes.map((v: string) => v.split(':'));
+  for (const [from, to] of mounts) {
+    assert.ok(fs.existsSync(path.join(ROOT, dir, from)), from);
+    assert.match(to, /^\/data\/(wasmplugins|mcpbridges|ingresses)\/[a-z-]+\.yaml$/);
+  }
+  const doc = (name: string) => load(`${dir}/${mounts.find(([, to]: string[]) => to.endsWith(name))[0]}`);
+  const bridge = doc('/mcpbridges/default.yaml');
+  const registries = bridge.spec.registries;
+  // The registry's DNS names are the compose services, at the ports they listen on.
+  assert.deepEqual(registries.find((r: Doc) => r.name === 'mock'), { domain: 'mock', name: 'mock', port: Number(services.mock.command.at(-1)), type: 'dns' });
+  assert.equal(registries.find((r: Doc) => r.name === 'redis').domain, 'redis');
+  assert.equal(doc('/ingresses/mock.yaml').metadata.annotations['higress.io/destination'], 'mock.dns');
+  const plugin = doc('/wasmplugins/ai-token-failover.yaml');
+  const file = new URL(plugin.spec.url).pathname.slice(1);
+  assert.match(services.plugins.command.join(' '), /http\.server 8000/);
+  assert.equal(new URL(plugin.spec.url).host, 'plugins:8000');
+  assert.ok(services.plugins.volumes[0].startsWith('../../../build:'));
+  assert.equal(file, 'plugin.higress.wasm');
+  const cfg = plugin.spec.defaultConfig;
+  assert.ok(registries.map(registryCluster).includes(cfg.provider.failover.healthCheck.cluster));
+  assert.ok(registries.map(registryCluster).includes(redisCluster(cfg.redis)));
+  acceptedWithoutWarnings(cfg, [redisCluster(cfg.redis)]);
+  assert.equal(doc('/wasmplugins/key-auth.yaml').spec.phase, 'AUTHN');
 });
