@@ -14,7 +14,8 @@
 // stream and its answer comes with the root id; only the root context's end cancels it. Shared
 // data is scoped by vm_id; an unknown cluster is BadArgument; a header map that is not available
 // is BadArgument (NotFound at log time), as in Envoy's context.cc. random_get is seeded
-// (EMULATOR_SEED, printed when a test process fails), so a run can be replayed.
+// (EMULATOR_SEED, printed when a test process fails), so a run can be replayed. Higress's Redis host
+// functions run against a real Redis (redis_host.ts); `elapse` moves the clock letting it answer.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

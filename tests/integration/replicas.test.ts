@@ -319,3 +319,15 @@ test('emulated host functions: replies in order on one connection; a timeout fai
     host.redis.close();
   }
 });
+
+test('a successful request with Redis sharing costs what it costs alone: one shared-data read, no write, no Redis command', withRedis, async () => {
+  const [a, b] = twoGateways(config());
+  await elapse([a, b], 3000);
+  for (let i = 0; i < 10; i++) roundTrip(a.vms[1], ok);
+  a.host.resetCallCounts();
+  for (let i = 0; i < 100; i++) assert.equal(roundTrip(a.vms[1], ok).client.status, 200);
+  const calls = (name: string) => (a.host.hostCalls.get(name) ?? 0) / 100;
+  assert.equal(calls('proxy_get_shared_data'), 1);
+  assert.equal(calls('proxy_set_shared_data'), 0);
+  assert.equal(calls('proxy_redis_call'), 0);
+});
