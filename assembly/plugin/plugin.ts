@@ -24,6 +24,8 @@ import { renderStatus } from "./http/status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./judge/verdict";
 import { newReplicaLink } from "./replica/replica_support";
 import { SharedPool } from "./pool/pool_events";
+import { AttemptLedger } from "./http/attempt_ledger";
+import { createShared, readShared } from "../runtime/shared_data";
 
 /** What a stream may ask of its root context: ticks fast while a request waits for its body. */
 export abstract class TickControl {
@@ -67,6 +69,10 @@ export class Plugin {
   readonly queue: AdmissionQueue | null;
   /** The other gateway replicas sharing the pool through Redis (null: none). */
   readonly replica: SharedPool | null;
+  /** The keys each request's attempts used (the upstream placement). */
+  readonly ledger: AttemptLedger = new AttemptLedger();
+  /** The process's secret that marks its probes to its upstream-filter instances ("" downstream). */
+  readonly probeMark: string;
 
   /** `name`: the plugin's name in Envoy; `rootId`: the root context (part of the lease holder's id). */
   constructor(cfg: PluginConfig, name: string, rootId: u32, readonly ticks: TickControl) {
@@ -92,8 +98,11 @@ export class Plugin {
     shapes.sharedPrefix = prefix + ":shape:";
     let failover: Failover | null = null;
     let replica: SharedPool | null = null;
+    const probeMark = cfg.upstreamFilter ? processSecret(prefix + ":probe-mark") : "";
+    this.probeMark = probeMark;
     if (cfg.failover.enabled) {
       failover = new Failover(cfg, metrics, ids, prefix, tag, nowMs(), activeBudgets);
+      failover.prober.probeMark = probeMark;
       failover.start();
       const redis = cfg.redis;
       if (redis != null) {
@@ -146,4 +155,12 @@ export class Plugin {
     return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now, queue != null ? queue.totals(now) : null,
       replica != null ? replica.statusJson(now) : "null");
   }
+}
+
+// A random value the first VM of the process creates in shared data; every VM reads the same.
+function processSecret(key: string): string {
+  const k = String.UTF8.encode(key);
+  if (readShared(k) == null) createShared(k, String.UTF8.encode(randomU64().toString(16) + randomU64().toString(16)));
+  const v = readShared(k);
+  return v != null ? String.UTF8.decode(v.bytes) : "";
 }

@@ -9,6 +9,8 @@ import { logEnabled, logError, logWarn } from "../runtime/log";
 import { parseConfig } from "./config/config_parse";
 import { hash64 } from "../util/fingerprint";
 import { TokenFilter } from "./http/filter";
+import { AttemptFilter } from "./http/attempt_filter";
+import { StatusFilter } from "./http/status_filter";
 import { Plugin, TickControl } from "./plugin";
 import { prepareRedis } from "./replica/replica_support";
 
@@ -95,7 +97,8 @@ export class PluginRoot extends RootContext {
     for (let k = 0; k < ids.length; k++) {
       const stream = findStream(ids[k]);
       if (stream == null || !setEffectiveContext(ids[k])) continue;
-      changetype<TokenFilter>(stream).goOnWithoutBody();
+      if (plugin.config.upstreamFilter) changetype<AttemptFilter>(stream).goOnWithoutBody();
+      else changetype<TokenFilter>(stream).goOnWithoutBody();
     }
     setEffectiveContext(this.id);
   }
@@ -103,7 +106,10 @@ export class PluginRoot extends RootContext {
   createStream(id: u32): StreamContext {
     const plugin = this.plugin;
     // Envoy creates no stream for a configuration it refused; the plain context passes everything.
-    return plugin != null ? new TokenFilter(id, this, plugin) : new StreamContext(id, this);
+    if (plugin == null) return new StreamContext(id, this);
+    if (plugin.config.upstreamFilter) return new AttemptFilter(id, this, plugin);
+    if (plugin.config.statusOnly) return new StatusFilter(id, this, plugin);
+    return new TokenFilter(id, this, plugin);
   }
 }
 
@@ -121,7 +127,8 @@ class RootTicks extends TickControl {
     const plugin = this.plugin;
     if (plugin == null) return;
     const cfg = plugin.config;
-    let slow: u32 = cfg.failover.enabled ? <u32>cfg.failover.healthCheckInterval : 0;
+    // A status-only instance reads what the upstream instance of its VM keeps: no background work.
+    let slow: u32 = cfg.failover.enabled && !cfg.statusOnly ? <u32>cfg.failover.healthCheckInterval : 0;
     const redis = cfg.redis;
     if (redis != null && <u32>redis.syncInterval < slow) slow = <u32>redis.syncInterval;
     // The queue's waiters are tried as often as held bodies are waited for.

@@ -8,7 +8,13 @@ export function hash64(s: string): u64 {
     h ^= <u64>s.charCodeAt(i);
     h *= 0x100000001b3;
   }
-  // MurmurHash3 fmix64: FNV's high bits barely change when only the last characters differ.
+  // FNV's high bits barely change when only the last characters differ.
+  return mix64(h);
+}
+
+/** MurmurHash3's fmix64 finalizer: every output bit depends on every input bit. */
+export function mix64(x: u64): u64 {
+  let h = x;
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccd;
   h ^= h >> 33;

@@ -64,3 +64,47 @@ export async function startProviderGateway(pluginConfig: PluginConfig, { concurr
   }
   return gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath: CLIENT_PATH, tempDirs: [dir] });
 }
+
+/** The status instance's path and token in envoy.upstream.yaml (the test replaces the token). */
+export const UPSTREAM_STATUS = { path: '/ai-token-failover/status', token: 'status-token' };
+
+/**
+ * Starts the TLS mock and Envoy with the shipped upstream-placement config (envoy/envoy.upstream.yaml):
+ * `pluginConfig` (its provider block and options) becomes the upstream filter's configuration, and
+ * the same provider block with the status path the downstream status instance's. `filtersBefore`
+ * go ahead of the status instance; `retries` replaces the route's num_retries.
+ */
+export async function startUpstreamGateway(pluginConfig: PluginConfig, { concurrency = 2, filtersBefore = [], retries }: { concurrency?: number; filtersBefore?: EnvoyConfig[]; retries?: number } = {}): Promise<Gateway> {
+  const dir = tempDir();
+  const tls = makeCertificate(dir);
+  const mock = await startMockProvider(0, '127.0.0.1', { tls, provider: { host: PROVIDER_HOST, pathPrefix: '/v1/' } });
+  const [listenPort, adminPort] = [await freePort(), await freePort()];
+  const config = YAML.parse(fs.readFileSync(path.join(ROOT, 'envoy/envoy.upstream.yaml'), 'utf8'));
+  config.admin.address.socket_address.port_value = adminPort;
+  const listener = config.static_resources.listeners[0];
+  listener.address.socket_address.port_value = listenPort;
+  const hcm = listener.filter_chains[0].filters[0].typed_config;
+  const httpFilters: EnvoyConfig[] = hcm.http_filters;
+  const auth = httpFilters.find((f) => f.name === 'envoy.filters.http.api_key_auth') as { typed_config: { credentials: unknown[] } };
+  auth.typed_config.credentials = [{ key: CLIENT_KEY, client: 'tests' }];
+  const status = (httpFilters.find((f) => f.name === 'envoy.filters.http.wasm') as { typed_config: { config: WasmFilterConfig } }).typed_config.config;
+  status.vm_config.code.local.filename = WASM;
+  status.configuration.value = JSON.stringify({ statusOnly: true, statusPath: UPSTREAM_STATUS.path, statusToken: UPSTREAM_STATUS.token, provider: pluginConfig.provider });
+  httpFilters.splice(httpFilters.findIndex((f) => f.name === 'envoy.filters.http.wasm'), 0, ...filtersBefore);
+  if (retries !== undefined) hcm.route_config.virtual_hosts[0].routes[1].route.retry_policy.num_retries = retries;
+  const cluster = config.static_resources.clusters[0];
+  const options = cluster.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  const upstream = options.http_filters[0].typed_config.config as WasmFilterConfig;
+  upstream.vm_config.code.local.filename = WASM;
+  upstream.configuration.value = JSON.stringify({ upstreamFilter: true, ...pluginConfig });
+  cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address = { address: '127.0.0.1', port_value: mock.port };
+  cluster.transport_socket.typed_config.common_tls_context.validation_context.trusted_ca.filename = tls.certFile;
+  let envoy: EnvoyProcess;
+  try {
+    envoy = await startEnvoy({ config, adminPort, concurrency });
+  } catch (e) {
+    await mock.close();
+    throw e;
+  }
+  return gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath: CLIENT_PATH, tempDirs: [dir] });
+}

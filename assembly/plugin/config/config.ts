@@ -91,6 +91,12 @@ export class PluginConfig {
   queue: QueueConfig = new QueueConfig();
   /** Where the gateway's replicas share the pool (Higress build); null: this process keeps it alone. */
   redis: RedisConfig | null = null;
+  /** The plugin runs as an upstream filter of the cluster: every router attempt gets its own key. */
+  upstreamFilter: bool = false;
+  /** This instance only answers the status path (beside an upstream-filter instance in the same VM). */
+  statusOnly: bool = false;
+  /** Lower-case name of the header whose value keeps a consumer on one key ("": none). */
+  affinityHeader: string = "";
 
   /** Whether a client path (without its query) is one the plugin serves with a pool key. */
   servesPath(path: string): bool {

@@ -1,9 +1,10 @@
 // Parses and validates the plugin configuration text: refused with one message that names the
 // field, unknown fields warned about. Pure: no host calls, so it is unit-tested directly.
 import { ConfigResult, DEFAULT_MAX_HELD_BYTES, FailoverConfig, KNOWN_PROVIDER_TYPES, PluginConfig, RetryConfig } from "./config";
-import { Validator, isPrintable } from "./config_validator";
+import { Validator, isHeaderName, isPrintable } from "./config_validator";
 import { PRIORITIES, QueueConfig, WhenExpired, WhenFull } from "./queue_config";
 import { parseRedis } from "./redis_parse";
+import { parsePlacement } from "./placement_parse";
 import { JsonKind, JsonValue, readJson } from "../../util/json";
 
 const DEFAULT_FAILOVER_ON_STATUS = ["401", "403", "429", "5.."];
@@ -70,15 +71,6 @@ function headerNames(val: Validator, root: JsonValue, key: string): string[] {
   return out;
 }
 
-function isHeaderName(s: string): bool {
-  if (s.length == 0 || s.length > 128) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e;
-    if (!ok) return false;
-  }
-  return true;
-}
 
 function parsePaths(val: Validator, root: JsonValue, cfg: PluginConfig): void {
   const v = root.get("paths");
@@ -141,7 +133,8 @@ export function parseConfig(text: string): ConfigResult {
   const root = doc.value;
   if (root == null) { result.error = "configuration is not valid JSON: " + doc.error; return result; }
   if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
-  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken", "paths", "credentialHeaders", "queue", "redis"]);
+  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken", "paths", "credentialHeaders", "queue", "redis",
+    "upstreamFilter", "statusOnly", "affinity"]);
   const provider = activeProvider(val, root);
   if (provider == null) {
     if (val.ok()) val.fail("provider", "is required (or providers with activeProviderId)");
@@ -166,6 +159,7 @@ export function parseConfig(text: string): ConfigResult {
   if (val.ok()) parseStatusEndpoint(val, root, cfg);
   if (val.ok()) parseQueue(val, root, cfg.queue);
   if (val.ok()) cfg.redis = parseRedis(val, root);
+  if (val.ok()) parsePlacement(val, root, cfg);
   if (val.ok() && cfg.redis != null && !cfg.failover.enabled) {
     val.fail("redis", "needs " + val.base + ".failover.enabled: each process's failover lease holder is the one that syncs with Redis");
   }

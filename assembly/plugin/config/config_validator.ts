@@ -193,3 +193,14 @@ export function isPrintable(s: string): bool {
   }
   return true;
 }
+
+/** Whether `s` is a header name a client may send (letters, digits, `-`, `_`, `.`), at most 128 characters. */
+export function isHeaderName(s: string): bool {
+  if (s.length == 0 || s.length > 128) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e;
+    if (!ok) return false;
+  }
+  return true;
+}

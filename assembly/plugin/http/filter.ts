@@ -18,7 +18,7 @@ import { RetrySession, mayRetry } from "../retry/retry_session";
 import { pathOnly } from "../retry/route_shape";
 import { answerStatus } from "./status_endpoint";
 import { learnRoute } from "./route_learning";
-import { Chosen, KeyAssignment } from "./key_assignment";
+import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 
 const STATUS_HEADER = String.UTF8.encode(":status");
@@ -54,7 +54,9 @@ export class TokenFilter extends StreamContext {
       return HeadersAction.Continue;
     }
     this.clientHeaders = raw;
-    this.assign = new KeyAssignment(plugin, this.id, raw);
+    const assign = new KeyAssignment(plugin, this.id, raw);
+    assign.affinity = affinityOf(cfg, raw);
+    this.assign = assign;
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
       const captured = new CapturedRequest(raw, plugin.heldBodies);
       captured.complete = endOfStream;
@@ -144,6 +146,7 @@ export class TokenFilter extends StreamContext {
     // The provider's failure is held back while the retry runs, in case it is the answer.
     if (retrying) {
       const session = new RetrySession(plugin, this.id, captured!, assign.attempts);
+      session.affinity = assign.affinity;
       this.retry = session;
       if (session.begin(endOfStream, assign.model, assign.prompt, assign.completion)) return HeadersAction.StopIteration;
     }

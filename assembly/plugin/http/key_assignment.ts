@@ -14,6 +14,8 @@ import { WhenExpired } from "../config/queue_config";
 import { Admission, WaitTicket } from "../queue/admission_queue";
 import { Outcome } from "../queue/queue_metrics";
 import { answerNoBudget, answerNoKey } from "./local_replies";
+import { PluginConfig } from "../config/config";
+import { hash64 } from "../../util/fingerprint";
 
 const ACCEPT_ENCODING = String.UTF8.encode("accept-encoding");
 const IDENTITY = String.UTF8.encode("identity");
@@ -25,6 +27,13 @@ export enum Chosen {
   Answered,
   /** It waits in the queue; the queue sends or answers it later. */
   Waiting,
+}
+
+/** The hash of the consumer's identity a request carries in `affinity.header` (0: none, or no such header). */
+export function affinityOf(cfg: PluginConfig, rawHeaders: ArrayBuffer): u64 {
+  if (cfg.affinityHeader.length == 0) return 0;
+  const who = HeaderList.rawText(rawHeaders, cfg.affinityHeader);
+  return who.length > 0 ? hash64(who) | 1 : 0;
 }
 
 export class KeyAssignment extends WaitTicket {
@@ -41,13 +50,17 @@ export class KeyAssignment extends WaitTicket {
   usage: UsageScanner | null = null;
   /** The request waits in the queue. */
   waiting: bool = false;
+  /** The hash of the consumer's identity (affinity.header), 0: none. */
+  affinity: u64 = 0;
+  /** Keys earlier attempts of this request used (upstream placement), none: the first attempt. */
+  tried: i32[] | null = null;
   private nextTry: i64 = 0;
 
   constructor(private plugin: Plugin, private streamId: u32, private clientHeaders: ArrayBuffer) { super(); }
 
   /** Chooses the key now, or (queue on, no key with room) puts the request in the queue. */
   choose(): Chosen {
-    const pick = this.plugin.selector.first(this.model, this.prompt, this.completion);
+    const pick = this.pickKey();
     if (pick.kind == PickKind.Key) {
       this.send(pick);
       return Chosen.Sent;
@@ -88,8 +101,19 @@ export class KeyAssignment extends WaitTicket {
     return Chosen.Answered;
   }
 
+  // A key no earlier attempt of the request used while one is left, else any.
+  private pickKey(): Pick {
+    const selector = this.plugin.selector;
+    const tried = this.tried;
+    if (tried != null && tried.length > 0) {
+      const pick = selector.untried(this.model, this.prompt, this.completion, tried, this.affinity);
+      if (pick.kind == PickKind.Key) return pick;
+    }
+    return selector.first(this.model, this.prompt, this.completion, this.affinity);
+  }
+
   tryNow(now: i64): bool {
-    const pick = this.plugin.selector.first(this.model, this.prompt, this.completion);
+    const pick = this.pickKey();
     if (pick.kind != PickKind.Key) {
       this.nextTry = pick.until;
       return false;

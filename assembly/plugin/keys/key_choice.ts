@@ -1,12 +1,16 @@
 // Which key a request uses among the candidates (the keys in the pool, or all keys without
-// failover): only keys that serve the request's model, weighted by `weight`. Pure.
+// failover): only keys that serve the request's model, weighted by `weight`; a consumer with an
+// affinity keeps its key while that key is a candidate (weighted rendezvous hashing, so a key
+// leaving moves only its own consumers). Pure.
 import { PluginConfig } from "../config/config";
 import { globMatch } from "../../util/glob";
+import { hash64, mix64 } from "../../util/fingerprint";
 import { Random } from "../../util/random";
 
 export class KeyChooser {
   private weights: i32[] = [];
   private models: (string[] | null)[] = [];
+  private ids: u64[] = [];
   /** Every weight is 1 and no key has a model list: a uniform pick, O(1). */
   readonly uniform: bool;
   /** Some key has a model list: the model must be known before a key is chosen. */
@@ -18,6 +22,7 @@ export class KeyChooser {
       const k = cfg.keys[i];
       this.weights.push(k.weight);
       this.models.push(k.models);
+      this.ids.push(hash64(cfg.apiTokens[i]));
       if (k.weight != 1) uniform = false;
       if (k.models != null) byModel = true;
     }
@@ -44,11 +49,13 @@ export class KeyChooser {
    * A key among `candidates` that serves `model` and is not in `excluded`, chosen with probability
    * proportional to its weight times its AIMD share (`factors`) times its headroom (`headroom`),
    * both in thousandths by configured index and null when every key has all of it; -1 when there
-   * is none.
+   * is none. A consumer (`affinity`: the hash of its identity, 0: none) gets its own key among them.
    */
-  choose(random: Random, candidates: i32[], model: string | null, excluded: i32[] | null, factors: i32[] | null, headroom: i32[] | null): i32 {
+  choose(random: Random, candidates: i32[], model: string | null, excluded: i32[] | null, factors: i32[] | null, headroom: i32[] | null,
+         affinity: u64 = 0): i32 {
     const n = candidates.length;
     if (n == 0) return -1;
+    if (affinity != 0) return this.rendezvous(affinity, candidates, model, excluded);
     if (this.uniform && excluded == null && factors == null && headroom == null) return unchecked(candidates[n == 1 ? 0 : random.below(n)]);
     let total: i64 = 0;
     for (let k = 0; k < n; k++) {
@@ -64,6 +71,23 @@ export class KeyChooser {
       if (r < 0) return i;
     }
     return -1;
+  }
+
+  // The candidate with the highest weighted rendezvous score for this consumer, ln(u) / weight with
+  // u uniform in (0, 1] from the consumer's and the key's hashes: each key wins its weight's share
+  // of consumers, and removing a key moves only the consumers it won. Shares and headroom do not
+  // move consumers; only a key leaving the candidates does.
+  private rendezvous(consumer: u64, candidates: i32[], model: string | null, excluded: i32[] | null): i32 {
+    let best = -1;
+    let bestScore = -Infinity;
+    for (let k = 0; k < candidates.length; k++) {
+      const i = unchecked(candidates[k]);
+      if (!this.eligible(i, model, excluded)) continue;
+      const u = <f64>((mix64(consumer ^ unchecked(this.ids[i])) >> 11) + 1) / 9007199254740992.0;
+      const score = Math.log(u) / <f64>unchecked(this.weights[i]);
+      if (score > bestScore) { bestScore = score; best = i; }
+    }
+    return best;
   }
 
   private weightOf(i: i32, factors: i32[] | null, headroom: i32[] | null): i64 {

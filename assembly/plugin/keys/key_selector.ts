@@ -41,22 +41,22 @@ export class KeySelector {
    * The key of the route's attempt for a request naming `model` (null: none, or not read), whose
    * token estimate has `prompt` and `completion` (0 without token budgets).
    */
-  first(model: string | null, prompt: i64, completion: i64): Pick {
+  first(model: string | null, prompt: i64, completion: i64, affinity: u64 = 0): Pick {
     const budgets = this.budgets;
     const now = budgets != null ? nowMs() : 0;
-    return this.pick(model, prompt, completion, budgets != null ? budgets.emptyKeys(now) : null, false, now);
+    return this.pick(model, prompt, completion, budgets != null ? budgets.emptyKeys(now) : null, false, now, affinity);
   }
 
-  /** The key of a retry: one not in `tried`. */
-  untried(model: string | null, prompt: i64, completion: i64, tried: i32[]): Pick {
-    return this.pick(model, prompt, completion, tried, true, this.budgets != null ? nowMs() : 0);
+  /** The key of a retry: one not in `tried` (a consumer's next key, with `affinity`). */
+  untried(model: string | null, prompt: i64, completion: i64, tried: i32[], affinity: u64 = 0): Pick {
+    return this.pick(model, prompt, completion, tried, true, this.budgets != null ? nowMs() : 0, affinity);
   }
 
-  private pick(model: string | null, prompt: i64, completion: i64, skip: i32[] | null, retry: bool, now: i64): Pick {
+  private pick(model: string | null, prompt: i64, completion: i64, skip: i32[] | null, retry: bool, now: i64, affinity: u64): Pick {
     const budgets = this.budgets;
     let excluded = skip;
     for (let takes = 0; takes < MAX_TAKES; takes++) {
-      const candidate = this.candidate(model, excluded, retry, now);
+      const candidate = this.candidate(model, excluded, retry, now, affinity);
       if (candidate.kind != PickKind.Key || budgets == null) return candidate;
       const token = candidate.token;
       const reserved = this.reserve(budgets, token, prompt, completion, now);
@@ -70,11 +70,11 @@ export class KeySelector {
   // A key serving `model` outside `excluded`: weighted among the pool, else (failover on) the
   // out-of-pool key expected back first; a route's attempt instead waits when keys of the pool
   // serve it but are rate-limited.
-  private candidate(model: string | null, excluded: i32[] | null, retry: bool, now: i64): Pick {
+  private candidate(model: string | null, excluded: i32[] | null, retry: bool, now: i64, affinity: u64): Pick {
     const chooser = this.chooser;
     const failover = this.failover;
     if (failover == null) {
-      const i = chooser.choose(this.random, this.allKeys, model, excluded, null, null);
+      const i = chooser.choose(this.random, this.allKeys, model, excluded, null, null, affinity);
       if (i >= 0) return Pick.key(i, 0);
       const budgets = this.budgets;
       const until = !retry && budgets != null ? budgets.earliestFor(chooser, model) : 0;
@@ -82,7 +82,7 @@ export class KeySelector {
     }
     const store = failover.store;
     store.refresh();
-    const i = chooser.choose(this.random, store.inPool, model, excluded, store.factors, this.headroom.table);
+    const i = chooser.choose(this.random, store.inPool, model, excluded, store.factors, this.headroom.table, affinity);
     if (i >= 0) return Pick.key(i, 0);
     if (!retry) {
       const until = this.limitedUntil(failover, model, now > 0 ? now : nowMs());

@@ -92,6 +92,9 @@ export function probeBody(cfg: PluginConfig): string {
 }
 
 /** Headers of a probe carrying `token` the way the provider type needs. */
+/** The header that marks the plugin's probes to its upstream-filter instances (value: a secret of the process). */
+export const PROBE_MARK_HEADER = "x-ai-token-failover-probe";
+
 export function probeHeaders(cfg: PluginConfig, target: ProbeTarget, token: string): HeaderList {
   const h = new HeaderList();
   h.add(":method", "POST");

@@ -13,7 +13,7 @@ import { TARGET_RECORD } from "../shared_record";
 import { CountProbe } from "./pool_changes";
 import { KeyEvent, SharedPool } from "./pool_events";
 import { PoolStore } from "./pool_store";
-import { ProbeScheduler, ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
+import { PROBE_MARK_HEADER, ProbeScheduler, ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
 
 /** At most this many probes in flight per prober, so a pool of dead tokens is not a burst of billed calls. */
 export const MAX_PROBES_IN_FLIGHT = 4;
@@ -31,6 +31,8 @@ class ProbeCall extends CallHandler {
 export class Prober {
   /** The other gateway replicas, told when a probe brings a key back (null: none). */
   shared: SharedPool | null = null;
+  /** Marks probes to the plugin's upstream-filter instances, which let them keep their key ("": not marked). */
+  probeMark: string = "";
   private targetKey: ArrayBuffer;
   /** Whether each configured token has a probe in flight. */
   private probing: bool[];
@@ -89,6 +91,7 @@ export class Prober {
     for (let k = 0; k < chosen.length; k++) {
       const i = chosen[k];
       const headers = probeHeaders(this.cfg, target, this.cfg.apiTokens[i]);
+      if (this.probeMark.length > 0) headers.add(PROBE_MARK_HEADER, this.probeMark);
       if (!dispatchCall(target.cluster, headers, body, <u32>this.cfg.failover.healthCheckTimeout, new ProbeCall(this, i))) {
         if (logEnabled(LogLevel.Warn)) log(LogLevel.Warn, "probe of token " + fingerprint(i, this.store.ids[i]) + " could not be sent to cluster " + target.cluster);
         return;

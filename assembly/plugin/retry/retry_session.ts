@@ -62,6 +62,8 @@ export class RetrySession {
   private model: string | null = null;
   private prompt: i64 = 0;
   private completion: i64 = 0;
+  /** The consumer's affinity hash (0: none): a retry takes the consumer's next key. */
+  affinity: u64 = 0;
 
   constructor(private plugin: Plugin, private streamId: u32, readonly captured: CapturedRequest,
               private attempts: Attempt[]) {}
@@ -140,7 +142,7 @@ export class RetrySession {
     const tried: i32[] = [];
     for (let k = 0; k < this.attempts.length; k++) tried.push(this.attempts[k].token);
     // Retries spend budget too; a key without budget is skipped like a tried one.
-    const pick = this.plugin.selector.untried(this.model, this.prompt, this.completion, tried);
+    const pick = this.plugin.selector.untried(this.model, this.prompt, this.completion, tried, this.affinity);
     if (pick.kind != PickKind.Key) return false;
     const cluster = routeCluster();
     if (cluster == null) return false;
