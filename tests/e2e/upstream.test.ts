@@ -171,3 +171,18 @@ test('affinity: 20 consumers x 50 requests each stay on one key; a key taken out
     await gw.stop();
   }
 });
+
+test('no key has room: the plugin answers 429 with Retry-After from the upstream filter, Envoy retries it and the client gets it, never a hang', async () => {
+  const gw = await startUpstreamGateway({ provider: { apiTokens: [{ token: 'sk-up-only', rpm: 1 }], failover: failover() } });
+  try {
+    assert.equal((await chat(gw)).status, 200);
+    const started = Date.now();
+    const r = await chat(gw, { timeoutMs: 10_000 });
+    assert.equal(r.status, 429, r.body);
+    assert.ok(Number(r.headers['retry-after']) >= 1, JSON.stringify(r.headers));
+    assert.ok(Date.now() - started < 8000);
+    assert.equal(gw.mock.requests.filter((q) => !isProbe(q)).length, 1);
+  } finally {
+    await gw.stop();
+  }
+});
