@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bootstrap, listener, wasmFilter, type EnvoyConfig, type PluginConfig } from '../envoy/config.js';
+import { bootstrap, listener, wasmFilter, withUpstreamFilters, type EnvoyConfig, type PluginConfig } from '../envoy/config.js';
 import { ENVOY, freePort, sleep, startEnvoy, type EnvoyProcess } from '../tests/e2e/harness.js';
 import { ROOT } from '../scripts/envoy_bin.js';
 import { countHostCalls } from './host_calls.js';
@@ -42,7 +42,14 @@ const pluginConfig = ({ n = 8, retry = true, threshold = 3, rpm = 0, queue = fal
   },
 });
 
-interface Setup { name: string; filters: EnvoyConfig[] }
+/** `upstream`: filters of the cluster (the upstream placement) rather than of the listener. */
+const upstreamConfig = (): PluginConfig => ({
+  upstreamFilter: true,
+  provider: { apiTokens: keys(8), failover: { enabled: true, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini',
+    healthCheck: { cluster: 'llm', authority: 'llm', path: '/v1/chat/completions' } } },
+});
+
+interface Setup { name: string; filters: EnvoyConfig[]; upstream?: EnvoyConfig[] }
 /** One round of one setup. */
 interface Sample { rps: number; cpuUs: number; non2xx: number; total: number }
 
@@ -56,6 +63,9 @@ const SETUPS: Setup[] = [
   { name: 'plugin, 8 keys, rpm budgets', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ rpm: 6_000_000 }) })] },
   // The queue on, with budgets that never run out: nothing waits, so this is what the queue costs a request that does not wait.
   { name: 'plugin, 8 keys, rpm budgets, queue on', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ rpm: 6_000_000, queue: true }) })] },
+  // The upstream placement: the filter runs once per router attempt, Envoy's retry_policy retries.
+  { name: 'empty Wasm filter, upstream', filters: [], upstream: [wasmFilter({ wasmPath: EMPTY, pluginConfig: '{}', vmId: 'empty' })] },
+  { name: 'plugin upstream, 8 keys', filters: [], upstream: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: upstreamConfig() })] },
   // The failing key stays in the pool (threshold never reached), so 1 request in 8 is retried throughout.
   { name: 'plugin, 8 keys, 1 failing (retried)', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ threshold: 1_000_000 }) })] },
 ];
@@ -67,6 +77,9 @@ const DIFFERENCES = [
   ['rpm budgets − none', 'plugin, 8 keys, rpm budgets', 'plugin, 8 keys'],
   ['queue on (nothing waits) − off', 'plugin, 8 keys, rpm budgets, queue on', 'plugin, 8 keys, rpm budgets'],
   ['1 key failing − all healthy', 'plugin, 8 keys, 1 failing (retried)', 'plugin, 8 keys'],
+  ['plugin upstream − empty filter', 'plugin upstream, 8 keys', 'empty Wasm filter'],
+  ['plugin upstream − empty filter upstream', 'plugin upstream, 8 keys', 'empty Wasm filter, upstream'],
+  ['plugin upstream − plugin (retry on)', 'plugin upstream, 8 keys', 'plugin, 8 keys'],
 ];
 
 function buildEmptyFilter(): void {
@@ -114,6 +127,10 @@ function cpuMs(pid: number | undefined): number {
 async function runSetup(setup: Setup, upstreamPort: number): Promise<Sample> {
   const [listenPort, adminPort] = [await freePort(), await freePort()];
   const config = bootstrap({ listenPort, adminPort, upstreamPort, filters: setup.filters, listeners: [listener({ port: listenPort, filters: setup.filters })] });
+  if (setup.upstream) {
+    const resources = config.static_resources as { clusters: EnvoyConfig[] };
+    resources.clusters = resources.clusters.map((c) => withUpstreamFilters(c, setup.upstream!));
+  }
   const envoy = await startEnvoy({ config, adminPort, concurrency: 1, cpu: 0 });
   try {
     const url = `http://127.0.0.1:${listenPort}/v1/chat/completions`;

@@ -69,6 +69,20 @@ export function upstreamCluster({ port, name = 'llm' }: { port: number; name?: s
   };
 }
 
+/** Runs `filters` as upstream HTTP filters of `cluster` (before the upstream codec): built for every router attempt. */
+export function withUpstreamFilters(cluster: EnvoyConfig, filters: EnvoyConfig[]): EnvoyConfig {
+  return {
+    ...cluster,
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http_protocol_options: {} },
+        http_filters: [...filters, { name: 'envoy.filters.http.upstream_codec', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec' } }],
+      },
+    },
+  };
+}
+
 /** Turns the fingerprint in per-token metric names into a `token` label (custom stats carry a wasmcustom. prefix). */
 export const TOKEN_STATS_TAG = { tag_name: 'token', regex: '^wasmcustom\\.ai_token_failover\\.token\\.((#\\d+:[0-9a-f]+)\\.)' };
 /** Turns the pool name in pool-wide metric names into a `pool` label. */

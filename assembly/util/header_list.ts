@@ -1,8 +1,9 @@
 // Header pairs in the ABI's serialized map layout, built, parsed and searched without the host. Pure.
 import { decimalOf } from "./decimal";
+import { HeaderLookup } from "./header_lookup";
 
 /** An ordered list of header pairs (names as the host gave them: lower-case in Envoy). */
-export class HeaderList {
+export class HeaderList extends HeaderLookup {
   names: string[] = [];
   values: string[] = [];
 
@@ -124,5 +125,29 @@ export class HeaderList {
       list.add(k, v);
     }
     return list;
+  }
+}
+
+/** A serialized map read from the host once, searched in place: no list is built. */
+export class RawHeaders extends HeaderLookup {
+  constructor(readonly raw: ArrayBuffer) { super(); }
+
+  get(name: string): string | null {
+    const at = HeaderList.rawFind(this.raw, name);
+    return at == 0 ? null : String.UTF8.decodeUnsafe(<usize>(at >> 32), <usize>(at & 0xffffffff), false);
+  }
+
+  getDecimal(name: string): i32 {
+    const at = HeaderList.rawFind(this.raw, name);
+    if (at == 0) return -1;
+    const p = <usize>(at >> 32), n = <usize>(at & 0xffffffff);
+    if (n == 0 || n > 9) return -1;
+    let v = 0;
+    for (let i: usize = 0; i < n; i++) {
+      const d = <i32>load<u8>(p + i) - 0x30;
+      if (d < 0 || d > 9) return -1;
+      v = v * 10 + d;
+    }
+    return v;
   }
 }

@@ -143,6 +143,18 @@ test('Envoy configs and docker-compose.yml parse; the plugin configurations they
     assert.equal(configs.length, 1, f);
     acceptedWithoutWarnings(configs[0]);
   }
+  // The upstream placement: a status-only instance downstream and the upstream filter, the same
+  // provider block and vm_id (so they share the VM and its pool).
+  const upstream = load('envoy/envoy.upstream.yaml');
+  const [statusOnly, inCluster] = envoyPluginConfigs(upstream);
+  assert.equal(statusOnly.statusOnly, true);
+  assert.equal(inCluster.upstreamFilter, true);
+  assert.deepEqual(statusOnly.provider, inCluster.provider);
+  acceptedWithoutWarnings(statusOnly);
+  acceptedWithoutWarnings(inCluster);
+  const vmIds = new Set<string>();
+  JSON.stringify(upstream, (k, v) => { if (k === 'vm_config') vmIds.add(v.vm_id); return v; });
+  assert.deepEqual([...vmIds], ['ai-token-failover']);
   const compose = load('docker-compose.yml');
   assert.match(compose.services.envoy.image, /^envoyproxy\/envoy:v\d+\.\d+\.\d+$/);
   assert.ok(compose.services.envoy.volumes.some((v: string) => v.startsWith('./build/plugin.wasm:')));

@@ -4,18 +4,9 @@ import { daysFromCivil, digits, retryAfterDeadline } from "../judge/retry_after"
 
 /** Header names one provider type uses. */
 export class RateLimitHeaders {
-  /** The numeric headers' names as UTF-8, encoded once: they are read on every answer. */
-  remainingRequestsKey: ArrayBuffer;
-  remainingTokensKey: ArrayBuffer;
-  limitRequestsKey: ArrayBuffer;
-
   constructor(public remainingRequests: string, public remainingTokens: string,
               public resetRequests: string, public resetTokens: string, public resetIsTime: bool,
-              public limitRequests: string) {
-    this.remainingRequestsKey = String.UTF8.encode(remainingRequests);
-    this.remainingTokensKey = String.UTF8.encode(remainingTokens);
-    this.limitRequestsKey = String.UTF8.encode(limitRequests);
-  }
+              public limitRequests: string) {}
 
   /** Anthropic's for `claude`/`anthropic`, OpenAI's (also Azure's and compatible providers') otherwise. */
   static forType(type: string): RateLimitHeaders {

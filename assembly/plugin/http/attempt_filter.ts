@@ -6,9 +6,9 @@
 import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
 import { RootContext, StreamContext } from "../../runtime/contexts";
-import { getHeaderDecimal, getHeaderPairsRaw, removeHeaderBytes } from "../../runtime/headers";
+import { getHeaderPairsRaw, removeHeaderBytes } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
-import { HeaderList } from "../../util/header_list";
+import { HeaderList, RawHeaders } from "../../util/header_list";
 import { decimalOf } from "../../util/decimal";
 import { settleAttempts } from "../judge/attempt";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
@@ -21,7 +21,6 @@ import { Plugin } from "../plugin";
 import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
 import { answerBodyHidden } from "./local_replies";
 
-const STATUS_HEADER = String.UTF8.encode(":status");
 const PROBE_MARK = String.UTF8.encode(PROBE_MARK_HEADER);
 
 export class AttemptFilter extends StreamContext {
@@ -29,6 +28,8 @@ export class AttemptFilter extends StreamContext {
   private holding: bool = false;
   private finished: bool = false;
   private requestId: string = "";
+  /** When the attempt started (ms): the ledger's clock, read once. */
+  private startedAt: i64 = 0;
 
   constructor(id: u32, root: RootContext, private readonly plugin: Plugin) {
     super(id, root);
@@ -53,11 +54,12 @@ export class AttemptFilter extends StreamContext {
     assign.affinity = affinityOf(cfg, raw);
     this.requestId = HeaderList.rawText(raw, "x-request-id");
     const attempt = <i32>decimalOf(HeaderList.rawText(raw, "x-envoy-attempt-count"));
-    assign.tried = plugin.ledger.tried(this.requestId, attempt < 0 ? 0 : attempt, nowMs());
+    this.startedAt = nowMs();
+    assign.tried = plugin.ledger.tried(this.requestId, attempt < 0 ? 0 : attempt, this.startedAt);
     this.assign = assign;
     const budgets = plugin.budgets;
     if ((plugin.chooser.byModel || (budgets != null && budgets.countsTokens)) && !endOfStream) {
-      if (!plugin.bodyWait.hold(this.id, nowMs())) return this.chooseWithoutBody() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
+      if (!plugin.bodyWait.hold(this.id, this.startedAt)) return this.chooseWithoutBody() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
       plugin.ticks.update(this.id);
       this.holding = true;
       return HeadersAction.StopIteration;
@@ -69,7 +71,7 @@ export class AttemptFilter extends StreamContext {
     const assign = this.assign!;
     const chosen = assign.choose();
     const first = assign.first;
-    if (chosen == Chosen.Sent && first != null) this.plugin.ledger.record(this.requestId, first.token, nowMs());
+    if (chosen == Chosen.Sent && first != null) this.plugin.ledger.record(this.requestId, first.token, this.startedAt);
     return chosen;
   }
 
@@ -107,9 +109,10 @@ export class AttemptFilter extends StreamContext {
     const assign = this.assign;
     if (assign == null || assign.first == null) return HeadersAction.Continue;
     const first = assign.first!;
-    const status = getHeaderDecimal(MapType.ResponseHeaders, STATUS_HEADER);
+    const head = new RawHeaders(getHeaderPairsRaw(MapType.ResponseHeaders));
+    const status = max(0, head.getDecimal(":status"));
     first.status = status;
-    judgeRouteHead(this.plugin, first, status, endOfStream, false);
+    judgeRouteHead(this.plugin, first, head, status, endOfStream, false);
     const failover = this.plugin.failover;
     if (failover != null) settleAttempts(failover, assign.attempts);
     if (endOfStream) this.finish();

@@ -4,8 +4,8 @@
 import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
 import { RootContext, StreamContext } from "../../runtime/contexts";
-import { HeaderList } from "../../util/header_list";
-import { getHeaderDecimal, getHeaderPairsRaw } from "../../runtime/headers";
+import { HeaderList, RawHeaders } from "../../util/header_list";
+import { getHeaderPairsRaw } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
 import { settleAttempts } from "../judge/attempt";
@@ -21,7 +21,6 @@ import { learnRoute } from "./route_learning";
 import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 
-const STATUS_HEADER = String.UTF8.encode(":status");
 
 export class TokenFilter extends StreamContext {
   /** The key of an inference request (null for other requests and the status endpoint). */
@@ -137,12 +136,14 @@ export class TokenFilter extends StreamContext {
     if (assign == null || assign.first == null) return HeadersAction.Continue;
     const first = assign.first!;
     const plugin = this.plugin;
-    const status = getHeaderDecimal(MapType.ResponseHeaders, STATUS_HEADER);
+    // The answer's headers are read once: status, Retry-After, rate limits and rules come from them.
+    const head = new RawHeaders(getHeaderPairsRaw(MapType.ResponseHeaders));
+    const status = max(0, head.getDecimal(":status"));
     const failover = plugin.failover;
     first.status = status;
     const captured = this.captured;
     const retrying = captured != null && mayRetry(plugin, captured, 0, status) && STREAM_ORIGIN.fromProvider();
-    judgeRouteHead(plugin, first, status, endOfStream, retrying);
+    judgeRouteHead(plugin, first, head, status, endOfStream, retrying);
     // The provider's failure is held back while the retry runs, in case it is the answer.
     if (retrying) {
       const session = new RetrySession(plugin, this.id, captured!, assign.attempts);
