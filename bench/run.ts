@@ -19,6 +19,8 @@ import { ROOT } from '../scripts/envoy_bin.js';
 import { countHostCalls } from './host_calls.js';
 import { moduleCost, moduleCostTable } from './module_cost.js';
 import { promptCostTable } from './prompt_cost.js';
+import { callbackCostTable } from './callback_cost.js';
+import { CALLS_PER_REQUEST, CALL_KINDS, buildCallFilters, hostCallCostTable } from './host_call_cost.js';
 import { diffLine, median, spread } from './stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -69,6 +71,10 @@ const SETUPS: Setup[] = [
   // The failing key stays in the pool (threshold never reached), so 1 request in 8 is retried throughout.
   { name: 'plugin, 8 keys, 1 failing (retried)', filters: [wasmFilter({ wasmPath: PLUGIN, pluginConfig: pluginConfig({ threshold: 1_000_000 }) })] },
 ];
+// What one host call costs in Envoy: the empty filter making 20 calls of one kind per request.
+const CALL_FILTERS = buildCallFilters();
+const callSetup = (kind: number): string => `empty filter + ${CALLS_PER_REQUEST} × ${CALL_KINDS.find(([k]) => k === kind)![1]}`;
+for (const [kind] of CALL_KINDS) SETUPS.push({ name: callSetup(kind), filters: [wasmFilter({ wasmPath: CALL_FILTERS.get(kind)!, pluginConfig: '{}', vmId: `calls-${kind}` })] });
 const DIFFERENCES = [
   ['empty filter − no filter', 'empty Wasm filter', 'no Wasm filter'],
   ['plugin (8 keys) − empty filter', 'plugin, 8 keys', 'empty Wasm filter'],
@@ -178,6 +184,7 @@ async function envoyBench(): Promise<string> {
   out.push('', '| difference: requests/s | median | 95% interval | |', '|---|---:|---|---|');
   for (const [label, a, b] of DIFFERENCES) out.push(diffLine(label, rps(a), rps(b), 'req/s', 0));
   out.push('', `(${ROUNDS} interleaved rounds × ${SECONDS} s per setup after a 1 s warm-up, ${CONNECTIONS} connections; Envoy under test --concurrency 1 on core 0, load generator and upstream on core 1)`);
+  out.push('', '### What one host call costs in Envoy', '', hostCallCostTable(cpu, callSetup, 'empty Wasm filter'));
   return out.join('\n');
 }
 
@@ -198,6 +205,7 @@ console.log(moduleCostTable(moduleCost({ pluginWasm: PLUGIN, emptyWasm: EMPTY, .
 console.log('\n### In Envoy\n');
 console.log(await envoyBench());
 console.log(countHostCalls());
+console.log(callbackCostTable(PLUGIN, EMPTY));
 console.log('### Cost per retried request by prompt size (emulator, time inside the module)\n');
 console.log(promptCostTable());
 console.log(`\n(full run: ${((Date.now() - started) / 60000).toFixed(1)} min)`);
