@@ -104,6 +104,19 @@ export class HeaderList extends HeaderLookup {
     return 0;
   }
 
+  /**
+   * Where the request's path without its query lies in a serialized map (address in the high 32
+   * bits, length in the low 32): the `:path` value up to its first `?`; 0 when there is none.
+   */
+  static rawPath(buf: ArrayBuffer): u64 {
+    const at = HeaderList.rawFind(buf, ":path");
+    if (at == 0) return 0;
+    const ptr = <usize>(at >> 32), len = <usize>(at & 0xffffffff);
+    let n: usize = 0;
+    while (n < len && load<u8>(ptr + n) != 0x3f) n++;
+    return (<u64>ptr << 32) | <u64>n;
+  }
+
   /** Parses the ABI map layout; a malformed map yields the pairs that could be read. */
   static parse(buf: ArrayBuffer): HeaderList {
     const list = new HeaderList();

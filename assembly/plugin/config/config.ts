@@ -1,6 +1,6 @@
 // The plugin configuration as the plugin uses it, after config_parse.ts has validated it. Pure.
 import { StatusSet } from "../../util/status_pattern";
-import { globMatch } from "../../util/glob";
+import { globMatch, globMatchBytes } from "../../util/glob";
 import { QueueConfig } from "./queue_config";
 import { RedisConfig } from "./redis_config";
 
@@ -102,6 +102,20 @@ export class PluginConfig {
   servesPath(path: string): bool {
     for (let i = 0; i < this.paths.length; i++) if (globMatch(this.paths[i], path)) return true;
     return false;
+  }
+
+  /** servesPath over a path's `len` bytes at `ptr` (see HeaderList.rawPath). */
+  servesPathAt(ptr: usize, len: i32): bool {
+    for (let i = 0; i < this.paths.length; i++) if (globMatchBytes(this.paths[i], ptr, len)) return true;
+    return false;
+  }
+
+  /** Whether a path's `len` bytes at `ptr` are the status path. */
+  isStatusPathAt(ptr: usize, len: i32): bool {
+    const s = this.statusPath;
+    if (s.length == 0 || s.length != len) return false;
+    for (let i = 0; i < len; i++) if (<i32>load<u8>(ptr + <usize>i) != s.charCodeAt(i)) return false;
+    return true;
   }
 }
 

@@ -16,7 +16,6 @@ import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 import { removeClientCredentials } from "../keys/credentials";
 import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
 import { PROBE_MARK_HEADER } from "../pool/probe";
-import { pathOnly } from "../retry/route_shape";
 import { Plugin } from "../plugin";
 import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
 import { answerBodyHidden } from "./local_replies";
@@ -46,7 +45,8 @@ export class AttemptFilter extends StreamContext {
       removeHeaderBytes(MapType.RequestHeaders, PROBE_MARK);
       if (mark == plugin.probeMark) return HeadersAction.Continue;
     }
-    if (!cfg.servesPath(pathOnly(HeaderList.rawText(raw, ":path")))) {
+    const at = HeaderList.rawPath(raw);
+    if (!cfg.servesPathAt(<usize>(at >> 32), <i32>(at & 0xffffffff))) {
       removeClientCredentials(plugin.credentials, raw, null);
       return HeadersAction.Continue;
     }

@@ -15,7 +15,6 @@ import { Plugin } from "../plugin";
 import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
 import { CapturedRequest } from "../retry/replay";
 import { RetrySession, mayRetry } from "../retry/retry_session";
-import { pathOnly } from "../retry/route_shape";
 import { answerStatus } from "./status_endpoint";
 import { learnRoute } from "./route_learning";
 import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
@@ -42,13 +41,15 @@ export class TokenFilter extends StreamContext {
     const plugin = this.plugin;
     const cfg = plugin.config;
     const raw = getHeaderPairsRaw(MapType.RequestHeaders);
-    const path = pathOnly(HeaderList.rawText(raw, ":path"));
-    if (cfg.statusPath.length > 0 && path == cfg.statusPath) {
+    // The path is matched where the host put it, without building a string.
+    const at = HeaderList.rawPath(raw);
+    const pathPtr = <usize>(at >> 32), pathLen = <i32>(at & 0xffffffff);
+    if (cfg.isStatusPathAt(pathPtr, pathLen)) {
       answerStatus(plugin);
       return HeadersAction.StopIteration;
     }
     // Only inference requests get a key; any other request goes on without the client's credentials.
-    if (!cfg.servesPath(path)) {
+    if (!cfg.servesPathAt(pathPtr, pathLen)) {
       removeClientCredentials(plugin.credentials, raw, null);
       return HeadersAction.Continue;
     }

@@ -44,7 +44,13 @@ export class Attempt {
   unconfirmed: bool = false;
   private retryAfter: string | null = null;
   private encoded: bool = false;
-  private body: ByteBuffer = new ByteBuffer();
+  /** The body prefix kept for a rule (made when a rule first needs it: most attempts never do). */
+  private body: ByteBuffer | null = null;
+
+  private get bodyUsed(): i32 {
+    const b = this.body;
+    return b != null ? b.used : 0;
+  }
 
   constructor(public token: i32) {}
 
@@ -65,14 +71,19 @@ export class Attempt {
   }
 
   /** Whether more body bytes are wanted for the pending verdict. */
-  get wantsBody(): bool { return this.pending && this.body.used < BODY_RULE_LIMIT; }
+  get wantsBody(): bool { return this.pending && this.bodyUsed < BODY_RULE_LIMIT; }
 
   /** Room left in the kept prefix. */
-  get room(): i32 { return BODY_RULE_LIMIT - this.body.used; }
+  get room(): i32 { return BODY_RULE_LIMIT - this.bodyUsed; }
 
   /** Keeps body bytes (at most BODY_RULE_LIMIT in all). */
   addBody(chunk: ArrayBuffer): void {
-    this.body.append(chunk, chunk.byteLength, BODY_RULE_LIMIT);
+    let b = this.body;
+    if (b == null) {
+      b = new ByteBuffer();
+      this.body = b;
+    }
+    b.append(chunk, chunk.byteLength, BODY_RULE_LIMIT);
   }
 
   /**
@@ -82,11 +93,12 @@ export class Attempt {
   finishBody(failover: Failover, origin: AnswerOrigin, now: i64, ended: bool): void {
     if (!this.pending) return;
     this.pending = false;
-    const raw = this.body.raw;
-    const used = this.body.used;
+    const b = this.body;
+    const raw = b != null ? b.raw : null;
+    const used = this.bodyUsed;
     const complete = ended || used >= BODY_RULE_LIMIT;
     const v = judgeBody(failover.cfg.failover, this.status, this.headers, this.retryAfter, raw != null ? raw : new ArrayBuffer(0), used, complete, this.encoded, now);
-    this.body.clear();
+    this.body = null;
     this.headers = null;
     this.settle(failover, v, origin);
   }
