@@ -25,7 +25,7 @@ import { rulesNeedBody, rulesNeedHeaders } from "./judge/verdict";
 import { newReplicaLink } from "./replica/replica_support";
 import { SharedPool } from "./pool/pool_events";
 import { AttemptLedger } from "./http/attempt_ledger";
-import { createShared, readShared } from "../runtime/shared_data";
+import { sharedOnce } from "../runtime/shared_data";
 
 /** What a stream may ask of its root context: ticks fast while a request waits for its body. */
 export abstract class TickControl {
@@ -67,6 +67,8 @@ export class Plugin {
   readonly selector: KeySelector;
   /** Requests waiting for a key (null: the queue is off). */
   readonly queue: AdmissionQueue | null;
+  /** The key depends on the request body: some key has a model list, or a token budget counts its size. */
+  readonly choosesByBody: bool;
   /** The other gateway replicas sharing the pool through Redis (null: none). */
   readonly replica: SharedPool | null;
   /** The keys each request's attempts used (the upstream placement). */
@@ -98,7 +100,8 @@ export class Plugin {
     shapes.sharedPrefix = prefix + ":shape:";
     let failover: Failover | null = null;
     let replica: SharedPool | null = null;
-    const probeMark = cfg.upstreamFilter ? processSecret(prefix + ":probe-mark") : "";
+    // A secret of the process: every VM marks its probes with the same one.
+    const probeMark = cfg.upstreamFilter ? sharedOnce(prefix + ":probe-mark", randomU64().toString(16) + randomU64().toString(16)) : "";
     this.probeMark = probeMark;
     if (cfg.failover.enabled) {
       failover = new Failover(cfg, metrics, ids, prefix, tag, nowMs(), activeBudgets);
@@ -130,6 +133,7 @@ export class Plugin {
     // Every configuration of the process behind the same filter learns it together.
     this.bodyWait = new BodyWait("ai-token-failover:" + name);
     this.budgets = activeBudgets;
+    this.choosesByBody = chooser.byModel || (activeBudgets != null && activeBudgets.countsTokens);
     this.failureRulesNeedHeaders = failover != null && rulesNeedHeaders(cfg.failover.failureConditions);
     this.failureRulesNeedBody = failover != null && rulesNeedBody(cfg.failover.failureConditions);
   }
@@ -155,12 +159,4 @@ export class Plugin {
     return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now, queue != null ? queue.totals(now) : null,
       replica != null ? replica.statusJson(now) : "null");
   }
-}
-
-// A random value the first VM of the process creates in shared data; every VM reads the same.
-function processSecret(key: string): string {
-  const k = String.UTF8.encode(key);
-  if (readShared(k) == null) createShared(k, String.UTF8.encode(randomU64().toString(16) + randomU64().toString(16)));
-  const v = readShared(k);
-  return v != null ? String.UTF8.decode(v.bytes) : "";
 }

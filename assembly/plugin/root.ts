@@ -11,6 +11,7 @@ import { hash64 } from "../util/fingerprint";
 import { TokenFilter } from "./http/filter";
 import { AttemptFilter } from "./http/attempt_filter";
 import { StatusFilter } from "./http/status_filter";
+import { KeyedStream } from "./http/keyed_stream";
 import { Plugin, TickControl } from "./plugin";
 import { prepareRedis } from "./replica/replica_support";
 
@@ -97,8 +98,7 @@ export class PluginRoot extends RootContext {
     for (let k = 0; k < ids.length; k++) {
       const stream = findStream(ids[k]);
       if (stream == null || !setEffectiveContext(ids[k])) continue;
-      if (plugin.config.upstreamFilter) changetype<AttemptFilter>(stream).goOnWithoutBody();
-      else changetype<TokenFilter>(stream).goOnWithoutBody();
+      changetype<KeyedStream>(stream).goOnWithoutBody();
     }
     setEffectiveContext(this.id);
   }

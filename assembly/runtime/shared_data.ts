@@ -80,3 +80,11 @@ export function compareAndSwap(key: ArrayBuffer, update: SharedUpdate): CasOutco
   }
   return CasOutcome.Lost;
 }
+
+/** The value the first VM of the process stored under `key`: `value` when this VM is the first. */
+export function sharedOnce(key: string, value: string): string {
+  const k = String.UTF8.encode(key);
+  if (readShared(k) == null) createShared(k, String.UTF8.encode(value));
+  const v = readShared(k);
+  return v != null ? String.UTF8.decode(v.bytes) : value;
+}

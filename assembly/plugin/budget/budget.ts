@@ -185,7 +185,7 @@ export class Budgets {
     const record = recordOf(readShared(this.key));
     const out = new Array<i64[]>(this.ids.length);
     for (let i = 0; i < this.ids.length; i++) {
-      const rates = this.rates(i, factors != null ? factors[i] : FULL_RATE, record.divisor);
+      const rates = this.rates(i, factorAt(factors, i), record.divisor);
       const b = rates.bucketOf(record.buckets, this.ids[i], now, record.fed);
       const req = b.requests, tok = b.tokens;
       out[i] = [this.rpm[i] > 0 ? req / 1000 : NO_BUDGET_LEVEL, this.tpm[i] > 0 ? tok : NO_BUDGET_LEVEL];
@@ -193,6 +193,11 @@ export class Budgets {
     return out;
   }
 
+}
+
+/** Key i's AIMD share among `factors` (null: every key has its full share). */
+export function factorAt(factors: i32[] | null, i: i32): i32 {
+  return factors != null ? factors[i] : FULL_RATE;
 }
 
 /** The budget record in shared data (an empty one when missing or unreadable). */

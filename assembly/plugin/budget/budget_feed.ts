@@ -6,8 +6,7 @@
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
 import { BUDGET_RECORD } from "../shared_record";
 import { encodeBudget } from "./budget_bucket";
-import { Budgets, recordOf } from "./budget";
-import { FULL_RATE } from "../pool/pool_state";
+import { Budgets, factorAt, recordOf } from "./budget";
 import { BudgetAsk } from "../replica/sync_script";
 import { BudgetGrant } from "../replica/sync_reply";
 
@@ -84,8 +83,4 @@ class Feed extends SharedUpdate {
     }
     return BUDGET_RECORD.encode(encodeBudget(record));
   }
-}
-
-function factorAt(factors: i32[] | null, i: i32): i32 {
-  return factors != null ? factors[i] : FULL_RATE;
 }

@@ -3,35 +3,31 @@
 // used while one is left (the ledger, by x-request-id), and its answer is judged for that key.
 // Envoy's retry_policy retries (streams included, before their first byte); nothing is captured
 // for a replay. The request is seen as sent: the route's rewrites are already applied.
-import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
+import { BufferType, DataAction, HeadersAction, MapType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
-import { RootContext, StreamContext } from "../../runtime/contexts";
+import { RootContext } from "../../runtime/contexts";
 import { getHeaderPairsRaw, removeHeaderBytes } from "../../runtime/headers";
-import { continueStream, nowMs } from "../../runtime/host";
+import { nowMs } from "../../runtime/host";
 import { HeaderList, RawHeaders } from "../../util/header_list";
-import { decimalOf } from "../../util/decimal";
 import { settleAttempts } from "../judge/attempt";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 import { removeClientCredentials } from "../keys/credentials";
-import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
 import { PROBE_MARK_HEADER } from "../pool/probe";
 import { Plugin } from "../plugin";
 import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
-import { answerBodyHidden } from "./local_replies";
+import { KeyedStream } from "./keyed_stream";
 
 const PROBE_MARK = String.UTF8.encode(PROBE_MARK_HEADER);
 
-export class AttemptFilter extends StreamContext {
-  private assign: KeyAssignment | null = null;
-  private holding: bool = false;
+export class AttemptFilter extends KeyedStream {
   private finished: bool = false;
   private requestId: string = "";
   /** When the attempt started (ms): the ledger's clock, read once. */
   private startedAt: i64 = 0;
 
-  constructor(id: u32, root: RootContext, private readonly plugin: Plugin) {
-    super(id, root);
+  constructor(id: u32, root: RootContext, plugin: Plugin) {
+    super(id, root, plugin);
   }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
@@ -53,21 +49,15 @@ export class AttemptFilter extends StreamContext {
     const assign = new KeyAssignment(plugin, this.id, raw);
     assign.affinity = affinityOf(cfg, raw);
     this.requestId = HeaderList.rawText(raw, "x-request-id");
-    const attempt = <i32>decimalOf(HeaderList.rawText(raw, "x-envoy-attempt-count"));
+    const attempt = new RawHeaders(raw).getDecimal("x-envoy-attempt-count");
     this.startedAt = nowMs();
     assign.tried = plugin.ledger.tried(this.requestId, attempt < 0 ? 0 : attempt, this.startedAt);
     this.assign = assign;
-    const budgets = plugin.budgets;
-    if ((plugin.chooser.byModel || (budgets != null && budgets.countsTokens)) && !endOfStream) {
-      if (!plugin.bodyWait.hold(this.id, this.startedAt)) return this.chooseWithoutBody() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
-      plugin.ticks.update(this.id);
-      this.holding = true;
-      return HeadersAction.StopIteration;
-    }
-    return this.choose() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
+    return this.chooseOrHold(endOfStream, this.startedAt);
   }
 
-  private choose(): Chosen {
+  // The attempt's key is recorded for the request's later attempts.
+  protected choose(): Chosen {
     const assign = this.assign!;
     const chosen = assign.choose();
     const first = assign.first;
@@ -75,34 +65,9 @@ export class AttemptFilter extends StreamContext {
     return chosen;
   }
 
-  private chooseWithoutBody(): Chosen {
-    if (this.plugin.chooser.anyServes(null)) return this.choose();
-    answerBodyHidden();
-    return Chosen.Answered;
-  }
-
-  /** Called from the root's tick (this stream effective): the body did not come in time. */
-  goOnWithoutBody(): void {
-    if (!this.holding) return;
-    this.holding = false;
-    if (this.chooseWithoutBody() == Chosen.Sent) continueStream(StreamType.Request);
-  }
-
   onRequestBody(size: usize, endOfStream: bool): DataAction {
     if (!this.holding) return DataAction.Continue;
-    this.plugin.bodyWait.arrived(this.id);
-    if (!endOfStream) return DataAction.StopIterationAndBuffer;
-    this.holding = false;
-    const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
-    const bytes = body != null ? body : new ArrayBuffer(0);
-    const assign = this.assign!;
-    const budgets = this.plugin.budgets;
-    if (budgets != null && budgets.countsTokens) {
-      assign.prompt = promptTokens(bytes);
-      assign.completion = completionTokens(bytes);
-    }
-    assign.model = modelOf(bytes);
-    return this.choose() == Chosen.Sent ? DataAction.Continue : DataAction.StopIterationNoBuffer;
+    return this.heldBody(size, endOfStream) == null ? DataAction.StopIterationAndBuffer : KeyedStream.afterBody(this.choose());
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
@@ -147,9 +112,5 @@ export class AttemptFilter extends StreamContext {
     if (usage != null) this.plugin.selector.settleUsage(first, usage.total);
     const failover = this.plugin.failover;
     if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
-  }
-
-  onDelete(): void {
-    if (this.holding) this.plugin.bodyWait.forget(this.id);
   }
 }

@@ -1,31 +1,26 @@
 // The HTTP filter of one stream: routes Envoy's callbacks to the objects that do the work. It
 // chooses a key (KeySelector) and sends it in place of the client's credentials, judges the
 // route's answer for that key, and hands a failed non-streaming request to its RetrySession.
-import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
+import { BufferType, DataAction, HeadersAction, MapType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
-import { RootContext, StreamContext } from "../../runtime/contexts";
+import { RootContext } from "../../runtime/contexts";
 import { HeaderList, RawHeaders } from "../../util/header_list";
 import { getHeaderPairsRaw } from "../../runtime/headers";
-import { continueStream, nowMs } from "../../runtime/host";
+import { nowMs } from "../../runtime/host";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
 import { settleAttempts } from "../judge/attempt";
 import { removeClientCredentials } from "../keys/credentials";
-import { answerBodyHidden } from "./local_replies";
 import { Plugin } from "../plugin";
-import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
 import { CapturedRequest } from "../retry/replay";
 import { RetrySession, mayRetry } from "../retry/retry_session";
 import { answerStatus } from "./status_endpoint";
 import { learnRoute } from "./route_learning";
-import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
+import { KeyAssignment, affinityOf } from "./key_assignment";
+import { KeyedStream } from "./keyed_stream";
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 
 
-export class TokenFilter extends StreamContext {
-  /** The key of an inference request (null for other requests and the status endpoint). */
-  private assign: KeyAssignment | null = null;
-  /** Headers held until the body names the model (some key has a model list). */
-  private holding: bool = false;
+export class TokenFilter extends KeyedStream {
   /** The request headers as the client sent them (serialized), read once. */
   private clientHeaders: ArrayBuffer | null = null;
   /** The request kept for a replay (null when retry is off or there is one key, and for requests that get no key). */
@@ -33,8 +28,8 @@ export class TokenFilter extends StreamContext {
   /** The retries of a failed request (null until one is sent). */
   private retry: RetrySession | null = null;
 
-  constructor(id: u32, root: RootContext, private readonly plugin: Plugin) {
-    super(id, root);
+  constructor(id: u32, root: RootContext, plugin: Plugin) {
+    super(id, root, plugin);
   }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
@@ -64,33 +59,7 @@ export class TokenFilter extends StreamContext {
     }
     // With model lists the key depends on the body's model, with token budgets on its size: the
     // headers wait for it (Envoy needs allow_on_headers_stop_iteration to deliver the body meanwhile).
-    const budgets = plugin.budgets;
-    if ((plugin.chooser.byModel || (budgets != null && budgets.countsTokens)) && !endOfStream) {
-      // Without allow_on_headers_stop_iteration the body never comes: then no request is held.
-      if (!plugin.bodyWait.hold(this.id, nowMs())) return this.chooseWithoutBody() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
-      plugin.ticks.update(this.id);
-      this.holding = true;
-      return HeadersAction.StopIteration;
-    }
-    return this.assign!.choose() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
-  }
-
-  /**
-   * Chooses a key without the request body (Envoy does not show it to a filter holding the
-   * headers): the model is unknown, so keys without a model list serve it, and a token budget
-   * counts the answer's usage only. When every key has a model list, the client is told the fix.
-   */
-  private chooseWithoutBody(): Chosen {
-    if (this.plugin.chooser.anyServes(null)) return this.assign!.choose();
-    answerBodyHidden();
-    return Chosen.Answered;
-  }
-
-  /** Called from the root's tick (this stream effective): the body did not come in time, the request goes on without it. */
-  goOnWithoutBody(): void {
-    if (!this.holding) return;
-    this.holding = false;
-    if (this.chooseWithoutBody() == Chosen.Sent) continueStream(StreamType.Request);
+    return this.chooseOrHold(endOfStream, nowMs());
   }
 
   onRequestBody(size: usize, endOfStream: bool): DataAction {
@@ -102,24 +71,12 @@ export class TokenFilter extends StreamContext {
     return assign != null && assign.waiting ? DataAction.StopIterationAndBuffer : DataAction.Continue;
   }
 
-  // The headers wait for the whole body (Envoy buffers it and hands it whole each time); then the
-  // model decides the key, and headers and body go on together.
+  // The headers wait for the whole body; then the model decides the key, and headers and body go on together.
   private onHeldRequestBody(size: usize, endOfStream: bool): DataAction {
-    this.plugin.bodyWait.arrived(this.id);
-    if (!endOfStream) return DataAction.StopIterationAndBuffer;
-    this.holding = false;
-    const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
-    const bytes = body != null ? body : new ArrayBuffer(0);
+    const bytes = this.heldBody(size, endOfStream);
+    if (bytes == null) return DataAction.StopIterationAndBuffer;
     if (this.captured != null) this.keep(bytes, true);
-    const assign = this.assign!;
-    const budgets = this.plugin.budgets;
-    if (budgets != null && budgets.countsTokens) {
-      assign.prompt = promptTokens(bytes);
-      assign.completion = completionTokens(bytes);
-    }
-    assign.model = modelOf(bytes);
-    const chosen = assign.choose();
-    return chosen == Chosen.Sent ? DataAction.Continue : chosen == Chosen.Waiting ? DataAction.StopIterationAndBuffer : DataAction.StopIterationNoBuffer;
+    return KeyedStream.afterBody(this.choose());
   }
 
   // Keeps a chunk of the request body (null: none) for a replay; `end`: the body is complete.
@@ -190,7 +147,7 @@ export class TokenFilter extends StreamContext {
   }
 
   onDelete(): void {
-    if (this.holding) this.plugin.bodyWait.forget(this.id);
+    super.onDelete();
     const assign = this.assign;
     // A client that leaves while waiting frees its place at once.
     if (assign != null && assign.waiting && this.plugin.queue != null) this.plugin.queue!.leave(this.id, nowMs());

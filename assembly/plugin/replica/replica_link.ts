@@ -8,7 +8,7 @@ import { nowMs, randomU64 } from "../../runtime/host";
 import { log, logEnabled } from "../../runtime/log";
 import { defineMetric, recordMetric } from "../../runtime/metrics";
 import { RedisHandler, redisCall } from "../../runtime/redis";
-import { CasOutcome, createShared, readShared } from "../../runtime/shared_data";
+import { CasOutcome, sharedOnce } from "../../runtime/shared_data";
 import { readLinkRecord, recordLink } from "./link_record";
 import { RespKind, RespValue, encodeCommand } from "../../util/resp";
 import { fingerprint } from "../../util/fingerprint";
@@ -46,7 +46,8 @@ export class ReplicaLink extends SharedPool {
     super();
     this.cluster = cfg.cluster();
     this.keys = new PoolKeys(cfg.keyPrefix, pool);
-    this.replica = processName(localPrefix);
+    // This process's name among the replicas: a random one, the same in every VM of the process.
+    this.replica = sharedOnce(localPrefix + ":replica", randomU64().toString(16));
     this.linkKey = String.UTF8.encode(localPrefix + ":redis-link");
     const p = "ai_token_failover.pool." + metricPool + ".";
     this.linkGauge = defineMetric(MetricType.Gauge, p + "redis_link_up");
@@ -171,15 +172,6 @@ export class ReplicaLink extends SharedPool {
       log(LogLevel.Info, "Redis " + this.cluster + " reachable again: pool shared with " + share + " live replica(s)");
     }
   }
-}
-
-// The process's name among the replicas: a random one, created once in shared data.
-function processName(localPrefix: string): string {
-  const key = String.UTF8.encode(localPrefix + ":replica");
-  const mine = randomU64().toString(16);
-  if (readShared(key) == null) createShared(key, String.UTF8.encode(mine));
-  const v = readShared(key);
-  return v != null ? String.UTF8.decode(v.bytes) : mine;
 }
 
 class SyncHandler extends RedisHandler {

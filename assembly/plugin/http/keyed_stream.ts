@@ -1,0 +1,87 @@
+// What both placements of the filter (downstream TokenFilter, upstream AttemptFilter) share: the
+// request's key assignment, and holding its headers until the body names the model (some key has
+// a model list) or its size counts against a token budget.
+import { BufferType, DataAction, HeadersAction, StreamType } from "../../abi/enums";
+import { getBufferBytes } from "../../runtime/buffers";
+import { RootContext, StreamContext } from "../../runtime/contexts";
+import { continueStream } from "../../runtime/host";
+import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
+import { Plugin } from "../plugin";
+import { Chosen, KeyAssignment } from "./key_assignment";
+import { answerBodyHidden } from "./local_replies";
+
+export abstract class KeyedStream extends StreamContext {
+  /** The key of an inference request (null for other requests). */
+  protected assign: KeyAssignment | null = null;
+  /** The headers wait for the body. */
+  protected holding: bool = false;
+
+  constructor(id: u32, root: RootContext, protected readonly plugin: Plugin) {
+    super(id, root);
+  }
+
+  /** Chooses the key (the assignment is set); a placement adds what it does with the choice. */
+  protected choose(): Chosen {
+    return this.assign!.choose();
+  }
+
+  /** The request-headers answer: the key chosen now, or the headers held for the body. */
+  protected chooseOrHold(endOfStream: bool, now: i64): HeadersAction {
+    const plugin = this.plugin;
+    if (plugin.choosesByBody && !endOfStream) {
+      // Without allow_on_headers_stop_iteration the body never comes: then no request is held.
+      if (!plugin.bodyWait.hold(this.id, now)) return this.chooseWithoutBody() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
+      plugin.ticks.update(this.id);
+      this.holding = true;
+      return HeadersAction.StopIteration;
+    }
+    return this.choose() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
+  }
+
+  /**
+   * Chooses a key without the request body (Envoy does not show it to a filter holding the
+   * headers): the model is unknown, so keys without a model list serve it, and a token budget
+   * counts the answer's usage only. When every key has a model list, the client is told the fix.
+   */
+  private chooseWithoutBody(): Chosen {
+    if (this.plugin.chooser.anyServes(null)) return this.choose();
+    answerBodyHidden();
+    return Chosen.Answered;
+  }
+
+  /** Called from the root's tick (this stream effective): the body did not come in time, the request goes on without it. */
+  goOnWithoutBody(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    if (this.chooseWithoutBody() == Chosen.Sent) continueStream(StreamType.Request);
+  }
+
+  /**
+   * A chunk of a held request's body (Envoy buffers it and hands it whole each time): null until
+   * it is complete, then the whole body, which now names the model and size the key is chosen by.
+   */
+  protected heldBody(size: usize, endOfStream: bool): ArrayBuffer | null {
+    this.plugin.bodyWait.arrived(this.id);
+    if (!endOfStream) return null;
+    this.holding = false;
+    const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
+    const bytes = body != null ? body : new ArrayBuffer(0);
+    const assign = this.assign!;
+    const budgets = this.plugin.budgets;
+    if (budgets != null && budgets.countsTokens) {
+      assign.prompt = promptTokens(bytes);
+      assign.completion = completionTokens(bytes);
+    }
+    assign.model = modelOf(bytes);
+    return bytes;
+  }
+
+  /** The body callback's answer once the key is chosen: go on, wait in the queue, or stop (answered). */
+  protected static afterBody(chosen: Chosen): DataAction {
+    return chosen == Chosen.Sent ? DataAction.Continue : chosen == Chosen.Waiting ? DataAction.StopIterationAndBuffer : DataAction.StopIterationNoBuffer;
+  }
+
+  onDelete(): void {
+    if (this.holding) this.plugin.bodyWait.forget(this.id);
+  }
+}
