@@ -30,29 +30,39 @@ function makeCertificate(dir: string): { cert: Buffer; key: Buffer; certFile: st
   return { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile), certFile };
 }
 
+/** A parsed shipped file's part: its shape is what the test changes, so it stays untyped. */
+type Parsed = any;
+/** What a shipped provider-shaped file gives a test to change: its listener's HTTP filters, the route config, the cluster. */
+interface ShippedParts { httpFilters: EnvoyConfig[]; routeConfig: Parsed; cluster: Parsed }
+
+/** The Wasm filter's config among `filters` (the first one). */
+function wasmConfig(filters: EnvoyConfig[]): WasmFilterConfig {
+  return (filters.find((f) => f.name === 'envoy.filters.http.wasm') as { typed_config: { config: WasmFilterConfig } }).typed_config.config;
+}
+
 /**
- * Starts the TLS mock and Envoy with the shipped provider config; same interface as startGateway.
- * `filtersBefore` go ahead of the plugin (a test's stand-in for ai-proxy).
+ * Starts the TLS mock and Envoy with the shipped file `file`: ports, the provider's address, the
+ * CA and the client key replaced, then what `adapt` changes; `filtersBefore` go ahead of the
+ * listener's Wasm filter (a test's stand-in for ai-proxy, after authentication).
  */
-export async function startProviderGateway(pluginConfig: PluginConfig, { concurrency = 2, filtersBefore = [] }: { concurrency?: number; filtersBefore?: EnvoyConfig[] } = {}): Promise<Gateway> {
+async function startShipped(file: string, pluginConfig: PluginConfig, concurrency: number, filtersBefore: EnvoyConfig[],
+                            adapt: (parts: ShippedParts) => void): Promise<Gateway> {
   const dir = tempDir();
   const tls = makeCertificate(dir);
   const mock = await startMockProvider(0, '127.0.0.1', { tls, provider: { host: PROVIDER_HOST, pathPrefix: '/v1/' } });
   const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const config = YAML.parse(fs.readFileSync(path.join(ROOT, 'envoy/envoy.provider.yaml'), 'utf8'));
+  const config = YAML.parse(fs.readFileSync(path.join(ROOT, file), 'utf8'));
   config.admin.address.socket_address.port_value = adminPort;
   const listener = config.static_resources.listeners[0];
   listener.address.socket_address.port_value = listenPort;
-  const httpFilters: EnvoyConfig[] = listener.filter_chains[0].filters[0].typed_config.http_filters;
+  const hcm = listener.filter_chains[0].filters[0].typed_config;
+  const httpFilters: EnvoyConfig[] = hcm.http_filters;
   // Clients authenticate with the harness's client key.
   const auth = httpFilters.find((f) => f.name === 'envoy.filters.http.api_key_auth') as { typed_config: { credentials: unknown[] } };
   auth.typed_config.credentials = [{ key: CLIENT_KEY, client: 'tests' }];
-  const wasm = (httpFilters.find((f) => f.name === 'envoy.filters.http.wasm') as { typed_config: { config: WasmFilterConfig } }).typed_config.config;
-  wasm.vm_config.code.local.filename = WASM;
-  wasm.configuration.value = JSON.stringify(pluginConfig);
-  // Filters that stand in for ai-proxy run after authentication, before the plugin.
-  httpFilters.splice(httpFilters.findIndex((f) => f.name === 'envoy.filters.http.wasm'), 0, ...filtersBefore);
   const cluster = config.static_resources.clusters[0];
+  adapt({ httpFilters, routeConfig: hcm.route_config, cluster });
+  httpFilters.splice(httpFilters.findIndex((f) => f.name === 'envoy.filters.http.wasm'), 0, ...filtersBefore);
   cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address = { address: '127.0.0.1', port_value: mock.port };
   cluster.transport_socket.typed_config.common_tls_context.validation_context.trusted_ca.filename = tls.certFile;
   let envoy: EnvoyProcess;
@@ -65,6 +75,18 @@ export async function startProviderGateway(pluginConfig: PluginConfig, { concurr
   return gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath: CLIENT_PATH, tempDirs: [dir] });
 }
 
+/**
+ * Starts the TLS mock and Envoy with the shipped provider config; same interface as startGateway.
+ * `filtersBefore` go ahead of the plugin (a test's stand-in for ai-proxy).
+ */
+export async function startProviderGateway(pluginConfig: PluginConfig, { concurrency = 2, filtersBefore = [] }: { concurrency?: number; filtersBefore?: EnvoyConfig[] } = {}): Promise<Gateway> {
+  return startShipped('envoy/envoy.provider.yaml', pluginConfig, concurrency, filtersBefore, ({ httpFilters }) => {
+    const wasm = wasmConfig(httpFilters);
+    wasm.vm_config.code.local.filename = WASM;
+    wasm.configuration.value = JSON.stringify(pluginConfig);
+  });
+}
+
 /** The status instance's path and token in envoy.upstream.yaml (the test replaces the token). */
 export const UPSTREAM_STATUS = { path: '/ai-token-failover/status', token: 'status-token' };
 
@@ -75,36 +97,14 @@ export const UPSTREAM_STATUS = { path: '/ai-token-failover/status', token: 'stat
  * go ahead of the status instance; `retries` replaces the route's num_retries.
  */
 export async function startUpstreamGateway(pluginConfig: PluginConfig, { concurrency = 2, filtersBefore = [], retries }: { concurrency?: number; filtersBefore?: EnvoyConfig[]; retries?: number } = {}): Promise<Gateway> {
-  const dir = tempDir();
-  const tls = makeCertificate(dir);
-  const mock = await startMockProvider(0, '127.0.0.1', { tls, provider: { host: PROVIDER_HOST, pathPrefix: '/v1/' } });
-  const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const config = YAML.parse(fs.readFileSync(path.join(ROOT, 'envoy/envoy.upstream.yaml'), 'utf8'));
-  config.admin.address.socket_address.port_value = adminPort;
-  const listener = config.static_resources.listeners[0];
-  listener.address.socket_address.port_value = listenPort;
-  const hcm = listener.filter_chains[0].filters[0].typed_config;
-  const httpFilters: EnvoyConfig[] = hcm.http_filters;
-  const auth = httpFilters.find((f) => f.name === 'envoy.filters.http.api_key_auth') as { typed_config: { credentials: unknown[] } };
-  auth.typed_config.credentials = [{ key: CLIENT_KEY, client: 'tests' }];
-  const status = (httpFilters.find((f) => f.name === 'envoy.filters.http.wasm') as { typed_config: { config: WasmFilterConfig } }).typed_config.config;
-  status.vm_config.code.local.filename = WASM;
-  status.configuration.value = JSON.stringify({ statusOnly: true, statusPath: UPSTREAM_STATUS.path, statusToken: UPSTREAM_STATUS.token, provider: pluginConfig.provider });
-  httpFilters.splice(httpFilters.findIndex((f) => f.name === 'envoy.filters.http.wasm'), 0, ...filtersBefore);
-  if (retries !== undefined) hcm.route_config.virtual_hosts[0].routes[1].route.retry_policy.num_retries = retries;
-  const cluster = config.static_resources.clusters[0];
-  const options = cluster.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
-  const upstream = options.http_filters[0].typed_config.config as WasmFilterConfig;
-  upstream.vm_config.code.local.filename = WASM;
-  upstream.configuration.value = JSON.stringify({ upstreamFilter: true, ...pluginConfig });
-  cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address = { address: '127.0.0.1', port_value: mock.port };
-  cluster.transport_socket.typed_config.common_tls_context.validation_context.trusted_ca.filename = tls.certFile;
-  let envoy: EnvoyProcess;
-  try {
-    envoy = await startEnvoy({ config, adminPort, concurrency });
-  } catch (e) {
-    await mock.close();
-    throw e;
-  }
-  return gatewayHandle({ mock, envoy, listenPort, adminPort, pluginConfig, clientPath: CLIENT_PATH, tempDirs: [dir] });
+  return startShipped('envoy/envoy.upstream.yaml', pluginConfig, concurrency, filtersBefore, ({ httpFilters, routeConfig, cluster }) => {
+    const status = wasmConfig(httpFilters);
+    status.vm_config.code.local.filename = WASM;
+    status.configuration.value = JSON.stringify({ statusOnly: true, statusPath: UPSTREAM_STATUS.path, statusToken: UPSTREAM_STATUS.token, provider: pluginConfig.provider });
+    if (retries !== undefined) routeConfig.virtual_hosts[0].routes[1].route.retry_policy.num_retries = retries;
+    const options = cluster.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+    const upstream = wasmConfig(options.http_filters);
+    upstream.vm_config.code.local.filename = WASM;
+    upstream.configuration.value = JSON.stringify({ upstreamFilter: true, ...pluginConfig });
+  });
 }

@@ -1,4 +1,5 @@
 // The status endpoint's JSON document as tests read it (rendered by assembly/plugin/http/status_page.ts).
+import type { Vm } from './emulator.js';
 export type KeyState = 'in' | 'limited' | 'waiting' | 'probing';
 
 export interface KeyStatus {
@@ -32,6 +33,16 @@ export interface StatusDocument {
   /** null without redis (the Higress build's replica sharing). */
   replicas: { link: 'up' | 'down' | 'unknown'; liveReplicas?: number; proberHere?: boolean; syncedMsAgo?: number; downForMs?: number } | null;
   tokens: KeyStatus[];
+}
+
+/** The status document `vm` answers on `path` to `token` (a GET through its last configuration). */
+export function statusOf(vm: Vm, path = '/status', token = 'st'): StatusDocument {
+  const s = vm.newStream();
+  s.onRequestHeaders({ ':method': 'GET', ':path': path, ':authority': 'gw', authorization: `Bearer ${token}` }, true);
+  const body = s.localResponse?.body.toString();
+  s.finish();
+  if (body === undefined) throw new Error(`no status answer on ${path}`);
+  return parseStatus(body);
 }
 
 /** Parses a status answer's body. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host, type Stream, type Vm } from '../host/emulator.js';
 import { CHAT, tokenOf } from '../host/gateway.js';
-import { parseStatus } from '../host/status_document.js';
+import { statusOf } from '../host/status_document.js';
 import type { PluginConfig } from '../../envoy/config.js';
 
 const STATUS = { statusPath: '/status', statusToken: 'st' };
@@ -40,13 +40,7 @@ function send(vm: Vm, priority?: string): Stream {
 const sent = (s: Stream): boolean => s.continued.request || s.requestHeadersAction === 0;
 const waiting = (s: Stream): boolean => !sent(s) && s.localResponse === null;
 
-function status(vm: Vm) {
-  const s = vm.newStream();
-  s.onRequestHeaders({ ':method': 'GET', ':path': '/status', ':authority': 'gw', authorization: 'Bearer st' }, true);
-  const doc = parseStatus(s.localResponse?.body.toString() ?? assert.fail('no status answer'));
-  s.finish();
-  return doc;
-}
+const status = (vm: Vm) => statusOf(vm);
 
 test('a request no key has room for waits, and goes out with a key as soon as one has', () => {
   const { host, vms } = setup(config());

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import path from 'node:path';
 import { Host, type Vm, DEFAULT_WASM, SEED } from '../host/emulator.js';
 import { roundTrip, type Upstream } from '../host/gateway.js';
-import { parseStatus } from '../host/status_document.js';
+import { statusOf } from '../host/status_document.js';
 import { RedisServer, redisServerMissing } from '../host/redis_server.js';
 import type { PluginConfig } from '../../envoy/config.js';
 
@@ -62,13 +62,7 @@ async function elapse(gateways: Gateway[], ms: number, step = 50): Promise<void>
   for (const g of gateways) await g.host.settleRedis();
 }
 
-function status(vm: Vm) {
-  const s = vm.newStream();
-  s.onRequestHeaders({ ':method': 'GET', ':path': '/status', ':authority': 'gw', authorization: 'Bearer st' }, true);
-  const doc = parseStatus(s.localResponse?.body.toString() ?? assert.fail('no status answer'));
-  s.finish();
-  return doc;
-}
+const status = (vm: Vm) => statusOf(vm);
 
 const logged = (g: Gateway, part: string) => g.host.logs.filter((l) => l.msg.includes(part));
 const ok: Upstream = () => ({ status: 200, body: '{"choices":[]}' });
