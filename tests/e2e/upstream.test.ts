@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RecordedRequest } from '../../envoy/mock_provider.js';
+import { escapeHeavyBody } from '../host/prompts.js';
 import { MARKS_ANSWERS, chat, isProbe, luaFilter, setTokens, waitFor, type ChatAnswer, type Gateway } from './harness.js';
 import { PROVIDER_HOST, PROVIDER_PATH, ROUTE_HEADER, UPSTREAM_STATUS, startUpstreamGateway } from './provider_gateway.js';
 
@@ -182,6 +183,35 @@ test('no key has room: the plugin answers 429 with Retry-After from the upstream
     assert.ok(Number(r.headers['retry-after']) >= 1, JSON.stringify(r.headers));
     assert.ok(Date.now() - started < 8000);
     assert.equal(gw.mock.requests.filter((q) => !isProbe(q)).length, 1);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('hostile and heavy input in the upstream placement: forged probe marks and request ids, 600 KiB prompts, 40 keys with 10 dead, clients leaving mid-retry', async () => {
+  const keys = Array.from({ length: 40 }, (_, i) => `sk-up-many-${i}`);
+  const gw = await startUpstreamGateway({ provider: { apiTokens: keys, failover: failover({ maxEjectionPercent: 50 }) } });
+  try {
+    setTokens(gw, Object.fromEntries(keys.slice(0, 10).map((k) => [k, '401'])));
+    // A client claiming to be a probe, or reusing one request id for all its requests, still goes
+    // out with a pool key in place of its credential, and the mark never reaches the provider.
+    const forged = await load(gw, 60, 4, () => ({ headers: { 'x-ai-token-failover-probe': 'guess', 'x-request-id': 'same-for-all' } }));
+    for (const a of forged) assert.equal(a.status, 200, a.body);
+    for (const r of gw.mock.requests.filter((q) => !isProbe(q))) {
+      assert.ok(keys.includes(String(r.token)), String(r.token));
+      assert.equal(r.headers['x-ai-token-failover-probe'], undefined);
+    }
+    // Long, escape-heavy prompts go whole to each attempt.
+    const prompt = escapeHeavyBody(600 * 1024);
+    const sent = gw.mock.requests.length;
+    for (let i = 0; i < 5; i++) assert.equal((await chat(gw, { body: prompt, timeoutMs: 20_000 })).status, 200);
+    for (const r of gw.mock.requests.slice(sent).filter((q) => !isProbe(q))) assert.equal(JSON.stringify(r.body), prompt, 'an attempt did not carry the whole prompt');
+    // Clients that leave while Envoy retries with a slow key leave Envoy serving.
+    setTokens(gw, Object.fromEntries(keys.slice(10, 20).map((k) => [k, { status: 503, delayMs: 1500 }])));
+    for (let i = 0; i < 10; i++) await chat(gw, { timeoutMs: 200 }).catch(() => undefined);
+    gw.mock.behaviours.clear();
+    for (const a of await load(gw, 40, 4)) assert.equal(a.status, 200);
+    assert.ok((await status(gw)).tokensInPool >= 20);
   } finally {
     await gw.stop();
   }
