@@ -89,7 +89,7 @@ const DIFFERENCES = [
 ];
 
 function buildEmptyFilter(): void {
-  execFileSync('npx', ['--no-install', 'asc', 'bench/empty_filter.ts', '--runtime', 'incremental', '--exportStart', '_initialize',
+  execFileSync('npx', ['--no-install', 'asc', 'bench/empty_filter.ts', '--runtime', 'minimal', '--exportStart', '_initialize',
     '--use', 'abort=assembly/abi/abort/abortHandler', '-O3', '--shrinkLevel', '1', '--noAssert', '-o', EMPTY], { cwd: ROOT, stdio: 'inherit' });
 }
 

@@ -110,7 +110,7 @@ export class Plugin {
       const redis = cfg.redis;
       if (redis != null) {
         replica = newReplicaLink(redis, prefix.substring("ai-token-failover:".length), prefix, pool, failover, activeBudgets, metrics);
-        if (replica != null) failover.shareWith(replica!);
+        if (replica != null) failover.shareWith(replica);
       }
     }
     this.config = cfg;

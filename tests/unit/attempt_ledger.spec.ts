@@ -25,4 +25,16 @@ describe("attempt ledger", () => {
     expect(l.tried("r0", 2, 2).length).toBe(0);
     expect(l.tried("r4999", 2, 2).length).toBe(1);
   });
+
+  it("a reused request id keeps one place in the eviction order: evicting its place never drops a newer id", () => {
+    const l = new AttemptLedger();
+    for (let round = 0; round < 3; round++) {
+      expect(l.tried("reused", 1, round).length).toBe(0);
+      l.record("reused", round, round);
+    }
+    for (let i = 0; i < 4095; i++) l.record("r" + i.toString(), 0, 5);
+    expect(l.size).toBe(4096);
+    expect(l.tried("r4094", 2, 6).length).toBe(1);
+    expect(l.tried("reused", 2, 6).length).toBe(1);
+  });
 });

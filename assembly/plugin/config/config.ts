@@ -49,6 +49,8 @@ export class RetryConfig {
   maxRetries: i32 = 1;
   retryTimeout: i32 = 30000;
   retryOnStatus: StatusSet = new StatusSet();
+  /** An answer a failure rule (failover.failureConditions) matched is retried like a failing status. */
+  retryOnFailureConditions: bool = true;
   /** Request body bytes one VM holds for retries at once; over it a request goes without a retry. */
   maxHeldBytes: i32 = DEFAULT_MAX_HELD_BYTES;
 }

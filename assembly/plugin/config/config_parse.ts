@@ -48,10 +48,11 @@ function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig)
 function parseRetry(val: Validator, obj: JsonValue | null, r: RetryConfig): void {
   if (obj != null) {
     const p = val.base + ".retryOnFailure.";
-    val.warnUnknown(obj, p, ["enabled", "maxRetries", "retryTimeout", "retryOnStatus", "maxHeldBytes"]);
+    val.warnUnknown(obj, p, ["enabled", "maxRetries", "retryTimeout", "retryOnStatus", "retryOnFailureConditions", "maxHeldBytes"]);
     r.enabled = val.bool(obj, "enabled", p + "enabled", false);
     r.maxRetries = val.integer(obj, "maxRetries", p + "maxRetries", 1, 0, 100);
     r.retryTimeout = val.integer(obj, "retryTimeout", p + "retryTimeout", 30000, 1, MAX_MS);
+    r.retryOnFailureConditions = val.bool(obj, "retryOnFailureConditions", p + "retryOnFailureConditions", true);
     r.maxHeldBytes = val.integer(obj, "maxHeldBytes", p + "maxHeldBytes", DEFAULT_MAX_HELD_BYTES, 0, 1_073_741_824);
   }
   r.retryOnStatus = val.statusSet(obj, "retryOnStatus", val.base + ".retryOnFailure.retryOnStatus", DEFAULT_RETRY_ON_STATUS);

@@ -25,8 +25,10 @@ export class AttemptLedger {
   tried(id: string, attempt: i32, now: i64): i32[] {
     if (id.length == 0 || !this.entries.has(id)) return [];
     const e = this.entries.get(id);
+    // Emptied in place, not deleted: the id keeps its one place in the eviction order.
     if (attempt == 1 || now - e.at > ENTRY_TTL_MS) {
-      this.entries.delete(id);
+      e.keys.length = 0;
+      e.at = now;
       return [];
     }
     return e.keys.slice(0);

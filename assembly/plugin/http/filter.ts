@@ -1,18 +1,18 @@
 // The HTTP filter of one stream: routes Envoy's callbacks to the objects that do the work. It
 // chooses a key (KeySelector) and sends it in place of the client's credentials, judges the
 // route's answer for that key, and hands a failed non-streaming request to its RetrySession.
-import { BufferType, DataAction, HeadersAction, MapType } from "../../abi/enums";
+import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
 import { RootContext } from "../../runtime/contexts";
 import { HeaderList, RawHeaders } from "../../util/header_list";
 import { getHeaderPairsRaw } from "../../runtime/headers";
-import { nowMs } from "../../runtime/host";
+import { continueStream, nowMs } from "../../runtime/host";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
 import { settleAttempts } from "../judge/attempt";
 import { removeClientCredentials } from "../keys/credentials";
 import { Plugin } from "../plugin";
 import { CapturedRequest } from "../retry/replay";
-import { RetrySession, mayRetry } from "../retry/retry_session";
+import { RetrySession, mayRetry, mayRetryOnRule } from "../retry/retry_session";
 import { answerStatus } from "./status_endpoint";
 import { learnRoute } from "./route_learning";
 import { KeyAssignment, affinityOf } from "./key_assignment";
@@ -27,6 +27,10 @@ export class TokenFilter extends KeyedStream {
   private captured: CapturedRequest | null = null;
   /** The retries of a failed request (null until one is sent). */
   private retry: RetrySession | null = null;
+  /** The answer is held while a failure rule reads its body: if the rule matches, it is retried. */
+  private ruleHold: bool = false;
+  /** Bytes of the answer body buffered (and read) while `ruleHold`. */
+  private ruleSeen: usize = 0;
 
   constructor(id: u32, root: RootContext, plugin: Plugin) {
     super(id, root, plugin);
@@ -108,6 +112,13 @@ export class TokenFilter extends KeyedStream {
       session.affinity = assign.affinity;
       this.retry = session;
       if (session.begin(endOfStream, assign.model, assign.prompt, assign.completion)) return HeadersAction.StopIteration;
+    } else if (first.pending && captured != null && plugin.config.retry.retryOnFailureConditions &&
+               mayRetryOnRule(plugin, captured, 0) && STREAM_ORIGIN.fromProvider() && plugin.bodyWait.hold(this.id, nowMs())) {
+      // A failure rule still reads the body (never a stream's): the answer waits for its verdict,
+      // unless Envoy does not show the body to a filter holding the headers (then it goes on).
+      this.ruleHold = true;
+      plugin.ticks.update(this.id);
+      return HeadersAction.StopIteration;
     }
     if (failover != null) settleAttempts(failover, assign.attempts);
     // The route's attempt ended without a retry: the body need not be kept any longer.
@@ -122,14 +133,60 @@ export class TokenFilter extends KeyedStream {
     const failover = this.plugin.failover;
     const session = this.retry;
     const retrying = session != null && session.active;
-    const seen = session != null ? session.bodySeen : 0;
+    const seen = session != null ? session.bodySeen : this.ruleSeen;
     const usage = assign.usage;
     if (usage != null && first != null && !retrying && size > seen) {
       const chunk = getBufferBytes(BufferType.ResponseBody, seen, size - seen);
       if (chunk != null) usage.feedBuffer(chunk);
     }
     if (first != null && failover != null && first.pending) judgeRouteBody(failover, first, size, seen, endOfStream);
+    if (this.ruleHold) {
+      this.plugin.bodyWait.arrived(this.id);
+      return this.afterRuleRead(size, endOfStream);
+    }
     return retrying ? session!.onHeldBody(size, endOfStream) : DataAction.Continue;
+  }
+
+  // The held answer's body so far has been read by the failure rule: wait for more, retry it, or let it go.
+  private afterRuleRead(size: usize, endOfStream: bool): DataAction {
+    const assign = this.assign!;
+    const first = assign.first!;
+    if (first.pending && !endOfStream) {
+      this.ruleSeen = size;
+      return DataAction.StopIterationAndBuffer;
+    }
+    const plugin = this.plugin;
+    const captured = this.captured!;
+    if (first.failedByRule) {
+      this.ruleHold = false;
+      this.ruleSeen = 0;
+      const session = new RetrySession(plugin, this.id, captured, assign.attempts);
+      session.affinity = assign.affinity;
+      this.retry = session;
+      if (session.begin(false, assign.model, assign.prompt, assign.completion)) return session.onHeldBody(size, endOfStream);
+      this.retry = null;
+    }
+    this.releaseHeldAnswer();
+    return DataAction.Continue;
+  }
+
+  // The held answer goes to the client as it is: the request's attempts are over.
+  private releaseHeldAnswer(): void {
+    this.ruleHold = false;
+    this.ruleSeen = 0;
+    const failover = this.plugin.failover;
+    if (failover != null) settleAttempts(failover, this.assign!.attempts);
+    this.captured!.dropBody();
+  }
+
+  /** From the root's tick: a held body did not come in time (Envoy hides it), so the request or the answer goes on. */
+  goOnWithoutBody(): void {
+    if (!this.ruleHold) {
+      super.goOnWithoutBody();
+      return;
+    }
+    this.releaseHeldAnswer();
+    continueStream(StreamType.Response);
   }
 
   onLog(): void {
@@ -148,6 +205,7 @@ export class TokenFilter extends KeyedStream {
 
   onDelete(): void {
     super.onDelete();
+    if (this.ruleHold) this.plugin.bodyWait.forget(this.id);
     const assign = this.assign;
     // A client that leaves while waiting frees its place at once.
     if (assign != null && assign.waiting && this.plugin.queue != null) this.plugin.queue!.leave(this.id, nowMs());

@@ -28,6 +28,8 @@ export class Attempt {
   failed: bool = false;
   /** The answer was judged a success of the key. */
   succeeded: bool = false;
+  /** A failure rule (failureConditions) judged the answer a failure: it is retried like a failing status. */
+  failedByRule: bool = false;
   /** Status of a failure verdict, counted or not (0: none). */
   failedWith: i32 = 0;
   /**
@@ -120,7 +122,8 @@ export class Attempt {
       if (v.byRule) {
         // The operator's rule says this answer is the key's: it counts whatever other keys answer.
         this.failed = true;
-        failover.countFailure(this.token, this.status, v.retryAfterAt);
+        this.failedByRule = true;
+        failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule);
         return;
       }
       this.failedWith = this.status;

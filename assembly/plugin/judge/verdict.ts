@@ -24,6 +24,8 @@ export class Verdict {
    * so it counts even when other keys answer the same.
    */
   byRule: bool = false;
+  /** Index of the failure rule that matched (-1: none), named in the log line of an ejection. */
+  rule: i32 = -1;
   constructor(public kind: VerdictKind, public retryAfterAt: i64 = 0) {}
 }
 
@@ -37,10 +39,11 @@ const SUCCESS = new Verdict(VerdictKind.Success);
 const NOT_COUNTED = new Verdict(VerdictKind.NotCounted);
 const NEEDS_BODY = new Verdict(VerdictKind.NeedsBody);
 
-function failure(status: i32, retryAfter: string | null, now: i64, byRule: bool = false): Verdict {
+function failure(status: i32, retryAfter: string | null, now: i64, rule: i32 = -1): Verdict {
   // Only a 429 may bench a key for a while; other statuses count towards failureThreshold.
   const v = new Verdict(VerdictKind.Failure, status == 429 ? retryAfterDeadline(retryAfter, now) : 0);
-  v.byRule = byRule;
+  v.byRule = rule >= 0;
+  v.rule = rule;
   return v;
 }
 
@@ -82,23 +85,22 @@ export function rulesNeedBody(rules: ResponseRule[]): bool {
 export function judgeHead(f: FailoverConfig, status: i32, headers: HeaderList | null, retryAfter: string | null,
                           origin: AnswerOrigin, now: i64): Verdict {
   let kind = VerdictKind.Success;
-  let byRule = false;
+  let rule = -1;
   if (f.failoverOnStatus.has(status)) {
     kind = VerdictKind.Failure;
   } else {
     const rules = f.failureConditions;
     for (let i = 0; i < rules.length && kind != VerdictKind.Failure; i++) {
-      const rule = rules[i];
-      if (!headPartMatches(rule, status, headers)) continue;
-      kind = rule.body == null ? VerdictKind.Failure : VerdictKind.NeedsBody;
-      byRule = true;
+      if (!headPartMatches(rules[i], status, headers)) continue;
+      kind = rules[i].body == null ? VerdictKind.Failure : VerdictKind.NeedsBody;
+      rule = i;
     }
   }
   // A success is not looked at further here: it only writes when the key had failures, and the
   // caller asks the origin then.
   if (kind == VerdictKind.Success) return SUCCESS;
   if (!origin.fromProvider()) return NOT_COUNTED;
-  return kind == VerdictKind.Failure ? failure(status, retryAfter, now, byRule) : NEEDS_BODY;
+  return kind == VerdictKind.Failure ? failure(status, retryAfter, now, rule) : NEEDS_BODY;
 }
 
 /**
@@ -108,7 +110,8 @@ export function judgeHead(f: FailoverConfig, status: i32, headers: HeaderList | 
 export function judgeBody(f: FailoverConfig, status: i32, headers: HeaderList | null, retryAfter: string | null,
                           body: ArrayBuffer, used: i32, complete: bool, encoded: bool, now: i64): Verdict {
   if (encoded) return NOT_COUNTED;
-  if (anyRuleMatches(f.failureConditions, status, headers, body, used)) return failure(status, retryAfter, now, true);
+  const rule = matchingRule(f.failureConditions, status, headers, body, used);
+  if (rule >= 0) return failure(status, retryAfter, now, rule);
   // A partial body without a match proves nothing either way.
   return complete ? SUCCESS : NOT_COUNTED;
 }
@@ -117,19 +120,19 @@ export function judgeBody(f: FailoverConfig, status: i32, headers: HeaderList | 
 export function judgeProbe(f: FailoverConfig, status: i32, headers: HeaderList | null, body: ArrayBuffer, now: i64): Verdict {
   if (headers == null) return new Verdict(VerdictKind.Failure);
   const rules = f.healthCheck.successConditions;
-  const ok = rules.length == 0 ? is2xx(status) : anyRuleMatches(rules, status, headers, body, body.byteLength);
+  const ok = rules.length == 0 ? is2xx(status) : matchingRule(rules, status, headers, body, body.byteLength) >= 0;
   return ok ? SUCCESS : failure(status, headers.get("retry-after"), now);
 }
 
-/** Whether any rule matches completely, its body text searched in the first `used` bytes of `body`. */
-export function anyRuleMatches(rules: ResponseRule[], status: i32, headers: HeaderList | null, body: ArrayBuffer, used: i32): bool {
+/** The first rule that matches completely (-1: none), its body text searched in the first `used` bytes of `body`. */
+export function matchingRule(rules: ResponseRule[], status: i32, headers: HeaderList | null, body: ArrayBuffer, used: i32): i32 {
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i];
     if (!headPartMatches(rule, status, headers)) continue;
     const needle = rule.bodyBytes;
-    if (needle == null || bytesInclude(body, used, needle)) return true;
+    if (needle == null || bytesInclude(body, used, needle)) return i;
   }
-  return false;
+  return -1;
 }
 
 /** Whether `needle` occurs in the first `used` bytes of `hay` (needles are short: plain scan). */

@@ -47,9 +47,34 @@ export class KeySelector {
     return this.pick(model, prompt, completion, budgets != null ? budgets.emptyKeys(now) : null, false, now, affinity);
   }
 
-  /** The key of a retry: one not in `tried` (a consumer's next key, with `affinity`). */
+  /**
+   * The key of a retry: one not in `tried` (a consumer's next key, with `affinity`), preferring
+   * keys whose last answer was not a counted failure: before a dead key has failed often enough to
+   * leave the pool, the retries of other requests do not keep landing on it.
+   */
   untried(model: string | null, prompt: i64, completion: i64, tried: i32[], affinity: u64 = 0): Pick {
-    return this.pick(model, prompt, completion, tried, true, this.budgets != null ? nowMs() : 0, affinity);
+    const now = this.budgets != null ? nowMs() : 0;
+    const failing = this.failingBesides(tried);
+    if (failing != null) {
+      const clean = this.pick(model, prompt, completion, failing, true, now, affinity);
+      if (clean.kind == PickKind.Key) return clean;
+    }
+    return this.pick(model, prompt, completion, tried, true, now, affinity);
+  }
+
+  // `tried` plus the keys of the pool with consecutive failures; null when there are none.
+  private failingBesides(tried: i32[]): i32[] | null {
+    const failover = this.failover;
+    if (failover == null) return null;
+    failover.store.refresh();
+    let out: i32[] | null = null;
+    for (let i = 0; i < failover.store.ids.length; i++) {
+      const t = failover.store.token(i);
+      if (t == null || t.failures == 0 || tried.includes(i)) continue;
+      if (out == null) out = tried.slice(0);
+      out.push(i);
+    }
+    return out;
   }
 
   private pick(model: string | null, prompt: i64, completion: i64, skip: i32[] | null, retry: bool, now: i64, affinity: u64): Pick {

@@ -134,8 +134,11 @@ export class Failover {
     return false;
   }
 
-  /** Records a counted failure of token `i`; `retryAfterAt` > 0 benches it until then. */
-  countFailure(i: i32, status: i32, retryAfterAt: i64): void {
+  /**
+   * Records a counted failure of token `i`; `retryAfterAt` > 0 benches it until then; `rule` is the
+   * index of the failure rule that matched (-1: the status alone).
+   */
+  countFailure(i: i32, status: i32, retryAfterAt: i64, rule: i32 = -1): void {
     if (is5xx(status)) this.lastServerError[i] = ++this.answers;
     const f = this.cfg.failover;
     const maxOut = this.store.ids.length * f.maxEjectionPercent / 100;
@@ -151,7 +154,8 @@ export class Failover {
       this.metrics.ejected(i);
       this.metrics.inPool(this.store.inPoolCount);
       if (logEnabled(LogLevel.Info)) {
-        log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool (status " + status.toString() +
+        log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool (" +
+          (rule >= 0 ? "failover.failureConditions[" + rule.toString() + "] matched, " : "") + "status " + status.toString() +
           (retryAfterAt > 0 ? ", Retry-After" : "") + ")");
       }
     }

@@ -26,8 +26,12 @@ export const RETRY_ANSWER_LIMIT: usize = 4 << 20;
 
 /** Whether a request kept as `captured` may be retried after `retries` retries for an answer with `status`. */
 export function mayRetry(plugin: Plugin, captured: CapturedRequest, retries: i32, status: i32): bool {
-  const retry = plugin.config.retry;
-  return captured.replayable && retries < retry.maxRetries && retry.retryOnStatus.has(status);
+  return mayRetryOnRule(plugin, captured, retries) && plugin.config.retry.retryOnStatus.has(status);
+}
+
+/** Whether such a request may be retried for an answer a failure rule matched (retryOnFailureConditions). */
+export function mayRetryOnRule(plugin: Plugin, captured: CapturedRequest, retries: i32): bool {
+  return captured.replayable && retries < plugin.config.retry.maxRetries;
 }
 
 export enum RetryState {
@@ -73,9 +77,6 @@ export class RetrySession {
 
   /** Bytes of the held answer's body read so far (0 when no retry runs). */
   get bodySeen(): usize { return this.seen; }
-
-  /** Whether an answer with `status` may be retried: replayable request, attempts left, status listed. */
-  mayRetry(status: i32): bool { return mayRetry(this.plugin, this.captured, this.retries, status); }
 
   /** Starts retrying the route's failed answer (held meanwhile); false when no retry could be sent. */
   begin(endOfStream: bool, model: string | null, prompt: i64, completion: i64): bool {
@@ -123,8 +124,9 @@ export class RetrySession {
     }
     const deliverable = !tooLarge && (!attempt.unconfirmed || is2xx(status));
     if (deliverable) this.delivery = new Delivery(status, answer.headers, body);
-    const retryable = this.plugin.config.retry.retryOnStatus.has(status);
-    if (retryable && this.mayRetry(status) && this.send()) return;
+    const retry = this.plugin.config.retry;
+    const retryable = retry.retryOnStatus.has(status) || (retry.retryOnFailureConditions && attempt.failedByRule);
+    if (retryable && mayRetryOnRule(this.plugin, this.captured, this.retries) && this.send()) return;
     this.settle();
     this.deliver(deliverable && !retryable);
   }
