@@ -205,7 +205,9 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
     if (b.delayMs) setTimeout(reply, b.delayMs); else reply();
   }
 
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    // A busy port rejects (EADDRINUSE) instead of throwing from the server's 'error' event.
+    server.once('error', reject);
     server.listen(port, host, () => resolve({
       port: (server.address() as AddressInfo).port,
       server,

@@ -37,6 +37,9 @@ export declare function proxy_remove_header_map_value(mapType: i32, keyData: usi
 @external("env", "proxy_get_property")
 export declare function proxy_get_property(pathData: usize, pathSize: usize, returnData: usize, returnSize: usize): i32;
 
+@external("env", "proxy_set_property")
+export declare function proxy_set_property(pathData: usize, pathSize: usize, valueData: usize, valueSize: usize): i32;
+
 @external("env", "proxy_get_shared_data")
 export declare function proxy_get_shared_data(keyData: usize, keySize: usize, returnData: usize, returnSize: usize, returnCas: usize): i32;
 

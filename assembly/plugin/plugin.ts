@@ -25,6 +25,7 @@ import { rulesNeedBody, rulesNeedHeaders } from "./judge/verdict";
 import { newReplicaLink } from "./replica/replica_support";
 import { SharedPool } from "./pool/pool_events";
 import { AttemptLedger } from "./http/attempt_ledger";
+import { ServedKey } from "./http/served_key";
 import { sharedOnce } from "../runtime/shared_data";
 
 /** What a stream may ask of its root context: ticks fast while a request waits for its body. */
@@ -41,6 +42,8 @@ export class Plugin {
   readonly credentials: EncodedCredentials;
   /** Fingerprint of each configured token. */
   readonly fingerprints: string[];
+  /** Names the key that served each request, where the operator asked for it. */
+  readonly servedKey: ServedKey;
   /** Whether judging a response needs all its headers (a failure rule tests headers). */
   readonly failureRulesNeedHeaders: bool;
   /** Whether a failure rule reads bodies: answers are then asked for uncompressed. */
@@ -121,6 +124,7 @@ export class Plugin {
     this.failover = failover;
     this.allKeys = allKeys;
     this.fingerprints = fingerprints;
+    this.servedKey = new ServedKey(cfg, fingerprints);
     this.credentials = new EncodedCredentials(cfg);
     const chooser = new KeyChooser(cfg);
     const headroom = new Headroom(n);

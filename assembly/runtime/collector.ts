@@ -5,8 +5,14 @@
 // Callbacks can nest (the host may call proxy_on_memory_allocate, or a callback, from inside a
 // host function), so only the outermost one collects.
 
-/** Callbacks between two collections when little is allocated meanwhile. */
-const CALLBACKS_PER_COLLECTION: i32 = 1024;
+/**
+ * Callbacks between two collections when little is allocated meanwhile. The test build sets
+ * COLLECT_EVERY_CALLBACK (asc --use COLLECT_EVERY_CALLBACK=1): a collection after every callback
+ * frees at once anything a callback left referenced only from the Wasm stack, so a use after free
+ * shows in the emulator tier.
+ */
+// @ts-ignore: defined only by asc --use
+const CALLBACKS_PER_COLLECTION: i32 = isDefined(COLLECT_EVERY_CALLBACK) ? 1 : 1024;
 /** Bytes handed in by the host (bodies, header maps) between two collections, at most. */
 const HOST_BYTES_PER_COLLECTION: usize = 512 << 10;
 

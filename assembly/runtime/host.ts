@@ -1,7 +1,7 @@
 // Small host services: clock, tick period, randomness, properties, effective context, continue.
 import {
   proxy_continue_stream, proxy_get_current_time_nanoseconds, proxy_get_property,
-  proxy_set_effective_context, proxy_set_tick_period_milliseconds, wasi_random_get,
+  proxy_set_effective_context, proxy_set_property, proxy_set_tick_period_milliseconds, wasi_random_get,
 } from "../abi/imports";
 import { Status, StreamType } from "../abi/enums";
 import { SLOT_EXTRA, SLOT_PTR, SLOT_SIZE, clearSlots, ptrOf, takeHostString, utf8 } from "./memory";
@@ -32,6 +32,16 @@ export function getProperty(path: string): string | null {
   clearSlots();
   if (proxy_get_property(ptrOf(bytes), bytes.byteLength, SLOT_PTR, SLOT_SIZE) != Status.Ok) return null;
   return takeHostString();
+}
+
+/**
+ * Sets a property of the current stream (one path segment). Envoy keeps it in the stream's filter
+ * state as `wasm.<name>`, which access logs read with %FILTER_STATE(wasm.<name>:PLAIN)%.
+ */
+export function setProperty(name: string, value: string): bool {
+  const path = utf8(name);
+  const bytes = utf8(value);
+  return proxy_set_property(ptrOf(path), path.byteLength, ptrOf(bytes), bytes.byteLength) == Status.Ok;
 }
 
 /** Makes `contextId` the target of the following stream calls; used from HTTP-call callbacks. */

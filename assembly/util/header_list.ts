@@ -13,6 +13,16 @@ export class HeaderList extends HeaderLookup {
     this.values.push(value);
   }
 
+  /** Removes every pair named `name` (ASCII case-insensitive). */
+  removeAll(name: string): void {
+    const wanted = name.toLowerCase();
+    for (let i = this.names.length - 1; i >= 0; i--) {
+      if (this.names[i].toLowerCase() != wanted) continue;
+      this.names.splice(i, 1);
+      this.values.splice(i, 1);
+    }
+  }
+
   /** First value of `name` (ASCII case-insensitive), or null. */
   get(name: string): string | null {
     const wanted = name.toLowerCase();

@@ -236,10 +236,15 @@ export class StatusSet {
     const root = p.alternation();
     if (root == null || p.error.length > 0) return p.error;
     if (p.pos != pattern.length) return "unexpected ')' at position " + p.pos.toString();
+    let http = 0;
     for (let s = 0; s < 1000; s++) {
       const text = (s < 10 ? "00" : s < 100 ? "0" : "") + s.toString();
-      if (wholeMatch(root, text)) unchecked(this.table[s] = true);
+      if (!wholeMatch(root, text)) continue;
+      unchecked(this.table[s] = true);
+      if (s >= 100 && s <= 599) http++;
     }
+    // A pattern that matches no status an answer can have is a mistake (such as `4xx`), not a rule.
+    if (http == 0) return "matches no HTTP status from 100 to 599 (a pattern is a regular expression over the three digits: 4.. is every 4xx)";
     return "";
   }
 }

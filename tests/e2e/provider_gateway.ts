@@ -67,7 +67,8 @@ async function startShipped(file: string, pluginConfig: PluginConfig, concurrenc
   cluster.transport_socket.typed_config.common_tls_context.validation_context.trusted_ca.filename = tls.certFile;
   let envoy: EnvoyProcess;
   try {
-    envoy = await startEnvoy({ config, adminPort, concurrency });
+    // Envoy flushes access logs (the shipped one writes to stdout) every 10 s by default.
+    envoy = await startEnvoy({ config, adminPort, concurrency, extraArgs: ['--file-flush-interval-msec', '100'] });
   } catch (e) {
     await mock.close();
     throw e;

@@ -25,7 +25,8 @@ import { Headers, parseMap, serializeMap, type HeaderInit } from './header_map.j
 import { configuredTokens, type PluginConfig } from '../../envoy/config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const DEFAULT_WASM = path.join(ROOT, 'build/plugin.wasm');
+/** The module the emulator loads: build/plugin.wasm, or PLUGIN_WASM (the collect-always test build). */
+export const DEFAULT_WASM = process.env.PLUGIN_WASM ? path.resolve(ROOT, process.env.PLUGIN_WASM) : path.join(ROOT, 'build/plugin.wasm');
 const S = { OK: 0, NOT_FOUND: 1, BAD_ARGUMENT: 2, EMPTY: 7, CAS_MISMATCH: 8 };
 const MAP = { REQ: 0, REQ_TRAILERS: 1, RESP: 2, RESP_TRAILERS: 3, CALL_RESP: 6, CALL_TRAILERS: 7 };
 const BUF = { REQ_BODY: 0, RESP_BODY: 1, CALL_BODY: 4, VM_CONFIG: 6, PLUGIN_CONFIG: 7, REDIS_REPLY: 9 };
@@ -362,6 +363,13 @@ export class Vm {
         self.give(Buffer.from(String(value)), pOut, sOut);
         return S.OK;
       }),
+      // Envoy keeps a set property in the stream's filter state as `wasm.<path>` (a root context has none).
+      proxy_set_property: guard('proxy_set_property', (pp: number, pn: number, vp: number, vn: number) => {
+        const ctx = self.effective;
+        if (ctx === null || ctx.isRoot) return S.NOT_FOUND;
+        ctx.filterState.set(`wasm.${self.text(pp, pn)}`, self.text(vp, vn));
+        return S.OK;
+      }),
       proxy_get_shared_data: guard('proxy_get_shared_data', (kp: number, kn: number, pOut: number, sOut: number, casOut: number) => {
         const e = host.shared.get(self.text(kp, kn), self.vmId);
         if (!e) return S.NOT_FOUND;
@@ -650,6 +658,9 @@ export class Stream {
   holdsRequestHeaders(): boolean {
     return this.requestHeadersAction === 1 && !this.continued.request && !this.forwarded;
   }
+
+  /** What the plugin set with proxy_set_property, as Envoy's filter state holds it (`wasm.<name>`). */
+  filterState = new Map<string, string>();
 
   /** Sets a stream property as Envoy would (`response.code_details`, `xds.cluster_name`, …). */
   setProperty(name: string, value: string): void { this.props[name] = value; }

@@ -56,6 +56,25 @@ describe("configuration", () => {
     expect(r.warnings[2]).toBe("unknown field provider.failover.bogus ignored");
   });
 
+  it("names the nearest known field for a typo", () => {
+    const r = parseConfig('{"provider":{"apiTokens":["a"],"failOver":{},"retryOnFailure":{"enable":true}},"statusPth":"/s"}');
+    expect(r.config).not.toBeNull();
+    expect(r.warnings.length).toBe(3);
+    expect(r.warnings[0]).toBe("unknown field statusPth ignored (did you mean statusPath?)");
+    expect(r.warnings[1]).toBe("unknown field provider.failOver ignored (did you mean provider.failover?)");
+    expect(r.warnings[2]).toBe("unknown field provider.retryOnFailure.enable ignored (did you mean provider.retryOnFailure.enabled?)");
+  });
+
+  it("refuses what can never work: status patterns no answer matches, a probe body that is not JSON", () => {
+    expectIncludes(errorOf('{"provider":{"apiTokens":["a"],"failover":{"failoverOnStatus":["4xx"]}}}'),
+      "provider.failover.failoverOnStatus[0] is not a valid status pattern: matches no HTTP status from 100 to 599");
+    expectIncludes(errorOf('{"provider":{"apiTokens":["a"],"retryOnFailure":{"retryOnStatus":["5..", "700"]}}}'), "provider.retryOnFailure.retryOnStatus[1]");
+    expectIncludes(errorOf('{"provider":{"apiTokens":["a"],"failover":{"failureConditions":[{"status":["2XX"]}]}}}'), "provider.failover.failureConditions[0].status[0]");
+    expectIncludes(errorOf('{"provider":{"apiTokens":["a"],"failover":{"enabled":true,"healthCheck":{"body":"{not json"}}}}'),
+      "provider.failover.healthCheck.body is not valid JSON");
+    expect(parseConfig('{"provider":{"apiTokens":["a"],"failover":{"enabled":true,"healthCheck":{"body":"{\\"model\\":\\"m\\"}"}}}}').error).toBe("");
+  });
+
   it("refuses bad configuration naming the field", () => {
     expectIncludes(errorOf("{bad"), "not valid JSON");
     expectIncludes(errorOf("[]"), "JSON object");

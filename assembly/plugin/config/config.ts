@@ -86,6 +86,10 @@ export class PluginConfig {
   statusPath: string = "";
   /** Bearer token the status endpoint requires. */
   statusToken: string = "";
+  /** Response header naming the key that served the request ("": none). */
+  servedKeyHeader: string = "";
+  /** The served key (and the keys tried) also go into the stream's filter state, for access logs. */
+  servedKeyFilterState: bool = false;
   /** Glob patterns of the client paths (query excluded) that get a pool key: the inference endpoints. */
   paths: string[] = DEFAULT_PATHS;
   /** Header names removed from every request, beyond the built-in credential headers (lower case). */

@@ -37,6 +37,10 @@ function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig)
       f.healthCheck.body = val.string(hc, "body", q + "body", "");
       f.healthCheck.successConditions = val.rules(hc, "successConditions", q + "successConditions");
       if (f.healthCheck.path.length > 0 && f.healthCheck.path.charAt(0) != "/") val.fail(q + "path", "must start with '/'");
+      if (f.healthCheck.body.length > 0 && val.ok()) {
+        const parsed = readJson(f.healthCheck.body);
+        if (parsed.value == null) val.fail(q + "body", "is not valid JSON (it is sent as the probe's JSON body): " + parsed.error);
+      }
     }
   }
   f.failoverOnStatus = val.statusSet(obj, "failoverOnStatus", val.base + ".failover.failoverOnStatus", DEFAULT_FAILOVER_ON_STATUS);
@@ -100,6 +104,13 @@ function parseStatusEndpoint(val: Validator, root: JsonValue, cfg: PluginConfig)
   else if (cfg.statusPath.length == 0 && cfg.statusToken.length > 0) val.fail("statusPath", "is required with statusToken");
 }
 
+function parseServedKey(val: Validator, root: JsonValue, cfg: PluginConfig): void {
+  const header = val.string(root, "servedKeyHeader", "servedKeyHeader", "");
+  if (val.ok() && header.length > 0 && !isHeaderName(header)) val.fail("servedKeyHeader", "must be a header name");
+  cfg.servedKeyHeader = header.toLowerCase();
+  cfg.servedKeyFilterState = val.bool(root, "servedKeyFilterState", "servedKeyFilterState", false);
+}
+
 // Higress ai-proxy's newer shape: `providers: [...]` and `activeProviderId` naming one of them by
 // its `id`; the active block is read as `provider` would be. A `provider` block wins when both
 // are given, as in ai-proxy.
@@ -135,7 +146,7 @@ export function parseConfig(text: string): ConfigResult {
   if (root == null) { result.error = "configuration is not valid JSON: " + doc.error; return result; }
   if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
   val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken", "paths", "credentialHeaders", "queue", "redis",
-    "upstreamFilter", "statusOnly", "affinity"]);
+    "upstreamFilter", "statusOnly", "affinity", "servedKeyHeader", "servedKeyFilterState"]);
   const provider = activeProvider(val, root);
   if (provider == null) {
     if (val.ok()) val.fail("provider", "is required (or providers with activeProviderId)");
@@ -158,6 +169,7 @@ export function parseConfig(text: string): ConfigResult {
   if (val.ok()) parsePaths(val, root, cfg);
   if (val.ok()) cfg.credentialHeaders = headerNames(val, root, "credentialHeaders");
   if (val.ok()) parseStatusEndpoint(val, root, cfg);
+  if (val.ok()) parseServedKey(val, root, cfg);
   if (val.ok()) parseQueue(val, root, cfg.queue);
   if (val.ok()) cfg.redis = parseRedis(val, root);
   if (val.ok()) parsePlacement(val, root, cfg);

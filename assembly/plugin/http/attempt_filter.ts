@@ -77,6 +77,14 @@ export class AttemptFilter extends KeyedStream {
     const head = new RawHeaders(getHeaderPairsRaw(MapType.ResponseHeaders));
     const status = max(0, head.getDecimal(":status"));
     first.status = status;
+    const served = this.plugin.servedKey;
+    if (served.on) {
+      // Envoy sends the client the last attempt's answer: each attempt names itself after the earlier ones.
+      const earlier = assign.tried;
+      const tried = earlier != null ? earlier.slice(0) : new Array<i32>();
+      tried.push(first.token);
+      served.announce(first.token, tried);
+    }
     judgeRouteHead(this.plugin, first, head, status, endOfStream, false);
     const failover = this.plugin.failover;
     if (failover != null) settleAttempts(failover, assign.attempts);

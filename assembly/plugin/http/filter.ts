@@ -103,6 +103,8 @@ export class TokenFilter extends KeyedStream {
     const status = max(0, head.getDecimal(":status"));
     const failover = plugin.failover;
     first.status = status;
+    // Named now for the route's attempt; a retry answer that takes its place names its own key.
+    if (plugin.servedKey.on) plugin.servedKey.announce(first.token, [first.token]);
     const captured = this.captured;
     const retrying = captured != null && mayRetry(plugin, captured, 0, status) && STREAM_ORIGIN.fromProvider();
     judgeRouteHead(plugin, first, head, status, endOfStream, retrying);

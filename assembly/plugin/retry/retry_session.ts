@@ -98,6 +98,7 @@ export class RetrySession {
     if (this.state != RetryState.AwaitingHeldBody || waiting == null || !endOfStream) return DataAction.StopIterationAndBuffer;
     this.delivery = null;
     this.end();
+    this.nameServed(waiting);
     if (replaceHeld(waiting, size) || !replyWith(waiting)) return DataAction.Continue;
     return DataAction.StopIterationNoBuffer;
   }
@@ -123,7 +124,7 @@ export class RetrySession {
         RETRY_ANSWER_LIMIT.toString() + "-byte limit: the client receives the provider's first answer");
     }
     const deliverable = !tooLarge && (!attempt.unconfirmed || is2xx(status));
-    if (deliverable) this.delivery = new Delivery(status, answer.headers, body);
+    if (deliverable) this.delivery = new Delivery(status, answer.headers, body, attempt.token);
     const retry = this.plugin.config.retry;
     const retryable = retry.retryOnStatus.has(status) || (retry.retryOnFailureConditions && attempt.failedByRule);
     if (retryable && mayRetryOnRule(this.plugin, this.captured, this.retries) && this.send()) return;
@@ -219,9 +220,20 @@ export class RetrySession {
     this.delivery = null;
     const size = this.seen;
     this.end();
+    this.nameServed(answer);
     if (answer == null || (this.held == HeldBody.Complete && replaceHeld(answer, size)) || !replyWith(answer)) {
       continueStream(StreamType.Response);
     }
+  }
+
+  // The answer the client gets names its key: the retry's (`answer`), or the held first answer's.
+  private nameServed(answer: Delivery | null): void {
+    const served = this.plugin.servedKey;
+    if (!served.on) return;
+    const tried: i32[] = [];
+    for (let k = 0; k < this.attempts.length; k++) tried.push(this.attempts[k].token);
+    if (answer != null) served.addTo(answer.headers, answer.token, tried);
+    else served.announce(this.attempts[0].token, tried);
   }
 
   private end(): void {
