@@ -111,30 +111,16 @@ test('Istio: ServiceEntry and DestinationRule originate TLS to the provider, the
   assert.deepEqual(stats.stats_config.stats_tags, [TOKEN_STATS_TAG, POOL_STATS_TAG]);
 });
 
-test('Higress plugin spec: its schema describes exactly the fields the plugin reads', () => {
-  const schema = load('deploy/higress/spec.yaml').spec.configSchema.openAPIV3Schema;
-  const keys = (o: Doc): string[] => Object.keys(o.properties).sort();
-  assert.deepEqual(keys(schema), ['provider', 'redis', 'statusPath', 'statusToken']);
-  assert.deepEqual(keys(schema.properties.redis), ['database', 'keyPrefix', 'password', 'serviceName', 'servicePort', 'syncInterval', 'timeout', 'username']);
-  const provider = schema.properties.provider;
-  assert.deepEqual(keys(provider), ['apiTokens', 'failover', 'id', 'retryOnFailure', 'type']);
-  assert.deepEqual(keys(provider.properties.failover), ['cooldownDuration', 'enabled', 'failoverOnStatus', 'failureConditions', 'failureThreshold',
-    'healthCheck', 'healthCheckInterval', 'healthCheckModel', 'healthCheckTimeout', 'successThreshold']);
-  assert.deepEqual(keys(provider.properties.failover.properties.healthCheck), ['authority', 'body', 'cluster', 'path', 'successConditions']);
-  assert.deepEqual(keys(provider.properties.retryOnFailure), ['enabled', 'maxRetries', 'retryOnStatus', 'retryTimeout']);
-  assert.deepEqual(keys(schema.definitions.rule), ['body', 'headers', 'status']);
-  assert.deepEqual(keys(schema.definitions.key), ['models', 'rpm', 'token', 'tpm', 'weight']);
-  // Every field the schema names is one the plugin accepts without a warning.
-  acceptedWithoutWarnings({
-    statusPath: '/s', statusToken: 't',
-    provider: {
-      type: 'openai', id: 'x', apiTokens: ['a', { token: 'b', weight: 2, models: ['m*'], rpm: 10, tpm: 1000 }],
-      failover: { enabled: true, failureThreshold: 3, successThreshold: 1, healthCheckInterval: 5000, healthCheckTimeout: 5000, healthCheckModel: 'm',
-        cooldownDuration: 0, failoverOnStatus: ['5..'], failureConditions: [{ status: ['200'], headers: ['x'], body: 'b' }],
-        healthCheck: { cluster: 'c', authority: 'a', path: '/p', body: '{}', successConditions: [{ status: ['200'] }] } },
-      retryOnFailure: { enabled: true, maxRetries: 1, retryTimeout: 1000, retryOnStatus: ['429'] },
-    },
-  });
+test('Higress plugin spec: the priority and version the manifests use (its schema: tests/integration/config_reference.test.ts)', () => {
+  const spec = load('deploy/higress/spec.yaml');
+  const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+  assert.equal(spec.info.version, version);
+  for (const file of ['deploy/higress/standalone.yaml', 'deploy/higress/beside-ai-proxy.yaml', 'deploy/higress/replicas.yaml']) {
+    const ours = loadAll(file).filter((d: Doc) => d.kind === 'WasmPlugin' && String(d.spec.url).includes('ai-token-failover'));
+    assert.equal(ours.length, 1, file);
+    assert.equal(ours[0].spec.priority, spec.spec.priority, `${file}: priority`);
+    assert.ok(String(ours[0].spec.url).includes(`:${version}`), `${file}: ${ours[0].spec.url}`);
+  }
 });
 
 test('Envoy configs and docker-compose.yml parse; the plugin configurations they carry are accepted', () => {

@@ -1,65 +1,63 @@
 // Parses and validates the plugin configuration text: refused with one message that names the
 // field, unknown fields warned about. Pure: no host calls, so it is unit-tested directly.
-import { ConfigResult, DEFAULT_MAX_HELD_BYTES, FailoverConfig, KNOWN_PROVIDER_TYPES, PluginConfig, RetryConfig } from "./config";
-import { Validator, isHeaderName, isPrintable } from "./config_validator";
-import { PRIORITIES, QueueConfig, WhenExpired, WhenFull } from "./queue_config";
+import { ConfigResult, FailoverConfig, KNOWN_PROVIDER_TYPES, PluginConfig, RetryConfig } from "./config";
+import { Validator, defaultStrings, isHeaderName, isPrintable } from "./config_validator";
+import { field } from "./schema";
+import { parseQueue } from "./queue_parse";
 import { parseRedis } from "./redis_parse";
 import { parsePlacement } from "./placement_parse";
 import { JsonKind, JsonValue, readJson } from "../../util/json";
 
-const DEFAULT_FAILOVER_ON_STATUS = ["401", "403", "429", "5.."];
-// The same key faults that failover counts, so with defaults a client never sees a dead key.
-const DEFAULT_RETRY_ON_STATUS = ["401", "403", "429", "5.."];
-const MAX_MS: f64 = 86_400_000; // one day: a bound that still fits every timer argument
-const MAX_COUNT: f64 = 1_000_000;
+const FAILOVER = "provider.failover";
+const HEALTH_CHECK = "provider.failover.healthCheck";
+const RETRY = "provider.retryOnFailure";
+// An absent section reads as an empty one: every field then takes its schema default.
+const EMPTY: JsonValue = readJson("{}").value!;
 
-function parseFailover(val: Validator, obj: JsonValue | null, f: FailoverConfig): void {
-  if (obj != null) {
-    const p = val.base + ".failover.";
-    val.warnUnknown(obj, p, ["enabled", "failureThreshold", "successThreshold", "healthCheckInterval",
-      "healthCheckTimeout", "healthCheckModel", "cooldownDuration", "maxEjectionPercent", "failoverOnStatus", "failureConditions", "healthCheck"]);
-    f.enabled = val.bool(obj, "enabled", p + "enabled", false);
-    f.failureThreshold = val.integer(obj, "failureThreshold", p + "failureThreshold", 3, 1, MAX_COUNT);
-    f.successThreshold = val.integer(obj, "successThreshold", p + "successThreshold", 1, 1, MAX_COUNT);
-    f.healthCheckInterval = val.integer(obj, "healthCheckInterval", p + "healthCheckInterval", 5000, 1, MAX_MS);
-    f.healthCheckTimeout = val.integer(obj, "healthCheckTimeout", p + "healthCheckTimeout", 5000, 1, MAX_MS);
-    f.healthCheckModel = val.string(obj, "healthCheckModel", p + "healthCheckModel", "");
-    f.cooldownDuration = val.integer(obj, "cooldownDuration", p + "cooldownDuration", 0, 0, MAX_MS);
-    f.maxEjectionPercent = val.integer(obj, "maxEjectionPercent", p + "maxEjectionPercent", 50, 0, 100);
-    f.failureConditions = val.rules(obj, "failureConditions", p + "failureConditions");
-    const hc = val.object(obj.get("healthCheck"), p + "healthCheck");
-    if (hc != null) {
-      const q = p + "healthCheck.";
-      val.warnUnknown(hc, q, ["cluster", "authority", "path", "body", "successConditions"]);
-      f.healthCheck.cluster = val.string(hc, "cluster", q + "cluster", "");
-      f.healthCheck.authority = val.string(hc, "authority", q + "authority", "");
-      f.healthCheck.path = val.string(hc, "path", q + "path", "");
-      f.healthCheck.body = val.string(hc, "body", q + "body", "");
-      f.healthCheck.successConditions = val.rules(hc, "successConditions", q + "successConditions");
-      if (f.healthCheck.path.length > 0 && f.healthCheck.path.charAt(0) != "/") val.fail(q + "path", "must start with '/'");
-      if (f.healthCheck.body.length > 0 && val.ok()) {
-        const parsed = readJson(f.healthCheck.body);
-        if (parsed.value == null) val.fail(q + "body", "is not valid JSON (it is sent as the probe's JSON body): " + parsed.error);
-      }
+function parseFailover(val: Validator, section: JsonValue | null, f: FailoverConfig): void {
+  const obj = section != null ? section : EMPTY;
+  const p = val.base + ".failover.";
+  val.known(obj, p, FAILOVER);
+  f.enabled = val.flag(obj, p, field(FAILOVER, "enabled"));
+  f.failureThreshold = val.int(obj, p, field(FAILOVER, "failureThreshold"));
+  f.successThreshold = val.int(obj, p, field(FAILOVER, "successThreshold"));
+  f.healthCheckInterval = val.int(obj, p, field(FAILOVER, "healthCheckInterval"));
+  f.healthCheckTimeout = val.int(obj, p, field(FAILOVER, "healthCheckTimeout"));
+  f.healthCheckModel = val.text(obj, p, field(FAILOVER, "healthCheckModel"));
+  f.cooldownDuration = val.int(obj, p, field(FAILOVER, "cooldownDuration"));
+  f.maxEjectionPercent = val.int(obj, p, field(FAILOVER, "maxEjectionPercent"));
+  f.failureConditions = val.rules(obj, "failureConditions", p + "failureConditions");
+  const hc = val.object(obj.get("healthCheck"), p + "healthCheck");
+  if (hc != null) {
+    const q = p + "healthCheck.";
+    val.known(hc, q, HEALTH_CHECK);
+    f.healthCheck.cluster = val.text(hc, q, field(HEALTH_CHECK, "cluster"));
+    f.healthCheck.authority = val.text(hc, q, field(HEALTH_CHECK, "authority"));
+    f.healthCheck.path = val.text(hc, q, field(HEALTH_CHECK, "path"));
+    f.healthCheck.body = val.text(hc, q, field(HEALTH_CHECK, "body"));
+    f.healthCheck.successConditions = val.rules(hc, "successConditions", q + "successConditions");
+    if (f.healthCheck.path.length > 0 && f.healthCheck.path.charAt(0) != "/") val.fail(q + "path", "must start with '/'");
+    if (f.healthCheck.body.length > 0 && val.ok()) {
+      const parsed = readJson(f.healthCheck.body);
+      if (parsed.value == null) val.fail(q + "body", "is not valid JSON (it is sent as the probe's JSON body): " + parsed.error);
     }
   }
-  f.failoverOnStatus = val.statusSet(obj, "failoverOnStatus", val.base + ".failover.failoverOnStatus", DEFAULT_FAILOVER_ON_STATUS);
+  f.failoverOnStatus = val.patterns(section, p, field(FAILOVER, "failoverOnStatus"));
   if (f.enabled && val.ok() && f.healthCheckModel.length == 0 && f.cooldownDuration == 0 && f.healthCheck.body.length == 0) {
-    val.fail(val.base + ".failover.healthCheckModel", "is required when failover is enabled (or set cooldownDuration > 0, or healthCheck.body)");
+    val.fail(p + "healthCheckModel", "is required when failover is enabled (or set cooldownDuration > 0, or healthCheck.body)");
   }
 }
 
-function parseRetry(val: Validator, obj: JsonValue | null, r: RetryConfig): void {
-  if (obj != null) {
-    const p = val.base + ".retryOnFailure.";
-    val.warnUnknown(obj, p, ["enabled", "maxRetries", "retryTimeout", "retryOnStatus", "retryOnFailureConditions", "maxHeldBytes"]);
-    r.enabled = val.bool(obj, "enabled", p + "enabled", false);
-    r.maxRetries = val.integer(obj, "maxRetries", p + "maxRetries", 1, 0, 100);
-    r.retryTimeout = val.integer(obj, "retryTimeout", p + "retryTimeout", 30000, 1, MAX_MS);
-    r.retryOnFailureConditions = val.bool(obj, "retryOnFailureConditions", p + "retryOnFailureConditions", true);
-    r.maxHeldBytes = val.integer(obj, "maxHeldBytes", p + "maxHeldBytes", DEFAULT_MAX_HELD_BYTES, 0, 1_073_741_824);
-  }
-  r.retryOnStatus = val.statusSet(obj, "retryOnStatus", val.base + ".retryOnFailure.retryOnStatus", DEFAULT_RETRY_ON_STATUS);
+function parseRetry(val: Validator, section: JsonValue | null, r: RetryConfig): void {
+  const obj = section != null ? section : EMPTY;
+  const p = val.base + ".retryOnFailure.";
+  val.known(obj, p, RETRY);
+  r.enabled = val.flag(obj, p, field(RETRY, "enabled"));
+  r.maxRetries = val.int(obj, p, field(RETRY, "maxRetries"));
+  r.retryTimeout = val.int(obj, p, field(RETRY, "retryTimeout"));
+  r.retryOnFailureConditions = val.flag(obj, p, field(RETRY, "retryOnFailureConditions"));
+  r.maxHeldBytes = val.int(obj, p, field(RETRY, "maxHeldBytes"));
+  r.retryOnStatus = val.patterns(section, p, field(RETRY, "retryOnStatus"));
 }
 
 // Names a client may send (header-name characters only), lower-cased.
@@ -79,7 +77,10 @@ function headerNames(val: Validator, root: JsonValue, key: string): string[] {
 
 function parsePaths(val: Validator, root: JsonValue, cfg: PluginConfig): void {
   const v = root.get("paths");
-  if (v == null) return;
+  if (v == null) {
+    cfg.paths = defaultStrings(field("", "paths"));
+    return;
+  }
   if (v.kind != JsonKind.Array || v.items.length == 0) { val.fail("paths", "must be a non-empty array of path patterns"); return; }
   const out: string[] = [];
   for (let i = 0; i < v.items.length; i++) {
@@ -93,8 +94,8 @@ function parsePaths(val: Validator, root: JsonValue, cfg: PluginConfig): void {
 }
 
 function parseStatusEndpoint(val: Validator, root: JsonValue, cfg: PluginConfig): void {
-  cfg.statusPath = val.string(root, "statusPath", "statusPath", "");
-  cfg.statusToken = val.string(root, "statusToken", "statusToken", "");
+  cfg.statusPath = val.text(root, "", field("", "statusPath"));
+  cfg.statusToken = val.text(root, "", field("", "statusToken"));
   if (!val.ok()) return;
   if (cfg.statusPath.length > 0 && cfg.statusPath.charAt(0) != "/") val.fail("statusPath", "must start with '/'");
   else if (cfg.statusPath.includes("?")) val.fail("statusPath", "must not contain '?' (the path is matched without its query)");
@@ -105,10 +106,10 @@ function parseStatusEndpoint(val: Validator, root: JsonValue, cfg: PluginConfig)
 }
 
 function parseServedKey(val: Validator, root: JsonValue, cfg: PluginConfig): void {
-  const header = val.string(root, "servedKeyHeader", "servedKeyHeader", "");
+  const header = val.text(root, "", field("", "servedKeyHeader"));
   if (val.ok() && header.length > 0 && !isHeaderName(header)) val.fail("servedKeyHeader", "must be a header name");
   cfg.servedKeyHeader = header.toLowerCase();
-  cfg.servedKeyFilterState = val.bool(root, "servedKeyFilterState", "servedKeyFilterState", false);
+  cfg.servedKeyFilterState = val.flag(root, "", field("", "servedKeyFilterState"));
 }
 
 // Higress ai-proxy's newer shape: `providers: [...]` and `activeProviderId` naming one of them by
@@ -145,8 +146,7 @@ export function parseConfig(text: string): ConfigResult {
   const root = doc.value;
   if (root == null) { result.error = "configuration is not valid JSON: " + doc.error; return result; }
   if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
-  val.warnUnknown(root, "", ["provider", "providers", "activeProviderId", "statusPath", "statusToken", "paths", "credentialHeaders", "queue", "redis",
-    "upstreamFilter", "statusOnly", "affinity", "servedKeyHeader", "servedKeyFilterState"]);
+  val.known(root, "", "");
   const provider = activeProvider(val, root);
   if (provider == null) {
     if (val.ok()) val.fail("provider", "is required (or providers with activeProviderId)");
@@ -154,12 +154,12 @@ export function parseConfig(text: string): ConfigResult {
     return result;
   }
   const cfg = new PluginConfig();
-  val.warnUnknown(provider, val.base + ".", ["type", "id", "apiTokens", "failover", "retryOnFailure"]);
-  cfg.providerType = val.string(provider, "type", val.base + ".type", "openai");
+  val.known(provider, val.base + ".", "provider");
+  cfg.providerType = val.text(provider, val.base + ".", field("provider", "type"));
   if (val.ok() && !KNOWN_PROVIDER_TYPES.includes(cfg.providerType.toLowerCase())) {
     val.fail(val.base + ".type", "must be one of " + KNOWN_PROVIDER_TYPES.join(", ") + " (the key is sent as Bearer, api-key or x-api-key)");
   }
-  cfg.providerId = val.string(provider, "id", val.base + ".id", "");
+  cfg.providerId = val.text(provider, val.base + ".", field("provider", "id"));
   if (val.ok()) val.tokens(provider, cfg);
   const type = cfg.providerType.toLowerCase();
   if (type == "azure") { cfg.credentialHeader = "api-key"; cfg.credentialPrefix = ""; }
@@ -180,34 +180,4 @@ export function parseConfig(text: string): ConfigResult {
   if (!val.ok()) { result.error = val.error; return result; }
   result.config = cfg;
   return result;
-}
-
-const MAX_WAIT_MS: f64 = 300_000;
-
-/** Reads `queue` from the configuration's root object. */
-function parseQueue(val: Validator, root: JsonValue, q: QueueConfig): void {
-  const obj = val.object(root.get("queue"), "queue");
-  if (obj == null) return;
-  val.warnUnknown(obj, "queue.", ["enabled", "maxWaiting", "priorityHeader", "maxWaitMs", "whenFull", "whenExpired"]);
-  q.enabled = val.bool(obj, "enabled", "queue.enabled", false);
-  q.maxWaiting = val.integer(obj, "maxWaiting", "queue.maxWaiting", 500, 1, 100_000);
-  const header = val.string(obj, "priorityHeader", "queue.priorityHeader", "x-priority").toLowerCase();
-  if (val.ok() && (header.length == 0 || header.includes(":") || header.includes(" "))) val.fail("queue.priorityHeader", "must be a header name");
-  q.priorityHeader = header;
-  const waits = val.object(obj.get("maxWaitMs"), "queue.maxWaitMs");
-  if (waits != null) {
-    val.warnUnknown(waits, "queue.maxWaitMs.", PRIORITIES);
-    for (let i = 0; i < PRIORITIES.length && val.ok(); i++) {
-      q.maxWaitMs[i] = val.integer(waits, PRIORITIES[i], "queue.maxWaitMs." + PRIORITIES[i], q.maxWaitMs[i], 0, MAX_WAIT_MS);
-    }
-  }
-  const full = val.string(obj, "whenFull", "queue.whenFull", "reject");
-  if (full == "reject") q.whenFull = WhenFull.Reject;
-  else if (full == "passthrough") q.whenFull = WhenFull.Passthrough;
-  else if (full == "drop_lowest") q.whenFull = WhenFull.DropLowest;
-  else if (val.ok()) val.fail("queue.whenFull", "must be reject, passthrough or drop_lowest");
-  const expired = val.string(obj, "whenExpired", "queue.whenExpired", "reject");
-  if (expired == "reject") q.whenExpired = WhenExpired.Reject;
-  else if (expired == "passthrough") q.whenExpired = WhenExpired.Passthrough;
-  else if (val.ok()) val.fail("queue.whenExpired", "must be reject or passthrough");
 }

@@ -1,8 +1,25 @@
 // Reads typed fields out of the configuration's JSON, collecting the first error (naming the
 // field) and the warnings for unknown fields. Pure.
 import { HeaderCondition, KeyOptions, PluginConfig, ResponseRule } from "./config";
-import { JsonKind, JsonValue } from "../../util/json";
+import { JsonKind, JsonValue, readJson } from "../../util/json";
+import { Field, field, keysOf } from "./schema";
+import { nearestName } from "../../util/nearest_name";
 import { StatusSet } from "../../util/status_pattern";
+
+const KEY = "provider.apiTokens[]";
+const F_WEIGHT = field(KEY, "weight");
+const F_RPM = field(KEY, "rpm");
+const F_TPM = field(KEY, "tpm");
+const F_BURST = field(KEY, "burst");
+
+/** A strings or patterns field's default, read from its JSON text. */
+export function defaultStrings(f: Field): string[] {
+  const out: string[] = [];
+  const doc = readJson(f.dflt.length > 0 ? f.dflt : "[]").value;
+  if (doc == null) return out;
+  for (let i = 0; i < doc.items.length; i++) out.push(doc.items[i].str);
+  return out;
+}
 
 export class Validator {
   /** The provider block's field name in messages: `provider`, or `providers[i]`. */
@@ -20,6 +37,31 @@ export class Validator {
     if (v == null) return null;
     if (v.kind != JsonKind.Object) { this.fail(field, "must be an object"); return null; }
     return v;
+  }
+
+  /** Warns about the fields of `obj` (the schema's object `object`, named `prefix` in messages) the schema does not list. */
+  known(obj: JsonValue, prefix: string, object: string): void {
+    this.warnUnknown(obj, prefix, keysOf(object));
+  }
+
+  /** The integer field `f` of `obj` (named `prefix` + its key), its schema default and limits; absent without a default: 0. */
+  int(obj: JsonValue, prefix: string, f: Field): i32 {
+    return this.integer(obj, f.key, prefix + f.key, f.dflt.length > 0 ? I32.parseInt(f.dflt) : 0, f.min, f.max);
+  }
+
+  /** The boolean field `f` of `obj`. */
+  flag(obj: JsonValue, prefix: string, f: Field): bool {
+    return this.bool(obj, f.key, prefix + f.key, f.dflt == "true");
+  }
+
+  /** The string field `f` of `obj`; absent without a default: "". */
+  text(obj: JsonValue, prefix: string, f: Field): string {
+    return this.string(obj, f.key, prefix + f.key, f.dflt.length >= 2 ? f.dflt.substring(1, f.dflt.length - 1) : "");
+  }
+
+  /** The status patterns field `f` of `obj` (null: the section is absent), its schema default when absent. */
+  patterns(obj: JsonValue | null, prefix: string, f: Field): StatusSet {
+    return this.statusSet(obj, f.key, prefix + f.key, defaultStrings(f));
   }
 
   warnUnknown(obj: JsonValue, prefix: string, known: string[]): void {
@@ -85,7 +127,7 @@ export class Validator {
       const name = field + "[" + i.toString() + "]";
       const r = this.object(v.items[i], name);
       if (r == null) { this.fail(name, "must be an object"); return out; }
-      this.warnUnknown(r, name + ".", ["status", "headers", "body"]);
+      this.known(r, name + ".", "provider.failover.failureConditions[]");
       const rule = new ResponseRule();
       if (r.get("status") != null) rule.statuses = this.statusSet(r, "status", name + ".status", []);
       const hs = r.get("headers");
@@ -131,15 +173,16 @@ export class Validator {
       const opts = new KeyOptions();
       let tokenField = field;
       if (t.kind == JsonKind.Object) {
-        this.warnUnknown(t, field + ".", ["token", "weight", "models", "rpm", "tpm", "burst"]);
-        tokenField = field + ".token";
+        const prefix = field + ".";
+        this.known(t, prefix, KEY);
+        tokenField = prefix + "token";
         const token = t.get("token");
         if (token == null) { this.fail(tokenField, "is required"); return; }
-        opts.weight = this.integer(t, "weight", field + ".weight", 1, 1, 1000);
-        opts.models = this.models(t, field + ".models");
-        opts.rpm = <i64>this.integer(t, "rpm", field + ".rpm", 0, 1, 1_000_000_000);
-        opts.tpm = <i64>this.integer(t, "tpm", field + ".tpm", 0, 1, 2_000_000_000);
-        opts.burst = <i64>this.integer(t, "burst", field + ".burst", 0, 1, 1_000_000_000);
+        opts.weight = this.int(t, prefix, F_WEIGHT);
+        opts.models = this.models(t, prefix + "models");
+        opts.rpm = <i64>this.int(t, prefix, F_RPM);
+        opts.tpm = <i64>this.int(t, prefix, F_TPM);
+        opts.burst = <i64>this.int(t, prefix, F_BURST);
         if (opts.burst > 0 && opts.rpm == 0) this.fail(field + ".burst", "needs rpm (it caps the requests the rpm bucket holds)");
         t = token;
       }
@@ -206,36 +249,4 @@ export function isHeaderName(s: string): bool {
     if (!ok) return false;
   }
   return true;
-}
-
-/**
- * The known name closest to `name` (case aside, at most two edits away, and fewer than half its
- * letters), or "" when none is that close.
- */
-export function nearestName(name: string, known: string[]): string {
-  const a = name.toLowerCase();
-  if (a.length > 64) return "";
-  let best = "";
-  let bestDistance = min(3, (a.length + 1) / 2);
-  for (let i = 0; i < known.length; i++) {
-    const d = editDistance(a, known[i].toLowerCase());
-    if (d < bestDistance) { bestDistance = d; best = known[i]; }
-  }
-  return best;
-}
-
-// Levenshtein distance, one row at a time (names are short).
-function editDistance(a: string, b: string): i32 {
-  let row = new Array<i32>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) row[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    const next = new Array<i32>(b.length + 1);
-    next[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a.charCodeAt(i - 1) == b.charCodeAt(j - 1) ? 0 : 1;
-      next[j] = min(min(row[j] + 1, next[j - 1] + 1), row[j - 1] + cost);
-    }
-    row = next;
-  }
-  return row[b.length];
 }

@@ -4,14 +4,15 @@
 import { PluginConfig } from "./config";
 import { Validator, isHeaderName } from "./config_validator";
 import { JsonValue } from "../../util/json";
+import { field } from "./schema";
 
 export function parsePlacement(val: Validator, root: JsonValue, cfg: PluginConfig): void {
-  cfg.upstreamFilter = val.bool(root, "upstreamFilter", "upstreamFilter", false);
-  cfg.statusOnly = val.bool(root, "statusOnly", "statusOnly", false);
+  cfg.upstreamFilter = val.flag(root, "", field("", "upstreamFilter"));
+  cfg.statusOnly = val.flag(root, "", field("", "statusOnly"));
   const affinity = val.object(root.get("affinity"), "affinity");
   if (affinity != null) {
-    val.warnUnknown(affinity, "affinity.", ["header"]);
-    const header = val.string(affinity, "header", "affinity.header", "");
+    val.known(affinity, "affinity.", "affinity");
+    const header = val.text(affinity, "affinity.", field("affinity", "header"));
     if (val.ok() && !isHeaderName(header)) val.fail("affinity.header", "must be a header name (the consumer's identity, such as x-user-id)");
     cfg.affinityHeader = header.toLowerCase();
   }

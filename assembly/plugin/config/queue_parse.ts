@@ -1,0 +1,36 @@
+// Reads the top-level `queue` section (see queue_config.ts). Pure.
+import { PRIORITIES, QueueConfig, WhenExpired, WhenFull } from "./queue_config";
+import { Validator } from "./config_validator";
+import { field } from "./schema";
+import { JsonValue } from "../../util/json";
+
+const QUEUE = "queue";
+const WAITS = "queue.maxWaitMs";
+
+/** Reads `queue` from the configuration's root object. */
+export function parseQueue(val: Validator, root: JsonValue, q: QueueConfig): void {
+  const obj = val.object(root.get("queue"), "queue");
+  if (obj == null) return;
+  const p = "queue.";
+  val.known(obj, p, QUEUE);
+  q.enabled = val.flag(obj, p, field(QUEUE, "enabled"));
+  q.maxWaiting = val.int(obj, p, field(QUEUE, "maxWaiting"));
+  const header = val.text(obj, p, field(QUEUE, "priorityHeader")).toLowerCase();
+  if (val.ok() && (header.length == 0 || header.includes(":") || header.includes(" "))) val.fail("queue.priorityHeader", "must be a header name");
+  q.priorityHeader = header;
+  const waits = val.object(obj.get("maxWaitMs"), "queue.maxWaitMs");
+  for (let i = 0; i < PRIORITIES.length && val.ok(); i++) {
+    const f = field(WAITS, PRIORITIES[i]);
+    q.maxWaitMs[i] = waits != null ? val.int(waits, "queue.maxWaitMs.", f) : I32.parseInt(f.dflt);
+  }
+  if (waits != null) val.known(waits, "queue.maxWaitMs.", WAITS);
+  const full = val.text(obj, p, field(QUEUE, "whenFull"));
+  if (full == "reject") q.whenFull = WhenFull.Reject;
+  else if (full == "passthrough") q.whenFull = WhenFull.Passthrough;
+  else if (full == "drop_lowest") q.whenFull = WhenFull.DropLowest;
+  else if (val.ok()) val.fail("queue.whenFull", "must be reject, passthrough or drop_lowest");
+  const expired = val.text(obj, p, field(QUEUE, "whenExpired"));
+  if (expired == "reject") q.whenExpired = WhenExpired.Reject;
+  else if (expired == "passthrough") q.whenExpired = WhenExpired.Passthrough;
+  else if (val.ok()) val.fail("queue.whenExpired", "must be reject or passthrough");
+}
