@@ -77,5 +77,8 @@ export declare function proxy_increment_metric(metricId: u32, delta: i64): i32;
 @external("env", "proxy_record_metric")
 export declare function proxy_record_metric(metricId: u32, value: u64): i32;
 
+@external("env", "proxy_get_metric")
+export declare function proxy_get_metric(metricId: u32, returnValue: usize): i32;
+
 @external("wasi_snapshot_preview1", "random_get")
 export declare function wasi_random_get(buffer: usize, size: usize): i32;

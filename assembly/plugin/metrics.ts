@@ -5,7 +5,7 @@
 // carry the pool's name (`ai_token_failover.pool.<pool>.<metric>`, a `pool` label), so two pools
 // in one process never share a series.
 import { MetricType } from "../abi/enums";
-import { NO_METRIC, defineMetric, incrementMetric, recordMetric } from "../runtime/metrics";
+import { NO_METRIC, defineMetric, incrementMetric, readMetric, recordMetric } from "../runtime/metrics";
 import { KeyOptions } from "./config/config";
 import { NO_BUDGET_LEVEL } from "./budget/budget_bucket";
 
@@ -73,6 +73,15 @@ export class PluginMetrics {
   failure(i: i32, status: i32): void {
     const t = this.tokens[i];
     incrementMetric(status >= 400 && status < 500 ? t.failures4xx : status >= 500 && status < 600 ? t.failures5xx : t.failuresOther);
+  }
+
+  /** Requests sent with key i so far, by every worker of the process. */
+  requestsOf(i: i32): i64 { return <i64>readMetric(this.tokens[i].requests); }
+
+  /** Failures counted against key i so far, by every worker of the process. */
+  failuresOf(i: i32): i64 {
+    const t = this.tokens[i];
+    return <i64>(readMetric(t.failures4xx) + readMetric(t.failures5xx) + readMetric(t.failuresOther));
   }
 
   ejected(i: i32): void { incrementMetric(this.tokens[i].ejections); }

@@ -26,6 +26,7 @@ import { newReplicaLink } from "./replica/replica_support";
 import { SharedPool } from "./pool/pool_events";
 import { AttemptLedger } from "./http/attempt_ledger";
 import { ServedKey } from "./http/served_key";
+import { TrafficWindow } from "./traffic_window";
 import { sharedOnce } from "../runtime/shared_data";
 
 /** What a stream may ask of its root context: ticks fast while a request waits for its body. */
@@ -50,6 +51,8 @@ export class Plugin {
   readonly failureRulesNeedBody: bool;
   readonly random: Random;
   readonly metrics: PluginMetrics;
+  /** Per key, requests and counted failures over the last minute, for the status document. */
+  readonly traffic: TrafficWindow;
   /** What the routes this VM has seen do to requests, for replays. */
   readonly shapes: RouteShapes;
   /** Chooses among eligible keys by model and weight. */
@@ -120,6 +123,7 @@ export class Plugin {
     this.replica = replica;
     this.random = random;
     this.metrics = metrics;
+    this.traffic = new TrafficWindow(metrics, n, nowMs());
     this.shapes = shapes;
     this.failover = failover;
     this.allKeys = allKeys;
@@ -156,11 +160,12 @@ export class Plugin {
       me = f.holderId;
     }
     const now = nowMs();
+    this.traffic.sampleIfDue(now);
     const budgets = this.budgets;
     const levels = budgets != null ? budgets.snapshot(now, f != null ? f.store.factors : null) : null;
     const queue = this.queue;
     const replica = this.replica;
     return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now, queue != null ? queue.totals(now) : null,
-      replica != null ? replica.statusJson(now) : "null");
+      replica != null ? replica.statusJson(now) : "null", this.traffic.counts(now));
   }
 }

@@ -69,6 +69,7 @@ export class PluginRoot extends RootContext {
     const plugin = this.plugin;
     if (plugin == null) return;
     const now = nowMs();
+    plugin.traffic.sampleIfDue(now);
     if (plugin.bodyWait.waiting) this.releaseWithoutBody(plugin, now);
     const queue = plugin.queue;
     if (queue != null) queue.run(now, this.id);

@@ -448,7 +448,13 @@ export class Vm {
         m.value = Number(value);
         return S.OK;
       }),
-      proxy_get_metric: guard('proxy_get_metric', () => S.OK),
+      // One stat per name for the whole process, as in Envoy: a VM reads what every VM added.
+      proxy_get_metric: guard('proxy_get_metric', (id: number, out: number) => {
+        const m = host.metrics.get(host.metricIds[id - 1]);
+        if (!m) return S.NOT_FOUND;
+        new DataView(self.exports.memory.buffer).setBigUint64(out, BigInt(m.value), true);
+        return S.OK;
+      }),
       proxy_done: guard('proxy_done', () => S.OK),
     };
     const wasi = {

@@ -18,7 +18,11 @@ export interface KeyStatus {
   tpm: number | null;
   rateShare: number;
   limitedForMs: number;
+  burst: number | null;
   budgetLeft?: { requests: number | null; tokens: number | null };
+  /** Requests sent with the key and failures counted against it, by every worker, over `trafficWindowMs`. */
+  requestsLastMinute: number;
+  failuresLastMinute: number;
 }
 
 export interface StatusDocument {
@@ -32,6 +36,8 @@ export interface StatusDocument {
   queue: { waiting: Record<'urgent' | 'high' | 'normal' | 'low', number>; oldestWaitMs: number; maxWaiting: number } | null;
   /** null without redis (the Higress build's replica sharing). */
   replicas: { link: 'up' | 'down' | 'unknown'; liveReplicas?: number; proberHere?: boolean; syncedMsAgo?: number; downForMs?: number } | null;
+  /** What the last-minute counts span (ms): about a minute once the process has run that long. */
+  trafficWindowMs: number;
   tokens: KeyStatus[];
 }
 

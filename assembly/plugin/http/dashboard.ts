@@ -16,27 +16,34 @@ body{font:14px/1.4 system-ui,sans-serif;margin:0;padding:12px;background:#f6f7f9
 h1{font-size:18px;margin:0 0 8px}
 .bar{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin-bottom:10px}
 .card{background:#fff;border-radius:8px;padding:10px;box-shadow:0 1px 2px #0002;margin-bottom:12px}
-.wrap{overflow-x:auto}
-table{border-collapse:collapse;width:100%;min-width:640px}
+table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e4e7ec;white-space:nowrap}
 th{font-weight:600;color:#555}
+@media (max-width:760px){thead{display:none}table,tbody,tr,td{display:block}tr{border-bottom:1px solid #e4e7ec;padding:6px 0}
+td{border:0;padding:1px 4px;white-space:normal}td:empty{display:none}td[data-label]::before{content:attr(data-label) ": ";color:#777}}
 .state{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
 .in{background:#1f9d55}.probing{background:#d64545}.waiting{background:#d99a00}.limited{background:#6b5bd6}
 #error{color:#b42318;font-weight:600}
 form{display:flex;gap:8px;flex-wrap:wrap}
 input{padding:6px;min-width:220px}
 button{padding:6px 12px}
-svg{width:100%;height:90px;background:#fff}
+svg{width:100%;height:120px;background:#fff}
+svg text{font-size:8px;fill:#555}
 .muted{color:#777}
 </style></head><body>
 <h1>ai-token-failover</h1>
 <form id="login"><input id="token" type="password" autocomplete="off" placeholder="status token" aria-label="status token"><button type="submit">Show keys</button></form>
 <p id="error" role="alert"></p>
 <div id="view" hidden>
-<div class="bar"><span id="summary"></span><span class="muted" id="lease"></span><button id="logout" type="button">Forget token</button></div>
+<div class="bar"><span id="summary"></span><span class="muted" id="lease"></span><span class="muted" id="updated"></span><button id="logout" type="button">Forget token</button></div>
 <p class="muted" id="queue" hidden></p>
-<div class="card"><div class="muted">keys in the pool, last minutes</div><svg id="chart" viewBox="0 0 300 60" preserveAspectRatio="none" role="img" aria-label="keys in the pool over time"><polyline id="line" fill="none" stroke="#1f9d55" stroke-width="1.5" points=""/></svg></div>
-<div class="card wrap"><table><thead><tr><th>key</th><th>state</th><th>failures</th><th>last status</th><th>out for</th><th>back in</th><th>probe ok</th><th>weight</th><th>share</th><th>budget left</th></tr></thead><tbody id="keys"></tbody></table></div>
+<div class="card"><div class="muted">keys in the pool (since this page opened, up to 10 minutes)</div>
+<svg id="chart" viewBox="0 0 320 100" role="img" aria-label="keys in the pool over time">
+<line class="axis" x1="30" y1="8" x2="30" y2="82" stroke="#999"/><line class="axis" x1="30" y1="82" x2="316" y2="82" stroke="#999"/>
+<text id="ymax" x="26" y="11" text-anchor="end"></text><text id="ymin" x="26" y="84" text-anchor="end">0</text>
+<text id="xfrom" x="30" y="96"></text><text id="xto" x="316" y="96" text-anchor="end">now</text>
+<polyline id="line" fill="none" stroke="#1f9d55" stroke-width="1.5" points=""/></svg></div>
+<div class="card"><table><thead><tr><th>key</th><th>state</th><th>requests, last min</th><th>failed, last min</th><th>consecutive failures</th><th>last failure</th><th>out for</th><th>back in</th><th>probe ok</th><th>weight</th><th>share</th><th>budget left</th></tr></thead><tbody id="keys"></tbody></table></div>
 </div>
 <script nonce="__NONCE__">
 (function () {
@@ -45,14 +52,28 @@ svg{width:100%;height:90px;background:#fff}
   var timer = null;
   var $ = function (id) { return document.getElementById(id); };
   function secs(ms) { return ms > 0 ? (ms / 1000).toFixed(1) + " s" : ""; }
-  function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+  var LABELS = ["key", "state", "requests, last min", "failed, last min", "consecutive failures", "last failure", "out for", "back in", "probe ok", "weight", "share", "budget left"];
+  function cell(row, text) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    td.setAttribute("data-label", LABELS[row.children.length]);
+    row.appendChild(td);
+    return td;
+  }
+  function ago(ms) { var s = Math.round(ms / 1000); return s < 90 ? "-" + s + " s" : "-" + Math.round(s / 60) + " min"; }
+  function prober(doc) {
+    if (doc.replicas && doc.replicas.link === "up" && !doc.replicas.proberHere) return "keys out of the pool are probed by another gateway replica";
+    if (!doc.lease) return "no worker probes yet";
+    return doc.lease.heldByThisVm ? "keys out of the pool are probed by the worker that answered" : "keys out of the pool are probed by another worker of this gateway";
+  }
   function showError(text) { $("error").textContent = text; }
   function render(doc) {
     $("view").hidden = false;
     $("login").hidden = true;
     showError("");
     $("summary").textContent = doc.tokensInPool + " of " + doc.tokensConfigured + " keys in the pool";
-    $("lease").textContent = doc.lease ? "prober: " + doc.lease.holder + (doc.lease.heldByThisVm ? " (this worker)" : "") : "no prober yet";
+    $("lease").textContent = prober(doc);
+    $("updated").textContent = "updated " + new Date().toLocaleTimeString();
     var q = doc.queue;
     $("queue").hidden = !q;
     if (q) {
@@ -71,8 +92,12 @@ svg{width:100%;height:90px;background:#fff}
       badge.className = "state " + state;
       badge.textContent = state;
       cell(row, "").appendChild(badge);
+      var requests = t.requestsLastMinute || 0, failed = t.failuresLastMinute || 0;
+      cell(row, String(requests));
+      cell(row, failed > 0 ? failed + (requests > 0 ? " (" + Math.round(100 * Math.min(failed, requests) / requests) + "%)" : "") : "0");
       cell(row, String(t.consecutiveFailures || 0));
-      cell(row, t.lastStatus ? String(t.lastStatus) : "");
+      // A key that works again has no current failure to show: its last one is history.
+      cell(row, t.lastStatus && (t.consecutiveFailures > 0 || !t.inPool) ? String(t.lastStatus) : "");
       cell(row, secs(t.outForMs));
       cell(row, secs(t.returnsInMs || t.limitedForMs));
       cell(row, String(t.probeSuccesses || 0));
@@ -85,13 +110,20 @@ svg{width:100%;height:90px;background:#fff}
     history.push({ at: Date.now(), n: doc.tokensInPool, max: doc.tokensConfigured });
     var now = Date.now();
     history = history.filter(function (p) { return p.at >= now - 10 * 60 * 1000; });
-    // The chart spans what the page has seen, up to 10 minutes.
+    // The chart spans what the page has seen, up to 10 minutes: a step line (a key leaving is a
+    // drop at its time), the count of configured keys at the top of the axis.
     var from = history[0].at, span = Math.max(now - from, 1);
     var max = Math.max.apply(null, history.map(function (p) { return p.max; }).concat([1]));
-    var points = history.map(function (p) {
-      return (300 * (p.at - from) / span).toFixed(1) + "," + (58 - 56 * p.n / max).toFixed(1);
+    var x = function (at) { return (30 + 286 * (at - from) / span).toFixed(1); };
+    var y = function (n) { return (82 - 72 * n / max).toFixed(1); };
+    var points = [];
+    history.forEach(function (p, i) {
+      if (i > 0) points.push(x(p.at) + "," + y(history[i - 1].n));
+      points.push(x(p.at) + "," + y(p.n));
     });
     $("line").setAttribute("points", points.join(" "));
+    $("ymax").textContent = String(max);
+    $("xfrom").textContent = ago(now - from);
   }
   function poll() {
     var token = sessionStorage.getItem(KEY);

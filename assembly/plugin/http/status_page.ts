@@ -7,6 +7,7 @@ import { Lease } from "../pool/lease";
 import { FULL_RATE, TokenState } from "../pool/pool_state";
 import { PRIORITIES } from "../config/queue_config";
 import { QueueTotals } from "../queue/queue_record";
+import { TrafficCounts } from "../traffic_window";
 
 function field(name: string, value: string): string { return jsonString(name) + ":" + value; }
 
@@ -62,13 +63,14 @@ function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string)
  */
 export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: (TokenState | null)[],
                              budgets: i64[][] | null, lease: Lease | null, me: string, now: i64, queue: QueueTotals | null,
-                             replicas: string): string {
+                             replicas: string, traffic: TrafficCounts): string {
   const tokens = new Array<string>(fingerprints.length);
   let inPool = 0;
   for (let i = 0; i < fingerprints.length; i++) {
     const t = states[i];
     if (t == null || t.isIn(now)) inPool++;
-    tokens[i] = tokenEntry(fingerprints[i], t, now, keyFields(cfg.keys[i], t, budgets != null ? budgets[i] : null, now));
+    const counts = field("requestsLastMinute", traffic.requests[i].toString()) + "," + field("failuresLastMinute", traffic.failures[i].toString());
+    tokens[i] = tokenEntry(fingerprints[i], t, now, keyFields(cfg.keys[i], t, budgets != null ? budgets[i] : null, now) + "," + counts);
   }
   const f = cfg.failover;
   const r = cfg.retry;
@@ -92,6 +94,7 @@ export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: 
     field("lease", leaseJson),
     field("queue", queue != null ? queueJson(queue, cfg.queue.maxWaiting, now) : "null"),
     field("replicas", replicas),
+    field("trafficWindowMs", traffic.windowMs.toString()),
     field("tokens", "[" + tokens.join(",") + "]"),
   ].join(",") + "}\n";
 }
