@@ -5,7 +5,7 @@ import { getBufferBytes } from "../runtime/buffers";
 import { RootContext, StreamContext, findStream } from "../runtime/contexts";
 import { getProperty, nowMs, setEffectiveContext, setTickPeriod } from "../runtime/host";
 import { BODY_WAIT_TICK_MS } from "./http/body_wait";
-import { logEnabled, logError, logWarn } from "../runtime/log";
+import { hostNamesProduct, logEnabled, logError, logWarn } from "../runtime/log";
 import { parseConfig } from "./config/config_parse";
 import { hash64 } from "../util/fingerprint";
 import { TokenFilter } from "./http/filter";
@@ -47,6 +47,9 @@ export class PluginRoot extends RootContext {
       result.error = refusal;
     }
     // Every worker VM parses the same configuration: only the first to claim it logs about it.
+    // Envoy starts each line with `wasm log <plugin name>: `; with our name there, ours would repeat it.
+    const pluginName = getProperty("plugin_name");
+    hostNamesProduct(pluginName != null && pluginName == "ai-token-failover");
     const speaks = (result.warnings.length > 0 || result.config == null) && firstToConfigure(text);
     if (speaks && logEnabled(LogLevel.Warn)) {
       for (let i = 0; i < result.warnings.length; i++) logWarn(result.warnings[i]);
@@ -56,7 +59,6 @@ export class PluginRoot extends RootContext {
       if (speaks) logError("invalid config: " + result.error);
       return false;
     }
-    const pluginName = getProperty("plugin_name");
     const name = pluginName != null && pluginName.length > 0 ? pluginName : "ai-token-failover";
     const plugin = new Plugin(cfg, name, this.id, this.ticks);
     this.plugin = plugin;

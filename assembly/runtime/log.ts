@@ -1,9 +1,16 @@
-// Logging through proxy_log, every line prefixed with the product name.
+// Logging through proxy_log, every line prefixed with the product name unless the host already
+// puts it there (Envoy starts each line with the plugin's configured name).
 import { proxy_get_log_level, proxy_log } from "../abi/imports";
 import { LogLevel, Status } from "../abi/enums";
 import { SLOT_EXTRA, ptrOf, utf8 } from "./memory";
 
 const PREFIX = "ai-token-failover: ";
+let prefix = PREFIX;
+
+/** Drops the product name from the lines when the host's own prefix already names it. */
+export function hostNamesProduct(names: bool): void {
+  prefix = names ? "" : PREFIX;
+}
 
 /** Whether the host would keep a line of this level; check it before building a message. */
 export function logEnabled(level: LogLevel): bool {
@@ -14,7 +21,7 @@ export function logEnabled(level: LogLevel): bool {
 
 /** Writes one log line; any phase. */
 export function log(level: LogLevel, message: string): void {
-  const bytes = utf8(PREFIX + message);
+  const bytes = utf8(prefix + message);
   proxy_log(level, ptrOf(bytes), bytes.byteLength);
 }
 

@@ -75,7 +75,9 @@ test('downstream: a 200 whose body a failure rule matches is retried; the client
       assert.notEqual(a.headers[HEADER], fingerprintOf(KEYS[0]));
     }
     assert.ok(gw.mock.requests.some((q) => q.token === KEYS[0]), 'the quota key was never tried');
-    assert.match(gw.envoy.log, /taken out of the pool \(failover\.failureConditions\[0\] matched, status 200\)/);
+    assert.match(gw.envoy.log, /wasm log ai-token-failover: token #0:[0-9a-f]{6} taken out of the pool \(failover\.failureConditions\[0\] matched, status 200\)/);
+    // Envoy's prefix names the plugin already: the line does not repeat it.
+    assert.doesNotMatch(gw.envoy.log, /ai-token-failover: ai-token-failover:/);
   } finally {
     await gw.stop();
   }
