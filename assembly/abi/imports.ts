@@ -82,3 +82,9 @@ export declare function proxy_get_metric(metricId: u32, returnValue: usize): i32
 
 @external("wasi_snapshot_preview1", "random_get")
 export declare function wasi_random_get(buffer: usize, size: usize): i32;
+
+@external("wasi_snapshot_preview1", "environ_sizes_get")
+export declare function wasi_environ_sizes_get(count: usize, bytes: usize): i32;
+
+@external("wasi_snapshot_preview1", "environ_get")
+export declare function wasi_environ_get(pointers: usize, bytes: usize): i32;

@@ -5,6 +5,7 @@ import { getBufferBytes } from "../runtime/buffers";
 import { RootContext, StreamContext, findStream } from "../runtime/contexts";
 import { getProperty, nowMs, setEffectiveContext, setTickPeriod } from "../runtime/host";
 import { BODY_WAIT_TICK_MS } from "./http/body_wait";
+import { readEnvironmentKeys } from "./keys/env_keys";
 import { hostNamesProduct, logEnabled, logError, logWarn } from "../runtime/log";
 import { parseConfig } from "./config/config_parse";
 import { hash64 } from "../util/fingerprint";
@@ -41,7 +42,8 @@ export class PluginRoot extends RootContext {
     const result = parseConfig(text);
     // Redis is prepared by every VM before anything is logged: a refusal is a configuration error.
     const parsed = result.config;
-    const refusal = parsed != null && parsed.redis != null ? prepareRedis(parsed.redis!) : "";
+    let refusal = parsed != null ? readEnvironmentKeys(parsed) : "";
+    if (refusal.length == 0 && parsed != null && parsed.redis != null) refusal = prepareRedis(parsed.redis!);
     if (refusal.length > 0) {
       result.config = null;
       result.error = refusal;

@@ -121,7 +121,11 @@ export class Host {
   secrets = new Set<string>();
 
   /** `seed`: random_get's seed (default SEED); two emulated processes need two, as two Envoys differ. */
-  constructor({ wasmPath = DEFAULT_WASM, logLevel = 2, seed = SEED }: { wasmPath?: string; logLevel?: number; seed?: number } = {}) {
+  /** The VMs' environment (WASI environ_get), as Envoy's vm_config.environment_variables gives it. */
+  env: Record<string, string>;
+
+  constructor({ wasmPath = DEFAULT_WASM, logLevel = 2, seed = SEED, env = {} }: { wasmPath?: string; logLevel?: number; seed?: number; env?: Record<string, string> } = {}) {
+    this.env = env;
     this.module = new WebAssembly.Module(fs.readFileSync(wasmPath));
     this.logLevel = logLevel;
     this.randomState = (seed >>> 0) || 1;
@@ -462,8 +466,23 @@ export class Vm {
       fd_write: () => 8,
       proc_exit: () => { throw new Error('proc_exit'); },
       clock_time_get: (id: number, prec: bigint, out: number) => { self.u64(out, BigInt(host.nowMs) * 1000000n); return 0; },
-      environ_sizes_get: (a: number, b: number) => { self.u32(a, 0); self.u32(b, 0); return 0; },
-      environ_get: () => 0,
+      environ_sizes_get: (countOut: number, sizeOut: number) => {
+        const entries = Object.entries(host.env).map(([k, v]) => Buffer.from(`${k}=${v}\0`));
+        self.u32(countOut, entries.length);
+        self.u32(sizeOut, entries.reduce((n, e) => n + e.length, 0));
+        return 0;
+      },
+      environ_get: (pointers: number, bytes: number) => {
+        const memory = new Uint8Array(self.exports.memory.buffer);
+        let at = bytes;
+        Object.entries(host.env).forEach(([k, v], i) => {
+          const entry = Buffer.from(`${k}=${v}\0`);
+          self.u32(pointers + 4 * i, at);
+          memory.set(entry, at);
+          at += entry.length;
+        });
+        return 0;
+      },
       args_sizes_get: (a: number, b: number) => { self.u32(a, 0); self.u32(b, 0); return 0; },
       args_get: () => 0,
     };

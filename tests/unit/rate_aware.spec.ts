@@ -19,7 +19,7 @@ describe("per-key options", () => {
   });
 
   it("refuses bad entries naming the field", () => {
-    expect(errorOf("{\"provider\":{\"apiTokens\":[{\"weight\":2}]}}")).toBe("provider.apiTokens[0].token is required");
+    expect(errorOf("{\"provider\":{\"apiTokens\":[{\"weight\":2}]}}")).toBe("provider.apiTokens[0].token is required (or env: the environment variable that holds the key)");
     expect(errorOf("{\"provider\":{\"apiTokens\":[\"a\",{\"token\":\"b\",\"weight\":0}]}}")).toBe("provider.apiTokens[1].weight must be an integer from 1 to 1000");
     expect(errorOf("{\"provider\":{\"apiTokens\":[{\"token\":\"b\",\"models\":[]}]}}")).toBe("provider.apiTokens[0].models must be a non-empty array of model patterns");
     expect(errorOf("{\"provider\":{\"apiTokens\":[{\"token\":\"b\",\"models\":[\"\"]}]}}").startsWith("provider.apiTokens[0].models[0]")).toBe(true);

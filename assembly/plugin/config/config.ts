@@ -76,6 +76,10 @@ export class PluginConfig {
   apiTokens: string[] = [];
   /** Options of each key, by index in apiTokens. */
   keys: KeyOptions[] = [];
+  /** Per key, the environment variable its token is read from ("": given in the configuration). */
+  keyEnv: string[] = [];
+  /** The provider block's name in messages: `provider`, or `providers[i]`. */
+  providerField: string = "provider";
   /** Lower-case name of the header that carries the token upstream. */
   credentialHeader: string = "authorization";
   /** Text put before the token in that header. */

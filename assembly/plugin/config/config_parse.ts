@@ -4,6 +4,7 @@ import { ConfigResult, FailoverConfig, KNOWN_PROVIDER_TYPES, PluginConfig, Retry
 import { Validator, defaultStrings, isHeaderName, isPrintable } from "./config_validator";
 import { field } from "./schema";
 import { parseQueue } from "./queue_parse";
+import { parseTokens } from "./tokens_parse";
 import { parseRedis } from "./redis_parse";
 import { parsePlacement } from "./placement_parse";
 import { JsonKind, JsonValue, readJson } from "../../util/json";
@@ -154,13 +155,14 @@ export function parseConfig(text: string): ConfigResult {
     return result;
   }
   const cfg = new PluginConfig();
+  cfg.providerField = val.base;
   val.known(provider, val.base + ".", "provider");
   cfg.providerType = val.text(provider, val.base + ".", field("provider", "type"));
   if (val.ok() && !KNOWN_PROVIDER_TYPES.includes(cfg.providerType.toLowerCase())) {
     val.fail(val.base + ".type", "must be one of " + KNOWN_PROVIDER_TYPES.join(", ") + " (the key is sent as Bearer, api-key or x-api-key)");
   }
   cfg.providerId = val.text(provider, val.base + ".", field("provider", "id"));
-  if (val.ok()) val.tokens(provider, cfg);
+  if (val.ok()) parseTokens(val, provider, cfg);
   const type = cfg.providerType.toLowerCase();
   if (type == "azure") { cfg.credentialHeader = "api-key"; cfg.credentialPrefix = ""; }
   else if (type == "claude" || type == "anthropic") { cfg.credentialHeader = "x-api-key"; cfg.credentialPrefix = ""; }

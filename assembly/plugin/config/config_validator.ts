@@ -1,16 +1,10 @@
 // Reads typed fields out of the configuration's JSON, collecting the first error (naming the
 // field) and the warnings for unknown fields. Pure.
-import { HeaderCondition, KeyOptions, PluginConfig, ResponseRule } from "./config";
+import { HeaderCondition, ResponseRule } from "./config";
 import { JsonKind, JsonValue, readJson } from "../../util/json";
-import { Field, field, keysOf } from "./schema";
+import { Field, keysOf } from "./schema";
 import { nearestName } from "../../util/nearest_name";
 import { StatusSet } from "../../util/status_pattern";
-
-const KEY = "provider.apiTokens[]";
-const F_WEIGHT = field(KEY, "weight");
-const F_RPM = field(KEY, "rpm");
-const F_TPM = field(KEY, "tpm");
-const F_BURST = field(KEY, "burst");
 
 /** A strings or patterns field's default, read from its JSON text. */
 export function defaultStrings(f: Field): string[] {
@@ -156,66 +150,6 @@ export class Validator {
         return out;
       }
       out.push(rule);
-    }
-    return out;
-  }
-
-  /** Fills cfg.apiTokens and cfg.keys from `apiTokens`: each entry a token string or an object with options. */
-  tokens(provider: JsonValue, cfg: PluginConfig): void {
-    const v = provider.get("apiTokens");
-    if (v == null || v.kind != JsonKind.Array || v.items.length == 0) {
-      this.fail(this.base + ".apiTokens", "must be a non-empty array of strings");
-      return;
-    }
-    for (let i = 0; i < v.items.length && this.ok(); i++) {
-      const field = this.base + ".apiTokens[" + i.toString() + "]";
-      let t = v.items[i];
-      const opts = new KeyOptions();
-      let tokenField = field;
-      if (t.kind == JsonKind.Object) {
-        const prefix = field + ".";
-        this.known(t, prefix, KEY);
-        tokenField = prefix + "token";
-        const token = t.get("token");
-        if (token == null) { this.fail(tokenField, "is required"); return; }
-        opts.weight = this.int(t, prefix, F_WEIGHT);
-        opts.models = this.models(t, prefix + "models");
-        opts.rpm = <i64>this.int(t, prefix, F_RPM);
-        opts.tpm = <i64>this.int(t, prefix, F_TPM);
-        opts.burst = <i64>this.int(t, prefix, F_BURST);
-        if (opts.burst > 0 && opts.rpm == 0) this.fail(field + ".burst", "needs rpm (it caps the requests the rpm bucket holds)");
-        t = token;
-      }
-      if (!this.ok()) return;
-      if (t.kind != JsonKind.String || t.str.length == 0) {
-        this.fail(tokenField, "must be a non-empty string");
-        return;
-      }
-      if (!isHeaderSafe(t.str)) {
-        this.fail(tokenField, "must not contain control characters or start or end with a space");
-        return;
-      }
-      if (cfg.apiTokens.includes(t.str)) {
-        this.fail(tokenField, "duplicates an earlier token");
-        return;
-      }
-      cfg.apiTokens.push(t.str);
-      cfg.keys.push(opts);
-    }
-  }
-
-  models(obj: JsonValue, field: string): string[] | null {
-    const v = obj.get("models");
-    if (v == null) return null;
-    if (v.kind != JsonKind.Array || v.items.length == 0) { this.fail(field, "must be a non-empty array of model patterns"); return null; }
-    const out: string[] = [];
-    for (let i = 0; i < v.items.length; i++) {
-      const m = v.items[i];
-      if (m.kind != JsonKind.String || m.str.length == 0 || m.str.length > 256) {
-        this.fail(field + "[" + i.toString() + "]", "must be a model name or pattern (1 to 256 characters; * and ? are wildcards)");
-        return null;
-      }
-      out.push(m.str);
     }
     return out;
   }

@@ -49,6 +49,7 @@ export const FIELDS: Field[] = [
   new Field("provider", "retryOnFailure", "object"),
 
   new Field("provider.apiTokens[]", "token", "string"),
+  new Field("provider.apiTokens[]", "env", "string"),
   new Field("provider.apiTokens[]", "weight", "integer", "1", 1, 1000),
   new Field("provider.apiTokens[]", "models", "strings"),
   new Field("provider.apiTokens[]", "rpm", "integer", "", 1, 1_000_000_000),
