@@ -24,6 +24,9 @@ export class HealthCheckConfig {
   authority: string = "";
   path: string = "";
   body: string = "";
+  /** Headers every probe carries (`name=value`), over those learned from the route. */
+  headerNames: string[] = [];
+  headerValues: string[] = [];
   successConditions: ResponseRule[] = [];
 }
 

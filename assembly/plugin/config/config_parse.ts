@@ -37,6 +37,7 @@ function parseFailover(val: Validator, section: JsonValue | null, f: FailoverCon
     f.healthCheck.path = val.text(hc, q, field(HEALTH_CHECK, "path"));
     f.healthCheck.body = val.text(hc, q, field(HEALTH_CHECK, "body"));
     f.healthCheck.successConditions = val.rules(hc, "successConditions", q + "successConditions");
+    probeHeaderList(val, hc, q + "headers", f);
     if (f.healthCheck.path.length > 0 && f.healthCheck.path.charAt(0) != "/") val.fail(q + "path", "must start with '/'");
     if (f.healthCheck.body.length > 0 && val.ok()) {
       const parsed = readJson(f.healthCheck.body);
@@ -46,6 +47,25 @@ function parseFailover(val: Validator, section: JsonValue | null, f: FailoverCon
   f.failoverOnStatus = val.patterns(section, p, field(FAILOVER, "failoverOnStatus"));
   if (f.enabled && val.ok() && f.healthCheckModel.length == 0 && f.cooldownDuration == 0 && f.healthCheck.body.length == 0) {
     val.fail(p + "healthCheckModel", "is required when failover is enabled (or set cooldownDuration > 0, or healthCheck.body)");
+  }
+}
+
+// `healthCheck.headers`: "name=value" pairs a provider needs on every request (Anthropic's
+// anthropic-version), which probes cannot learn from traffic: only the route's own headers are kept.
+function probeHeaderList(val: Validator, hc: JsonValue, name: string, f: FailoverConfig): void {
+  const v = hc.get("headers");
+  if (v == null) return;
+  if (v.kind != JsonKind.Array) { val.fail(name, "must be an array of \"name=value\" strings"); return; }
+  for (let i = 0; i < v.items.length; i++) {
+    const item = v.items[i];
+    const eq = item.kind == JsonKind.String ? item.str.indexOf("=") : -1;
+    const header = eq > 0 ? item.str.substring(0, eq).trim().toLowerCase() : "";
+    if (eq <= 0 || !isHeaderName(header) || !isPrintable(item.str.substring(eq + 1).replaceAll(" ", "_"))) {
+      val.fail(name + "[" + i.toString() + "]", "must be \"name=value\" (a header name, then a value without control characters)");
+      return;
+    }
+    f.healthCheck.headerNames.push(header);
+    f.healthCheck.headerValues.push(item.str.substring(eq + 1));
   }
 }
 

@@ -72,6 +72,7 @@ export const FIELDS: Field[] = [
   new Field("provider.failover.healthCheck", "authority", "string"),
   new Field("provider.failover.healthCheck", "path", "string"),
   new Field("provider.failover.healthCheck", "body", "string"),
+  new Field("provider.failover.healthCheck", "headers", "strings", "[]"),
   new Field("provider.failover.healthCheck", "successConditions", "rules", "[]"),
 
   new Field("provider.failover.failureConditions[]", "status", "patterns"),

@@ -69,7 +69,11 @@ export function aimsProbes(path: string): bool {
   return bare.endsWith("/chat/completions") || bare.endsWith("/messages");
 }
 
-const DEFAULT_PATH = "/v1/chat/completions";
+/** The probe path until a request shows the route's: Anthropic's messages endpoint for its types, else chat completions. */
+function defaultPath(cfg: PluginConfig): string {
+  const t = cfg.providerType.toLowerCase();
+  return t == "claude" || t == "anthropic" ? "/v1/messages" : "/v1/chat/completions";
+}
 
 /** Merges the configured healthCheck fields over the target seen in traffic; null if no cluster is known. */
 export function resolveTarget(cfg: PluginConfig, seen: ProbeTarget | null): ProbeTarget | null {
@@ -77,9 +81,14 @@ export function resolveTarget(cfg: PluginConfig, seen: ProbeTarget | null): Prob
   const cluster = hc.cluster.length > 0 ? hc.cluster : seen != null ? seen.cluster : "";
   if (cluster.length == 0) return null;
   const authority = hc.authority.length > 0 ? hc.authority : seen != null && seen.authority.length > 0 ? seen.authority : cluster;
-  const path = hc.path.length > 0 ? hc.path : seen != null && seen.path.length > 0 ? seen.path : DEFAULT_PATH;
+  const path = hc.path.length > 0 ? hc.path : seen != null && seen.path.length > 0 ? seen.path : defaultPath(cfg);
   const t = new ProbeTarget(cluster, authority, path);
-  if (seen != null) t.headers = seen.headers;
+  if (seen != null) {
+    for (let i = 0; i < seen.headers.length; i++) {
+      if (!hc.headerNames.includes(seen.headers.names[i])) t.headers.add(seen.headers.names[i], seen.headers.values[i]);
+    }
+  }
+  for (let i = 0; i < hc.headerNames.length; i++) t.headers.add(hc.headerNames[i], hc.headerValues[i]);
   return t;
 }
 
