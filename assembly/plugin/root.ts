@@ -98,7 +98,7 @@ export class PluginRoot extends RootContext {
     if (plugin.bodyWait.claimHidden() && logEnabled(LogLevel.Warn)) {
       logWarn("Envoy does not pass request bodies to this filter while it holds the headers: set " +
         "allow_on_headers_stop_iteration: true on the envoy.filters.http.wasm filter; until then model lists " +
-        "and tpm apply without the request body, and answers a failure rule matched are not retried (see the README, Envoy options)");
+        "and tpm apply without the request body, and answers a failure rule matched are not retried (see docs/envoy.md, Envoy options)");
     }
     for (let k = 0; k < ids.length; k++) {
       const stream = findStream(ids[k]);

@@ -30,7 +30,7 @@ function assertProviderShaped(r: RecordedRequest, what: string): void {
 }
 
 test('requests, retries and probes carry the rewritten Host and path, the SNI and the route header; a killed key is out after 3 failures and back within 2 intervals of healing', async () => {
-  // Each worker learns the route from its first requests (see README "Retries behind rewriting routes").
+  // Each worker learns the route from its first requests (see docs/behaviour.md, "Retries behind rewriting routes").
   for (let i = 0; i < 20; i++) assert.equal((await chat(gw)).status, 200);
   for (const r of gw.mock.requests) assertProviderShaped(r, 'request');
   gw.mock.requests.length = 0;
@@ -76,7 +76,7 @@ test('behind the TLS route with a filter before the plugin: 40 keys with 10 dead
   // More retries than dead keys: every request ends with a healthy key.
   const shaped = await startProviderGateway({ provider: { apiTokens: keys, retryOnFailure: { enabled: true, maxRetries: 10 } } }, { filtersBefore: [luaFilter(MARKS_ANSWERS)] });
   try {
-    // The route is learned from the first requests (see README "Retries behind rewriting routes").
+    // The route is learned from the first requests (see docs/behaviour.md, "Retries behind rewriting routes").
     await burst(shaped, 20, 5);
     setTokens(shaped, Object.fromEntries(dead.map((t) => [t, '503'])));
     const body = escapeHeavyBody(600 * 1024);

@@ -4,8 +4,8 @@
 // local responses and continues made from a callback take effect when it returns; only proxy_log
 // (and WASI) work during _initialize.
 //
-// What a stream may read follows Envoy 1.40 (checked with a probe filter, see README "How it is
-// tested"): the request header map and the request.* properties only inside the request-headers
+// What a stream may read follows Envoy 1.40 (checked with a probe filter, see docs/internals.md,
+// "Tests"): the request header map and the request.* properties only inside the request-headers
 // callback (the client's headers) and at access-log time (what the router sent, rewritten); never
 // in body or response callbacks, nor from an HTTP-call callback. A StopIteration from response
 // headers holds the body back from the filter until the stream continues, unless the filter

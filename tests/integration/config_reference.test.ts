@@ -1,17 +1,17 @@
 // One source of truth for the configuration: the list of fields in assembly/plugin/config/schema.ts.
 // The plugin reads every field it lists (a value of the wrong kind is refused naming the field) and
-// enforces its limits; the README's reference table names every field once with its default; and
+// enforces its limits; the reference table of docs/configuration.md names every field once with its default; and
 // deploy/higress/spec.yaml is what scripts/config_reference.ts renders from the list.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { FIELDS, type Field } from '../../assembly/plugin/config/schema.js';
-import { SPEC_FILE, referenceRows, renderSpec } from '../../scripts/config_reference.js';
+import { REFERENCE_FILE, SPEC_FILE, referenceRows, renderSpec } from '../../scripts/config_reference.js';
 import { ROOT } from '../../scripts/envoy_bin.js';
 import { Host } from '../host/emulator.js';
 
-const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const REFERENCE = fs.readFileSync(REFERENCE_FILE, 'utf8');
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
 /** Fields whose value is a whole object or list of objects: their parts carry the defaults. */
 const CONTAINERS = new Set(['object', 'objects']);
@@ -86,16 +86,16 @@ test('the plugin enforces every listed integer limit, naming the field, and acce
   }
 });
 
-test('the README reference names every listed field once, no other, each with the listed default', () => {
-  const rows = referenceRows(README);
+test('the reference table (docs/configuration.md) names every listed field once, no other, each with the listed default', () => {
+  const rows = referenceRows(REFERENCE);
   const named = rows.flatMap((r) => r.paths);
   const listed = FIELDS.map((f) => f.path);
-  for (const p of named) assert.ok(listed.includes(p), `the README names ${p}, which the plugin does not read`);
+  for (const p of named) assert.ok(listed.includes(p), `the reference names ${p}, which the plugin does not read`);
   for (const f of FIELDS) {
     // An object is described by its parts' rows; queue.maxWaitMs's parts by its row.
     const covered = named.includes(f.path) || (f.object === 'queue.maxWaitMs' && named.includes(f.object)) ||
       (CONTAINERS.has(f.kind) && named.some((p) => p.startsWith(`${f.path}.`) || p.startsWith(`${f.path}[].`)));
-    assert.ok(covered, `the README does not describe ${f.path}`);
+    assert.ok(covered, `the reference does not describe ${f.path}`);
   }
   assert.equal(new Set(named).size, named.length, 'a field has two rows');
   for (const row of rows) {
@@ -106,22 +106,22 @@ test('the README reference names every listed field once, no other, each with th
         const json = row.dflt.match(/^`(\{.*\})`/);
         if (!json) continue;
         const parts = JSON.parse(json[1]) as Record<string, unknown>;
-        for (const g of FIELDS.filter((h) => h.object === p)) assert.deepEqual(parts[g.key], JSON.parse(g.dflt), `${g.path}: README ${row.dflt}`);
+        for (const g of FIELDS.filter((h) => h.object === p)) assert.deepEqual(parts[g.key], JSON.parse(g.dflt), `${g.path}: the reference says ${row.dflt}`);
         continue;
       }
       if (f.dflt.length === 0) {
-        assert.match(row.dflt, /^(—|required|none)/, `${p} has no default, the README says ${row.dflt}`);
+        assert.match(row.dflt, /^(—|required|none)/, `${p} has no default, the reference says ${row.dflt}`);
         continue;
       }
       const shown = [...row.dflt.matchAll(/`([^`]*)`/g)].map((m) => m[1].replace(/\s/g, ''));
       const want = f.dflt.replace(/\s/g, '');
       const unquoted = f.kind === 'string' ? JSON.parse(f.dflt) : null;
       assert.ok(shown.includes(want) || (unquoted !== null && unquoted !== '' && shown.includes(unquoted)),
-        `${p}: the README's default is ${row.dflt}, the plugin's ${f.dflt}`);
+        `${p}: the reference's default is ${row.dflt}, the plugin's ${f.dflt}`);
     }
   }
 });
 
 test('deploy/higress/spec.yaml is the schema rendered from the list (npm run spec rewrites it)', () => {
-  assert.equal(fs.readFileSync(SPEC_FILE, 'utf8'), renderSpec(README, VERSION), 'spec.yaml differs from the list of fields: run npm run spec');
+  assert.equal(fs.readFileSync(SPEC_FILE, 'utf8'), renderSpec(REFERENCE, VERSION), 'spec.yaml differs from the list of fields: run npm run spec');
 });

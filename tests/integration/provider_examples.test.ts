@@ -1,4 +1,4 @@
-// The README's provider examples as written (OpenAI, Azure OpenAI, Anthropic): each is accepted
+// The provider examples of docs/configuration.md as written (OpenAI, Azure OpenAI, Anthropic): each is accepted
 // without a warning, sends the key in its provider's header, and probes a failing key with the
 // path, headers and body the provider needs.
 import assert from 'node:assert/strict';
@@ -9,9 +9,9 @@ import { ROOT } from '../../scripts/envoy_bin.js';
 import { Host } from '../host/emulator.js';
 import { roundTrip, type Upstream } from '../host/gateway.js';
 
-const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-const start = README.indexOf('\n### Provider examples\n');
-const EXAMPLES = [...README.slice(start, README.indexOf('\n## ', start)).matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]));
+const PAGE = fs.readFileSync(path.join(ROOT, 'docs/configuration.md'), 'utf8');
+const start = PAGE.indexOf('\n## Provider examples\n');
+const EXAMPLES = [...PAGE.slice(start).matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]));
 
 interface Case { type: string; header: string; value: (key: string) => string; clientPath: string; probePath: string; probeHeaders: Record<string, string>; cluster: string }
 const CASES: Case[] = [
@@ -21,7 +21,7 @@ const CASES: Case[] = [
   { type: 'claude', header: 'x-api-key', value: (k) => k, clientPath: '/v1/messages', probePath: '/v1/messages', probeHeaders: { 'anthropic-version': '2023-06-01' }, cluster: 'llm' },
 ];
 
-test('the README has one example per provider, in this order', () => {
+test('the page has one example per provider, in this order', () => {
   assert.deepEqual(EXAMPLES.map((e) => e.provider.type), CASES.map((c) => c.type));
 });
 

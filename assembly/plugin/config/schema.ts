@@ -1,6 +1,6 @@
 // Every configuration field in one place: where it sits, its kind, its default and its limits. The
-// parser takes defaults, limits and the names it knows from here; tests check the README's
-// reference and deploy/higress/spec.yaml (generated from this list, scripts/gen_spec.ts) against
+// parser takes defaults, limits and the names it knows from here; tests check the reference
+// table of docs/configuration.md and deploy/higress/spec.yaml (generated from this list, scripts/gen_spec.ts) against
 // it. Written in the subset of TypeScript that AssemblyScript and Node share, so both import it.
 
 /** One field. `dflt` is its default as JSON text ("" when it has none: required, or absent means off). */
@@ -16,7 +16,7 @@ export class Field {
     public max: number = 0,
   ) {}
 
-  /** The field's full path, as the README and error messages name it. */
+  /** The field's full path, as the docs and error messages name it. */
   get path(): string { return this.object.length == 0 ? this.key : this.object + "." + this.key; }
 }
 

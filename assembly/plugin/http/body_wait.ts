@@ -2,7 +2,7 @@
 // It does only with the Wasm filter option allow_on_headers_stop_iteration (Higress does natively);
 // without it a held request would wait for a body that never comes. The first held request whose
 // body does not arrive within BODY_WAIT_MS teaches the process that bodies are hidden; from then
-// on no request is held (model lists and tpm apply without the body, see the README), but one
+// on no request is held (model lists and tpm apply without the body, see docs/envoy.md), but one
 // request per RETEST_MS in each VM is held again: a client that merely sent its body late cannot
 // keep the gateway from reading bodies. Once Envoy has shown a held body, nothing is concluded.
 import { createShared, readShared, writeShared } from "../../runtime/shared_data";
