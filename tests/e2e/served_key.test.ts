@@ -83,9 +83,9 @@ test('downstream: a 200 whose body a failure rule matches is retried; the client
   }
 });
 
-test('upstream placement: each attempt names its key; the client sees the last attempt\'s key and the keys tried', async () => {
+test('upstream placement: each attempt names its key; the client and the access log see the last attempt\'s key and the keys tried', async () => {
   const gw = await startUpstreamGateway({
-    servedKeyHeader: HEADER,
+    servedKeyHeader: HEADER, servedKeyFilterState: true,
     provider: { apiTokens: KEYS, failover: { ...failover, healthCheck: { cluster: 'openai', authority: PROVIDER_HOST, path: PROVIDER_PATH } } },
   });
   try {
@@ -99,7 +99,11 @@ test('upstream placement: each attempt names its key; the client sees the last a
       assert.equal(a.headers[HEADER], fingerprintOf(sent.at(-1)!));
       if (sent.length < 2) continue;
       seen = true;
-      assert.equal(a.headers[`${HEADER}-tried`], sent.map(fingerprintOf).join(','));
+      const tried = sent.map(fingerprintOf).join(',');
+      assert.equal(a.headers[`${HEADER}-tried`], tried);
+      await sleep(300);
+      const lines = await accessLines(gw, 1);
+      assert.ok(lines.some((l) => l.endsWith(`key=${fingerprintOf(sent.at(-1)!)} tried=${tried}`)), gw.envoy.log.slice(-2000));
     }
     assert.ok(seen, 'Envoy never retried');
   } finally {
