@@ -184,6 +184,9 @@ test('300 keys, 100 of them dead: of 1,000 requests at most 1% see a dead key (f
     provider: { apiTokens: tokens, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 60_000, healthCheckModel: 'm' }, retryOnFailure: { enabled: true, maxRetries: 3 } },
   };
   await withGateway(cfg, async (gw) => {
+    // The workers learn the route first: until then a retry's failure does not count (it may have
+    // gone to the wrong place), which would leave a dead key used only by such a retry in the pool.
+    for (const a of await burst(gw, 20, 10)) assert.equal(a.status, 200);
     setTokens(gw, Object.fromEntries(dead.map((t) => [t, '401'])));
     const answers = await burst(gw, 1000, 10);
     // With maxRetries 3 a request fails only when its four keys are all dead, before they are out.
@@ -191,7 +194,10 @@ test('300 keys, 100 of them dead: of 1,000 requests at most 1% see a dead key (f
     assert.ok(failed.length <= 10 && failed.every((s) => s === 401), `answers other than 200: ${failed.join(', ')}`);
     const doc = await statusDocument(gw);
     const used = new Set(gw.mock.requests.filter((r) => !isProbe(r) && dead.includes(r.token ?? '')).map((r) => r.token));
-    assert.equal(doc.tokensInPool, 300 - used.size, 'every dead key that was used left the pool, and only those');
+    // A request whose four keys all answered 401 is the request's fault by the rule (another key
+    // repeated the status): those keys count only if another request uses them again.
+    assert.ok(doc.tokensInPool >= 300 - used.size && doc.tokensInPool <= 300 - used.size + 4 * failed.length,
+      `${doc.tokensInPool} keys in the pool, ${used.size} dead keys used, ${failed.length} requests failed: every dead key used left the pool, but those only a failed request used`);
     assert.ok(used.size >= 90, `only ${used.size} dead keys were used`);
     assert.doesNotMatch(gw.envoy.log, TRAP);
   });
