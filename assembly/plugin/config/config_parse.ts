@@ -1,7 +1,7 @@
 // Parses and validates the plugin configuration text: refused with one message that names the
 // field, unknown fields warned about. Pure: no host calls, so it is unit-tested directly.
 import { ConfigResult, FailoverConfig, KNOWN_PROVIDER_TYPES, PluginConfig, RetryConfig } from "./config";
-import { Validator, defaultStrings, isHeaderName, isPrintable } from "./config_validator";
+import { EMPTY_SECTION, Validator, defaultStrings, isHeaderName, isPrintable } from "./config_validator";
 import { field } from "./schema";
 import { parseQueue } from "./queue_parse";
 import { parseTokens } from "./tokens_parse";
@@ -12,11 +12,9 @@ import { JsonKind, JsonValue, readJson } from "../../util/json";
 const FAILOVER = "provider.failover";
 const HEALTH_CHECK = "provider.failover.healthCheck";
 const RETRY = "provider.retryOnFailure";
-// An absent section reads as an empty one: every field then takes its schema default.
-const EMPTY: JsonValue = readJson("{}").value!;
 
 function parseFailover(val: Validator, section: JsonValue | null, f: FailoverConfig): void {
-  const obj = section != null ? section : EMPTY;
+  const obj = section != null ? section : EMPTY_SECTION;
   const p = val.base + ".failover.";
   val.known(obj, p, FAILOVER);
   f.enabled = val.flag(obj, p, field(FAILOVER, "enabled"));
@@ -70,7 +68,7 @@ function probeHeaderList(val: Validator, hc: JsonValue, name: string, f: Failove
 }
 
 function parseRetry(val: Validator, section: JsonValue | null, r: RetryConfig): void {
-  const obj = section != null ? section : EMPTY;
+  const obj = section != null ? section : EMPTY_SECTION;
   const p = val.base + ".retryOnFailure.";
   val.known(obj, p, RETRY);
   r.enabled = val.flag(obj, p, field(RETRY, "enabled"));

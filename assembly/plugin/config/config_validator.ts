@@ -6,6 +6,9 @@ import { Field, keysOf } from "./schema";
 import { nearestName } from "../../util/nearest_name";
 import { StatusSet } from "../../util/status_pattern";
 
+/** An absent section reads as this empty one: every field then takes its schema default. */
+export const EMPTY_SECTION: JsonValue = readJson("{}").value!;
+
 /** A strings or patterns field's default, read from its JSON text. */
 export function defaultStrings(f: Field): string[] {
   const out: string[] = [];

@@ -1,6 +1,6 @@
 // Reads the top-level `queue` section (see queue_config.ts). Pure.
 import { PRIORITIES, QueueConfig, WhenExpired, WhenFull } from "./queue_config";
-import { Validator } from "./config_validator";
+import { EMPTY_SECTION, Validator } from "./config_validator";
 import { field } from "./schema";
 import { JsonValue } from "../../util/json";
 
@@ -18,12 +18,10 @@ export function parseQueue(val: Validator, root: JsonValue, q: QueueConfig): voi
   const header = val.text(obj, p, field(QUEUE, "priorityHeader")).toLowerCase();
   if (val.ok() && (header.length == 0 || header.includes(":") || header.includes(" "))) val.fail("queue.priorityHeader", "must be a header name");
   q.priorityHeader = header;
-  const waits = val.object(obj.get("maxWaitMs"), "queue.maxWaitMs");
-  for (let i = 0; i < PRIORITIES.length && val.ok(); i++) {
-    const f = field(WAITS, PRIORITIES[i]);
-    q.maxWaitMs[i] = waits != null ? val.int(waits, "queue.maxWaitMs.", f) : I32.parseInt(f.dflt);
-  }
-  if (waits != null) val.known(waits, "queue.maxWaitMs.", WAITS);
+  const given = val.object(obj.get("maxWaitMs"), "queue.maxWaitMs");
+  const waits = given != null ? given : EMPTY_SECTION;
+  val.known(waits, "queue.maxWaitMs.", WAITS);
+  for (let i = 0; i < PRIORITIES.length && val.ok(); i++) q.maxWaitMs[i] = val.int(waits, "queue.maxWaitMs.", field(WAITS, PRIORITIES[i]));
   const full = val.text(obj, p, field(QUEUE, "whenFull"));
   if (full == "reject") q.whenFull = WhenFull.Reject;
   else if (full == "passthrough") q.whenFull = WhenFull.Passthrough;

@@ -5,17 +5,14 @@
 // for a replay. The request is seen as sent: the route's rewrites are already applied.
 import { BufferType, DataAction, HeadersAction, MapType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
-import { RootContext } from "../../runtime/contexts";
 import { getHeaderPairsRaw, removeHeaderBytes } from "../../runtime/headers";
 import { nowMs } from "../../runtime/host";
 import { HeaderList, RawHeaders } from "../../util/header_list";
 import { settleAttempts } from "../judge/attempt";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
-import { removeClientCredentials } from "../keys/credentials";
 import { PROBE_MARK_HEADER } from "../pool/probe";
-import { Plugin } from "../plugin";
-import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
+import { Chosen } from "./key_assignment";
 import { KeyedStream } from "./keyed_stream";
 
 const PROBE_MARK = String.UTF8.encode(PROBE_MARK_HEADER);
@@ -25,10 +22,6 @@ export class AttemptFilter extends KeyedStream {
   private requestId: string = "";
   /** When the attempt started (ms): the ledger's clock, read once. */
   private startedAt: i64 = 0;
-
-  constructor(id: u32, root: RootContext, plugin: Plugin) {
-    super(id, root, plugin);
-  }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
     const plugin = this.plugin;
@@ -42,17 +35,12 @@ export class AttemptFilter extends KeyedStream {
       if (mark == plugin.probeMark) return HeadersAction.Continue;
     }
     const at = HeaderList.rawPath(raw);
-    if (!cfg.servesPathAt(<usize>(at >> 32), <i32>(at & 0xffffffff))) {
-      removeClientCredentials(plugin.credentials, raw, null);
-      return HeadersAction.Continue;
-    }
-    const assign = new KeyAssignment(plugin, this.id, raw);
-    assign.affinity = affinityOf(cfg, raw);
+    if (!cfg.servesPathAt(<usize>(at >> 32), <i32>(at & 0xffffffff))) return this.passUnkeyed(raw);
+    const assign = this.assignKey(raw);
     this.requestId = HeaderList.rawText(raw, "x-request-id");
     const attempt = new RawHeaders(raw).getDecimal("x-envoy-attempt-count");
     this.startedAt = nowMs();
     assign.tried = plugin.ledger.tried(this.requestId, attempt < 0 ? 0 : attempt, this.startedAt);
-    this.assign = assign;
     return this.chooseOrHold(endOfStream, this.startedAt);
   }
 

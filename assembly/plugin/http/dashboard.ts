@@ -43,7 +43,7 @@ svg text{font-size:8px;fill:#555}
 <text id="ymax" x="26" y="11" text-anchor="end"></text><text id="ymin" x="26" y="84" text-anchor="end">0</text>
 <text id="xfrom" x="30" y="96"></text><text id="xto" x="316" y="96" text-anchor="end">now</text>
 <polyline id="line" fill="none" stroke="#1f9d55" stroke-width="1.5" points=""/></svg></div>
-<div class="card"><table><thead><tr><th>key</th><th>state</th><th>requests, last min</th><th>failed, last min</th><th>consecutive failures</th><th>last failure</th><th>out for</th><th>back in</th><th>probe ok</th><th>weight</th><th>share</th><th>budget left</th></tr></thead><tbody id="keys"></tbody></table></div>
+<div class="card"><table><thead><tr id="head"></tr></thead><tbody id="keys"></tbody></table></div>
 </div>
 <script nonce="__NONCE__">
 (function () {
@@ -52,7 +52,9 @@ svg text{font-size:8px;fill:#555}
   var timer = null;
   var $ = function (id) { return document.getElementById(id); };
   function secs(ms) { return ms > 0 ? (ms / 1000).toFixed(1) + " s" : ""; }
+  // The column heads, and each cell's label when a phone shows a key as a card.
   var LABELS = ["key", "state", "requests, last min", "failed, last min", "consecutive failures", "last failure", "out for", "back in", "probe ok", "weight", "share", "budget left"];
+  LABELS.forEach(function (label) { var th = document.createElement("th"); th.textContent = label; $("head").appendChild(th); });
   function cell(row, text) {
     var td = document.createElement("td");
     td.textContent = text;

@@ -3,19 +3,15 @@
 // route's answer for that key, and hands a failed non-streaming request to its RetrySession.
 import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
-import { RootContext } from "../../runtime/contexts";
 import { HeaderList, RawHeaders } from "../../util/header_list";
 import { getHeaderPairsRaw } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
 import { settleAttempts } from "../judge/attempt";
-import { removeClientCredentials } from "../keys/credentials";
-import { Plugin } from "../plugin";
 import { CapturedRequest } from "../retry/replay";
 import { RetrySession, mayRetry, mayRetryOnRule } from "../retry/retry_session";
 import { answerStatus } from "./status_endpoint";
 import { learnRoute } from "./route_learning";
-import { KeyAssignment, affinityOf } from "./key_assignment";
 import { KeyedStream } from "./keyed_stream";
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 
@@ -32,10 +28,6 @@ export class TokenFilter extends KeyedStream {
   /** Bytes of the answer body buffered (and read) while `ruleHold`. */
   private ruleSeen: usize = 0;
 
-  constructor(id: u32, root: RootContext, plugin: Plugin) {
-    super(id, root, plugin);
-  }
-
   onRequestHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
     const plugin = this.plugin;
     const cfg = plugin.config;
@@ -48,14 +40,9 @@ export class TokenFilter extends KeyedStream {
       return HeadersAction.StopIteration;
     }
     // Only inference requests get a key; any other request goes on without the client's credentials.
-    if (!cfg.servesPathAt(pathPtr, pathLen)) {
-      removeClientCredentials(plugin.credentials, raw, null);
-      return HeadersAction.Continue;
-    }
+    if (!cfg.servesPathAt(pathPtr, pathLen)) return this.passUnkeyed(raw);
     this.clientHeaders = raw;
-    const assign = new KeyAssignment(plugin, this.id, raw);
-    assign.affinity = affinityOf(cfg, raw);
-    this.assign = assign;
+    this.assignKey(raw);
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
       const captured = new CapturedRequest(raw, plugin.heldBodies);
       captured.complete = endOfStream;
@@ -101,7 +88,6 @@ export class TokenFilter extends KeyedStream {
     // The answer's headers are read once: status, Retry-After, rate limits and rules come from them.
     const head = new RawHeaders(getHeaderPairsRaw(MapType.ResponseHeaders));
     const status = max(0, head.getDecimal(":status"));
-    const failover = plugin.failover;
     first.status = status;
     // Named now for the route's attempt; a retry answer that takes its place names its own key.
     if (plugin.servedKey.on) plugin.servedKey.announce(first.token, [first.token]);
@@ -110,10 +96,7 @@ export class TokenFilter extends KeyedStream {
     judgeRouteHead(plugin, first, head, status, endOfStream, retrying);
     // The provider's failure is held back while the retry runs, in case it is the answer.
     if (retrying) {
-      const session = new RetrySession(plugin, this.id, captured!, assign.attempts);
-      session.affinity = assign.affinity;
-      this.retry = session;
-      if (session.begin(endOfStream, assign.model, assign.prompt, assign.completion)) return HeadersAction.StopIteration;
+      if (this.startRetry(endOfStream)) return HeadersAction.StopIteration;
     } else if (first.pending && captured != null && plugin.config.retry.retryOnFailureConditions &&
                mayRetryOnRule(plugin, captured, 0) && STREAM_ORIGIN.fromProvider() && plugin.bodyWait.hold(this.id, nowMs())) {
       // A failure rule still reads the body (never a stream's): the answer waits for its verdict,
@@ -122,10 +105,28 @@ export class TokenFilter extends KeyedStream {
       plugin.ticks.update(this.id);
       return HeadersAction.StopIteration;
     }
-    if (failover != null) settleAttempts(failover, assign.attempts);
-    // The route's attempt ended without a retry: the body need not be kept any longer.
-    if (captured != null) captured.dropBody();
+    this.attemptsOver();
     return HeadersAction.Continue;
+  }
+
+  // Starts retrying the route's failed answer (held meanwhile); false when no retry could be sent.
+  private startRetry(endOfStream: bool): bool {
+    const assign = this.assign!;
+    const session = new RetrySession(this.plugin, this.id, this.captured!, assign.attempts);
+    session.affinity = assign.affinity;
+    this.retry = session;
+    if (session.begin(endOfStream, assign.model, assign.prompt, assign.completion)) return true;
+    this.retry = null;
+    return false;
+  }
+
+  // The route's attempt ended without a retry: whose failures they were is decided, and the
+  // request body need not be kept any longer.
+  private attemptsOver(): void {
+    const failover = this.plugin.failover;
+    if (failover != null) settleAttempts(failover, this.assign!.attempts);
+    const captured = this.captured;
+    if (captured != null) captured.dropBody();
   }
 
   onResponseBody(size: usize, endOfStream: bool): DataAction {
@@ -157,28 +158,11 @@ export class TokenFilter extends KeyedStream {
       this.ruleSeen = size;
       return DataAction.StopIterationAndBuffer;
     }
-    const plugin = this.plugin;
-    const captured = this.captured!;
-    if (first.failedByRule) {
-      this.ruleHold = false;
-      this.ruleSeen = 0;
-      const session = new RetrySession(plugin, this.id, captured, assign.attempts);
-      session.affinity = assign.affinity;
-      this.retry = session;
-      if (session.begin(false, assign.model, assign.prompt, assign.completion)) return session.onHeldBody(size, endOfStream);
-      this.retry = null;
-    }
-    this.releaseHeldAnswer();
-    return DataAction.Continue;
-  }
-
-  // The held answer goes to the client as it is: the request's attempts are over.
-  private releaseHeldAnswer(): void {
     this.ruleHold = false;
     this.ruleSeen = 0;
-    const failover = this.plugin.failover;
-    if (failover != null) settleAttempts(failover, this.assign!.attempts);
-    this.captured!.dropBody();
+    if (first.failedByRule && this.startRetry(false)) return this.retry!.onHeldBody(size, endOfStream);
+    this.attemptsOver();
+    return DataAction.Continue;
   }
 
   /** From the root's tick: a held body did not come in time (Envoy hides it), so the request or the answer goes on. */
@@ -187,7 +171,9 @@ export class TokenFilter extends KeyedStream {
       super.goOnWithoutBody();
       return;
     }
-    this.releaseHeldAnswer();
+    this.ruleHold = false;
+    this.ruleSeen = 0;
+    this.attemptsOver();
     continueStream(StreamType.Response);
   }
 

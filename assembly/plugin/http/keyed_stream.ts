@@ -7,7 +7,8 @@ import { RootContext, StreamContext } from "../../runtime/contexts";
 import { continueStream } from "../../runtime/host";
 import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
 import { Plugin } from "../plugin";
-import { Chosen, KeyAssignment } from "./key_assignment";
+import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
+import { removeClientCredentials } from "../keys/credentials";
 import { answerBodyHidden } from "./local_replies";
 
 export abstract class KeyedStream extends StreamContext {
@@ -18,6 +19,20 @@ export abstract class KeyedStream extends StreamContext {
 
   constructor(id: u32, root: RootContext, protected readonly plugin: Plugin) {
     super(id, root);
+  }
+
+  /** A request that gets no key goes on, without the client's credentials. */
+  protected passUnkeyed(raw: ArrayBuffer): HeadersAction {
+    removeClientCredentials(this.plugin.credentials, raw, null);
+    return HeadersAction.Continue;
+  }
+
+  /** The key assignment of an inference request (`raw`: its headers), with its consumer's affinity. */
+  protected assignKey(raw: ArrayBuffer): KeyAssignment {
+    const assign = new KeyAssignment(this.plugin, this.id, raw);
+    assign.affinity = affinityOf(this.plugin.config, raw);
+    this.assign = assign;
+    return assign;
   }
 
   /** Chooses the key (the assignment is set); a placement adds what it does with the choice. */

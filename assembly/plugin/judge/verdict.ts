@@ -19,14 +19,15 @@ export const enum VerdictKind {
 
 /** A verdict on one answer. */
 export class Verdict {
+  /** Index of the failure rule that matched (-1: none), named in the log line of an ejection. */
+  rule: i32 = -1;
+  constructor(public kind: VerdictKind, public retryAfterAt: i64 = 0) {}
+
   /**
    * A failure rule (failureConditions) matched: the operator says such an answer is the key's,
    * so it counts even when other keys answer the same.
    */
-  byRule: bool = false;
-  /** Index of the failure rule that matched (-1: none), named in the log line of an ejection. */
-  rule: i32 = -1;
-  constructor(public kind: VerdictKind, public retryAfterAt: i64 = 0) {}
+  get byRule(): bool { return this.rule >= 0; }
 }
 
 /** Where an answer came from; asked only when the verdict depends on it. */
@@ -42,7 +43,6 @@ const NEEDS_BODY = new Verdict(VerdictKind.NeedsBody);
 function failure(status: i32, retryAfter: string | null, now: i64, rule: i32 = -1): Verdict {
   // Only a 429 may bench a key for a while; other statuses count towards failureThreshold.
   const v = new Verdict(VerdictKind.Failure, status == 429 ? retryAfterDeadline(retryAfter, now) : 0);
-  v.byRule = rule >= 0;
   v.rule = rule;
   return v;
 }
