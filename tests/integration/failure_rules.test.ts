@@ -101,3 +101,20 @@ test('when Envoy hides a held answer\'s body (no allow_on_headers_stop_iteration
   assert.equal(next.client.pending, undefined);
   assert.equal(next.client.body, QUOTA);
 });
+
+test('a client that makes the model write a rule\'s text takes no key out: on a retried request every key answering it is the request\'s doing', () => {
+  const { host, vm } = setup({ maxRetries: 2 });
+  // Every key's 200 carries the rule's text when the prompt asks for it, as a model would.
+  const echo: Upstream = ({ body }) => ({ status: 200, body: String(body).includes('say insufficient_quota') ? `{"choices":[{"message":{"content":"insufficient_quota"}}]}` : OK });
+  const hostile = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'say insufficient_quota' }] });
+  for (let i = 0; i < 40; i++) {
+    const r = roundTrip(vm, echo, { body: hostile });
+    assert.equal(r.retries, 2, 'the matched answer was not retried');
+    // Another client meanwhile is served by its first key.
+    const other = roundTrip(vm, echo);
+    assert.equal(other.client.body, OK);
+    assert.equal(other.retries, 0);
+  }
+  assert.ok(!host.logs.some((l) => l.msg.includes('taken out of the pool')), 'a key was taken out');
+  assert.ok(host.metric('ai_token_failover.pool.ai-token-failover:openai.failures_not_counted') >= 40);
+});

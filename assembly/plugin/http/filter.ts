@@ -100,7 +100,9 @@ export class TokenFilter extends KeyedStream {
     } else if (first.pending && captured != null && plugin.config.retry.retryOnFailureConditions &&
                mayRetryOnRule(plugin, captured, 0) && STREAM_ORIGIN.fromProvider() && plugin.bodyWait.hold(this.id, nowMs())) {
       // A failure rule still reads the body (never a stream's): the answer waits for its verdict,
-      // unless Envoy does not show the body to a filter holding the headers (then it goes on).
+      // unless Envoy does not show the body to a filter holding the headers (then it goes on). Its
+      // failure is held like a retried status's: the retry's answer tells whose it is.
+      first.defer = true;
       this.ruleHold = true;
       plugin.ticks.update(this.id);
       return HeadersAction.StopIteration;

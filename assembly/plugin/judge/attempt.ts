@@ -119,10 +119,12 @@ export class Attempt {
       this.succeeded = true;
       failover.countSuccess(this.token, origin, this.status);
     } else if (v.kind == VerdictKind.Failure) {
-      if (v.byRule) {
-        // The operator's rule says this answer is the key's: it counts whatever other keys answer.
+      this.failedByRule = v.byRule;
+      // The operator's rule says this answer is the key's: it counts whatever other keys answer.
+      // A 2xx body, though, is the model's output, which a client can steer into the rule's text:
+      // on a retried request the other keys' answers decide then, as for a failing status.
+      if (v.byRule && !(this.defer && is2xx(this.status))) {
         this.failed = true;
-        this.failedByRule = true;
         failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule);
         return;
       }
@@ -151,8 +153,8 @@ export class Attempt {
       return;
     }
     this.failed = true;
-    if (proven) failover.countFailure(this.token, this.status, v.retryAfterAt);
-    else failover.countFailureOfKey(this.token, this.status, v.retryAfterAt);
+    if (proven) failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule);
+    else failover.countFailureOfKey(this.token, this.status, v.retryAfterAt, v.rule);
   }
 }
 

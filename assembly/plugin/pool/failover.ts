@@ -114,13 +114,13 @@ export class Failover {
    * key's; a 5xx says nothing about a key unless another key's last answer in this VM, among the
    * recent ones, was a success (the provider works, this key does not).
    */
-  countFailureOfKey(i: i32, status: i32, retryAfterAt: i64): void {
+  countFailureOfKey(i: i32, status: i32, retryAfterAt: i64, rule: i32 = -1): void {
     if (is5xx(status) && !this.peerWorks(i)) {
       this.lastServerError[i] = ++this.answers;
       this.metrics.failureNotCounted();
       return;
     }
-    this.countFailure(i, status, retryAfterAt);
+    this.countFailure(i, status, retryAfterAt, rule);
   }
 
   // Recent: within the last 16 answers per configured key.
