@@ -34,10 +34,12 @@ async function inPool(): Promise<number> {
   return (JSON.parse(r.body) as { tokensInPool: number }).tokensInPool;
 }
 
-test('30 hostile requests (an admin-only path, a foreign OpenAI-Organization) mixed with normal traffic: keys stay, normal requests get 200, probes are not aimed, client credentials never reach the provider', async () => {
+test('45 hostile requests (an admin-only path, a foreign OpenAI-Organization, from new hosts too) mixed with normal traffic: keys stay, normal requests get 200, probes are not aimed, client credentials never reach the provider', async () => {
   const hostile = [
     ...Array.from({ length: 15 }, () => chat(gw, { method: 'GET', path: '/openai/v1/organization/users?limit=100', headers: { 'x-evil': '1' } })),
     ...Array.from({ length: 15 }, () => chat(gw, { headers: { 'openai-organization': 'org-attacker', 'x-evil': '1' } })),
+    // A new host on every request: each retry goes on a route the plugin has not seen.
+    ...Array.from({ length: 15 }, (_, i) => chat(gw, { headers: { host: `h${i}.gateway.test`, 'openai-organization': 'org-attacker', 'x-evil': '1' } })),
   ];
   const normal: Array<Promise<{ status: number }>> = [];
   for (let i = 0; i < 6; i++) {
@@ -49,6 +51,10 @@ test('30 hostile requests (an admin-only path, a foreign OpenAI-Organization) mi
   // The admin path goes without a pool key (the provider refuses it 401), the foreign organization is refused by every key.
   assert.deepEqual([...new Set(h.map((a) => a.status))], [401]);
   assert.ok(await inPool() >= 3, `${await inPool()} keys left in the pool`);
+  // Not one of those refusals counted against a key (every key gave it, or the retry proved nothing).
+  const counted = (await gw.stats()).split('\n').filter((l) => l.startsWith('ai_token_failover_token_failures_4xx{'));
+  assert.ok(counted.length > 0, 'no failure series in /stats/prometheus');
+  assert.deepEqual(counted.filter((l) => Number(l.split(' ').at(-1)) !== 0), [], 'a hostile refusal counted against a key');
 
   // A key that is really dead leaves, and its probes go where chat requests succeed, with only the route's headers.
   setTokens(gw, { 'sk-h-d': '401' });

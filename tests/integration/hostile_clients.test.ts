@@ -72,6 +72,28 @@ test('a client header that makes every key fail (a foreign OpenAI-Organization: 
   assert.ok(host.metric('ai_token_failover.pool.ai-token-failover:openai.failures_not_counted') > 0);
 });
 
+test('a new host header on every request (so every retry goes on a guessed route) does not let a failure every key shares count', () => {
+  const { host, vms } = setup();
+  const route = { hostRewrite: 'api.provider.test', prefixRewrite: ['/openai/v1/', '/v1/'] as [string, string] };
+  // The provider refuses the foreign organization whatever the host and path; a misrouted request gets 404.
+  const upstream: Upstream = ({ headers }) => {
+    if (headers.get('openai-organization') === 'org-attacker') return { status: 401, body: '{"error":{"code":"invalid_organization"}}' };
+    return headers.get(':authority') === 'api.provider.test' ? { status: 200, body: '{"choices":[]}' } : { status: 404, body: '{}' };
+  };
+  for (let i = 0; i < 60; i++) {
+    const headers = { ':authority': `h${i}.gateway.example`, ':path': '/openai/v1/chat/completions', 'openai-organization': 'org-attacker' };
+    assert.equal(roundTrip(vms[i % 3], upstream, { headers, route }).client.status, 401);
+  }
+  assert.equal(failures(host), 0, 'a failure on a request whose retry went on a guessed route was counted');
+  assert.equal(outCount(host), 0);
+  // A dead key still counts on such requests when the guessed retry is served (this provider takes any host).
+  const dead: Upstream = ({ token }) => (token === 'sk-b' ? { status: 401, body: '{}' } : { status: 200, body: '{"choices":[]}' });
+  for (let i = 0; i < 60 && failures(host) === 0; i++) {
+    roundTrip(vms[i % 3], dead, { headers: { ':authority': `d${i}.gateway.example`, ':path': '/openai/v1/chat/completions' }, route });
+  }
+  assert.ok(failures(host) > 0, 'a dead key\'s failure did not count when another key served the request');
+});
+
 test('a dead key still leaves: its failure counts when the retry on another key succeeds; out keys serve retries when no key in the pool is left', () => {
   const { host, vms } = setup(defaults({ retryOnFailure: { enabled: true, maxRetries: 3 } }));
   for (let i = 0; i < 60; i++) assert.equal(roundTrip(vms[i % 3], statusByToken({ 'sk-b': 401 })).client.status, 200);

@@ -166,7 +166,16 @@ export class Attempt {
  */
 export function settleAttempts(failover: Failover, attempts: Attempt[]): void {
   let served = false;
-  for (let k = 0; k < attempts.length; k++) if (attempts[k].succeeded) served = true;
+  // An attempt sent on a guessed route that failed says nothing of what its key would have
+  // answered, so it can neither clear nor confirm the others: unless the request was served,
+  // their held failures are undecided and not counted. (A client can make every route a guess,
+  // a new host header each time; that must not let its requests count against the keys.)
+  let guessed = false;
+  for (let k = 0; k < attempts.length; k++) {
+    const a = attempts[k];
+    if (a.succeeded) served = true;
+    else if (a.unconfirmed) guessed = true;
+  }
   for (let k = 0; k < attempts.length; k++) {
     const a = attempts[k];
     if (a.deferred == null) {
@@ -177,6 +186,6 @@ export function settleAttempts(failover: Failover, attempts: Attempt[]): void {
     for (let j = 0; j < attempts.length && !repeated; j++) {
       repeated = j != k && attempts[j].token != a.token && attempts[j].failedWith == a.failedWith;
     }
-    a.release(failover, served || !repeated, served);
+    a.release(failover, served || (!repeated && !guessed), served);
   }
 }
