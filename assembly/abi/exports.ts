@@ -4,6 +4,7 @@ import "./abort";
 import { createContext, deleteContext, findRoot, findStream } from "../runtime/contexts";
 import { routeCallAnswer } from "../runtime/calls";
 import { enterCallback, leaveCallback, noteHostBytes } from "../runtime/collector";
+import { streamCallback } from "../runtime/log";
 
 /**
  * Allocator the host uses for values it hands to the module. Each block is a pinned managed
@@ -16,12 +17,14 @@ export function proxy_on_memory_allocate(size: usize): usize {
 
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   enterCallback();
+  streamCallback(false);
   createContext(contextId, parentId);
   leaveCallback();
 }
 
 export function proxy_on_vm_start(rootId: u32, configSize: usize): bool {
   enterCallback();
+  streamCallback(false);
   const root = findRoot(rootId);
   const result: bool = root == null ? true : root.onVmStart(configSize);
   leaveCallback();
@@ -30,6 +33,7 @@ export function proxy_on_vm_start(rootId: u32, configSize: usize): bool {
 
 export function proxy_on_configure(rootId: u32, configSize: usize): bool {
   enterCallback();
+  streamCallback(false);
   const root = findRoot(rootId);
   const result: bool = root == null ? false : root.onConfigure(configSize);
   leaveCallback();
@@ -38,6 +42,7 @@ export function proxy_on_configure(rootId: u32, configSize: usize): bool {
 
 export function proxy_on_tick(rootId: u32): void {
   enterCallback();
+  streamCallback(false);
   const root = findRoot(rootId);
   if (root != null) root.onTick();
   leaveCallback();
@@ -45,12 +50,14 @@ export function proxy_on_tick(rootId: u32): void {
 
 export function proxy_on_http_call_response(rootId: u32, callId: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
   enterCallback();
+  streamCallback(false);
   routeCallAnswer(callId, numHeaders, bodySize);
   leaveCallback();
 }
 
 export function proxy_on_request_headers(id: u32, numHeaders: u32, endOfStream: bool): i32 {
   enterCallback();
+  streamCallback(true);
   const s = findStream(id);
   const result: i32 = s == null ? 0 : s.onRequestHeaders(numHeaders, endOfStream);
   leaveCallback();
@@ -59,6 +66,7 @@ export function proxy_on_request_headers(id: u32, numHeaders: u32, endOfStream: 
 
 export function proxy_on_request_body(id: u32, size: usize, endOfStream: bool): i32 {
   enterCallback();
+  streamCallback(true);
   const s = findStream(id);
   const result: i32 = s == null ? 0 : s.onRequestBody(size, endOfStream);
   leaveCallback();
@@ -67,6 +75,7 @@ export function proxy_on_request_body(id: u32, size: usize, endOfStream: bool): 
 
 export function proxy_on_response_headers(id: u32, numHeaders: u32, endOfStream: bool): i32 {
   enterCallback();
+  streamCallback(true);
   const s = findStream(id);
   const result: i32 = s == null ? 0 : s.onResponseHeaders(numHeaders, endOfStream);
   leaveCallback();
@@ -75,6 +84,7 @@ export function proxy_on_response_headers(id: u32, numHeaders: u32, endOfStream:
 
 export function proxy_on_response_body(id: u32, size: usize, endOfStream: bool): i32 {
   enterCallback();
+  streamCallback(true);
   const s = findStream(id);
   const result: i32 = s == null ? 0 : s.onResponseBody(size, endOfStream);
   leaveCallback();
@@ -87,6 +97,7 @@ export function proxy_on_done(id: u32): bool {
 
 export function proxy_on_log(id: u32): void {
   enterCallback();
+  streamCallback(true);
   const s = findStream(id);
   if (s != null) s.onLog();
   leaveCallback();
@@ -94,6 +105,7 @@ export function proxy_on_log(id: u32): void {
 
 export function proxy_on_delete(id: u32): void {
   enterCallback();
+  streamCallback(false);
   deleteContext(id);
   leaveCallback();
 }

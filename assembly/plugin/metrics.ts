@@ -55,6 +55,7 @@ export class PluginMetrics {
   private tokensInPool: i64 = NO_METRIC;
   private failuresNotCounted: i64 = NO_METRIC;
   private retriesSkippedMemory: i64 = NO_METRIC;
+  private ejectionsNotConfirmed: i64 = NO_METRIC;
 
   /** Defines every metric; configure phase. `fingerprints` are the configured tokens', `pool` names the pool. */
   define(fingerprints: string[], pool: string, keys: KeyOptions[]): void {
@@ -66,6 +67,7 @@ export class PluginMetrics {
     this.tokensInPool = defineMetric(MetricType.Gauge, p + "tokens_in_pool");
     this.failuresNotCounted = defineMetric(MetricType.Counter, p + "failures_not_counted");
     this.retriesSkippedMemory = defineMetric(MetricType.Counter, p + "retries_skipped_memory");
+    this.ejectionsNotConfirmed = defineMetric(MetricType.Counter, p + "ejections_not_confirmed");
   }
 
   request(i: i32): void { incrementMetric(this.tokens[i].requests); }
@@ -92,6 +94,8 @@ export class PluginMetrics {
   retryExhausted(): void { incrementMetric(this.retriesExhausted); }
   /** A failure judged not the key's (a 5xx no other key contradicts, or one another key repeated). */
   failureNotCounted(): void { incrementMetric(this.failuresNotCounted); }
+  /** A key reached failureThreshold but its probe succeeded: it stayed in the pool. */
+  ejectionNotConfirmed(): void { incrementMetric(this.ejectionsNotConfirmed); }
   /** A request sent without a retry because its VM already holds maxHeldBytes of request bodies. */
   retrySkippedMemory(): void { incrementMetric(this.retriesSkippedMemory); }
   /** Key i's AIMD share, ms until its rate-limit reset, and its shared budget (NO_BUDGET_LEVEL: none); set by the lease holder. */

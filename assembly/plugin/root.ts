@@ -49,9 +49,6 @@ export class PluginRoot extends RootContext {
       result.error = refusal;
     }
     // Every worker VM parses the same configuration: only the first to claim it logs about it.
-    // Lines about the configuration name the product: Envoy logs them from its configuring VM
-    // with a bare `wasm log: ` prefix.
-    hostNamesProduct(false);
     const speaks = (result.warnings.length > 0 || result.config == null) && firstToConfigure(text);
     if (speaks && logEnabled(LogLevel.Warn)) {
       for (let i = 0; i < result.warnings.length; i++) logWarn(result.warnings[i]);
@@ -63,8 +60,8 @@ export class PluginRoot extends RootContext {
     }
     const pluginName = getProperty("plugin_name");
     const name = pluginName != null && pluginName.length > 0 ? pluginName : "ai-token-failover";
-    // Later lines come from the worker VMs, which Envoy prefixes with `wasm log <plugin name>: `:
-    // with our name there, ours would repeat it.
+    // Envoy prefixes the lines of stream callbacks with `wasm log <plugin name>: `: with our name
+    // there, ours would repeat it.
     hostNamesProduct(name == "ai-token-failover" && pluginName != null);
     const plugin = new Plugin(cfg, name, this.id, this.ticks);
     this.plugin = plugin;

@@ -5,6 +5,8 @@ import {
 } from "../abi/imports";
 import { Status, StreamType } from "../abi/enums";
 import { SLOT_EXTRA, SLOT_PTR, SLOT_SIZE, clearSlots, ptrOf, takeHostString, utf8 } from "./memory";
+import { findStream } from "./contexts";
+import { streamCallback } from "./log";
 
 /** Host wall-clock time in milliseconds; any phase after _initialize. */
 export function nowMs(): i64 {
@@ -46,7 +48,10 @@ export function setProperty(name: string, value: string): bool {
 
 /** Makes `contextId` the target of the following stream calls; used from HTTP-call callbacks. */
 export function setEffectiveContext(contextId: u32): bool {
-  return proxy_set_effective_context(contextId) == Status.Ok;
+  if (proxy_set_effective_context(contextId) != Status.Ok) return false;
+  // Envoy prefixes log lines by the effective context: a stream's names the plugin, a root's does not.
+  streamCallback(findStream(contextId) != null);
+  return true;
 }
 
 /** Resumes a paused request or response of the effective stream context. */

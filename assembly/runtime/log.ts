@@ -1,15 +1,24 @@
 // Logging through proxy_log, every line prefixed with the product name unless the host already
-// puts it there (Envoy starts each line with the plugin's configured name).
+// puts it there: Envoy starts a line with the plugin's configured name while a stream context is
+// the effective one (stream callbacks, or a call answer made effective for its stream), and with a
+// bare `wasm log:` on the root context (configuration, ticks, call answers: Envoy makes every
+// call on the root context).
 import { proxy_get_log_level, proxy_log } from "../abi/imports";
 import { LogLevel, Status } from "../abi/enums";
 import { SLOT_EXTRA, ptrOf, utf8 } from "./memory";
 
 const PREFIX = "ai-token-failover: ";
-let prefix = PREFIX;
+let hostNames = false;
+let onStream = false;
 
-/** Drops the product name from the lines when the host's own prefix already names it. */
+/** Whether the host's prefix of stream callbacks' lines names the product already. */
 export function hostNamesProduct(names: bool): void {
-  prefix = names ? "" : PREFIX;
+  hostNames = names;
+}
+
+/** Whether a stream context is the effective one (set by the exports and setEffectiveContext). */
+export function streamCallback(yes: bool): void {
+  onStream = yes;
 }
 
 /** Whether the host would keep a line of this level; check it before building a message. */
@@ -21,7 +30,7 @@ export function logEnabled(level: LogLevel): bool {
 
 /** Writes one log line; any phase. */
 export function log(level: LogLevel, message: string): void {
-  const bytes = utf8(prefix + message);
+  const bytes = utf8(hostNames && onStream ? message : PREFIX + message);
   proxy_log(level, ptrOf(bytes), bytes.byteLength);
 }
 

@@ -61,6 +61,9 @@ test('45 hostile requests (an admin-only path, a foreign OpenAI-Organization, fr
   await waitFor(async () => (await chat(gw)).status === 200 && await inPool() === 3, 10_000, 50);
   setTokens(gw, { 'sk-h-d': { when: PROVIDER_RULES } });
   assert.ok(await waitFor(async () => await inPool() === 4, 4000, 100), 'the healed key did not come back');
+  // Every line names the product once, whichever context logs it (Envoy's root-context prefix is a bare `wasm log:`).
+  assert.doesNotMatch(gw.envoy.log, /wasm log: (?!ai-token-failover: )/);
+  assert.doesNotMatch(gw.envoy.log, /ai-token-failover: ai-token-failover:/);
   const probes = gw.mock.requests.filter(isProbe);
   assert.ok(probes.length > 0, 'no probe was sent');
   for (const p of probes) {

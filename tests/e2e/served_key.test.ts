@@ -80,9 +80,12 @@ test('downstream: a 200 whose body a failure rule matches is retried; the client
       assert.notEqual(a.headers[HEADER], fingerprintOf(KEYS[0]));
     }
     assert.ok(gw.mock.requests.some((q) => q.token === KEYS[0]), 'the quota key was never tried');
-    assert.match(gw.envoy.log, /wasm log ai-token-failover: token #0:[0-9a-f]{6} taken out of the pool \(failover\.failureConditions\[0\] matched, status 200\)/);
-    // Envoy's prefix names the plugin already: the line does not repeat it.
+    // Every line names the product once: Envoy's prefix does in stream callbacks, the plugin in
+    // root callbacks (a retry's or a probe's answer), where Envoy's prefix is a bare `wasm log:`.
+    assert.match(gw.envoy.log, /wasm log(: | )ai-token-failover: token #0:[0-9a-f]{6} reached failureThreshold \(failover\.failureConditions\[0\] matched, status 200\)/);
+    assert.match(gw.envoy.log, /wasm log(: | )ai-token-failover: token #0:[0-9a-f]{6} taken out of the pool \(failover\.failureConditions\[0\] matched, status 200, confirmed by a probe\)/);
     assert.doesNotMatch(gw.envoy.log, /ai-token-failover: ai-token-failover:/);
+    assert.doesNotMatch(gw.envoy.log, /wasm log: token/);
   } finally {
     await gw.stop();
   }

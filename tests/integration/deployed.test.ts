@@ -239,11 +239,14 @@ test('a probe to a cluster Envoy does not know is refused (BadArgument): one war
   const cfg = config({ failover: { failureThreshold: 1, healthCheck: { cluster: 'no-such-cluster', authority: 'api', path: '/v1/chat/completions' } } });
   const { host, vms } = setup(cfg, 1);
   for (let i = 0; i < 100 && outCount(host) === 0; i++) roundTrip(vms[0], statusByToken({ 'sk-b': 401 }));
+  // The probe that would judge the key cannot go, so the key leaves as it would without probes.
   assert.equal(outCount(host), 1);
+  assert.ok(host.logs.some((l) => /taken out of the pool \(status 401, its probe could not be sent\)/.test(l.msg)));
   host.advance(1000);
   assert.equal(vms[0].calls().length, 0);
+  // One warning for that probe, one for the tick's probe of the key that is out.
   const warnings = host.logs.filter((l) => l.msg.includes('could not be sent to cluster no-such-cluster'));
-  assert.equal(warnings.length, 1, host.logs.map((l) => l.msg).join('\n'));
+  assert.equal(warnings.length, 2, host.logs.map((l) => l.msg).join('\n'));
   assert.equal(outCount(host), 1);
 });
 

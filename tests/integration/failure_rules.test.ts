@@ -43,7 +43,7 @@ test('a 200 whose body a failure rule matches is retried: the client gets the ot
   assert.ok(fromA >= 1, 'sk-a never served a request first');
   const line = host.logs.find((l) => l.msg.includes('taken out of the pool'));
   assert.ok(line, 'sk-a was not taken out');
-  assert.match(line.msg, /failover\.failureConditions\[1\] matched, status 200\)/);
+  assert.match(line.msg, /failover\.failureConditions\[1\] matched, status 200, confirmed by a probe\)/);
 });
 
 test('retryOnFailureConditions false: the matched answer reaches the client, the key still counts', () => {

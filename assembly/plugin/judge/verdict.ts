@@ -119,6 +119,10 @@ export function judgeBody(f: FailoverConfig, status: i32, headers: HeaderList | 
 /** Verdict on a probe answer (null: the call failed or timed out, which is a failed probe). */
 export function judgeProbe(f: FailoverConfig, status: i32, headers: HeaderList | null, body: ArrayBuffer, now: i64): Verdict {
   if (headers == null) return new Verdict(VerdictKind.Failure);
+  // A failure rule says the key's answer is a failure whatever its status (a 200 saying "no
+  // quota"): a probe answered that way neither brings a key back nor clears a suspect.
+  const failed = matchingRule(f.failureConditions, status, headers, body, body.byteLength);
+  if (failed >= 0) return failure(status, headers.get("retry-after"), now, failed);
   const rules = f.healthCheck.successConditions;
   const ok = rules.length == 0 ? is2xx(status) : matchingRule(rules, status, headers, body, body.byteLength) >= 0;
   return ok ? SUCCESS : failure(status, headers.get("retry-after"), now);

@@ -13,7 +13,7 @@ import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
 import { Budgets } from "../budget/budget";
 import { PoolStore } from "./pool_store";
 import { KeyEvent, SharedPool, failureEvents } from "./pool_events";
-import { Prober } from "./prober";
+import { Prober, ejectionReason } from "./prober";
 import { Random } from "../../util/random";
 import { AnswerOrigin } from "../judge/verdict";
 import { is2xx, is5xx } from "../../util/status";
@@ -142,23 +142,21 @@ export class Failover {
     if (is5xx(status)) this.lastServerError[i] = ++this.answers;
     const f = this.cfg.failover;
     const maxOut = this.store.ids.length * f.maxEjectionPercent / 100;
+    // A probe judges a key before it leaves, when one can be sent: no answer from traffic, which a
+    // client may have caused, takes a key out by itself. (One more shared-data read, on failures only.)
     const change = new CountFailure(this.store.ids[i], status, nowMs(), retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
-      this.store.ids, maxOut);
+      this.store.ids, maxOut, this.prober.canProbe());
     this.metrics.failure(i, status);
     const factorBefore = this.factorOf(i);
     if (this.store.update(change) != CasOutcome.Stored) return;
     const t = this.store.token(i);
     const shared = this.shared;
     if (shared != null && t != null) shared.publish(failureEvents(t, change, factorBefore));
-    if (change.outcome == FailureOutcome.Ejected) {
-      this.metrics.ejected(i);
-      this.metrics.inPool(this.store.inPoolCount);
-      if (logEnabled(LogLevel.Info)) {
-        log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool (" +
-          (rule >= 0 ? "failover.failureConditions[" + rule.toString() + "] matched, " : "") + "status " + status.toString() +
-          (retryAfterAt > 0 ? ", Retry-After" : "") + ")");
-      }
-    }
+    if (change.outcome == FailureOutcome.Suspected) this.prober.verify(i, ejectionReason(rule, status, false));
+    if (change.outcome != FailureOutcome.Ejected) return;
+    this.metrics.ejected(i);
+    this.metrics.inPool(this.store.inPoolCount);
+    if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool " + ejectionReason(rule, status, retryAfterAt > 0));
   }
 
   /** Timer: renew the lease; as holder restore due tokens and probe the others. */

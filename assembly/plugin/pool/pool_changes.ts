@@ -1,5 +1,5 @@
 // The changes the plugin makes to a pool record, each applied inside a CAS loop.
-import { FailureOutcome, PoolChange, PoolState } from "./pool_state";
+import { FailureOutcome, PoolChange, PoolState, ProbeVerdict } from "./pool_state";
 
 /** Adds configured tokens that the record does not know yet (start-up and reload). */
 export class AddTokens extends PoolChange {
@@ -7,16 +7,17 @@ export class AddTokens extends PoolChange {
   apply(state: PoolState): bool { return state.addMissing(this.ids); }
 }
 
-/** Counts a failure of one token. */
+/** Counts a failure of one token; `probed`: a probe decides whether it leaves (see PoolState.recordFailure). */
 export class CountFailure extends PoolChange {
   outcome: FailureOutcome = FailureOutcome.Counted;
   constructor(public id: u64, public status: i32, public now: i64, public retryAfterAt: i64,
-              public threshold: i32, public cooldownMs: i64, public configured: u64[], public maxOut: i32) { super(); }
+              public threshold: i32, public cooldownMs: i64, public configured: u64[], public maxOut: i32,
+              public probed: bool) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
     if (i < 0) return false;
     const mayEject = state.outAmong(this.configured, this.now) < this.maxOut;
-    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs, mayEject);
+    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs, mayEject, this.probed);
     return true;
   }
 }
@@ -34,15 +35,25 @@ export class CountSuccess extends PoolChange {
   }
 }
 
-/** Counts one probe result. */
+/**
+ * Counts one probe result: for a token that is out, towards its return; for a suspect, whether
+ * it leaves. `answered` false (the call failed) decides nothing about a suspect.
+ */
 export class CountProbe extends PoolChange {
   restored: bool = false;
-  constructor(public id: u64, public ok: bool, public status: i32, public successThreshold: i32,
-              public now: i64, public retryAfterAt: i64) { super(); }
+  verdict: ProbeVerdict = ProbeVerdict.None;
+  constructor(public id: u64, public answered: bool, public ok: bool, public status: i32, public successThreshold: i32,
+              public now: i64, public retryAfterAt: i64, public cooldownMs: i64, public configured: u64[], public maxOut: i32) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
     if (i < 0) return false;
     const t = state.tokens[i];
+    if (t.suspect) {
+      if (!this.answered) return false;
+      const mayEject = state.outAmong(this.configured, this.now) < this.maxOut;
+      this.verdict = state.confirm(i, !this.ok, this.status, this.now, this.retryAfterAt, this.cooldownMs, mayEject);
+      return true;
+    }
     const successesBefore = t.probeSuccesses;
     const statusBefore = t.lastStatus;
     const returnsBefore = t.returnsAt;

@@ -28,6 +28,12 @@ export class TokenState {
   out: bool = false;
   /** Consecutive counted failures (reset by any success). */
   failures: i32 = 0;
+  /**
+   * Its failures reached the threshold and a probe decides whether they are the key's: the key
+   * stays in the pool until the probe fails (answers from traffic can be a client's doing; a
+   * probe carries nothing a client sent).
+   */
+  suspect: bool = false;
   /** Consecutive successful probes while out of the pool. */
   probeSuccesses: i32 = 0;
   /** When the token was taken out (ms), 0 while in the pool. */
@@ -65,6 +71,7 @@ export class TokenState {
 
   putBack(): void {
     this.out = false;
+    this.suspect = false;
     this.failures = 0;
     this.probeSuccesses = 0;
     this.outSince = 0;
@@ -74,13 +81,17 @@ export class TokenState {
   takeOut(now: i64, returnsAt: i64): void {
     if (!this.out) this.outSince = now;
     this.out = true;
+    this.suspect = false;
     this.probeSuccesses = 0;
     if (returnsAt > this.returnsAt) this.returnsAt = returnsAt;
   }
 }
 
-/** What a counted failure did to its token. */
-export const enum FailureOutcome { Counted = 0, Ejected = 1 }
+/** What a counted failure did to its token: counted only, taken out, or made a suspect for a probe to judge. */
+export const enum FailureOutcome { Counted = 0, Ejected = 1, Suspected = 2 }
+
+/** What a probe of a suspect decided: nothing (it was no suspect), out, or its failures dropped. */
+export const enum ProbeVerdict { None = 0, Ejected = 1, Cleared = 2 }
 
 /** Every token of a pool (including tokens a newer or older configuration no longer lists). */
 export class PoolState {
@@ -106,11 +117,13 @@ export class PoolState {
 
   /**
    * Counts a failure of token `i`. `retryAfterAt` > 0 (a 429's Retry-After) takes it out at once
-   * until then; otherwise it goes out when its consecutive failures reach `threshold` and
-   * `mayEject` (the ejection cap is not reached), for `cooldownMs` when that is > 0, else until
-   * probes or a successful answer bring it back.
+   * until then; otherwise, when its consecutive failures reach `threshold` and `mayEject` (the
+   * ejection cap is not reached), it becomes a suspect when `probed` (a probe decides, see
+   * confirm), else it goes out, for `cooldownMs` when that is > 0, else until probes or a
+   * successful answer bring it back.
    */
-  recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64, mayEject: bool = true): FailureOutcome {
+  recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64, mayEject: bool = true,
+                probed: bool = false): FailureOutcome {
     this.settleDue(i, now);
     const t = this.tokens[i];
     const wasOut = t.out;
@@ -124,9 +137,32 @@ export class PoolState {
     if (retryAfterAt > now) {
       t.takeOut(now, retryAfterAt);
     } else if (!t.out && t.failures >= threshold && mayEject) {
-      t.takeOut(now, cooldownMs > 0 ? now + cooldownMs : 0);
+      if (!probed) t.takeOut(now, cooldownMs > 0 ? now + cooldownMs : 0);
+      else if (!t.suspect) {
+        t.suspect = true;
+        return FailureOutcome.Suspected;
+      }
     }
     return !wasOut && t.out ? FailureOutcome.Ejected : FailureOutcome.Counted;
+  }
+
+  /**
+   * A probe of suspect `i` answered: `failed` takes it out (while `mayEject`; a Retry-After on
+   * the probe, `retryAfterAt` > now, sets its return), otherwise its failures were the requests'
+   * and are dropped.
+   */
+  confirm(i: i32, failed: bool, status: i32, now: i64, retryAfterAt: i64, cooldownMs: i64, mayEject: bool): ProbeVerdict {
+    const t = this.tokens[i];
+    if (!t.suspect || t.out) return ProbeVerdict.None;
+    t.suspect = false;
+    if (!failed) {
+      t.failures = 0;
+      return ProbeVerdict.Cleared;
+    }
+    t.lastStatus = status;
+    if (!mayEject && retryAfterAt <= now) return ProbeVerdict.None;
+    t.takeOut(now, retryAfterAt > now ? retryAfterAt : cooldownMs > 0 ? now + cooldownMs : 0);
+    return ProbeVerdict.Ejected;
   }
 
   /** How many of the tokens `ids` are out of the pool at `now`. */
@@ -161,8 +197,9 @@ export class PoolState {
       t.putBack();
       return true;
     }
-    if (t.failures == 0) return restored;
+    if (t.failures == 0 && !t.suspect) return restored;
     t.failures = 0;
+    t.suspect = false;
     return true;
   }
 

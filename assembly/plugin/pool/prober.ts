@@ -1,5 +1,7 @@
-// Probes of the keys that are out of the pool, sent by the lease holder: where they go (learned
-// from successful requests, or configured), at most a few at once, and what their answers count.
+// Probes of the keys that are out of the pool, sent by the lease holder, and of suspects (keys
+// whose failures reached the threshold), sent at once by the VM that counted the last failure:
+// where they go (learned from successful requests, or configured), at most a few at once, and what
+// their answers count.
 import { LogLevel } from "../../abi/enums";
 import { CallAnswer, CallHandler, dispatchCall } from "../../runtime/calls";
 import { nowMs } from "../../runtime/host";
@@ -13,14 +15,21 @@ import { TARGET_RECORD } from "../shared_record";
 import { CountProbe } from "./pool_changes";
 import { KeyEvent, SharedPool } from "./pool_events";
 import { PoolStore } from "./pool_store";
+import { ProbeVerdict } from "./pool_state";
 import { PROBE_MARK_HEADER, ProbeScheduler, ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
 
 /** At most this many probes in flight per prober, so a pool of dead tokens is not a burst of billed calls. */
 export const MAX_PROBES_IN_FLIGHT = 4;
 /** A VM learns the probe target again from a successful request after this long (routes change). */
 const TARGET_RELEARN_MS: i64 = 60_000;
-/** Bytes of a probe answer read to test successConditions. */
+/** Bytes of a probe answer read to test successConditions and failureConditions. */
 const PROBE_BODY_LIMIT: usize = 65536;
+
+/** Why a key left the pool, for its log line: the rule that matched (-1: none), the status, and how it was decided. */
+export function ejectionReason(rule: i32, status: i32, retryAfter: bool, how: string = ""): string {
+  return "(" + (rule >= 0 ? "failover.failureConditions[" + rule.toString() + "] matched, " : "") + "status " + status.toString() +
+    (retryAfter ? ", Retry-After" : "") + (how.length > 0 ? ", " + how : "") + ")";
+}
 
 /** The answer of one probe, for the token it carried. */
 class ProbeCall extends CallHandler {
@@ -68,32 +77,53 @@ export class Prober {
     writeShared(this.targetKey, TARGET_RECORD.encode(text), 0);
   }
 
-  /** Sends probes to the keys that are out (at most MAX_PROBES_IN_FLIGHT at once). */
+  /** Whether probes can be sent: the configuration has a probe request and its target is known. */
+  canProbe(): bool {
+    const f = this.cfg.failover;
+    if (f.healthCheckModel.length == 0 && f.healthCheck.body.length == 0) return false;
+    return resolveTarget(this.cfg, this.readTarget()) != null;
+  }
+
+  /**
+   * Sends probes to the keys that are out and to suspects (at most MAX_PROBES_IN_FLIGHT at
+   * once); a suspect whose probe could not go (no slot, or the call failed) is probed here again.
+   */
   send(now: i64): void {
-    const slots = MAX_PROBES_IN_FLIGHT - this.probesInFlight;
-    if (slots <= 0) return;
     const n = this.store.ids.length;
     const due = new Array<bool>(n);
     let any = false;
     for (let i = 0; i < n; i++) {
       const t = this.store.token(i);
-      due[i] = t != null && t.out && t.returnsAt == 0 && !this.probing[i];
+      due[i] = t != null && (t.suspect || t.out && t.returnsAt == 0) && !this.probing[i];
       any = any || due[i];
     }
-    if (!any) return;
+    if (any) this.probe(this.scheduler.next(due, MAX_PROBES_IN_FLIGHT - this.probesInFlight));
+  }
+
+  /** Probes suspect `i` at once, if a slot is free (otherwise the lease holder's next tick does); `reason`: its last failure. */
+  verify(i: i32, reason: string): void {
+    if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + fingerprint(i, this.store.ids[i]) + " reached failureThreshold " + reason + ": a probe decides whether it leaves the pool");
+    if (!this.probing[i]) this.probe([i]);
+  }
+
+  private probe(chosen: i32[]): void {
+    const slots = MAX_PROBES_IN_FLIGHT - this.probesInFlight;
+    if (slots <= 0 || chosen.length == 0) return;
     const target = resolveTarget(this.cfg, this.readTarget());
     if (target == null) {
       if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "no probe target known yet: set failover.healthCheck.cluster");
       return;
     }
     const body = String.UTF8.encode(probeBody(this.cfg));
-    const chosen = this.scheduler.next(due, slots);
-    for (let k = 0; k < chosen.length; k++) {
+    for (let k = 0; k < chosen.length && k < slots; k++) {
       const i = chosen[k];
       const headers = probeHeaders(this.cfg, target, this.cfg.apiTokens[i]);
       if (this.probeMark.length > 0) headers.add(PROBE_MARK_HEADER, this.probeMark);
       if (!dispatchCall(target.cluster, headers, body, <u32>this.cfg.failover.healthCheckTimeout, new ProbeCall(this, i))) {
         if (logEnabled(LogLevel.Warn)) log(LogLevel.Warn, "probe of token " + fingerprint(i, this.store.ids[i]) + " could not be sent to cluster " + target.cluster);
+        // Without a probe a suspect leaves as it would with no probes at all.
+        const t = this.store.token(i);
+        if (t != null && t.suspect) this.decide(i, true, false, t.lastStatus, -1, 0, nowMs(), "its probe could not be sent");
         return;
       }
       this.probing[i] = true;
@@ -114,17 +144,47 @@ export class Prober {
     this.probesInFlight--;
     const now = nowMs();
     const status = answer != null ? answer.status : 0;
-    const body = answer != null && this.cfg.failover.healthCheck.successConditions.length > 0 ? answer.body(PROBE_BODY_LIMIT) : new ArrayBuffer(0);
+    const f = this.cfg.failover;
+    const readsBody = f.healthCheck.successConditions.length > 0 || f.failureConditions.length > 0;
+    const body = answer != null && readsBody ? answer.body(PROBE_BODY_LIMIT) : new ArrayBuffer(0);
     const v = judgeProbe(this.cfg.failover, status, answer != null ? answer.headers : null, body, now);
     const ok = v.kind == VerdictKind.Success;
-    const change = new CountProbe(this.store.ids[i], ok, status, this.cfg.failover.successThreshold, now, v.retryAfterAt);
     this.metrics.probe(i, ok);
-    if (this.store.update(change) == CasOutcome.Stored && change.restored) {
+    this.decide(i, answer != null, ok, status, v.rule, v.retryAfterAt, now, "confirmed by a probe");
+  }
+
+  /** Counts a probe's outcome for token `i`; `how` says, in an ejection's log line, how it was decided. */
+  private decide(i: i32, answered: bool, ok: bool, status: i32, rule: i32, retryAfterAt: i64, now: i64, how: string): void {
+    const f = this.cfg.failover;
+    const ids = this.store.ids;
+    const change = new CountProbe(ids[i], answered, ok, status, f.successThreshold, now, retryAfterAt,
+      <i64>f.cooldownDuration, ids, ids.length * f.maxEjectionPercent / 100);
+    if (this.store.update(change) != CasOutcome.Stored) return;
+    if (change.verdict != ProbeVerdict.None) {
+      this.settleSuspect(i, change, status, rule, now, how);
+      return;
+    }
+    if (change.restored) {
       this.metrics.restored(i);
       this.metrics.inPool(this.store.inPoolCount);
       const shared = this.shared;
       if (shared != null) shared.publish([new KeyEvent("i", this.store.ids[i], now, 0, 0)]);
       if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + fingerprint(i, this.store.ids[i]) + " back in the pool after a successful probe");
     }
+  }
+
+  private settleSuspect(i: i32, change: CountProbe, status: i32, rule: i32, now: i64, how: string): void {
+    const name = fingerprint(i, this.store.ids[i]);
+    if (change.verdict == ProbeVerdict.Cleared) {
+      this.metrics.ejectionNotConfirmed();
+      if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + name + " stays in the pool: its probe succeeded, so its failures were the requests'");
+      return;
+    }
+    this.metrics.ejected(i);
+    this.metrics.inPool(this.store.inPoolCount);
+    const shared = this.shared;
+    const t = this.store.token(i);
+    if (shared != null && t != null) shared.publish([new KeyEvent("o", t.id, now, t.returnsAt, status)]);
+    if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + name + " taken out of the pool " + ejectionReason(rule, status, change.retryAfterAt > now, how));
   }
 }
