@@ -82,6 +82,31 @@ test('45 hostile requests (an admin-only path, a foreign OpenAI-Organization, fr
   }
 });
 
+test('retries off: a refusal every key gives, aimed at one key through affinity, takes no key out (its probe succeeds); a dead key leaves once its probe fails', async () => {
+  const noRetry: PluginConfig = { ...config, affinity: { header: 'x-user-id' }, provider: { ...config.provider, retryOnFailure: { enabled: false } } };
+  const g = await startProviderGateway(noRetry);
+  try {
+    const keys = noRetry.provider!.apiTokens as string[];
+    setTokens(g, Object.fromEntries(keys.map((t) => [t, { when: PROVIDER_RULES }])));
+    const pool = async () => JSON.parse((await chat(g, { method: 'GET', path: STATUS.statusPath, token: STATUS.statusToken })).body) as { tokensInPool: number };
+    // Successes first, on both workers: they show where probes go.
+    for (let i = 0; i < 10; i++) assert.equal((await chat(g)).status, 200);
+    const hostile = await Promise.all(Array.from({ length: 30 }, () =>
+      chat(g, { headers: { 'openai-organization': 'org-attacker', 'x-user-id': 'mallory' } })));
+    assert.deepEqual([...new Set(hostile.map((a) => a.status))], [401]);
+    assert.ok(await waitFor(async () => /ai_token_failover_ejections_not_confirmed\{[^}]*\} [1-9]/.test(await g.stats()), 3000, 100),
+      'no probe cleared the aimed key');
+    assert.equal((await pool()).tokensInPool, 4);
+    assert.ok(g.mock.requests.filter(isProbe).every((p) => p.headers['openai-organization'] === undefined));
+    // A key that is really dead: its probe fails too.
+    setTokens(g, { [keys[1]]: '401' });
+    assert.ok(await waitFor(async () => { await chat(g); return (await pool()).tokensInPool === 3; }, 10_000, 0), 'the dead key stayed');
+    assert.match(g.envoy.log, /wasm log: ai-token-failover: token #1:[0-9a-f]{6} taken out of the pool \(status 401, confirmed by a probe\)/);
+  } finally {
+    await g.stop();
+  }
+});
+
 test('every key failing for a few seconds: at most half leave, and all are back within 2 intervals of the provider healing', async () => {
   // Keys refused in two different ways (the same refusal from every key would be the request's).
   setTokens(gw, Object.fromEntries(TOKENS.map((t, i) => [t, i % 2 === 0 ? '401' : '403'])));

@@ -94,6 +94,40 @@ test('a new host header on every request (so every retry goes on a guessed route
   assert.ok(failures(host) > 0, 'a dead key\'s failure did not count when another key served the request');
 });
 
+test('without retries, a refusal a client causes reaches failureThreshold but its probe keeps the key in, even aimed at one key through affinity', () => {
+  const { host, vms } = setup(defaults({ retryOnFailure: { enabled: false } }));
+  const upstream: Upstream = ({ headers }) => (headers.get('openai-organization') === 'org-attacker'
+    ? { status: 401, body: '{"error":{"code":"invalid_organization"}}' } : { status: 200, body: '{"choices":[]}' });
+  // Normal traffic first: its successes show where probes go.
+  for (let i = 0; i < 6; i++) assert.equal(roundTrip(vms[i % 3], upstream).client.status, 200);
+  for (let i = 0; i < 60; i++) roundTrip(vms[i % 3], upstream, { headers: { 'openai-organization': 'org-attacker' } });
+  assert.equal(outCount(host), 0, 'a key left the pool on refusals its probe did not repeat');
+  assert.ok(host.metric('ai_token_failover.pool.ai-token-failover:openai.ejections_not_confirmed') >= 4);
+  // The probes carried nothing the client sent.
+  assert.ok(host.logs.some((l) => l.msg.includes('stays in the pool: its probe succeeded')));
+  // Aimed: with affinity every hostile request lands on one key; it still stays.
+  const aimed = setup({ ...defaults({ retryOnFailure: { enabled: false } }), affinity: { header: 'x-user-id' } });
+  for (let i = 0; i < 6; i++) roundTrip(aimed.vms[i % 3], upstream);
+  let probes = 0;
+  const counting: Upstream = (r) => {
+    if (r.call && r.headers.get('user-agent') === 'ai-token-failover-probe') probes++;
+    return upstream(r);
+  };
+  for (let i = 0; i < 30; i++) roundTrip(aimed.vms[i % 3], counting, { headers: { 'openai-organization': 'org-attacker', 'x-user-id': 'mallory' } });
+  assert.equal(outCount(aimed.host), 0);
+  // However often the key reaches the threshold, each VM probes it at most once an interval.
+  assert.ok(probes >= 1 && probes <= 3, `${probes} probes`);
+});
+
+test('without retries, a dead key leaves once its probe fails too, and the log line says so', () => {
+  const { host, vms } = setup(defaults({ retryOnFailure: { enabled: false } }));
+  const dead = statusByToken({ 'sk-c': 401 });
+  for (let i = 0; i < 100 && outCount(host) === 0; i++) roundTrip(vms[i % 3], dead);
+  assert.equal(outCount(host), 1);
+  assert.ok(host.logs.some((l) => /token #2:[0-9a-f]{6} reached failureThreshold \(status 401\): a probe decides/.test(l.msg)));
+  assert.ok(host.logs.some((l) => /token #2:[0-9a-f]{6} taken out of the pool \(status 401, confirmed by a probe\)/.test(l.msg)));
+});
+
 test('a dead key still leaves: its failure counts when the retry on another key succeeds; out keys serve retries when no key in the pool is left', () => {
   const { host, vms } = setup(defaults({ retryOnFailure: { enabled: true, maxRetries: 3 } }));
   for (let i = 0; i < 60; i++) assert.equal(roundTrip(vms[i % 3], statusByToken({ 'sk-b': 401 })).client.status, 200);

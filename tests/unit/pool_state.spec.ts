@@ -1,5 +1,5 @@
 import { decodePool, encodePool } from "../../assembly/plugin/pool/pool_codec";
-import { FailureOutcome, PoolState } from "../../assembly/plugin/pool/pool_state";
+import { FailureOutcome, PoolState, ProbeVerdict } from "../../assembly/plugin/pool/pool_state";
 
 function pool(n: i32): PoolState {
   const p = new PoolState();
@@ -57,6 +57,62 @@ describe("pool state", () => {
     expect(p.recordProbe(0, true, 200, 2, 1000, 0)).toBe(false);
     expect(p.recordProbe(0, true, 200, 2, 1000, 0)).toBe(true);
     expect(p.tokens[0].out).toBe(false);
+  });
+
+  it("makes a probed token a suspect at the threshold; its probe decides", () => {
+    const p = pool(2);
+    p.recordFailure(0, 401, 1, 0, 2, 0, true, true);
+    expect(p.recordFailure(0, 401, 2, 0, 2, 0, true, true)).toBe(FailureOutcome.Suspected);
+    expect(p.tokens[0].out).toBe(false);
+    expect(p.tokens[0].suspect).toBe(true);
+    // Further failures while the probe runs only count.
+    expect(p.recordFailure(0, 401, 3, 0, 2, 0, true, true)).toBe(FailureOutcome.Counted);
+    // A successful probe: the failures were the requests'.
+    expect(p.confirm(0, false, 200, 4, 0, 0, true)).toBe(ProbeVerdict.Cleared);
+    expect(p.tokens[0].suspect).toBe(false);
+    expect(p.tokens[0].failures).toBe(0);
+    expect(p.confirm(0, true, 401, 5, 0, 0, true)).toBe(ProbeVerdict.None);
+    // A failed probe: out, until a probe brings it back (or the cooldown, or the probe's Retry-After).
+    p.recordFailure(0, 401, 6, 0, 1, 0, true, true);
+    expect(p.confirm(0, true, 403, 7, 0, 0, true)).toBe(ProbeVerdict.Ejected);
+    expect(p.tokens[0].out).toBe(true);
+    expect(p.tokens[0].lastStatus).toBe(403);
+    expect(p.tokens[0].returnsAt).toBe(0);
+    p.recordFailure(1, 429, 8, 0, 1, 500, true, true);
+    expect(p.confirm(1, true, 429, 9, 60_009, 500, true)).toBe(ProbeVerdict.Ejected);
+    expect(p.tokens[1].returnsAt).toBe(60_009);
+  });
+
+  it("keeps a suspect in when the ejection cap is reached by the time its probe fails", () => {
+    const p = pool(2);
+    p.recordFailure(0, 401, 1, 0, 1, 0, true, true);
+    expect(p.confirm(0, true, 401, 2, 0, 0, false)).toBe(ProbeVerdict.None);
+    expect(p.tokens[0].out).toBe(false);
+    expect(p.tokens[0].suspect).toBe(false);
+    // A Retry-After on the probe benches it whatever the cap, as a 429 with Retry-After does.
+    p.recordFailure(0, 401, 3, 0, 1, 0, true, true);
+    expect(p.confirm(0, true, 429, 4, 5000, 0, false)).toBe(ProbeVerdict.Ejected);
+  });
+
+  it("a success clears a suspect; a Retry-After takes it out at once", () => {
+    const p = pool(1);
+    p.recordFailure(0, 401, 1, 0, 1, 0, true, true);
+    expect(p.recordSuccess(0, 2)).toBe(true);
+    expect(p.tokens[0].suspect).toBe(false);
+    p.recordFailure(0, 401, 3, 0, 1, 0, true, true);
+    expect(p.recordFailure(0, 429, 4, 9000, 1, 0, true, true)).toBe(FailureOutcome.Ejected);
+    expect(p.tokens[0].suspect).toBe(false);
+  });
+
+  it("keeps a suspect through the codec", () => {
+    const p = pool(2);
+    p.recordFailure(1, 401, 1, 0, 1, 0, true, true);
+    const text = encodePool(p);
+    const q = decodePool(text)!;
+    expect(q.tokens[1].suspect).toBe(true);
+    expect(q.tokens[1].out).toBe(false);
+    expect(q.tokens[0].suspect).toBe(false);
+    expect(decodePool(text.replace(",2,", ",3,"))).toBeNull();
   });
 
   it("round-trips through the codec, full 64-bit ids included", () => {

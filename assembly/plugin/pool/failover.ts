@@ -144,7 +144,8 @@ export class Failover {
     const maxOut = this.store.ids.length * f.maxEjectionPercent / 100;
     // A probe judges a key before it leaves, when one can be sent: no answer from traffic, which a
     // client may have caused, takes a key out by itself. (One more shared-data read, on failures only.)
-    const change = new CountFailure(this.store.ids[i], status, nowMs(), retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
+    const now = nowMs();
+    const change = new CountFailure(this.store.ids[i], status, now, retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
       this.store.ids, maxOut, this.prober.canProbe());
     this.metrics.failure(i, status);
     const factorBefore = this.factorOf(i);
@@ -152,7 +153,7 @@ export class Failover {
     const t = this.store.token(i);
     const shared = this.shared;
     if (shared != null && t != null) shared.publish(failureEvents(t, change, factorBefore));
-    if (change.outcome == FailureOutcome.Suspected) this.prober.verify(i, ejectionReason(rule, status, false));
+    if (change.outcome == FailureOutcome.Suspected) this.prober.verify(i, ejectionReason(rule, status, false), now);
     if (change.outcome != FailureOutcome.Ejected) return;
     this.metrics.ejected(i);
     this.metrics.inPool(this.store.inPoolCount);

@@ -45,6 +45,8 @@ export class Prober {
   private targetKey: ArrayBuffer;
   /** Whether each configured token has a probe in flight. */
   private probing: bool[];
+  /** When this VM last sent each token a probe (ms; 0: never). */
+  private probedAt: i64[];
   private probesInFlight: i32 = 0;
   private scheduler: ProbeScheduler = new ProbeScheduler();
   /** Last probe target this VM read or wrote, to skip redundant writes. */
@@ -55,6 +57,7 @@ export class Prober {
   constructor(private cfg: PluginConfig, private metrics: PluginMetrics, private store: PoolStore, prefix: string) {
     this.targetKey = String.UTF8.encode(prefix + ":probe-target");
     this.probing = new Array<bool>(store.ids.length).fill(false);
+    this.probedAt = new Array<i64>(store.ids.length).fill(0);
   }
 
   /** Whether probes still need a target learned from traffic. */
@@ -97,16 +100,21 @@ export class Prober {
       due[i] = t != null && (t.suspect || t.out && t.returnsAt == 0) && !this.probing[i];
       any = any || due[i];
     }
-    if (any) this.probe(this.scheduler.next(due, MAX_PROBES_IN_FLIGHT - this.probesInFlight));
+    if (any) this.probe(this.scheduler.next(due, MAX_PROBES_IN_FLIGHT - this.probesInFlight), now);
   }
 
-  /** Probes suspect `i` at once, if a slot is free (otherwise the lease holder's next tick does); `reason`: its last failure. */
-  verify(i: i32, reason: string): void {
+  /**
+   * Probes suspect `i` at once, if a slot is free and this VM has not probed it within an
+   * interval (otherwise the lease holder's next tick does): so however often clients make a key
+   * reach the threshold, it costs at most one probe per interval per VM. `reason`: its last failure.
+   */
+  verify(i: i32, reason: string, now: i64): void {
     if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + fingerprint(i, this.store.ids[i]) + " reached failureThreshold " + reason + ": a probe decides whether it leaves the pool");
-    if (!this.probing[i]) this.probe([i]);
+    const recent = this.probedAt[i] > 0 && now - this.probedAt[i] < <i64>this.cfg.failover.healthCheckInterval;
+    if (!this.probing[i] && !recent) this.probe([i], now);
   }
 
-  private probe(chosen: i32[]): void {
+  private probe(chosen: i32[], now: i64): void {
     const slots = MAX_PROBES_IN_FLIGHT - this.probesInFlight;
     if (slots <= 0 || chosen.length == 0) return;
     const target = resolveTarget(this.cfg, this.readTarget());
@@ -123,10 +131,11 @@ export class Prober {
         if (logEnabled(LogLevel.Warn)) log(LogLevel.Warn, "probe of token " + fingerprint(i, this.store.ids[i]) + " could not be sent to cluster " + target.cluster);
         // Without a probe a suspect leaves as it would with no probes at all.
         const t = this.store.token(i);
-        if (t != null && t.suspect) this.decide(i, true, false, t.lastStatus, -1, 0, nowMs(), "its probe could not be sent");
+        if (t != null && t.suspect) this.decide(i, true, false, t.lastStatus, -1, 0, now, "its probe could not be sent");
         return;
       }
       this.probing[i] = true;
+      this.probedAt[i] = now;
       this.probesInFlight++;
     }
   }
