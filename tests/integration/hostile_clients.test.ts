@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
 import type { PluginConfig } from '../../envoy/config.js';
-import { CHAT, roundTrip, statusByToken, tokenOf, type Upstream } from '../host/gateway.js';
+import { CHAT, roundTrip, statusByToken, tokenOf, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
 
 const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
 const POOL_KEY = 'ai-token-failover:ai-token-failover:openai::pool';
@@ -124,6 +124,26 @@ test('without retries, a dead key leaves once its probe fails too, and the log l
   const dead = statusByToken({ 'sk-c': 401 });
   for (let i = 0; i < 100 && outCount(host) === 0; i++) roundTrip(vms[i % 3], dead);
   assert.equal(outCount(host), 1);
+  // One VM, its probe answered 100 ms later while requests go on (so its view of the record is
+  // fresh when the answer comes): the suspect is still one then, and leaves.
+  const alone = setup(defaults({ retryOnFailure: { enabled: false } }), 1);
+  const slowProbe: Upstream = (r) => {
+    const a = dead(r);
+    return r.call && a && !('hang' in a) ? { ...a, delayMs: 100 } : a;
+  };
+  for (let i = 0; i < 100 && !alone.host.logs.some((l) => l.msg.includes('reached failureThreshold')); i++) roundTrip(alone.vms[0], slowProbe);
+  for (let i = 0; i < 5; i++) roundTrip(alone.vms[0], dead);
+  assert.equal(outCount(alone.host), 0, 'the suspect left before its probe answered');
+  alone.host.advance(100);
+  assert.equal(outCount(alone.host), 1, 'the suspect stayed when its probe failed');
+  // A probe call that fails (no answer) decides nothing; the lease holder's tick probes the suspect again.
+  const again = setup(defaults({ retryOnFailure: { enabled: false } }), 1);
+  const noAnswer: Upstream = (r) => (r.call ? null : dead(r));
+  for (let i = 0; i < 100 && !again.host.logs.some((l) => l.msg.includes('reached failureThreshold')); i++) roundTrip(again.vms[0], noAnswer);
+  assert.equal(outCount(again.host), 0);
+  again.host.advance(1000);
+  again.vms[0].answerCalls((call) => dead({ token: tokenOf(call.headers), headers: call.headers, body: '', call }) as UpstreamAnswer);
+  assert.equal(outCount(again.host), 1, 'the suspect was not probed again on the tick');
   assert.ok(host.logs.some((l) => /token #2:[0-9a-f]{6} reached failureThreshold \(status 401\): a probe decides/.test(l.msg)));
   assert.ok(host.logs.some((l) => /token #2:[0-9a-f]{6} taken out of the pool \(status 401, confirmed by a probe\)/.test(l.msg)));
 });

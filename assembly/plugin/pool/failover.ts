@@ -179,14 +179,15 @@ export class Failover {
         if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " back in the pool after its cooldown");
       }
     }
-    // With other replicas, probes and shares given back are the work of the one holding their lease.
+    // With other replicas, probes of the keys that are out and shares given back are the work of the
+    // one holding their lease; this process still probes its own suspects.
     const shared = this.shared;
     const here = shared == null || shared.worksHere();
     if (here) this.recoverRates(now);
     this.store.refresh();
     this.metrics.inPool(this.store.inPoolCount);
     this.setKeyGauges(now);
-    if (here) this.prober.send(now);
+    this.prober.send(now, here);
   }
 
   private setKeyGauges(now: i64): void {

@@ -63,6 +63,22 @@ export class TokenState {
     return this.limitedUntil > now;
   }
 
+  /** A copy of every field (a change works on a copy of the view it read). */
+  copy(): TokenState {
+    const t = new TokenState();
+    t.id = this.id;
+    t.out = this.out;
+    t.failures = this.failures;
+    t.suspect = this.suspect;
+    t.probeSuccesses = this.probeSuccesses;
+    t.outSince = this.outSince;
+    t.returnsAt = this.returnsAt;
+    t.lastStatus = this.lastStatus;
+    t.limitedUntil = this.limitedUntil;
+    t.rateFactor = this.rateFactor;
+    return t;
+  }
+
   static fresh(id: u64): TokenState {
     const t = new TokenState();
     t.id = id;

@@ -178,20 +178,7 @@ function anyTimed(state: PoolState): bool {
 
 function clonePool(p: PoolState): PoolState {
   const c = new PoolState();
-  for (let i = 0; i < p.tokens.length; i++) {
-    const s = p.tokens[i];
-    const t = new TokenState();
-    t.id = s.id;
-    t.out = s.out;
-    t.failures = s.failures;
-    t.probeSuccesses = s.probeSuccesses;
-    t.outSince = s.outSince;
-    t.returnsAt = s.returnsAt;
-    t.lastStatus = s.lastStatus;
-    t.limitedUntil = s.limitedUntil;
-    t.rateFactor = s.rateFactor;
-    c.tokens.push(t);
-  }
+  for (let i = 0; i < p.tokens.length; i++) c.tokens.push(p.tokens[i].copy());
   return c;
 }
 

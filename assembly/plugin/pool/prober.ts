@@ -88,16 +88,18 @@ export class Prober {
   }
 
   /**
-   * Sends probes to the keys that are out and to suspects (at most MAX_PROBES_IN_FLIGHT at
-   * once); a suspect whose probe could not go (no slot, or the call failed) is probed here again.
+   * Sends probes to suspects and, with `outKeys`, to the keys that are out (at most
+   * MAX_PROBES_IN_FLIGHT at once); a suspect whose probe could not go (no slot, or the call
+   * failed) is probed here again. Suspects are this process's own: with other replicas, the one
+   * probing the keys that are out does not know them.
    */
-  send(now: i64): void {
+  send(now: i64, outKeys: bool): void {
     const n = this.store.ids.length;
     const due = new Array<bool>(n);
     let any = false;
     for (let i = 0; i < n; i++) {
       const t = this.store.token(i);
-      due[i] = t != null && (t.suspect || t.out && t.returnsAt == 0) && !this.probing[i];
+      due[i] = t != null && (t.suspect || outKeys && t.out && t.returnsAt == 0) && !this.probing[i];
       any = any || due[i];
     }
     if (any) this.probe(this.scheduler.next(due, MAX_PROBES_IN_FLIGHT - this.probesInFlight), now);
