@@ -1,6 +1,6 @@
 // The status endpoint's JSON document as tests read it (rendered by assembly/plugin/http/status_page.ts).
 import type { Vm } from './emulator.js';
-export type KeyState = 'in' | 'limited' | 'waiting' | 'probing';
+export type KeyState = 'in' | 'limited' | 'suspect' | 'waiting' | 'probing';
 
 export interface KeyStatus {
   fingerprint: string;

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
+import { statusOf } from '../host/status_document.js';
 import type { PluginConfig } from '../../envoy/config.js';
 import { CHAT, roundTrip, statusByToken, tokenOf, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
 
@@ -126,7 +127,7 @@ test('without retries, a dead key leaves once its probe fails too, and the log l
   assert.equal(outCount(host), 1);
   // One VM, its probe answered 100 ms later while requests go on (so its view of the record is
   // fresh when the answer comes): the suspect is still one then, and leaves.
-  const alone = setup(defaults({ retryOnFailure: { enabled: false } }), 1);
+  const alone = setup({ ...defaults({ retryOnFailure: { enabled: false } }), statusPath: '/status', statusToken: 'st' }, 1);
   const slowProbe: Upstream = (r) => {
     const a = dead(r);
     return r.call && a && !('hang' in a) ? { ...a, delayMs: 100 } : a;
@@ -134,6 +135,7 @@ test('without retries, a dead key leaves once its probe fails too, and the log l
   for (let i = 0; i < 100 && !alone.host.logs.some((l) => l.msg.includes('reached failureThreshold')); i++) roundTrip(alone.vms[0], slowProbe);
   for (let i = 0; i < 5; i++) roundTrip(alone.vms[0], dead);
   assert.equal(outCount(alone.host), 0, 'the suspect left before its probe answered');
+  assert.deepEqual(statusOf(alone.vms[0]).tokens.map((t) => t.state), ['in', 'in', 'suspect', 'in']);
   alone.host.advance(100);
   assert.equal(outCount(alone.host), 1, 'the suspect stayed when its probe failed');
   // A probe call that fails (no answer) decides nothing; the lease holder's tick probes the suspect again.
