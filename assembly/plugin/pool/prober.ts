@@ -131,9 +131,10 @@ export class Prober {
       if (this.probeMark.length > 0) headers.add(PROBE_MARK_HEADER, this.probeMark);
       if (!dispatchCall(target.cluster, headers, body, <u32>this.cfg.failover.healthCheckTimeout, new ProbeCall(this, i))) {
         if (logEnabled(LogLevel.Warn)) log(LogLevel.Warn, "probe of token " + fingerprint(i, this.store.ids[i]) + " could not be sent to cluster " + target.cluster);
-        // Without a probe a suspect leaves as it would with no probes at all.
+        // Without a probe a suspect leaves as it would with no probes at all (the change reads
+        // the record itself: this VM's view may not show the suspect yet).
         const t = this.store.token(i);
-        if (t != null && t.suspect) this.decide(i, true, false, t.lastStatus, -1, 0, now, "its probe could not be sent");
+        if (t != null && !t.out) this.decide(i, true, false, t.lastStatus, -1, 0, now, "its probe could not be sent");
         return;
       }
       this.probing[i] = true;
