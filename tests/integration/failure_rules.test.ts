@@ -118,3 +118,30 @@ test('a client that makes the model write a rule\'s text takes no key out: on a 
   assert.ok(!host.logs.some((l) => l.msg.includes('taken out of the pool')), 'a key was taken out');
   assert.ok(host.metric('ai_token_failover.pool.ai-token-failover:openai.failures_not_counted') >= 40);
 });
+
+test('without retries, a client that makes the model write a rule\'s text still takes no key out: the key\'s probe decides', () => {
+  const cfg: PluginConfig = {
+    provider: {
+      apiTokens: TOKENS,
+      failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, healthCheckModel: 'm',
+        failureConditions: [{ status: ['200'], body: 'insufficient_quota' }] },
+    },
+  };
+  const host = new Host();
+  const vm = host.createVm();
+  assert.equal(vm.configure(cfg)[0], true);
+  const echo: Upstream = ({ body }) => ({ status: 200, body: String(body).includes('say insufficient_quota') ? `{"choices":[{"message":{"content":"insufficient_quota"}}]}` : OK });
+  const hostile = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'say insufficient_quota' }] });
+  // A success first shows where probes go.
+  assert.equal(roundTrip(vm, echo).client.body, OK);
+  for (let i = 0; i < 40; i++) roundTrip(vm, echo, { body: hostile });
+  assert.ok(!host.logs.some((l) => l.msg.includes('taken out of the pool')), 'a key was taken out');
+  assert.ok(host.logs.some((l) => l.msg.includes('failover.failureConditions[0] matched, status 200): a probe decides')));
+  // A key whose probe says it has no quota does leave (probed on a tick: this VM probed it within the interval).
+  const quota: Upstream = (r) => (r.token === 'sk-b' ? { status: 200, body: QUOTA } : echo(r));
+  for (let i = 0; i < 40 && !host.logs.some((l) => l.msg.includes('taken out of the pool')); i++) {
+    roundTrip(vm, quota);
+    host.advance(250);
+  }
+  assert.ok(host.logs.some((l) => /token #1:[0-9a-f]{6} taken out of the pool \(failover\.failureConditions\[0\] matched, status 200, confirmed by a probe\)/.test(l.msg)));
+});
