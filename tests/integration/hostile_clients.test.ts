@@ -133,7 +133,8 @@ test('without retries, a dead key leaves once its probe fails too, and the log l
     return r.call && a && !('hang' in a) ? { ...a, delayMs: 100 } : a;
   };
   for (let i = 0; i < 100 && !alone.host.logs.some((l) => l.msg.includes('reached failureThreshold')); i++) roundTrip(alone.vms[0], slowProbe);
-  for (let i = 0; i < 5; i++) roundTrip(alone.vms[0], dead);
+  // Meanwhile the suspect, its probe on the way, gets no request while other keys can serve.
+  for (let i = 0; i < 20; i++) assert.notEqual(roundTrip(alone.vms[0], dead).token, 'sk-c', 'the held suspect was chosen');
   assert.equal(outCount(alone.host), 0, 'the suspect left before its probe answered');
   assert.deepEqual(statusOf(alone.vms[0]).tokens.map((t) => t.state), ['in', 'in', 'suspect', 'in']);
   alone.host.advance(100);

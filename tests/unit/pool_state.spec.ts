@@ -104,15 +104,22 @@ describe("pool state", () => {
     expect(p.tokens[0].suspect).toBe(false);
   });
 
-  it("keeps a suspect through the codec", () => {
-    const p = pool(2);
-    p.recordFailure(1, 401, 1, 0, 1, 0, true, true);
+  it("keeps a suspect, held or not, through the codec", () => {
+    const p = pool(3);
+    p.recordFailure(1, 401, 1, 0, 1, 0, true, true, false);
+    p.recordFailure(2, 401, 1, 0, 1, 0, true, true, true);
     const text = encodePool(p);
     const q = decodePool(text)!;
     expect(q.tokens[1].suspect).toBe(true);
+    expect(q.tokens[1].held).toBe(false);
+    expect(q.tokens[2].suspect).toBe(true);
+    expect(q.tokens[2].held).toBe(true);
     expect(q.tokens[1].out).toBe(false);
     expect(q.tokens[0].suspect).toBe(false);
-    expect(decodePool(text.replace(",2,", ",3,"))).toBeNull();
+    expect(decodePool(text.replace(",3,", ",4,"))).toBeNull();
+    // Its probe's verdict releases it.
+    expect(q.confirm(2, false, 200, 2, 0, 0, true)).toBe(ProbeVerdict.Cleared);
+    expect(q.tokens[2].held).toBe(false);
   });
 
   it("round-trips through the codec, full 64-bit ids included", () => {

@@ -12,12 +12,12 @@ export class CountFailure extends PoolChange {
   outcome: FailureOutcome = FailureOutcome.Counted;
   constructor(public id: u64, public status: i32, public now: i64, public retryAfterAt: i64,
               public threshold: i32, public cooldownMs: i64, public configured: u64[], public maxOut: i32,
-              public probed: bool) { super(); }
+              public probed: bool, public hold: bool) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
     if (i < 0) return false;
     const mayEject = state.outAmong(this.configured, this.now) < this.maxOut;
-    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs, mayEject, this.probed);
+    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs, mayEject, this.probed, this.hold);
     return true;
   }
 }

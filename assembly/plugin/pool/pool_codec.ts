@@ -1,6 +1,6 @@
 // The pool record's payload (RecordCodec adds the version): one
 // "id,out,failures,probeSuccesses,outSince,returnsAt,lastStatus" per token (out: 0 in, 1 out,
-// 2 in and a suspect a probe decides on), separated by ";",
+// 2 a suspect a probe decides on, 3 one held while its probe runs), separated by ";",
 // numbers in lower-case hex, then ",limitedUntil,rateFactor" only while a key is rate-limited or
 // slowed down. Compact, and decoded only when the CAS value changed. Pure; never traps.
 import { FULL_RATE, PoolState, TokenState } from "./pool_state";
@@ -12,7 +12,7 @@ export function encodePool(p: PoolState): string {
   for (let i = 0; i < p.tokens.length; i++) {
     const t = p.tokens[i];
     if (i > 0) s += ";";
-    s += t.id.toString(16) + "," + (t.out ? "1" : t.suspect ? "2" : "0") + "," + t.failures.toString(16) + "," +
+    s += t.id.toString(16) + "," + (t.out ? "1" : t.suspect ? (t.held ? "3" : "2") : "0") + "," + t.failures.toString(16) + "," +
       t.probeSuccesses.toString(16) + "," + t.outSince.toString(16) + "," + t.returnsAt.toString(16) + "," +
       t.lastStatus.toString(16) +
       (t.limitedUntil > 0 || t.rateFactor != FULL_RATE ? "," + t.limitedUntil.toString(16) + "," + t.rateFactor.toString(16) : "");
@@ -75,9 +75,10 @@ export function decodePool(s: string): PoolState | null {
     }
     const t = new TokenState();
     t.id = <u64>fields[0];
-    if (fields[1] > 2) return null;
+    if (fields[1] > 3) return null;
     t.out = fields[1] == 1;
-    t.suspect = fields[1] == 2;
+    t.suspect = fields[1] >= 2;
+    t.held = fields[1] == 3;
     t.failures = <i32>fields[2];
     t.probeSuccesses = <i32>fields[3];
     t.outSince = fields[4];

@@ -34,6 +34,11 @@ export class TokenState {
    * probe carries nothing a client sent).
    */
   suspect: bool = false;
+  /**
+   * A suspect whose probe went at once: it is not chosen until the probe answers, unless no other
+   * key is in. (A suspect probed later, on the lease holder's tick, keeps serving meanwhile.)
+   */
+  held: bool = false;
   /** Consecutive successful probes while out of the pool. */
   probeSuccesses: i32 = 0;
   /** When the token was taken out (ms), 0 while in the pool. */
@@ -70,6 +75,7 @@ export class TokenState {
     t.out = this.out;
     t.failures = this.failures;
     t.suspect = this.suspect;
+    t.held = this.held;
     t.probeSuccesses = this.probeSuccesses;
     t.outSince = this.outSince;
     t.returnsAt = this.returnsAt;
@@ -88,6 +94,7 @@ export class TokenState {
   putBack(): void {
     this.out = false;
     this.suspect = false;
+    this.held = false;
     this.failures = 0;
     this.probeSuccesses = 0;
     this.outSince = 0;
@@ -98,6 +105,7 @@ export class TokenState {
     if (!this.out) this.outSince = now;
     this.out = true;
     this.suspect = false;
+    this.held = false;
     this.probeSuccesses = 0;
     if (returnsAt > this.returnsAt) this.returnsAt = returnsAt;
   }
@@ -135,11 +143,11 @@ export class PoolState {
    * Counts a failure of token `i`. `retryAfterAt` > 0 (a 429's Retry-After) takes it out at once
    * until then; otherwise, when its consecutive failures reach `threshold` and `mayEject` (the
    * ejection cap is not reached), it becomes a suspect when `probed` (a probe decides, see
-   * confirm), else it goes out, for `cooldownMs` when that is > 0, else until probes or a
+   * confirm; `hold`: it is not chosen meanwhile), else it goes out, for `cooldownMs` when that is > 0, else until probes or a
    * successful answer bring it back.
    */
   recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64, mayEject: bool = true,
-                probed: bool = false): FailureOutcome {
+                probed: bool = false, hold: bool = false): FailureOutcome {
     this.settleDue(i, now);
     const t = this.tokens[i];
     const wasOut = t.out;
@@ -156,6 +164,7 @@ export class PoolState {
       if (!probed) t.takeOut(now, cooldownMs > 0 ? now + cooldownMs : 0);
       else if (!t.suspect) {
         t.suspect = true;
+        t.held = hold;
         return FailureOutcome.Suspected;
       }
     }
@@ -171,6 +180,7 @@ export class PoolState {
     const t = this.tokens[i];
     if (!t.suspect || t.out) return ProbeVerdict.None;
     t.suspect = false;
+    t.held = false;
     if (!failed) {
       t.failures = 0;
       return ProbeVerdict.Cleared;
@@ -216,6 +226,7 @@ export class PoolState {
     if (t.failures == 0 && !t.suspect) return restored;
     t.failures = 0;
     t.suspect = false;
+    t.held = false;
     return true;
   }
 

@@ -60,13 +60,14 @@ export class PoolStore {
   }
 
   // A token whose cooldown or Retry-After has passed serves requests at once, before the lease
-  // holder writes it back.
+  // holder writes it back. A held suspect serves only when no other key in the pool can.
   private recompute(now: i64): void {
     const state = this.state;
     this.inPool.length = 0;
     this.pooled = 0;
     this.nextReturn = i64.MAX_VALUE;
     let factors: i32[] | null = null;
+    let held: i32[] | null = null;
     for (let i = 0; i < this.ids.length; i++) {
       const s = this.slot[i];
       if (s < 0) continue;
@@ -82,10 +83,14 @@ export class PoolStore {
       this.pooled++;
       if (t.isLimited(now)) {
         if (t.limitedUntil < this.nextReturn) this.nextReturn = t.limitedUntil;
+      } else if (t.held) {
+        if (held == null) held = [];
+        held.push(i);
       } else {
         this.inPool.push(i);
       }
     }
+    if (held != null && this.inPool.length == 0) for (let k = 0; k < held.length; k++) this.inPool.push(held[k]);
     this.factors = factors;
   }
 

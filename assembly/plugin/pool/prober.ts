@@ -112,8 +112,13 @@ export class Prober {
    */
   verify(i: i32, reason: string, now: i64): void {
     if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + fingerprint(i, this.store.ids[i]) + " reached failureThreshold " + reason + ": a probe decides whether it leaves the pool");
+    if (this.probesAtOnce(i, now)) this.probe([i], now);
+  }
+
+  /** Whether verify(i) sends its probe at once. */
+  probesAtOnce(i: i32, now: i64): bool {
     const recent = this.probedAt[i] > 0 && now - this.probedAt[i] < <i64>this.cfg.failover.healthCheckInterval;
-    if (!this.probing[i] && !recent) this.probe([i], now);
+    return !this.probing[i] && !recent && this.probesInFlight < MAX_PROBES_IN_FLIGHT;
   }
 
   private probe(chosen: i32[], now: i64): void {
