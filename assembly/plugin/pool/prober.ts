@@ -45,8 +45,8 @@ export class Prober {
   private targetKey: ArrayBuffer;
   /** Whether each configured token has a probe in flight. */
   private probing: bool[];
-  /** When this VM last sent each token a probe (ms; 0: never). */
-  private probedAt: i64[];
+  /** When a probe this VM sent last found each token's failures to be the requests' (ms; 0: never). */
+  private clearedAt: i64[];
   private probesInFlight: i32 = 0;
   private scheduler: ProbeScheduler = new ProbeScheduler();
   /** Last probe target this VM read or wrote, to skip redundant writes. */
@@ -57,7 +57,7 @@ export class Prober {
   constructor(private cfg: PluginConfig, private metrics: PluginMetrics, private store: PoolStore, prefix: string) {
     this.targetKey = String.UTF8.encode(prefix + ":probe-target");
     this.probing = new Array<bool>(store.ids.length).fill(false);
-    this.probedAt = new Array<i64>(store.ids.length).fill(0);
+    this.clearedAt = new Array<i64>(store.ids.length).fill(0);
   }
 
   /** Whether probes still need a target learned from traffic. */
@@ -106,7 +106,7 @@ export class Prober {
   }
 
   /**
-   * Probes suspect `i` at once, if a slot is free and this VM has not probed it within an
+   * Probes suspect `i` at once, if a slot is free and no probe of this VM cleared it within an
    * interval (otherwise the lease holder's next tick does): so however often clients make a key
    * reach the threshold, it costs at most one probe per interval per VM. `reason`: its last failure.
    */
@@ -117,7 +117,7 @@ export class Prober {
 
   /** Whether verify(i) sends its probe at once. */
   probesAtOnce(i: i32, now: i64): bool {
-    const recent = this.probedAt[i] > 0 && now - this.probedAt[i] < <i64>this.cfg.failover.healthCheckInterval;
+    const recent = this.clearedAt[i] > 0 && now - this.clearedAt[i] < <i64>this.cfg.failover.healthCheckInterval;
     return !this.probing[i] && !recent && this.probesInFlight < MAX_PROBES_IN_FLIGHT;
   }
 
@@ -143,7 +143,6 @@ export class Prober {
         return;
       }
       this.probing[i] = true;
-      this.probedAt[i] = now;
       this.probesInFlight++;
     }
   }
@@ -193,6 +192,7 @@ export class Prober {
   private settleSuspect(i: i32, change: CountProbe, status: i32, rule: i32, now: i64, how: string): void {
     const name = fingerprint(i, this.store.ids[i]);
     if (change.verdict == ProbeVerdict.Cleared) {
+      this.clearedAt[i] = now;
       this.metrics.ejectionNotConfirmed();
       if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + name + " stays in the pool: its probe succeeded, so its failures were the requests'");
       return;
