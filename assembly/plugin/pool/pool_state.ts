@@ -143,8 +143,8 @@ export class PoolState {
    * Counts a failure of token `i`. `retryAfterAt` > 0 (a 429's Retry-After) takes it out at once
    * until then; otherwise, when its consecutive failures reach `threshold` and `mayEject` (the
    * ejection cap is not reached), it becomes a suspect when `probed` (a probe decides, see
-   * confirm; `hold`: it is not chosen meanwhile), else it goes out, for `cooldownMs` when that is > 0, else until probes or a
-   * successful answer bring it back.
+   * confirm; `hold`: it is not chosen meanwhile), else it goes out, for `cooldownMs` when that
+   * is > 0, else until probes or a successful answer bring it back.
    */
   recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64, mayEject: bool = true,
                 probed: bool = false, hold: bool = false): FailureOutcome {
