@@ -151,6 +151,31 @@ test('without retries, a dead key leaves once its probe fails too, and the log l
   assert.ok(host.logs.some((l) => /token #2:[0-9a-f]{6} taken out of the pool \(status 401, confirmed by a probe\)/.test(l.msg)));
 });
 
+test('more suspects than probe slots: each waits for a free slot, not for the tick, and none serves meanwhile', () => {
+  const tokens = Array.from({ length: 10 }, (_, i) => `sk-slot-${i}`);
+  const dead = new Set(tokens.slice(0, 6));
+  const host = new Host();
+  const vm = host.createVm();
+  assert.equal(vm.configure({ provider: { apiTokens: tokens, failover: { enabled: true, failureThreshold: 1, maxEjectionPercent: 100,
+    healthCheckInterval: 60_000, healthCheckModel: 'm' } } })[0], true);
+  const upstream: Upstream = ({ token, call }) => {
+    const answer = dead.has(token ?? '') ? { status: 401, body: '{}' } : { status: 200, body: '{}' };
+    return call ? { ...answer, delayMs: 50 } : answer;
+  };
+  roundTrip(vm, statusByToken({}));
+  let deadServed = 0;
+  for (let i = 0; i < 200 && host.logs.filter((l) => l.msg.includes('reached failureThreshold')).length < 6; i++) {
+    if (dead.has(roundTrip(vm, upstream).token ?? '')) deadServed++;
+  }
+  assert.equal(deadServed, 6, 'a dead key served again after its failure');
+  // The probes that freed slots sent the waiting ones: answer those too, 50 ms later each.
+  for (let k = 0; k < 4 && outCount(host) < 6; k++) {
+    vm.answerCalls((call) => upstream({ token: tokenOf(call.headers), headers: call.headers, body: '', call }) as UpstreamAnswer);
+    host.advance(50);
+  }
+  assert.equal(outCount(host), 6, 'a suspect waited for the tick');
+});
+
 test('a dead key still leaves: its failure counts when the retry on another key succeeds; out keys serve retries when no key in the pool is left', () => {
   const { host, vms } = setup(defaults({ retryOnFailure: { enabled: true, maxRetries: 3 } }));
   for (let i = 0; i < 60; i++) assert.equal(roundTrip(vms[i % 3], statusByToken({ 'sk-b': 401 })).client.status, 200);

@@ -146,7 +146,7 @@ export class Failover {
     // client may have caused, takes a key out by itself. (One more shared-data read, on failures only.)
     const now = nowMs();
     const change = new CountFailure(this.store.ids[i], status, now, retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
-      this.store.ids, maxOut, this.prober.canProbe(), this.prober.probesAtOnce(i, now));
+      this.store.ids, maxOut, this.prober.canProbe(), this.prober.probesSoon(i, now));
     this.metrics.failure(i, status);
     const factorBefore = this.factorOf(i);
     if (this.store.update(change) != CasOutcome.Stored) return;

@@ -47,6 +47,8 @@ export class Prober {
   private probing: bool[];
   /** When a probe this VM sent last found each token's failures to be the requests' (ms; 0: never). */
   private clearedAt: i64[];
+  /** Suspects this VM probes as soon as a probe slot frees. */
+  private waiting: bool[];
   private probesInFlight: i32 = 0;
   private scheduler: ProbeScheduler = new ProbeScheduler();
   /** Last probe target this VM read or wrote, to skip redundant writes. */
@@ -58,6 +60,7 @@ export class Prober {
     this.targetKey = String.UTF8.encode(prefix + ":probe-target");
     this.probing = new Array<bool>(store.ids.length).fill(false);
     this.clearedAt = new Array<i64>(store.ids.length).fill(0);
+    this.waiting = new Array<bool>(store.ids.length).fill(false);
   }
 
   /** Whether probes still need a target learned from traffic. */
@@ -106,19 +109,29 @@ export class Prober {
   }
 
   /**
-   * Probes suspect `i` at once, if a slot is free and no probe of this VM cleared it within an
-   * interval (otherwise the lease holder's next tick does): so however often clients make a key
-   * reach the threshold, it costs at most one probe per interval per VM. `reason`: its last failure.
+   * Probes suspect `i` now, or as soon as one of this VM's probe slots frees, unless a probe of
+   * this VM cleared it within an interval (then the lease holder's next tick does): so however
+   * often clients make a key reach the threshold, it costs at most one probe per interval per VM.
+   * `reason`: its last failure.
    */
   verify(i: i32, reason: string, now: i64): void {
     if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + fingerprint(i, this.store.ids[i]) + " reached failureThreshold " + reason + ": a probe decides whether it leaves the pool");
-    if (this.probesAtOnce(i, now)) this.probe([i], now);
+    if (!this.probesSoon(i, now)) return;
+    this.waiting[i] = true;
+    this.probe([i], now);
   }
 
-  /** Whether verify(i) sends its probe at once. */
-  probesAtOnce(i: i32, now: i64): bool {
+  /** Whether verify(i) has the key probed without waiting for a tick. */
+  probesSoon(i: i32, now: i64): bool {
     const recent = this.clearedAt[i] > 0 && now - this.clearedAt[i] < <i64>this.cfg.failover.healthCheckInterval;
-    return !this.probing[i] && !recent && this.probesInFlight < MAX_PROBES_IN_FLIGHT;
+    return !this.probing[i] && !recent;
+  }
+
+  // Probes the suspects waiting for a slot, in turn.
+  private probeWaiting(now: i64): void {
+    const chosen: i32[] = [];
+    for (let i = 0; i < this.waiting.length; i++) if (this.waiting[i] && !this.probing[i]) chosen.push(i);
+    if (chosen.length > 0) this.probe(chosen, now);
   }
 
   private probe(chosen: i32[], now: i64): void {
@@ -143,6 +156,7 @@ export class Prober {
         return;
       }
       this.probing[i] = true;
+      this.waiting[i] = false;
       this.probesInFlight++;
     }
   }
@@ -167,6 +181,7 @@ export class Prober {
     const ok = v.kind == VerdictKind.Success;
     this.metrics.probe(i, ok);
     this.decide(i, answer != null, ok, status, v.rule, v.retryAfterAt, now, "confirmed by a probe");
+    this.probeWaiting(now);
   }
 
   /** Counts a probe's outcome for token `i`; `how` says, in an ejection's log line, how it was decided. */
