@@ -48,6 +48,9 @@ export interface RoundTrip { token: string | null; status: number; retries: numb
  * rewrites what the router forwards (see applyRoute); `allowOnHeadersStopIteration` is the Wasm
  * filter option of that name.
  */
+/** Whether a call the plugin made is one of its probes (they say so in their user-agent). */
+export const isProbeCall = (call: Pick<PendingCall, 'headers'>): boolean => call.headers.get('user-agent') === 'ai-token-failover-probe';
+
 export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"model":"m","messages":[]}', props = {}, route, allowOnHeadersStopIteration = true }: RoundTripOptions = {}): RoundTrip {
   const s = vm.newStream(vm.root, props, { route, allowOnHeadersStopIteration });
   s.onRequestHeaders({ ...CHAT, authorization: 'Bearer client-key', ...headers }, !body);
@@ -71,7 +74,7 @@ export function roundTrip(vm: Vm, upstream: Upstream, { headers = {}, body = '{"
   for (let round = 0; round < 20 && vm.calls().some((c) => c.answerAt === null); round++) {
     vm.answerCalls((call) => {
       // A probe a failure set off in this stream is not one of its retries.
-      if (call.madeDuring === s && call.headers.get('user-agent') !== 'ai-token-failover-probe') retries++;
+      if (call.madeDuring === s && !isProbeCall(call)) retries++;
       return upstream({ token: tokenOf(call.headers), headers: call.headers, body: call.body.toString(), call });
     });
   }

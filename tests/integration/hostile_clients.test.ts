@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
 import { statusOf } from '../host/status_document.js';
 import type { PluginConfig } from '../../envoy/config.js';
-import { CHAT, roundTrip, statusByToken, tokenOf, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
+import { CHAT, isProbeCall, roundTrip, statusByToken, tokenOf, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
 
 const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
 const POOL_KEY = 'ai-token-failover:ai-token-failover:openai::pool';
@@ -111,7 +111,7 @@ test('without retries, a refusal a client causes reaches failureThreshold but it
   for (let i = 0; i < 6; i++) roundTrip(aimed.vms[i % 3], upstream);
   let probes = 0;
   const counting: Upstream = (r) => {
-    if (r.call && r.headers.get('user-agent') === 'ai-token-failover-probe') probes++;
+    if (r.call && isProbeCall(r)) probes++;
     return upstream(r);
   };
   for (let i = 0; i < 30; i++) roundTrip(aimed.vms[i % 3], counting, { headers: { 'openai-organization': 'org-attacker', 'x-user-id': 'mallory' } });

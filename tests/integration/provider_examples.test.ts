@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../../scripts/envoy_bin.js';
 import { Host } from '../host/emulator.js';
-import { roundTrip, type Upstream } from '../host/gateway.js';
+import { isProbeCall, roundTrip, type Upstream } from '../host/gateway.js';
 
 const PAGE = fs.readFileSync(path.join(ROOT, 'docs/configuration.md'), 'utf8');
 const start = PAGE.indexOf('\n## Provider examples\n');
@@ -45,7 +45,7 @@ for (const [i, c] of CASES.entries()) {
     }
     assert.ok(sentRight, `the key did not go in ${c.header}`);
     host.advance(example.provider.failover.healthCheckInterval ?? 5000);
-    const probe = vm.calls().find((call) => call.headers.get('user-agent') === 'ai-token-failover-probe');
+    const probe = vm.calls().find(isProbeCall);
     assert.ok(probe, 'the failing key was not probed');
     assert.equal(probe.cluster, c.cluster);
     assert.equal(probe.headers.get(':path'), c.probePath);

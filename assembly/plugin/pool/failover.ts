@@ -7,7 +7,7 @@ import { CasOutcome } from "../../runtime/shared_data";
 import { PluginConfig } from "../config/config";
 import { fingerprint } from "../../util/fingerprint";
 import { acquireLease } from "./lease_store";
-import { AddTokens, CountFailure, CountSuccess, LimitUntil, Recover, RestoreDue } from "./pool_changes";
+import { AddTokens, CountFailure, CountSuccess, LimitUntil, Recover, RestoreDue, ejectionCap } from "./pool_changes";
 import { PluginMetrics } from "../metrics";
 import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
 import { Budgets } from "../budget/budget";
@@ -141,19 +141,20 @@ export class Failover {
   countFailure(i: i32, status: i32, retryAfterAt: i64, rule: i32 = -1): void {
     if (is5xx(status)) this.lastServerError[i] = ++this.answers;
     const f = this.cfg.failover;
-    const maxOut = this.store.ids.length * f.maxEjectionPercent / 100;
     // A probe judges a key before it leaves, when one can be sent: no answer from traffic, which a
     // client may have caused, takes a key out by itself. (One more shared-data read, on failures only.)
+    // A suspect probed soon is held meanwhile.
     const now = nowMs();
+    const soon = this.prober.probesSoon(i, now);
     const change = new CountFailure(this.store.ids[i], status, now, retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
-      this.store.ids, maxOut, this.prober.canProbe(), this.prober.probesSoon(i, now));
+      this.store.ids, ejectionCap(this.store.ids.length, f.maxEjectionPercent), this.prober.canProbe(), soon);
     this.metrics.failure(i, status);
     const factorBefore = this.factorOf(i);
     if (this.store.update(change) != CasOutcome.Stored) return;
     const t = this.store.token(i);
     const shared = this.shared;
     if (shared != null && t != null) shared.publish(failureEvents(t, change, factorBefore));
-    if (change.outcome == FailureOutcome.Suspected) this.prober.verify(i, ejectionReason(rule, status, false), now);
+    if (change.outcome == FailureOutcome.Suspected) this.prober.verify(i, ejectionReason(rule, status, false), soon, now);
     if (change.outcome != FailureOutcome.Ejected) return;
     this.metrics.ejected(i);
     this.metrics.inPool(this.store.inPoolCount);

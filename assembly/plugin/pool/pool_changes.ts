@@ -7,6 +7,11 @@ export class AddTokens extends PoolChange {
   apply(state: PoolState): bool { return state.addMissing(this.ids); }
 }
 
+/** How many of `keys` configured keys passive evidence may take out at most (`maxEjectionPercent`). */
+export function ejectionCap(keys: i32, maxEjectionPercent: i32): i32 {
+  return keys * maxEjectionPercent / 100;
+}
+
 /** Counts a failure of one token; `probed`: a probe decides whether it leaves (see PoolState.recordFailure). */
 export class CountFailure extends PoolChange {
   outcome: FailureOutcome = FailureOutcome.Counted;

@@ -12,7 +12,7 @@ import { PluginConfig } from "../config/config";
 import { VerdictKind, judgeProbe } from "../judge/verdict";
 import { PluginMetrics } from "../metrics";
 import { TARGET_RECORD } from "../shared_record";
-import { CountProbe } from "./pool_changes";
+import { CountProbe, ejectionCap } from "./pool_changes";
 import { KeyEvent, SharedPool } from "./pool_events";
 import { PoolStore } from "./pool_store";
 import { ProbeVerdict } from "./pool_state";
@@ -112,11 +112,11 @@ export class Prober {
    * Probes suspect `i` now, or as soon as one of this VM's probe slots frees, unless a probe of
    * this VM cleared it within an interval (then the lease holder's next tick does): so however
    * often clients make a key reach the threshold, it costs at most one probe per interval per VM.
-   * `reason`: its last failure.
+   * `reason`: its last failure; `soon`: what probesSoon said when the failure was counted.
    */
-  verify(i: i32, reason: string, now: i64): void {
+  verify(i: i32, reason: string, soon: bool, now: i64): void {
     if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + fingerprint(i, this.store.ids[i]) + " reached failureThreshold " + reason + ": a probe decides whether it leaves the pool");
-    if (!this.probesSoon(i, now)) return;
+    if (!soon) return;
     this.waiting[i] = true;
     this.probe([i], now);
   }
@@ -189,7 +189,7 @@ export class Prober {
     const f = this.cfg.failover;
     const ids = this.store.ids;
     const change = new CountProbe(ids[i], answered, ok, status, f.successThreshold, now, retryAfterAt,
-      <i64>f.cooldownDuration, ids, ids.length * f.maxEjectionPercent / 100);
+      <i64>f.cooldownDuration, ids, ejectionCap(ids.length, f.maxEjectionPercent));
     if (this.store.update(change) != CasOutcome.Stored) return;
     if (change.verdict != ProbeVerdict.None) {
       this.settleSuspect(i, change, status, rule, now, how);
