@@ -56,6 +56,8 @@ export class PluginMetrics {
   private failuresNotCounted: i64 = NO_METRIC;
   private retriesSkippedMemory: i64 = NO_METRIC;
   private ejectionsNotConfirmed: i64 = NO_METRIC;
+  private providerState: i64 = NO_METRIC;
+  private providerAnswers: i64 = NO_METRIC;
 
   /** Defines every metric; configure phase. `fingerprints` are the configured tokens', `pool` names the pool. */
   define(fingerprints: string[], pool: string, keys: KeyOptions[]): void {
@@ -68,6 +70,8 @@ export class PluginMetrics {
     this.failuresNotCounted = defineMetric(MetricType.Counter, p + "failures_not_counted");
     this.retriesSkippedMemory = defineMetric(MetricType.Counter, p + "retries_skipped_memory");
     this.ejectionsNotConfirmed = defineMetric(MetricType.Counter, p + "ejections_not_confirmed");
+    this.providerState = defineMetric(MetricType.Gauge, p + "provider_state");
+    this.providerAnswers = defineMetric(MetricType.Counter, p + "provider_answers");
   }
 
   request(i: i32): void { incrementMetric(this.tokens[i].requests); }
@@ -109,6 +113,11 @@ export class PluginMetrics {
       recordMetric(t.budgetTokensOwed, <u64>max<i64>(0, -budget[1]));
     }
   }
+
+  /** The provider's state (ProviderHealth: 0 ok, 1 limited, 2 failing); set by the VM that changes it and by the lease holder. */
+  providerHealth(health: i32): void { recordMetric(this.providerState, <u64>health); }
+  /** The plugin answered a client in the provider's place (the provider is limited or failing, paced). */
+  providerAnswered(): void { incrementMetric(this.providerAnswers); }
 
   /** Tokens in the pool; set by the lease holder on each tick and by any VM that moves a token. */
   inPool(n: i32): void { recordMetric(this.tokensInPool, <u64>n); }

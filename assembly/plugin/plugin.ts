@@ -166,6 +166,6 @@ export class Plugin {
     const queue = this.queue;
     const replica = this.replica;
     return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now, queue != null ? queue.totals(now) : null,
-      replica != null ? replica.statusJson(now) : "null", this.traffic.counts(now));
+      replica != null ? replica.statusJson(now) : "null", this.traffic.counts(now), f != null ? f.store.provider : null);
   }
 }

@@ -29,3 +29,14 @@ export function fingerprint(index: i32, hash: u64): string {
   while (hex.length < 6) hex = "0" + hex;
   return "#" + index.toString() + ":" + hex;
 }
+
+/** 32-bit hash of the bytes of `buf` (FNV-1a, then mixed), never 0. Linear. */
+export function hashBytes(buf: ArrayBuffer): u32 {
+  const p = changetype<usize>(buf);
+  let h: u64 = 0xcbf29ce484222325;
+  for (let i = 0; i < buf.byteLength; i++) {
+    h ^= <u64>load<u8>(p + i);
+    h *= 0x100000001b3;
+  }
+  return <u32>mix64(h) | 1;
+}

@@ -8,7 +8,7 @@ import { getBufferBytes } from "../../runtime/buffers";
 import { getHeaderPairsRaw, removeHeaderBytes } from "../../runtime/headers";
 import { nowMs } from "../../runtime/host";
 import { HeaderList, RawHeaders } from "../../util/header_list";
-import { settleAttempts } from "../judge/attempt";
+import { settleAttempts } from "../judge/attempt_settlement";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
 import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
 import { PROBE_MARK_HEADER } from "../pool/probe";
@@ -74,8 +74,6 @@ export class AttemptFilter extends KeyedStream {
       served.announce(first.token, tried);
     }
     judgeRouteHead(this.plugin, first, head, status, endOfStream, false);
-    const failover = this.plugin.failover;
-    if (failover != null) settleAttempts(failover, assign.attempts);
     if (endOfStream) this.finish();
     return HeadersAction.Continue;
   }
@@ -107,6 +105,8 @@ export class AttemptFilter extends KeyedStream {
     const usage = assign.usage;
     if (usage != null) this.plugin.selector.settleUsage(first, usage.total);
     const failover = this.plugin.failover;
-    if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
+    if (failover == null) return;
+    if (first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
+    settleAttempts(failover, assign.attempts);
   }
 }

@@ -24,6 +24,7 @@ td{border:0;padding:1px 4px;white-space:normal}td:empty{display:none}td[data-lab
 .state{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
 .in{background:#1f9d55}.probing{background:#d64545}.waiting{background:#d99a00}.limited{background:#6b5bd6}.suspect{background:#c7661c}
 #error{color:#b42318;font-weight:600}
+#provider{background:#fdecea;border:1px solid #d64545;color:#7a1d1d;padding:8px 12px;border-radius:6px;font-weight:600}
 form{display:flex;gap:8px;flex-wrap:wrap}
 input{padding:6px;min-width:220px}
 button{padding:6px 12px}
@@ -36,6 +37,7 @@ svg text{font-size:8px;fill:#555}
 <p id="error" role="alert"></p>
 <div id="view" hidden>
 <div class="bar"><span id="summary"></span><span class="muted" id="lease"></span><span class="muted" id="updated"></span><button id="logout" type="button">Forget token</button></div>
+<p id="provider" role="status" hidden></p>
 <p class="muted" id="queue" hidden></p>
 <div class="card"><div class="muted">keys in the pool (since this page opened, up to 10 minutes)</div>
 <svg id="chart" viewBox="0 0 320 100" role="img" aria-label="keys in the pool over time">
@@ -73,6 +75,10 @@ svg text{font-size:8px;fill:#555}
     $("view").hidden = false;
     $("login").hidden = true;
     showError("");
+    var p = doc.provider || {};
+    $("provider").hidden = !p.state || p.state === "ok";
+    $("provider").textContent = p.state && p.state !== "ok" ? "Provider " + p.state + " for " + ago(Math.max(0, Date.now() - p.since)).slice(1) +
+      ": " + p.reason + ". The gateway paces it and answers the other clients itself." : "";
     $("summary").textContent = doc.tokensInPool + " of " + doc.tokensConfigured + " keys in the pool";
     $("lease").textContent = prober(doc);
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();

@@ -7,7 +7,7 @@ import { HeaderList, RawHeaders } from "../../util/header_list";
 import { getHeaderPairsRaw } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
-import { settleAttempts } from "../judge/attempt";
+import { settleAttempts } from "../judge/attempt_settlement";
 import { CapturedRequest } from "../retry/replay";
 import { RetrySession, mayRetry, mayRetryOnRule } from "../retry/retry_session";
 import { answerStatus } from "./status_endpoint";

@@ -6,6 +6,8 @@ import { replaceHeaderBytes } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
 import { HeaderList } from "../../util/header_list";
 import { Attempt } from "../judge/attempt";
+import { RequestMark } from "../judge/request_mark";
+import { ProviderHealth } from "../pool/provider_health";
 import { UsageScanner } from "../judge/usage";
 import { applyCredential } from "../keys/credentials";
 import { Pick, PickKind } from "../keys/key_selector";
@@ -13,7 +15,7 @@ import { Plugin } from "../plugin";
 import { WhenExpired } from "../config/queue_config";
 import { Admission, WaitTicket } from "../queue/admission_queue";
 import { Outcome } from "../queue/queue_metrics";
-import { answerNoBudget, answerNoKey } from "./local_replies";
+import { answerNoBudget, answerNoKey, answerProviderDown } from "./local_replies";
 import { PluginConfig } from "../config/config";
 import { hash64 } from "../../util/fingerprint";
 
@@ -55,6 +57,18 @@ export class KeyAssignment extends WaitTicket {
   /** Keys earlier attempts of this request used (upstream placement), none: the first attempt. */
   tried: i32[] | null = null;
   private nextTry: i64 = 0;
+  private requestMark: RequestMark | null = null;
+
+  /** Who sent the request, shared by its attempts (made with the first). */
+  get mark(): RequestMark {
+    let m = this.requestMark;
+    if (m == null) {
+      const a = this.affinity;
+      m = new RequestMark(a != 0 ? <u32>(a ^ (a >> 32)) | 1 : 0, <u32>this.plugin.random.next());
+      this.requestMark = m;
+    }
+    return m;
+  }
 
   constructor(private plugin: Plugin, private streamId: u32, private clientHeaders: ArrayBuffer) { super(); }
 
@@ -67,6 +81,12 @@ export class KeyAssignment extends WaitTicket {
     }
     if (pick.kind == PickKind.NoKey) {
       answerNoKey(this.model);
+      return Chosen.Answered;
+    }
+    if (pick.kind == PickKind.ProviderDown) {
+      this.plugin.metrics.providerAnswered();
+      const failover = this.plugin.failover!;
+      answerProviderDown(failover.store.provider.health == ProviderHealth.Failing, pick.until);
       return Chosen.Answered;
     }
     const queue = this.plugin.queue;
@@ -153,7 +173,7 @@ export class KeyAssignment extends WaitTicket {
     const plugin = this.plugin;
     const budgets = plugin.budgets;
     if (budgets != null && budgets.countsTokens) this.usage = new UsageScanner();
-    const first = new Attempt(pick.token);
+    const first = new Attempt(pick.token, this.mark);
     first.reserved = pick.reserved;
     this.first = first;
     this.attempts.push(first);

@@ -22,13 +22,32 @@ export function answerNoKey(model: string | null): void {
 
 /** 429 with Retry-After: every key that serves the request has reached its rate limit until `until`. */
 export function answerNoBudget(until: i64): void {
-  const wait = until - nowMs();
-  const seconds = wait <= 0 ? 1 : <i32>((wait + 999) / 1000);
+  const seconds = retryAfterSeconds(until);
   const headers = jsonHeaders();
   headers.add("retry-after", seconds.toString());
   const body = "{\"error\":{\"message\":\"every key that serves this request has reached its rate limit; retry after " +
     seconds.toString() + " s\",\"type\":\"rate_limit_exceeded\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}\n";
   sendLocalResponse(429, "ai_token_failover_no_budget", String.UTF8.encode(body), headers);
+}
+
+/**
+ * The provider is limited (429) or failing (503) on every key and paced: the plugin answers in its
+ * place, with a Retry-After up to `until`, the next time a request goes to it.
+ */
+export function answerProviderDown(failing: bool, until: i64): void {
+  const seconds = retryAfterSeconds(until);
+  const headers = jsonHeaders();
+  headers.add("retry-after", seconds.toString());
+  const message = failing ? "the provider is failing for every key of this gateway" : "the provider is rate limiting every key of this gateway";
+  const body = "{\"error\":{\"message\":\"" + message + "; retry after " + seconds.toString() + " s\",\"type\":" +
+    (failing ? "\"server_error\",\"param\":null,\"code\":\"provider_unavailable\"" : "\"rate_limit_exceeded\",\"param\":null,\"code\":\"rate_limit_exceeded\"") + "}}\n";
+  sendLocalResponse(failing ? 503 : 429, failing ? "ai_token_failover_provider_failing" : "ai_token_failover_provider_limited",
+    String.UTF8.encode(body), headers);
+}
+
+function retryAfterSeconds(until: i64): i32 {
+  const wait = until - nowMs();
+  return wait <= 0 ? 1 : <i32>((wait + 999) / 1000);
 }
 
 /** 500 naming the fix: every key has a model list and Envoy does not show this filter the body. */

@@ -5,6 +5,8 @@ import { KeyOptions, PluginConfig } from "../config/config";
 import { jsonString } from "../../util/json";
 import { Lease } from "../pool/lease";
 import { FULL_RATE, TokenState } from "../pool/pool_state";
+import { ProviderState, healthName } from "../pool/provider_health";
+import { providerReason } from "../pool/provider_watch";
 import { PRIORITIES } from "../config/queue_config";
 import { QueueTotals } from "../queue/queue_record";
 import { TrafficCounts } from "../traffic_window";
@@ -50,6 +52,7 @@ function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string)
     field("state", jsonString(state)),
     field("consecutiveFailures", t.failures.toString()),
     field("lastStatus", t.lastStatus.toString()),
+    field("lastFailureAgoMs", t.failedAt > 0 ? max<i64>(0, now - t.failedAt).toString() : "null"),
     field("outForMs", outFor.toString()),
     field("returnsInMs", untilBack.toString()),
     field("probeSuccesses", t.probeSuccesses.toString()),
@@ -63,7 +66,7 @@ function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string)
  */
 export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: (TokenState | null)[],
                              budgets: i64[][] | null, lease: Lease | null, me: string, now: i64, queue: QueueTotals | null,
-                             replicas: string, traffic: TrafficCounts): string {
+                             replicas: string, traffic: TrafficCounts, provider: ProviderState | null): string {
   const tokens = new Array<string>(fingerprints.length);
   let inPool = 0;
   for (let i = 0; i < fingerprints.length; i++) {
@@ -80,7 +83,8 @@ export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: 
     field("expiresInMs", (lease.expiresAt - now).toString()),
   ].join(",") + "}";
   return "{" + [
-    field("provider", "{" + field("type", jsonString(cfg.providerType)) + "," + field("id", jsonString(cfg.providerId)) + "}"),
+    field("provider", "{" + field("type", jsonString(cfg.providerType)) + "," + field("id", jsonString(cfg.providerId)) + "," +
+      providerFields(provider, now) + "}"),
     field("tokensConfigured", fingerprints.length.toString()),
     field("tokensInPool", inPool.toString()),
     field("failover", "{" + [
@@ -97,6 +101,19 @@ export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: 
     field("trafficWindowMs", traffic.windowMs.toString()),
     field("tokens", "[" + tokens.join(",") + "]"),
   ].join(",") + "}\n";
+}
+
+// Whether the provider is the problem: its state, since when (ms since the epoch, null: always
+// ok), the status that decided it, why, and when the next request goes to it.
+function providerFields(p: ProviderState | null, now: i64): string {
+  if (p == null) p = new ProviderState();
+  return [
+    field("state", jsonString(healthName(p.health))),
+    field("since", p.since > 0 ? p.since.toString() : "null"),
+    field("lastStatus", p.lastStatus.toString()),
+    field("reason", jsonString(providerReason(p.health, p.lastStatus, p.rule))),
+    field("nextRequestInMs", (!p.ok && p.nextSendAt > now ? p.nextSendAt - now : 0).toString()),
+  ].join(",");
 }
 
 /** The process's waiters by priority, how long the oldest has waited, and the limit. */

@@ -4,7 +4,9 @@ import { ByteBuffer } from "../../util/byte_buffer";
 import { HeaderList } from "../../util/header_list";
 import { is2xx } from "../../util/status";
 import { Failover } from "../pool/failover";
-import { AnswerOrigin, Verdict, VerdictKind, judgeBody, judgeHead } from "./verdict";
+import { AnswerOrigin, Verdict, VerdictKind, judgeBody, judgeHead, statusVerdict } from "./verdict";
+import { RequestMark } from "./request_mark";
+import { ProviderHealth } from "../pool/provider_health";
 
 /** Bytes of a body kept to test failureConditions with a body (the rules read this prefix). */
 export const BODY_RULE_LIMIT: i32 = 65536;
@@ -44,6 +46,15 @@ export class Attempt {
    * key's fault for sure, so it is not counted.
    */
   unconfirmed: bool = false;
+  /**
+   * A 429 whose rate-limit headers report room left (OpenAI's "Request too large"): it is the
+   * request's, so nothing is counted, rested or taken as evidence about the provider.
+   */
+  roomLeft: bool = false;
+  /** What a failure of this attempt says about the provider (ProviderHealth; Ok: nothing). */
+  providerKind: ProviderHealth = ProviderHealth.Ok;
+  /** The failure rule a failure verdict matched (-1: none). */
+  failRule: i32 = -1;
   private retryAfter: string | null = null;
   private encoded: bool = false;
   /** The body prefix kept for a rule (made when a rule first needs it: most attempts never do). */
@@ -54,12 +65,14 @@ export class Attempt {
     return b != null ? b.used : 0;
   }
 
-  constructor(public token: i32) {}
+  /** `mark`: who sent the request (shared by its attempts). */
+  constructor(public token: i32, public mark: RequestMark) {}
 
   /** Judges status and headers; a verdict that needs the body stays pending until finishBody. */
   judge(failover: Failover, status: i32, headers: HeaderList | null, retryAfter: string | null, origin: AnswerOrigin,
         now: i64, bodyFollows: bool, contentEncoding: string | null): void {
     this.status = status;
+    if (status == 429 && this.roomLeft) return;
     const v = judgeHead(failover.cfg.failover, status, headers, retryAfter, origin, now);
     if (v.kind == VerdictKind.NeedsBody && bodyFollows) {
       this.pending = true;
@@ -69,7 +82,7 @@ export class Attempt {
       return;
     }
     // No body will follow (or it is a stream, judged on its head): a body rule cannot match.
-    this.settle(failover, v.kind == VerdictKind.NeedsBody ? new Verdict(VerdictKind.Success) : v, origin);
+    this.settle(failover, v.kind == VerdictKind.NeedsBody ? statusVerdict(failover.cfg.failover, status, retryAfter, now) : v, origin);
   }
 
   /** Whether more body bytes are wanted for the pending verdict. */
@@ -120,12 +133,15 @@ export class Attempt {
       failover.countSuccess(this.token, origin, this.status);
     } else if (v.kind == VerdictKind.Failure) {
       this.failedByRule = v.byRule;
+      this.failRule = v.rule;
+      this.providerKind = providerKindOf(v, this.status);
+      const by = v.retryAfterAt > 0 ? this.mark.body : 0;
       // The operator's rule says this answer is the key's: it counts whatever other keys answer.
       // A 2xx body, though, is the model's output, which a client can steer into the rule's text:
       // on a retried request the other keys' answers decide then, as for a failing status.
       if (v.byRule && !(this.defer && is2xx(this.status))) {
         this.failed = true;
-        failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule);
+        failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule, by);
         return;
       }
       this.failedWith = this.status;
@@ -134,7 +150,7 @@ export class Attempt {
         return;
       }
       this.failed = true;
-      failover.countFailureOfKey(this.token, this.status, v.retryAfterAt);
+      failover.countFailureOfKey(this.token, this.status, v.retryAfterAt, -1, by);
     }
   }
 
@@ -153,39 +169,19 @@ export class Attempt {
       return;
     }
     this.failed = true;
-    if (proven) failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule);
-    else failover.countFailureOfKey(this.token, this.status, v.retryAfterAt, v.rule);
+    const by = v.retryAfterAt > 0 ? this.mark.body : 0;
+    if (proven) failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule, by);
+    else failover.countFailureOfKey(this.token, this.status, v.retryAfterAt, v.rule, by);
   }
 }
 
 /**
- * Decides, once a retried request has its outcome, which of its attempts' held failures are the
- * keys': a failure another key repeated with the same status is the request's (neither counts);
- * a failure on a request that another key then served counts; any other counts by the key's own
- * evidence rule (Failover.countFailureOfKey).
+ * What a failure verdict on an answer with `status` says about the provider: a failure rule on a
+ * non-2xx answer (a client cannot steer a provider's error body) or a 5xx that it fails, a 429
+ * that it limits; anything else (401, 403, a 2xx body) nothing.
  */
-export function settleAttempts(failover: Failover, attempts: Attempt[]): void {
-  let served = false;
-  // An attempt sent on a guessed route that failed says nothing of what its key would have
-  // answered, so it can neither clear nor confirm the others: unless the request was served,
-  // their held failures are undecided and not counted. (A client can make every route a guess,
-  // a new host header each time; that must not let its requests count against the keys.)
-  let guessed = false;
-  for (let k = 0; k < attempts.length; k++) {
-    const a = attempts[k];
-    if (a.succeeded) served = true;
-    else if (a.unconfirmed) guessed = true;
-  }
-  for (let k = 0; k < attempts.length; k++) {
-    const a = attempts[k];
-    if (a.deferred == null) {
-      a.defer = false;
-      continue;
-    }
-    let repeated = false;
-    for (let j = 0; j < attempts.length && !repeated; j++) {
-      repeated = j != k && attempts[j].token != a.token && attempts[j].failedWith == a.failedWith;
-    }
-    a.release(failover, served || (!repeated && !guessed), served);
-  }
+function providerKindOf(v: Verdict, status: i32): ProviderHealth {
+  if (v.byRule) return is2xx(status) ? ProviderHealth.Ok : ProviderHealth.Failing;
+  if (status == 429) return ProviderHealth.Limited;
+  return status >= 500 && status < 600 ? ProviderHealth.Failing : ProviderHealth.Ok;
 }

@@ -5,7 +5,7 @@ import { BufferType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
 import { nowMs } from "../../runtime/host";
 import { HeaderList, RawHeaders } from "../../util/header_list";
-import { followRateLimit } from "../budget/rate_limit_follow";
+import { followRateLimit, reportsRoom } from "../budget/rate_limit_follow";
 import { Plugin } from "../plugin";
 import { Failover } from "../pool/failover";
 import { STREAM_ORIGIN } from "./answer_origin";
@@ -18,17 +18,18 @@ import { Attempt } from "./attempt";
 export function judgeRouteHead(plugin: Plugin, first: Attempt, head: RawHeaders, status: i32, endOfStream: bool, retrying: bool): void {
   const failover = plugin.failover;
   if (failover == null) {
-    if (plugin.budgets != null) followRateLimit(plugin, first.token, status, head);
+    if (plugin.budgets != null) followRateLimit(plugin, first.token, status, head, first.mark);
     return;
   }
   first.defer = retrying;
+  first.roomLeft = status == 429 && reportsRoom(plugin.rateLimit, head);
   const headers = plugin.failureRulesNeedHeaders ? HeaderList.parse(head.raw) : null;
   const needBody = plugin.failureRulesNeedBody;
   const bodyFollows = !endOfStream && needBody && !isEventStream(head);
   const encoding = needBody ? head.get("content-encoding") : null;
   const retryAfter = status == 429 ? head.get("retry-after") : null;
   first.judge(failover, status, headers, retryAfter, STREAM_ORIGIN, status == 429 ? nowMs() : 0, bodyFollows, encoding);
-  followRateLimit(plugin, first.token, status, head);
+  followRateLimit(plugin, first.token, status, head, first.mark);
 }
 
 /** The route's answer body so far (`size` bytes buffered, `seen` of them read before), while a rule waits for it. */

@@ -84,16 +84,19 @@ export function rulesNeedBody(rules: ResponseRule[]): bool {
  */
 export function judgeHead(f: FailoverConfig, status: i32, headers: HeaderList | null, retryAfter: string | null,
                           origin: AnswerOrigin, now: i64): Verdict {
-  let kind = VerdictKind.Success;
+  const byStatus = f.failoverOnStatus.has(status);
+  let kind = byStatus ? VerdictKind.Failure : VerdictKind.Success;
   let rule = -1;
-  if (f.failoverOnStatus.has(status)) {
-    kind = VerdictKind.Failure;
-  } else {
-    const rules = f.failureConditions;
-    for (let i = 0; i < rules.length && kind != VerdictKind.Failure; i++) {
-      if (!headPartMatches(rules[i], status, headers)) continue;
-      kind = rules[i].body == null ? VerdictKind.Failure : VerdictKind.NeedsBody;
+  // A rule names a failure even when its status alone fails (a 429 saying insufficient_quota): a
+  // rule's failure counts whatever other keys answer, so it is looked for first.
+  const rules = f.failureConditions;
+  for (let i = 0; i < rules.length && rule < 0; i++) {
+    if (!headPartMatches(rules[i], status, headers)) continue;
+    if (rules[i].body == null) {
+      kind = VerdictKind.Failure;
       rule = i;
+    } else if (kind != VerdictKind.NeedsBody) {
+      kind = VerdictKind.NeedsBody;
     }
   }
   // A success is not looked at further here: it only writes when the key had failures, and the
@@ -112,8 +115,14 @@ export function judgeBody(f: FailoverConfig, status: i32, headers: HeaderList | 
   if (encoded) return NOT_COUNTED;
   const rule = matchingRule(f.failureConditions, status, headers, body, used);
   if (rule >= 0) return failure(status, retryAfter, now, rule);
+  if (f.failoverOnStatus.has(status)) return failure(status, retryAfter, now);
   // A partial body without a match proves nothing either way.
   return complete ? SUCCESS : NOT_COUNTED;
+}
+
+/** Verdict on status alone, when a body rule could have decided but no body follows. */
+export function statusVerdict(f: FailoverConfig, status: i32, retryAfter: string | null, now: i64): Verdict {
+  return f.failoverOnStatus.has(status) ? failure(status, retryAfter, now) : SUCCESS;
 }
 
 /** Verdict on a probe answer (null: the call failed or timed out, which is a failed probe). */

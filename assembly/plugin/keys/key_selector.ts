@@ -20,6 +20,8 @@ export enum PickKind {
   NoKey,
   /** Keys serve it but none has budget before `until` (ms; 0: unknown). */
   NoBudget,
+  /** The provider is limited or failing and paced: nothing goes to it before `until` (ms). */
+  ProviderDown,
 }
 
 export class Pick {
@@ -27,6 +29,7 @@ export class Pick {
   static key(token: i32, reserved: i64): Pick { return new Pick(PickKind.Key, token, reserved, 0); }
   static none(): Pick { return new Pick(PickKind.NoKey, -1, 0, 0); }
   static noBudget(until: i64): Pick { return new Pick(PickKind.NoBudget, -1, 0, until); }
+  static providerDown(until: i64): Pick { return new Pick(PickKind.ProviderDown, -1, 0, until); }
 }
 
 /** A key whose budget runs out as it is taken is left out; after this many, the request is refused. */
@@ -92,10 +95,19 @@ export class KeySelector {
     return retry ? Pick.none() : Pick.noBudget(budgets!.earliestFor(this.chooser, model));
   }
 
+  // A candidate (see choice) that may go now: while the provider is limited or failing, only the
+  // request that takes its pace slot goes.
+  private candidate(model: string | null, excluded: i32[] | null, retry: bool, now: i64, affinity: u64): Pick {
+    const pick = this.choice(model, excluded, retry, now, affinity);
+    const failover = this.failover;
+    if (failover == null || pick.kind != PickKind.Key || failover.store.provider.ok) return pick;
+    return failover.provider.claim(nowMs()) ? pick : Pick.providerDown(failover.store.provider.nextSendAt);
+  }
+
   // A key serving `model` outside `excluded`: weighted among the pool, else (failover on) the
   // out-of-pool key expected back first; a route's attempt instead waits when keys of the pool
   // serve it but are rate-limited.
-  private candidate(model: string | null, excluded: i32[] | null, retry: bool, now: i64, affinity: u64): Pick {
+  private choice(model: string | null, excluded: i32[] | null, retry: bool, now: i64, affinity: u64): Pick {
     const chooser = this.chooser;
     const failover = this.failover;
     if (failover == null) {

@@ -7,7 +7,9 @@ import { CasOutcome } from "../../runtime/shared_data";
 import { PluginConfig } from "../config/config";
 import { fingerprint } from "../../util/fingerprint";
 import { acquireLease } from "./lease_store";
-import { AddTokens, CountFailure, CountSuccess, LimitUntil, Recover, RestoreDue, ejectionCap } from "./pool_changes";
+import { AddTokens, CountFailure, CountSuccess, Recover, RestoreDue, ejectionCap } from "./pool_changes";
+import { RestUntil } from "./provider_signals";
+import { ProviderWatch } from "./provider_watch";
 import { PluginMetrics } from "../metrics";
 import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
 import { Budgets } from "../budget/budget";
@@ -36,6 +38,8 @@ export class Failover {
   shared: SharedPool | null = null;
   /** Probes the keys that are out, while this VM holds the lease. */
   readonly prober: Prober;
+  /** Whether the provider is the problem, and its pace. */
+  readonly provider: ProviderWatch;
   /**
    * Order numbers of each key's last success and last 5xx in this VM (a counter, not the clock:
    * no host call per answer). A key whose last answer was a recent success vouches that the
@@ -51,6 +55,7 @@ export class Failover {
     const store = new PoolStore(prefix + ":pool", ids);
     this.store = store;
     this.prober = new Prober(cfg, metrics, store, prefix);
+    this.provider = new ProviderWatch(store, metrics);
     this.leaseKey = String.UTF8.encode(prefix + ":lease");
     this.holderId = holderId;
     this.stamp = now;
@@ -84,23 +89,35 @@ export class Failover {
     return t != null ? t.rateFactor : FULL_RATE;
   }
 
-  /** The provider said key `i` has nothing left until `until`: no VM chooses it before then. */
-  limit(i: i32, until: i64): void {
-    if (this.store.update(new LimitUntil(this.store.ids[i], until)) != CasOutcome.Stored) return;
-    this.publish(new KeyEvent("l", this.store.ids[i], 0, until, 0));
-    if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " has no rate limit left for " + (until - nowMs()).toString() + " ms");
+  /**
+   * The provider said key `i` has nothing left until `until` (Retry-After, a rate-limit reset), in
+   * its answer to request `by` (a hash of its body): no VM chooses it before then, within restBound.
+   */
+  rest(i: i32, until: i64, by: u32): void {
+    const change = new RestUntil(this.store.ids[i], until, by, nowMs());
+    if (this.store.update(change) != CasOutcome.Stored) return;
+    this.publish(new KeyEvent("l", this.store.ids[i], 0, change.until, 0));
+    if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " rests for " + (change.until - change.now).toString() + " ms: the provider has nothing left for it");
   }
 
-  /** Records a success of token `i`: a write only when it had failures or was out (a success brings it back). */
+  /**
+   * Records a success of token `i`: a write only when it had failures or was out (a success brings
+   * it back), or, for a 2xx, when it carries evidence about the provider or the provider is not ok.
+   */
   countSuccess(i: i32, origin: AnswerOrigin, status: i32): void {
     // Only a 2xx vouches that the provider works (Envoy's own replies are not 2xx).
-    if (is2xx(status)) this.lastSuccess[i] = ++this.answers;
+    const served = is2xx(status);
+    if (served) this.lastSuccess[i] = ++this.answers;
     const t = this.store.token(i);
-    if (t == null || (t.failures == 0 && !t.out)) return;
+    if (t == null) return;
+    const provider = this.store.provider;
+    if (t.failures == 0 && !t.out && (!served || (t.signalAt == 0 && provider.ok))) return;
     // Envoy's own replies (a later filter's 413, a timeout) prove nothing about the key.
     if (!origin.fromProvider()) return;
-    const change = new CountSuccess(this.store.ids[i], nowMs());
+    const before = provider.health;
+    const change = new CountSuccess(this.store.ids[i], nowMs(), served);
     if (this.store.update(change) != CasOutcome.Stored) return;
+    if (change.recovered) this.provider.changed(before);
     this.metrics.inPool(this.store.inPoolCount);
     if (change.restored) {
       this.metrics.restored(i);
@@ -114,13 +131,13 @@ export class Failover {
    * key's; a 5xx says nothing about a key unless another key's last answer in this VM, among the
    * recent ones, was a success (the provider works, this key does not).
    */
-  countFailureOfKey(i: i32, status: i32, retryAfterAt: i64, rule: i32 = -1): void {
+  countFailureOfKey(i: i32, status: i32, retryAfterAt: i64, rule: i32 = -1, by: u32 = 0): void {
     if (is5xx(status) && !this.peerWorks(i)) {
       this.lastServerError[i] = ++this.answers;
       this.metrics.failureNotCounted();
       return;
     }
-    this.countFailure(i, status, retryAfterAt, rule);
+    this.countFailure(i, status, retryAfterAt, rule, by);
   }
 
   // Recent: within the last 16 answers per configured key.
@@ -135,10 +152,11 @@ export class Failover {
   }
 
   /**
-   * Records a counted failure of token `i`; `retryAfterAt` > 0 benches it until then; `rule` is the
-   * index of the failure rule that matched (-1: the status alone).
+   * Records a counted failure of token `i`; `retryAfterAt` > 0 benches it until then (within
+   * restBound: `by` is the request's body hash); `rule` is the index of the failure rule that
+   * matched (-1: the status alone).
    */
-  countFailure(i: i32, status: i32, retryAfterAt: i64, rule: i32 = -1): void {
+  countFailure(i: i32, status: i32, retryAfterAt: i64, rule: i32 = -1, by: u32 = 0): void {
     if (is5xx(status)) this.lastServerError[i] = ++this.answers;
     const f = this.cfg.failover;
     // A probe judges a key before it leaves, when one can be sent: no answer from traffic, which a
@@ -147,7 +165,7 @@ export class Failover {
     const now = nowMs();
     const soon = this.prober.probesSoon(i, now);
     const change = new CountFailure(this.store.ids[i], status, now, retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
-      this.store.ids, ejectionCap(this.store.ids.length, f.maxEjectionPercent), this.prober.canProbe(), soon);
+      this.store.ids, ejectionCap(this.store.ids.length, f.maxEjectionPercent), this.prober.canProbe(), soon, by);
     this.metrics.failure(i, status);
     const factorBefore = this.factorOf(i);
     if (this.store.update(change) != CasOutcome.Stored) return;
@@ -158,7 +176,7 @@ export class Failover {
     if (change.outcome != FailureOutcome.Ejected) return;
     this.metrics.ejected(i);
     this.metrics.inPool(this.store.inPoolCount);
-    if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool " + ejectionReason(rule, status, retryAfterAt > 0));
+    if (logEnabled(LogLevel.Info)) log(LogLevel.Info, "token " + this.fingerprintOf(i) + " taken out of the pool " + ejectionReason(rule, status, change.retryAfterAt > 0));
   }
 
   /** Timer: renew the lease; as holder restore due tokens and probe the others. */
@@ -187,6 +205,7 @@ export class Failover {
     if (here) this.recoverRates(now);
     this.store.refresh();
     this.metrics.inPool(this.store.inPoolCount);
+    this.metrics.providerHealth(<i32>this.store.provider.health);
     this.setKeyGauges(now);
     this.prober.send(now, here);
   }

@@ -1,5 +1,6 @@
 // The changes the plugin makes to a pool record, each applied inside a CAS loop.
 import { FailureOutcome, PoolChange, PoolState, ProbeVerdict } from "./pool_state";
+import { restBound } from "./provider_signals";
 
 /** Adds configured tokens that the record does not know yet (start-up and reload). */
 export class AddTokens extends PoolChange {
@@ -12,31 +13,46 @@ export function ejectionCap(keys: i32, maxEjectionPercent: i32): i32 {
   return keys * maxEjectionPercent / 100;
 }
 
-/** Counts a failure of one token; `probed`: a probe decides whether it leaves (see PoolState.recordFailure). */
+/**
+ * Counts a failure of one token; `probed`: a probe decides whether it leaves (see
+ * PoolState.recordFailure). A Retry-After from the answer to request `by` benches it within
+ * restBound; `retryAfterAt` becomes the bench given.
+ */
 export class CountFailure extends PoolChange {
   outcome: FailureOutcome = FailureOutcome.Counted;
   constructor(public id: u64, public status: i32, public now: i64, public retryAfterAt: i64,
               public threshold: i32, public cooldownMs: i64, public configured: u64[], public maxOut: i32,
-              public probed: bool, public hold: bool) { super(); }
+              public probed: bool, public hold: bool, public by: u32 = 0) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
     if (i < 0) return false;
     const mayEject = state.outAmong(this.configured, this.now) < this.maxOut;
+    const t = state.tokens[i];
+    if (this.retryAfterAt > this.now) {
+      this.retryAfterAt = restBound(t, this.retryAfterAt, this.by, this.now);
+      t.restBy = this.by;
+    }
     this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs, mayEject, this.probed, this.hold);
     return true;
   }
 }
 
-/** Resets one token's consecutive failures after a success, and brings it back if it was out. */
+/**
+ * Resets one token's consecutive failures after a success, and brings it back if it was out;
+ * `served` (a 2xx) also clears its evidence about the provider and ends a provider-wide state.
+ */
 export class CountSuccess extends PoolChange {
   /** The success put the token back in the pool. */
   restored: bool = false;
-  constructor(public id: u64, public now: i64) { super(); }
+  /** The success ended a provider-wide state. */
+  recovered: bool = false;
+  constructor(public id: u64, public now: i64, public served: bool = false) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
     if (i < 0) return false;
     this.restored = state.tokens[i].out && !state.tokens[i].isIn(this.now);
-    return state.recordSuccess(i, this.now);
+    this.recovered = this.served && !state.provider.ok;
+    return state.recordSuccess(i, this.now, this.served);
   }
 }
 
@@ -74,15 +90,6 @@ export class RestoreDue extends PoolChange {
   apply(state: PoolState): bool {
     this.restored = state.restoreDue(this.now);
     return this.restored.length > 0;
-  }
-}
-
-/** Keeps a key from being chosen until its rate-limit reset. */
-export class LimitUntil extends PoolChange {
-  constructor(public id: u64, public until: i64) { super(); }
-  apply(state: PoolState): bool {
-    const i = state.indexOf(this.id);
-    return i >= 0 && state.limitUntil(i, this.until);
   }
 }
 

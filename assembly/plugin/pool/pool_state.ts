@@ -1,115 +1,9 @@
 // The state of one token pool, as stored in one shared-data record: every token's membership and
 // counters live together, so a token moves in or out in a single CAS write. Pure: no host calls.
+import { MIN_RATE, FULL_RATE, RATE_STEP, TokenState, backOffRestMs } from "./token_state";
+import { ProviderState } from "./provider_health";
 
-/** A key's full share (rateFactor in thousandths). */
-export const FULL_RATE: i32 = 1000;
-/** What a quiet interval gives back to a key that was slowed down. */
-export const RATE_STEP: i32 = 100;
-/** The lowest share AIMD goes to, so a slowed key still gets some traffic to recover with. */
-export const MIN_RATE: i32 = 16;
-
-/** Rest of a key after a 429 without a usable Retry-After at base share, doubling with each halving. */
-export const BACKOFF_REST_MS: i64 = 250;
-/** The longest such rest. */
-export const MAX_BACKOFF_REST_MS: i64 = 2000;
-
-/**
- * How long a key whose share is `rateFactor` rests after a 429 that gave no wait time: so when
- * every key is throttled the plugin sends less for real (and answers 429 itself meanwhile)
- * instead of sending everything to whichever key has the largest share.
- */
-export function backOffRestMs(rateFactor: i32): i64 {
-  return min(MAX_BACKOFF_REST_MS, BACKOFF_REST_MS * <i64>FULL_RATE / <i64>max(1, rateFactor));
-}
-
-/** One token's state; the token itself is only known by its 64-bit hash. */
-export class TokenState {
-  id: u64 = 0;
-  out: bool = false;
-  /** Consecutive counted failures (reset by any success). */
-  failures: i32 = 0;
-  /**
-   * Its failures reached the threshold and a probe decides whether they are the key's: the key
-   * stays in the pool until the probe fails (answers from traffic can be a client's doing; a
-   * probe carries nothing a client sent).
-   */
-  suspect: bool = false;
-  /**
-   * A suspect whose probe went at once: it is not chosen until the probe answers, unless no other
-   * key is in. (A suspect probed later, on the lease holder's tick, keeps serving meanwhile.)
-   */
-  held: bool = false;
-  /** Consecutive successful probes while out of the pool. */
-  probeSuccesses: i32 = 0;
-  /** When the token was taken out (ms), 0 while in the pool. */
-  outSince: i64 = 0;
-  /** When the token comes back by itself (cooldown or Retry-After, ms); 0: only a probe brings it back. */
-  returnsAt: i64 = 0;
-  /** Status of the last counted failure or failed probe, 0 if none. */
-  lastStatus: i32 = 0;
-  /**
-   * The provider reported no requests or tokens left for this key until then (ms; 0: none). The
-   * key stays in the pool but is not chosen before that time.
-   */
-  limitedUntil: i64 = 0;
-  /**
-   * Share of its weight and rate the key gets, in thousandths (AIMD): a 429 without a usable
-   * Retry-After halves it, each quiet interval adds RATE_STEP back, up to 1000.
-   */
-  rateFactor: i32 = FULL_RATE;
-
-  /** Whether the token serves requests at `now`: in the pool, or out with its return time passed. */
-  isIn(now: i64): bool {
-    return !this.out || (this.returnsAt > 0 && this.returnsAt <= now);
-  }
-
-  /** Whether the provider's rate limit keeps the key from being chosen at `now`. */
-  isLimited(now: i64): bool {
-    return this.limitedUntil > now;
-  }
-
-  /** A copy of every field (a change works on a copy of the view it read). */
-  copy(): TokenState {
-    const t = new TokenState();
-    t.id = this.id;
-    t.out = this.out;
-    t.failures = this.failures;
-    t.suspect = this.suspect;
-    t.held = this.held;
-    t.probeSuccesses = this.probeSuccesses;
-    t.outSince = this.outSince;
-    t.returnsAt = this.returnsAt;
-    t.lastStatus = this.lastStatus;
-    t.limitedUntil = this.limitedUntil;
-    t.rateFactor = this.rateFactor;
-    return t;
-  }
-
-  static fresh(id: u64): TokenState {
-    const t = new TokenState();
-    t.id = id;
-    return t;
-  }
-
-  putBack(): void {
-    this.out = false;
-    this.suspect = false;
-    this.held = false;
-    this.failures = 0;
-    this.probeSuccesses = 0;
-    this.outSince = 0;
-    this.returnsAt = 0;
-  }
-
-  takeOut(now: i64, returnsAt: i64): void {
-    if (!this.out) this.outSince = now;
-    this.out = true;
-    this.suspect = false;
-    this.held = false;
-    this.probeSuccesses = 0;
-    if (returnsAt > this.returnsAt) this.returnsAt = returnsAt;
-  }
-}
+export { FULL_RATE, RATE_STEP, TokenState } from "./token_state";
 
 /** What a counted failure did to its token: counted only, taken out, or made a suspect for a probe to judge. */
 export const enum FailureOutcome { Counted = 0, Ejected = 1, Suspected = 2 }
@@ -120,6 +14,8 @@ export const enum ProbeVerdict { None = 0, Ejected = 1, Cleared = 2 }
 /** Every token of a pool (including tokens a newer or older configuration no longer lists). */
 export class PoolState {
   tokens: TokenState[] = [];
+  /** Whether the provider is the problem, and its pacing. */
+  provider: ProviderState = new ProviderState();
 
   /** Index of the token with this id, or -1. */
   indexOf(id: u64): i32 {
@@ -153,6 +49,7 @@ export class PoolState {
     const wasOut = t.out;
     t.failures++;
     t.lastStatus = status;
+    t.failedAt = now;
     // A 429 with no usable wait time: the key is slowed down (AIMD), and rests in proportion.
     if (status == 429 && retryAfterAt <= now) {
       this.backOff(i);
@@ -214,16 +111,24 @@ export class PoolState {
 
   /**
    * A response that is not a failure resets the consecutive count, and a token that was out is
-   * back (it just served a request); returns whether anything changed.
+   * back (it just served a request); `served` (a 2xx) also clears the key's evidence about the
+   * provider and ends a provider-wide state. Returns whether anything changed.
    */
-  recordSuccess(i: i32, now: i64): bool {
-    const restored = this.settleDue(i, now);
+  recordSuccess(i: i32, now: i64, served: bool = false): bool {
+    let changed = this.settleDue(i, now);
     const t = this.tokens[i];
+    if (served) {
+      if (t.signalAt > 0) {
+        t.signalAt = 0;
+        changed = true;
+      }
+      if (this.provider.recovered(now)) changed = true;
+    }
     if (t.out) {
       t.putBack();
       return true;
     }
-    if (t.failures == 0 && !t.suspect) return restored;
+    if (t.failures == 0 && !t.suspect) return changed;
     t.failures = 0;
     t.suspect = false;
     t.held = false;

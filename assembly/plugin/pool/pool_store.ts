@@ -5,6 +5,7 @@ import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, createShared, re
 import { decodePool, encodePool } from "./pool_codec";
 import { FULL_RATE, PoolChange, PoolState, TokenState } from "./pool_state";
 import { POOL_RECORD } from "../shared_record";
+import { ProviderState } from "./provider_health";
 
 /** This VM's view of one pool record, for the tokens of one configuration. */
 export class PoolStore {
@@ -169,6 +170,9 @@ export class PoolStore {
     return s < 0 ? null : this.state.tokens[s];
   }
 
+  /** The provider's state as of the last read. */
+  get provider(): ProviderState { return this.state.provider; }
+
   /** How many configured tokens are in the pool as of the last read. */
   get inPoolCount(): i32 { return this.pooled; }
 }
@@ -184,6 +188,7 @@ function anyTimed(state: PoolState): bool {
 function clonePool(p: PoolState): PoolState {
   const c = new PoolState();
   for (let i = 0; i < p.tokens.length; i++) c.tokens.push(p.tokens[i].copy());
+  c.provider = p.provider.copy();
   return c;
 }
 

@@ -5,6 +5,7 @@ import { PluginConfig } from "../config/config";
 import { isCredential } from "../keys/credential_headers";
 import { ScanKind, findTopLevel } from "../../util/json_scan";
 import { HOP_BY_HOP, RouteShape, queryOf } from "./route_shape";
+import { BodySource } from "../judge/request_mark";
 
 /** Request bodies larger than this are not retried (nor kept). */
 export const MAX_RETRY_BODY: i32 = 1 << 20;
@@ -21,7 +22,7 @@ export class HeldBodies {
 }
 
 /** The parts of a client request kept while it may still be replayed. */
-export class CapturedRequest {
+export class CapturedRequest extends BodySource {
   private kept: ByteBuffer = new ByteBuffer();
   /** Bytes this request counts in `held` (the capacity of what it keeps). */
   private counted: i64 = 0;
@@ -34,7 +35,7 @@ export class CapturedRequest {
   /** The request asks for a streamed answer: it is never retried, and its body is not kept. */
   streaming: bool = false;
 
-  constructor(public headers: ArrayBuffer, private held: HeldBodies) {}
+  constructor(public headers: ArrayBuffer, private held: HeldBodies) { super(); }
 
   /** Keeps one body chunk, or gives the body up once it passes MAX_RETRY_BODY or the VM's limit. */
   addChunk(chunk: ArrayBuffer): void {
@@ -77,6 +78,9 @@ export class CapturedRequest {
 
   /** The whole body kept so far. */
   body(): ArrayBuffer { return this.kept.bytes(); }
+
+  /** The whole body while it is kept. */
+  bodyBytes(): ArrayBuffer | null { return this.dropped || !this.complete ? null : this.body(); }
 }
 
 /** Whether a request body asks for a streamed answer (`"stream": true` at the top level); linear. */

@@ -8,11 +8,12 @@ import { HeaderList } from "../../util/header_list";
 import { continueStream, nowMs, routeCluster } from "../../runtime/host";
 import { log, logEnabled } from "../../runtime/log";
 import { CALL_ORIGIN } from "../judge/answer_origin";
-import { Attempt, BODY_RULE_LIMIT, settleAttempts } from "../judge/attempt";
+import { Attempt, BODY_RULE_LIMIT } from "../judge/attempt";
+import { settleAttempts } from "../judge/attempt_settlement";
 import { Delivery, HeldBody, replaceHeld, replyWith } from "./held_answer";
 import { PickKind } from "../keys/key_selector";
 import { Plugin } from "../plugin";
-import { followRateLimit } from "../budget/rate_limit_follow";
+import { followRateLimit, reportsRoom } from "../budget/rate_limit_follow";
 import { CapturedRequest, isHostReply, replayHeaders } from "./replay";
 import { shapeKey } from "./route_shape";
 import { UsageScanner } from "../judge/usage";
@@ -154,7 +155,7 @@ export class RetrySession {
     // Without a learned shape the request goes as the client sent it, and only a success counts.
     // A route another VM of the process has seen counts as known (one shared-data read, on failure only).
     const shape = plugin.shapes.find(shapeKey(captured.headers), nowMs());
-    const attempt = new Attempt(next);
+    const attempt = new Attempt(next, this.attempts[0].mark);
     attempt.reserved = pick.reserved;
     attempt.unconfirmed = shape == null;
     attempt.defer = true;
@@ -181,8 +182,9 @@ export class RetrySession {
     const failover = plugin.failover;
     // A guessed route may have answered for the wrong host or path: only a success proves anything.
     if (failover != null && (!attempt.unconfirmed || is2xx(status))) {
+      attempt.roomLeft = status == 429 && reportsRoom(plugin.rateLimit, answer.headers);
       attempt.judgeWhole(failover, status, answer.headers, body, CALL_ORIGIN, status == 429 ? nowMs() : 0);
-      followRateLimit(plugin, attempt.token, status, answer.headers);
+      followRateLimit(plugin, attempt.token, status, answer.headers, attempt.mark);
     }
     const budgets = plugin.budgets;
     if (budgets != null && budgets.countsTokens) {
