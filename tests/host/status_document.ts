@@ -9,6 +9,8 @@ export interface KeyStatus {
   state?: KeyState;
   consecutiveFailures?: number;
   lastStatus?: number;
+  /** ms since the key last failed, counted against it or not (null: never). */
+  lastFailureAgoMs?: number | null;
   outForMs?: number;
   returnsInMs?: number;
   probeSuccesses?: number;
@@ -26,7 +28,16 @@ export interface KeyStatus {
 }
 
 export interface StatusDocument {
-  provider: { type: string; id: string };
+  provider: {
+    type: string; id: string;
+    /** ok, or limited / failing when every key fails the same way for different requests. */
+    state: 'ok' | 'limited' | 'failing';
+    /** ms since the epoch when the state began (null: always ok). */
+    since: number | null;
+    lastStatus: number;
+    reason: string;
+    nextRequestInMs: number;
+  };
   tokensConfigured: number;
   tokensInPool: number;
   failover: { enabled: boolean; failureThreshold: number; successThreshold: number; healthCheckInterval: number; cooldownDuration: number };

@@ -42,11 +42,13 @@ export class TokenFilter extends KeyedStream {
     // Only inference requests get a key; any other request goes on without the client's credentials.
     if (!cfg.servesPathAt(pathPtr, pathLen)) return this.passUnkeyed(raw);
     this.clientHeaders = raw;
-    this.assignKey(raw);
+    const assign = this.assignKey(raw);
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
       const captured = new CapturedRequest(raw, plugin.heldBodies);
       captured.complete = endOfStream;
       this.captured = captured;
+      // A failure that needs to know who sent the request reads the kept body.
+      assign.mark.source = captured;
     }
     // With model lists the key depends on the body's model, with token budgets on its size: the
     // headers wait for it (Envoy needs allow_on_headers_stop_iteration to deliver the body meanwhile).

@@ -7,11 +7,12 @@ import { CasOutcome } from "../../runtime/shared_data";
 import { PluginConfig } from "../config/config";
 import { fingerprint } from "../../util/fingerprint";
 import { acquireLease } from "./lease_store";
-import { AddTokens, CountFailure, CountSuccess, Recover, RestoreDue, ejectionCap } from "./pool_changes";
+import { AddTokens, CountFailure, CountSuccess, RestoreDue, ejectionCap } from "./pool_changes";
 import { RestUntil } from "./provider_signals";
 import { ProviderWatch } from "./provider_watch";
+import { RateRecovery } from "./rate_recovery";
 import { PluginMetrics } from "../metrics";
-import { FULL_RATE, FailureOutcome, RATE_STEP } from "./pool_state";
+import { FULL_RATE, FailureOutcome } from "./pool_state";
 import { Budgets } from "../budget/budget";
 import { PoolStore } from "./pool_store";
 import { KeyEvent, SharedPool, failureEvents } from "./pool_events";
@@ -40,6 +41,8 @@ export class Failover {
   readonly prober: Prober;
   /** Whether the provider is the problem, and its pace. */
   readonly provider: ProviderWatch;
+  /** Gives slowed-down keys their share back (the lease holder's). */
+  private rates: RateRecovery;
   /**
    * Order numbers of each key's last success and last 5xx in this VM (a counter, not the clock:
    * no host call per answer). A key whose last answer was a recent success vouches that the
@@ -56,6 +59,7 @@ export class Failover {
     this.store = store;
     this.prober = new Prober(cfg, metrics, store, prefix);
     this.provider = new ProviderWatch(store, metrics);
+    this.rates = new RateRecovery(store);
     this.leaseKey = String.UTF8.encode(prefix + ":lease");
     this.holderId = holderId;
     this.stamp = now;
@@ -202,7 +206,7 @@ export class Failover {
     // one holding their lease; this process still probes its own suspects.
     const shared = this.shared;
     const here = shared == null || shared.worksHere();
-    if (here) this.recoverRates(now);
+    if (here) this.rates.recover(now, this.shared);
     this.store.refresh();
     this.metrics.inPool(this.store.inPoolCount);
     this.metrics.providerHealth(<i32>this.store.provider.health);
@@ -218,28 +222,5 @@ export class Failover {
       if (t == null) continue;
       this.metrics.keyGauges(i, t.rateFactor, t.isLimited(now) ? t.limitedUntil - now : 0, levels != null ? levels[i] : null);
     }
-  }
-
-  /** Share this holder expects each slowed-down key to have; a lower one means a 429 came meanwhile. */
-  private expectedFactor: Map<u64, i32> = new Map();
-
-  // AIMD: each interval without a 429 gives a slowed-down key a step of its share back.
-  private recoverRates(now: i64): void {
-    this.store.refresh();
-    const quiet: u64[] = [];
-    for (let i = 0; i < this.store.ids.length; i++) {
-      const t = this.store.token(i);
-      if (t == null || t.rateFactor >= FULL_RATE) continue;
-      const id = this.store.ids[i];
-      const expected = this.expectedFactor.has(id) ? this.expectedFactor.get(id) : -1;
-      if (t.rateFactor == expected) quiet.push(id);
-      this.expectedFactor.set(id, t.rateFactor == expected ? min(FULL_RATE, t.rateFactor + RATE_STEP) : t.rateFactor);
-    }
-    if (quiet.length == 0 || this.store.update(new Recover(quiet)) != CasOutcome.Stored) return;
-    const shared = this.shared;
-    if (shared == null) return;
-    const events: KeyEvent[] = [];
-    for (let k = 0; k < quiet.length; k++) events.push(new KeyEvent("f", quiet[k], now, this.factorOf(this.store.ids.indexOf(quiet[k])), 0));
-    shared.publish(events);
   }
 }
