@@ -1,6 +1,6 @@
 // Module entry, wiring only: installs the product's root context and exports the ABI callbacks.
 import { setRootFactory } from "./runtime/contexts";
-import { PluginRoot } from "./plugin/root";
+import { PluginRoot } from "./plugin/http/root";
 
 setRootFactory((id: u32) => changetype<PluginRoot>(new PluginRoot(id)));
 

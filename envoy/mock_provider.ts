@@ -15,9 +15,9 @@
 // windowMs, starting full, as OpenAI and Anthropic describe theirs), noHeaders (with rateLimit:
 // answer 429 without any rate-limit header), failFirstBy (a request header name: the first request
 // carrying each value of it gets `status`, any later one 200, so a retry of it succeeds), when
-// ([{path?, header?: "name=value", status}]: the first rule whose path starts the request's path
-// and whose header the request carries decides the status, as an admin-only endpoint or a foreign
-// organization header would),
+// ([{path?, header?: "name=value", status, headers?, body?}]: the first rule whose path starts the
+// request's path and whose header the request carries decides the answer, as an admin-only
+// endpoint, a foreign organization header or a request too large for the key's limit would),
 // reset ("before-headers": close the connection without answering; "mid-body": send the headers
 // and half the body, then close it), bodyDelayMs (send the headers at once and the body that much later).
 //
@@ -43,7 +43,7 @@ export interface Behaviour {
   bodyBytes?: number;
   rateLimit?: { requests: number; windowMs: number; bucket?: boolean };
   failFirstBy?: string;
-  when?: Array<{ path?: string; header?: string; status: number }>;
+  when?: Array<{ path?: string; header?: string; status: number; headers?: Record<string, string>; body?: string }>;
   noHeaders?: boolean;
   reset?: 'before-headers' | 'mid-body';
   bodyDelayMs?: number;
@@ -151,7 +151,7 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
     const limitHeaders: Record<string, string> = {};
     const rule = b.when?.find((r) => (r.path === undefined || url.pathname.startsWith(r.path)) &&
       (r.header === undefined || headerText(req.headers[r.header.split('=')[0]]) === r.header.split('=').slice(1).join('=')));
-    if (rule) b = { status: rule.status };
+    if (rule) b = { status: rule.status, headers: rule.headers, body: rule.body };
     if (b.failFirstBy) {
       const id = headerText(req.headers[b.failFirstBy]);
       if (id !== null && seenIds.has(id)) b = { status: 200 };

@@ -2,7 +2,7 @@
 // stream of that configuration uses. A reconfiguration builds a new Plugin; a stream keeps the one
 // it was created with, so one request never sees two configurations.
 import { nowMs, randomU64 } from "../runtime/host";
-import { BodyWait } from "./http/body_wait";
+import { BodyWait } from "./streams/body_wait";
 import { Budgets } from "./budget/budget";
 import { PluginConfig } from "./config/config";
 import { EncodedCredentials } from "./keys/credential_headers";
@@ -14,19 +14,19 @@ import { AdmissionQueue } from "./queue/admission_queue";
 import { QueueMetrics } from "./queue/queue_metrics";
 import { Lease } from "./pool/lease";
 import { readLease } from "./pool/lease_store";
-import { PluginMetrics, poolLabel } from "./metrics";
+import { PluginMetrics, poolLabel } from "./base/metrics";
 import { TokenState } from "./pool/pool_state";
 import { Random } from "../util/random";
 import { Headroom, RateLimitHeaders } from "./budget/rate_limit";
-import { HeldBodies } from "./retry/replay";
-import { RouteShapes } from "./retry/route_shapes";
-import { renderStatus } from "./http/status_page";
+import { HeldBodies } from "./streams/held_bodies";
+import { RouteShapes } from "./route/route_shapes";
+import { renderStatus } from "./view/status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./judge/verdict";
 import { newReplicaLink } from "./replica/replica_support";
 import { SharedPool } from "./pool/pool_events";
-import { AttemptLedger } from "./http/attempt_ledger";
-import { ServedKey } from "./http/served_key";
-import { TrafficWindow } from "./traffic_window";
+import { AttemptLedger } from "./streams/attempt_ledger";
+import { ServedKey } from "./streams/served_key";
+import { TrafficWindow } from "./base/traffic_window";
 import { sharedOnce } from "../runtime/shared_data";
 
 /** What a stream may ask of its root context: ticks fast while a request waits for its body. */

@@ -1,4 +1,4 @@
-import { AttemptLedger } from "../../assembly/plugin/http/attempt_ledger";
+import { AttemptLedger } from "../../assembly/plugin/streams/attempt_ledger";
 
 describe("attempt ledger", () => {
   it("gives each attempt the keys earlier attempts of its request used; attempt 1 starts afresh", () => {

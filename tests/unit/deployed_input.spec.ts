@@ -3,7 +3,7 @@ import { parseJson } from "../../assembly/util/json";
 import { ScanKind, findTopLevel } from "../../assembly/util/json_scan";
 import { ProbeScheduler } from "../../assembly/plugin/pool/probe";
 import { MAX_RETRY_AFTER_MS, retryAfterDeadline } from "../../assembly/plugin/judge/retry_after";
-import { RouteShape } from "../../assembly/plugin/retry/route_shape";
+import { RouteShape } from "../../assembly/plugin/route/route_shape";
 import { HeaderList } from "../../assembly/util/header_list";
 
 function errorOf(text: string): string { return parseConfig(text).error; }

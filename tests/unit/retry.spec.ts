@@ -1,4 +1,5 @@
-import { CapturedRequest, HeldBodies, MAX_RETRY_BODY, asksForStream } from "../../assembly/plugin/retry/replay";
+import { CapturedRequest, MAX_RETRY_BODY, asksForStream } from "../../assembly/plugin/request/replay";
+import { HeldBodies } from "../../assembly/plugin/streams/held_bodies";
 
 function bytes(s: string): ArrayBuffer { return String.UTF8.encode(s); }
 

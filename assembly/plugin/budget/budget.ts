@@ -3,11 +3,10 @@
 // of it (one CAS write) and spends the chunk locally. A later queue or a budget shared between
 // gateway replicas builds on the same two operations: lease from a bucket, spend locally.
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
-import { BudgetRecord, COMPLETION_SHARE_DIVISOR, LEASE_MS, NO_BUDGET_LEVEL, Rates, decodeBudget, encodeBudget } from "./budget_bucket";
+import { BudgetRecord, COMPLETION_SHARE_DIVISOR, LEASE_MS, Rates, decodeBudget, encodeBudget } from "./budget_bucket";
 import { KeyOptions } from "../config/config";
-import { KeyChooser } from "../keys/key_choice";
-import { FULL_RATE } from "../pool/pool_state";
-import { BUDGET_RECORD } from "../shared_record";
+import { FULL_RATE, NO_BUDGET_LEVEL } from "../base/rates";
+import { BUDGET_RECORD } from "../base/shared_record";
 
 /** Requests of a provider's report of what is left that this VM leaves to the other workers. */
 const REPORT_RESERVE: i64 = 1;
@@ -103,16 +102,6 @@ export class Budgets {
       out.push(i);
     }
     return out;
-  }
-
-  /** The earliest time a key serving `model` may have budget again (0: none is known to be empty). */
-  earliestFor(chooser: KeyChooser, model: string | null): i64 {
-    let best: i64 = 0;
-    for (let i = 0; i < this.emptyUntil.length; i++) {
-      const at = this.emptyUntil[i];
-      if (at > 0 && chooser.serves(i, model) && (best == 0 || at < best)) best = at;
-    }
-    return best;
   }
 
   // Whether the local lease covers one request and `tokens`.

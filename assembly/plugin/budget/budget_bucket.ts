@@ -1,13 +1,11 @@
 // A key's budget buckets as one shared record holds them, and the rates that refill them. Pure.
 import { decimalOf } from "../../util/decimal";
-import { FULL_RATE } from "../pool/pool_state";
+import { FULL_RATE, NO_BUDGET_LEVEL } from "../base/rates";
 
 /** A VM leases this much of a key's rate at a time (ms of it): writes per request ≈ 1 / lease. */
 export const LEASE_MS: i64 = 1000;
 /** A request's completion (`max_tokens`) counts for at most this share of the key's token bucket before the answer says. */
 export const COMPLETION_SHARE_DIVISOR: i64 = 8;
-/** In a snapshot: the key has no such budget. */
-export const NO_BUDGET_LEVEL: i64 = i64.MIN_VALUE;
 const MS_PER_MINUTE: f64 = 60_000;
 
 /** One key's buckets as stored: levels at `at` (ms); requests in thousandths. */

@@ -8,11 +8,11 @@ import { getBufferBytes } from "../../runtime/buffers";
 import { getHeaderPairsRaw, removeHeaderBytes } from "../../runtime/headers";
 import { nowMs } from "../../runtime/host";
 import { HeaderList, RawHeaders } from "../../util/header_list";
-import { settleAttempts } from "../judge/attempt_settlement";
+import { settleAttempts } from "../request/attempt_settlement";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
-import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
+import { judgeRouteBody, judgeRouteHead } from "../request/route_answer";
 import { PROBE_MARK_HEADER } from "../pool/probe";
-import { Chosen } from "./key_assignment";
+import { Chosen } from "../request/key_assignment";
 import { KeyedStream } from "./keyed_stream";
 
 const PROBE_MARK = String.UTF8.encode(PROBE_MARK_HEADER);
@@ -103,7 +103,7 @@ export class AttemptFilter extends KeyedStream {
     this.finished = true;
     const first = assign.first!;
     const usage = assign.usage;
-    if (usage != null) this.plugin.selector.settleUsage(first, usage.total);
+    if (usage != null) first.settleUsage(this.plugin.selector, usage.total);
     const failover = this.plugin.failover;
     if (failover == null) return;
     if (first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);

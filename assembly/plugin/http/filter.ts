@@ -7,13 +7,14 @@ import { HeaderList, RawHeaders } from "../../util/header_list";
 import { getHeaderPairsRaw } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
-import { settleAttempts } from "../judge/attempt_settlement";
-import { CapturedRequest } from "../retry/replay";
-import { RetrySession, mayRetry, mayRetryOnRule } from "../retry/retry_session";
+import { settleAttempts } from "../request/attempt_settlement";
+import { CapturedRequest } from "../request/replay";
+import { RetrySession, mayRetry, mayRetryOnRule } from "../request/retry_session";
 import { answerStatus } from "./status_endpoint";
-import { learnRoute } from "./route_learning";
+import { learnRoute } from "../route/route_learning";
 import { KeyedStream } from "./keyed_stream";
-import { judgeRouteBody, judgeRouteHead } from "../judge/route_answer";
+import { is2xx } from "../../util/status";
+import { judgeRouteBody, judgeRouteHead } from "../request/route_answer";
 
 
 export class TokenFilter extends KeyedStream {
@@ -188,11 +189,12 @@ export class TokenFilter extends KeyedStream {
     const plugin = this.plugin;
     const usage = assign.usage;
     // The provider's count replaces the estimate in the key's token budget.
-    if (usage != null) this.plugin.selector.settleUsage(first, usage.total);
+    if (usage != null) first.settleUsage(this.plugin.selector, usage.total);
     const failover = plugin.failover;
     // A body that never arrived whole (or never arrived: the answer was replaced) is judged on what did.
     if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
-    learnRoute(this.plugin, first, this.clientHeaders!, this.captured != null);
+    learnRoute(plugin.shapes, failover != null ? failover.prober : null, this.clientHeaders!, this.captured != null,
+      first.succeeded && is2xx(first.status));
   }
 
   onDelete(): void {

@@ -7,9 +7,9 @@ import { RootContext, StreamContext } from "../../runtime/contexts";
 import { continueStream } from "../../runtime/host";
 import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
 import { Plugin } from "../plugin";
-import { Chosen, KeyAssignment, affinityOf } from "./key_assignment";
+import { Chosen, KeyAssignment, affinityOf } from "../request/key_assignment";
 import { removeClientCredentials } from "../keys/credentials";
-import { answerBodyHidden } from "./local_replies";
+import { answerBodyHidden } from "../request/local_replies";
 
 export abstract class KeyedStream extends StreamContext {
   /** The key of an inference request (null for other requests). */

@@ -5,9 +5,9 @@ import { sendLocalResponse } from "../../runtime/calls";
 import { HeaderList } from "../../util/header_list";
 import { getHeader } from "../../runtime/headers";
 import { randomU64 } from "../../runtime/host";
-import { dashboardPage, dashboardPolicy, wantsPage } from "./dashboard";
+import { dashboardPage, dashboardPolicy, wantsPage } from "../view/dashboard";
 import { Plugin } from "../plugin";
-import { sameSecret } from "./status_page";
+import { sameSecret } from "../view/status_page";
 
 /** Answers a request for <statusPath> itself (it never reaches the provider). */
 export function answerStatus(plugin: Plugin): void {

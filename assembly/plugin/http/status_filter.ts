@@ -4,7 +4,7 @@
 import { HeadersAction, MapType } from "../../abi/enums";
 import { RootContext, StreamContext } from "../../runtime/contexts";
 import { getHeader } from "../../runtime/headers";
-import { pathOnly } from "../retry/route_shape";
+import { pathOnly } from "../../util/path";
 import { Plugin } from "../plugin";
 import { answerStatus } from "./status_endpoint";
 

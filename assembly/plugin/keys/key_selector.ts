@@ -3,14 +3,13 @@
 // taken; a key whose budget runs out as it is taken is left out and another chosen. The answer
 // is a typed Pick, never a sentinel index.
 import { nowMs } from "../../runtime/host";
-import { Attempt } from "../judge/attempt";
 import { Budgets } from "../budget/budget";
 import { Failover } from "../pool/failover";
 import { PluginConfig } from "../config/config";
 import { Headroom } from "../budget/rate_limit";
 import { KeyChooser } from "./key_choice";
 import { Random } from "../../util/random";
-import { FULL_RATE } from "../pool/pool_state";
+import { FULL_RATE } from "../base/rates";
 import { is2xx } from "../../util/status";
 
 export enum PickKind {
@@ -92,7 +91,7 @@ export class KeySelector {
       if (excluded == null) excluded = [];
       excluded.push(token);
     }
-    return retry ? Pick.none() : Pick.noBudget(budgets!.earliestFor(this.chooser, model));
+    return retry ? Pick.none() : Pick.noBudget(this.earliestBudget(budgets!, model));
   }
 
   // A candidate (see choice) that may go now: while the provider is limited or failing, only the
@@ -114,7 +113,7 @@ export class KeySelector {
       const i = chooser.choose(this.random, this.allKeys, model, excluded, null, null, affinity);
       if (i >= 0) return Pick.key(i, 0);
       const budgets = this.budgets;
-      const until = !retry && budgets != null ? budgets.earliestFor(chooser, model) : 0;
+      const until = !retry && budgets != null ? this.earliestBudget(budgets, model) : 0;
       return until > 0 ? Pick.noBudget(until) : Pick.none();
     }
     const store = failover.store;
@@ -192,6 +191,16 @@ export class KeySelector {
     return best;
   }
 
+  // The earliest time a key serving `model` may have budget again (0: none is known to be empty).
+  private earliestBudget(budgets: Budgets, model: string | null): i64 {
+    let best: i64 = 0;
+    for (let i = 0; i < this.allKeys.length; i++) {
+      const at = budgets.emptyUntilOf(i);
+      if (at > 0 && this.chooser.serves(i, model) && (best == 0 || at < best)) best = at;
+    }
+    return best;
+  }
+
   /** Takes key i's budget for one attempt: the tokens reserved, or -1 when the key has none left. */
   private reserve(budgets: Budgets, i: i32, prompt: i64, completion: i64, now: i64): i64 {
     const factor = this.factorOf(i);
@@ -200,17 +209,16 @@ export class KeySelector {
   }
 
   /**
-   * Corrects an attempt's token reservation with what its answer used (`total`, -1: not said): a
-   * refused request used nothing, a success without usage keeps the estimate.
+   * Corrects the token reservation (`reserved`) of an attempt with key `key` whose answer had
+   * `status` with what it used (`total`, -1: not said): a refused request used nothing, a success
+   * without usage keeps the estimate.
    */
-  settleUsage(attempt: Attempt, total: i64): void {
+  settleUsage(key: i32, reserved: i64, status: i32, total: i64): void {
     const budgets = this.budgets;
-    if (budgets == null || attempt.usageSettled) return;
-    attempt.usageSettled = true;
-    const ok = is2xx(attempt.status);
-    const actual = total >= 0 ? total : attempt.status > 0 && !ok ? 0 : -1;
+    if (budgets == null) return;
+    const actual = total >= 0 ? total : status > 0 && !is2xx(status) ? 0 : -1;
     if (actual < 0) return;
-    budgets.settleTokens(attempt.token, attempt.reserved, actual, this.factorOf(attempt.token), nowMs());
+    budgets.settleTokens(key, reserved, actual, this.factorOf(key), nowMs());
   }
 
   /** Key i's AIMD share (thousandths), which scales its budgets. */

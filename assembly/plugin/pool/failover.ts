@@ -11,8 +11,9 @@ import { AddTokens, CountFailure, CountSuccess, RestoreDue, ejectionCap } from "
 import { RestUntil } from "./provider_signals";
 import { ProviderWatch } from "./provider_watch";
 import { RateRecovery } from "./rate_recovery";
-import { PluginMetrics } from "../metrics";
-import { FULL_RATE, FailureOutcome } from "./pool_state";
+import { PluginMetrics } from "../base/metrics";
+import { FailureOutcome } from "./pool_state";
+import { FULL_RATE } from "../base/rates";
 import { Budgets } from "../budget/budget";
 import { PoolStore } from "./pool_store";
 import { KeyEvent, SharedPool, failureEvents } from "./pool_events";

@@ -1,7 +1,7 @@
 // The probe lease in shared data: taken or renewed with compare-and-swap, read for the status page.
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
 import { Lease, leaseTtl, mayHold } from "./lease";
-import { LEASE_RECORD } from "../shared_record";
+import { LEASE_RECORD } from "../base/shared_record";
 
 /** Takes or renews the lease in shared data; returns whether `me` holds it afterwards. */
 export function acquireLease(key: ArrayBuffer, me: string, stamp: i64, now: i64, intervalMs: i64): bool {

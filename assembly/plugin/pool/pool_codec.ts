@@ -6,7 +6,8 @@
 // only while it carries evidence; then "|health,since,lastStatus,rule+1,restMs,nextSendAt,grewAt"
 // once the provider has left the ok state. Compact, and decoded only when the CAS value changed.
 // Pure; never traps.
-import { FULL_RATE, PoolState, TokenState } from "./pool_state";
+import { PoolState, TokenState } from "./pool_state";
+import { FULL_RATE } from "../base/rates";
 import { ProviderState } from "./provider_health";
 
 /** Fields of a token: always, with its rate, with its evidence. */

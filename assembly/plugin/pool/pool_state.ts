@@ -1,9 +1,10 @@
 // The state of one token pool, as stored in one shared-data record: every token's membership and
 // counters live together, so a token moves in or out in a single CAS write. Pure: no host calls.
-import { MIN_RATE, FULL_RATE, RATE_STEP, TokenState, backOffRestMs } from "./token_state";
+import { MIN_RATE, RATE_STEP, TokenState, backOffRestMs } from "./token_state";
+import { FULL_RATE } from "../base/rates";
 import { ProviderState } from "./provider_health";
 
-export { FULL_RATE, RATE_STEP, TokenState } from "./token_state";
+export { RATE_STEP, TokenState } from "./token_state";
 
 /** What a counted failure did to its token: counted only, taken out, or made a suspect for a probe to judge. */
 export const enum FailureOutcome { Counted = 0, Ejected = 1, Suspected = 2 }

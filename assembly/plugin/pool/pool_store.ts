@@ -3,8 +3,9 @@
 import { nowMs, randomU64 } from "../../runtime/host";
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, createShared, readShared, readSharedWord, writeShared } from "../../runtime/shared_data";
 import { decodePool, encodePool } from "./pool_codec";
-import { FULL_RATE, PoolChange, PoolState, TokenState } from "./pool_state";
-import { POOL_RECORD } from "../shared_record";
+import { PoolChange, PoolState, TokenState } from "./pool_state";
+import { FULL_RATE } from "../base/rates";
+import { POOL_RECORD } from "../base/shared_record";
 import { ProviderState } from "./provider_health";
 
 /** This VM's view of one pool record, for the tokens of one configuration. */

@@ -3,7 +3,7 @@
 import { HeaderList } from "../../util/header_list";
 import { PluginConfig } from "../config/config";
 import { jsonString } from "../../util/json";
-import { RouteShape, pathOnly } from "../retry/route_shape";
+import { pathOnly } from "../../util/path";
 
 /** Where probes go: the configured healthCheck values, else what the router sent for a successful chat request. */
 export class ProbeTarget {
@@ -50,15 +50,15 @@ function perRequest(name: string): bool {
  * the router sent, with only the headers the route itself added or set. Nothing the client sent
  * is kept, so no client can aim a probe.
  */
-export function targetFromShape(cluster: string, shape: RouteShape): ProbeTarget {
-  const t = new ProbeTarget(cluster, shape.authority, shape.path);
+export function targetFromRoute(cluster: string, authority: string, path: string, changed: HeaderList): ProbeTarget {
+  const t = new ProbeTarget(cluster, authority, path);
   let bytes = 0;
-  for (let i = 0; i < shape.changed.length; i++) {
-    const name = shape.changed.names[i];
+  for (let i = 0; i < changed.length; i++) {
+    const name = changed.names[i];
     if (perRequest(name)) continue;
-    bytes += name.length + shape.changed.values[i].length;
+    bytes += name.length + changed.values[i].length;
     if (bytes > MAX_TARGET_HEADER_BYTES) break;
-    t.headers.add(name, shape.changed.values[i]);
+    t.headers.add(name, changed.values[i]);
   }
   return t;
 }

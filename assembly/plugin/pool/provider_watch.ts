@@ -4,7 +4,7 @@
 import { LogLevel } from "../../abi/enums";
 import { log, logEnabled } from "../../runtime/log";
 import { CasOutcome } from "../../runtime/shared_data";
-import { PluginMetrics } from "../metrics";
+import { PluginMetrics } from "../base/metrics";
 import { PoolStore } from "./pool_store";
 import { ProviderHealth, healthName } from "./provider_health";
 import { ClaimPace, CountSignal, SignalOutcome } from "./provider_signals";

@@ -4,7 +4,8 @@ import { CasOutcome } from "../../runtime/shared_data";
 import { Recover } from "./pool_changes";
 import { KeyEvent, SharedPool } from "./pool_events";
 import { PoolStore } from "./pool_store";
-import { FULL_RATE, RATE_STEP } from "./pool_state";
+import { RATE_STEP } from "./pool_state";
+import { FULL_RATE } from "../base/rates";
 
 export class RateRecovery {
   /** Share this holder expects each slowed-down key to have; a lower one means a 429 came meanwhile. */

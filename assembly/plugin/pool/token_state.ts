@@ -1,8 +1,7 @@
 // One key's state in the pool record: membership, counters, rests and the evidence it gives about
 // the provider. The key itself is only known by its 64-bit hash. Pure.
+import { FULL_RATE } from "../base/rates";
 
-/** A key's full share (rateFactor in thousandths). */
-export const FULL_RATE: i32 = 1000;
 /** What a quiet interval gives back to a key that was slowed down. */
 export const RATE_STEP: i32 = 100;
 /** The lowest share AIMD goes to, so a slowed key still gets some traffic to recover with. */

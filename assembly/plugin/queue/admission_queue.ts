@@ -14,7 +14,7 @@ import { setEffectiveContext } from "../../runtime/host";
 import { log, logEnabled } from "../../runtime/log";
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
 import { QueueConfig, WhenExpired, WhenFull } from "../config/queue_config";
-import { QUEUE_RECORD } from "../shared_record";
+import { QUEUE_RECORD } from "../base/shared_record";
 import { Outcome, QueueMetrics } from "./queue_metrics";
 import { QueueEntry, QueueTotals, STALE_MS, decodeQueue, encodeQueue } from "./queue_record";
 

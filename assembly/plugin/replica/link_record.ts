@@ -3,7 +3,7 @@
 // document, whichever VM serves it.
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
 import { decimalOf } from "../../util/decimal";
-import { LINK_RECORD } from "../shared_record";
+import { LINK_RECORD } from "../base/shared_record";
 
 export class LinkRecord {
   constructor(public up: bool, public since: i64, public liveReplicas: i32, public prober: bool, public syncedAt: i64) {}

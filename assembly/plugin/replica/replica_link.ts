@@ -14,10 +14,10 @@ import { RespKind, RespValue, encodeCommand } from "../../util/resp";
 import { fingerprint } from "../../util/fingerprint";
 import { RedisConfig } from "../config/redis_config";
 import { Budgets } from "../budget/budget";
-import { FeedStart, budgetAsks, feedBudgets } from "../budget/budget_feed";
+import { FeedStart, budgetAsks, feedBudgets } from "./budget_feed";
 import { Failover } from "../pool/failover";
 import { KeyEvent, SharedPool } from "../pool/pool_events";
-import { PluginMetrics } from "../metrics";
+import { PluginMetrics } from "../base/metrics";
 import { AdoptShared, SharedKey, SyncReply, readSyncReply } from "./sync_reply";
 import { BudgetAsk, PoolKeys, scriptArgs } from "./sync_script";
 

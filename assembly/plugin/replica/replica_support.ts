@@ -6,7 +6,7 @@ import { RedisConfig } from "../config/redis_config";
 import { Budgets } from "../budget/budget";
 import { Failover } from "../pool/failover";
 import { SharedPool } from "../pool/pool_events";
-import { PluginMetrics } from "../metrics";
+import { PluginMetrics } from "../base/metrics";
 
 /** Builds one configuration's link in one VM: pool name in Redis, local shared-data prefix, metric label. */
 export type LinkFactory = (cfg: RedisConfig, pool: string, localPrefix: string, metricPool: string,

@@ -5,10 +5,10 @@ import { BufferType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
 import { nowMs } from "../../runtime/host";
 import { HeaderList, RawHeaders } from "../../util/header_list";
-import { followRateLimit, reportsRoom } from "../budget/rate_limit_follow";
+import { followRateLimit, reportsRoom } from "./rate_limit_follow";
 import { Plugin } from "../plugin";
 import { Failover } from "../pool/failover";
-import { STREAM_ORIGIN } from "./answer_origin";
+import { STREAM_ORIGIN } from "../judge/answer_origin";
 import { Attempt } from "./attempt";
 
 /**

@@ -4,8 +4,9 @@ import { ByteBuffer } from "../../util/byte_buffer";
 import { HeaderList } from "../../util/header_list";
 import { is2xx } from "../../util/status";
 import { Failover } from "../pool/failover";
-import { AnswerOrigin, Verdict, VerdictKind, judgeBody, judgeHead, statusVerdict } from "./verdict";
-import { RequestMark } from "./request_mark";
+import { AnswerOrigin, Verdict, VerdictKind, judgeBody, judgeHead, statusVerdict } from "../judge/verdict";
+import { KeySelector } from "../keys/key_selector";
+import { RequestMark } from "../judge/request_mark";
 import { ProviderHealth } from "../pool/provider_health";
 
 /** Bytes of a body kept to test failureConditions with a body (the rules read this prefix). */
@@ -83,6 +84,13 @@ export class Attempt {
     }
     // No body will follow (or it is a stream, judged on its head): a body rule cannot match.
     this.settle(failover, v.kind == VerdictKind.NeedsBody ? statusVerdict(failover.cfg.failover, status, retryAfter, now) : v, origin);
+  }
+
+  /** Corrects this attempt's token reservation with the answer's usage (`total`, -1: not said), once. */
+  settleUsage(selector: KeySelector, total: i64): void {
+    if (this.usageSettled) return;
+    this.usageSettled = true;
+    selector.settleUsage(this.token, this.reserved, this.status, total);
   }
 
   /** Whether more body bytes are wanted for the pending verdict. */

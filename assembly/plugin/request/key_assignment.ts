@@ -5,7 +5,7 @@ import { MapType, StreamType } from "../../abi/enums";
 import { replaceHeaderBytes } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
 import { HeaderList } from "../../util/header_list";
-import { Attempt } from "../judge/attempt";
+import { Attempt } from "./attempt";
 import { RequestMark } from "../judge/request_mark";
 import { ProviderHealth } from "../pool/provider_health";
 import { UsageScanner } from "../judge/usage";

@@ -2,9 +2,9 @@
 // A record of another version (another build of the plugin in the same process, say during an
 // upgrade) is ignored, and logged once per VM and kind of record, never misread. (Presence flags
 // and the pool's 8-byte generation carry no fields to misread.)
-import { LogLevel } from "../abi/enums";
-import { log, logEnabled } from "../runtime/log";
-import { SharedValue } from "../runtime/shared_data";
+import { LogLevel } from "../../abi/enums";
+import { log, logEnabled } from "../../runtime/log";
+import { SharedValue } from "../../runtime/shared_data";
 
 export class RecordCodec {
   private readonly prefix: string;

@@ -1,15 +1,15 @@
 // The status endpoint's JSON document: per token its fingerprint and state, the lease holder and
 // a summary of the configuration. Never a raw token.
-import { NO_BUDGET_LEVEL } from "../budget/budget_bucket";
+import { FULL_RATE, NO_BUDGET_LEVEL } from "../base/rates";
 import { KeyOptions, PluginConfig } from "../config/config";
 import { jsonString } from "../../util/json";
 import { Lease } from "../pool/lease";
-import { FULL_RATE, TokenState } from "../pool/pool_state";
+import { TokenState } from "../pool/pool_state";
 import { ProviderState, healthName } from "../pool/provider_health";
 import { providerReason } from "../pool/provider_watch";
 import { PRIORITIES } from "../config/queue_config";
 import { QueueTotals } from "../queue/queue_record";
-import { TrafficCounts } from "../traffic_window";
+import { TrafficCounts } from "../base/traffic_window";
 
 function field(name: string, value: string): string { return jsonString(name) + ":" + value; }
 

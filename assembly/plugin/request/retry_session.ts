@@ -8,14 +8,14 @@ import { HeaderList } from "../../util/header_list";
 import { continueStream, nowMs, routeCluster } from "../../runtime/host";
 import { log, logEnabled } from "../../runtime/log";
 import { CALL_ORIGIN } from "../judge/answer_origin";
-import { Attempt, BODY_RULE_LIMIT } from "../judge/attempt";
-import { settleAttempts } from "../judge/attempt_settlement";
+import { Attempt, BODY_RULE_LIMIT } from "./attempt";
+import { settleAttempts } from "./attempt_settlement";
 import { Delivery, HeldBody, replaceHeld, replyWith } from "./held_answer";
 import { PickKind } from "../keys/key_selector";
 import { Plugin } from "../plugin";
-import { followRateLimit, reportsRoom } from "../budget/rate_limit_follow";
+import { followRateLimit, reportsRoom } from "./rate_limit_follow";
 import { CapturedRequest, isHostReply, replayHeaders } from "./replay";
-import { shapeKey } from "./route_shape";
+import { shapeKey } from "../route/route_shape";
 import { UsageScanner } from "../judge/usage";
 import { is2xx } from "../../util/status";
 
@@ -191,7 +191,7 @@ export class RetrySession {
       attempt.status = status;
       const usage = new UsageScanner();
       usage.feedBuffer(body);
-      this.plugin.selector.settleUsage(attempt, usage.total);
+      attempt.settleUsage(this.plugin.selector, usage.total);
     }
     return body;
   }

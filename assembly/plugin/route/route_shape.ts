@@ -6,6 +6,7 @@
 // sent, and replays retries the same way. Pure (route_shapes.ts keeps them).
 import { HeaderList } from "../../util/header_list";
 import { CREDENTIAL_HEADERS } from "../keys/credential_headers";
+import { pathOnly } from "../../util/path";
 
 /** A learned shape is used this long, then learned again from the next request (routes change). */
 export const SHAPE_TTL_MS: i64 = 60_000;
@@ -18,12 +19,6 @@ export const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "tran
  *  original-host, attempt-count). */
 export function isRouteBookkeeping(name: string): bool {
   return name.startsWith(":") || name.startsWith("x-envoy-") || CREDENTIAL_HEADERS.includes(name) || HOP_BY_HOP.includes(name);
-}
-
-/** The path without its query string. */
-export function pathOnly(path: string): string {
-  const q = path.indexOf("?");
-  return q < 0 ? path : path.substring(0, q);
 }
 
 /** The query string of a path, "?" included, or "". */

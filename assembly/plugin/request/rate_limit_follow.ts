@@ -6,7 +6,7 @@
 import { HeaderLookup } from "../../util/header_lookup";
 import { nowMs } from "../../runtime/host";
 import { Plugin } from "../plugin";
-import { DEFAULT_HOLD_MS, RateLimitHeaders, requestsBackAt, resetAt } from "./rate_limit";
+import { DEFAULT_HOLD_MS, RateLimitHeaders, requestsBackAt, resetAt } from "../budget/rate_limit";
 import { is2xx } from "../../util/status";
 import { retryAfterDeadline } from "../judge/retry_after";
 import { RequestMark } from "../judge/request_mark";

@@ -4,22 +4,14 @@ import { HeaderList } from "../../util/header_list";
 import { PluginConfig } from "../config/config";
 import { isCredential } from "../keys/credential_headers";
 import { ScanKind, findTopLevel } from "../../util/json_scan";
-import { HOP_BY_HOP, RouteShape, queryOf } from "./route_shape";
+import { HOP_BY_HOP, RouteShape, queryOf } from "../route/route_shape";
 import { BodySource } from "../judge/request_mark";
+import { HeldBodies } from "../streams/held_bodies";
 
 /** Request bodies larger than this are not retried (nor kept). */
 export const MAX_RETRY_BODY: i32 = 1 << 20;
 
 const STREAM_KEY = String.UTF8.encode("stream");
-
-/**
- * Request body bytes one VM holds for retries, across its streams: Wasm memory never shrinks, so
- * what is held at once is bounded (`limit`), whatever the concurrency.
- */
-export class HeldBodies {
-  used: i64 = 0;
-  constructor(public limit: i64) {}
-}
 
 /** The parts of a client request kept while it may still be replayed. */
 export class CapturedRequest extends BodySource {

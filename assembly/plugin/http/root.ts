@@ -1,20 +1,20 @@
 // The plugin's root context: configuration, the failover coordinator, ticks and call answers.
-import { BufferType, LogLevel } from "../abi/enums";
-import { createShared, readShared } from "../runtime/shared_data";
-import { getBufferBytes } from "../runtime/buffers";
-import { RootContext, StreamContext, findStream } from "../runtime/contexts";
-import { getProperty, nowMs, setEffectiveContext, setTickPeriod } from "../runtime/host";
-import { BODY_WAIT_TICK_MS } from "./http/body_wait";
-import { readEnvironmentKeys } from "./keys/env_keys";
-import { hostNamesProduct, logEnabled, logError, logWarn } from "../runtime/log";
-import { parseConfig } from "./config/config_parse";
-import { hash64 } from "../util/fingerprint";
-import { TokenFilter } from "./http/filter";
-import { AttemptFilter } from "./http/attempt_filter";
-import { StatusFilter } from "./http/status_filter";
-import { KeyedStream } from "./http/keyed_stream";
-import { Plugin, TickControl } from "./plugin";
-import { prepareRedis } from "./replica/replica_support";
+import { BufferType, LogLevel } from "../../abi/enums";
+import { createShared, readShared } from "../../runtime/shared_data";
+import { getBufferBytes } from "../../runtime/buffers";
+import { RootContext, StreamContext, findStream } from "../../runtime/contexts";
+import { getProperty, nowMs, setEffectiveContext, setTickPeriod } from "../../runtime/host";
+import { BODY_WAIT_TICK_MS } from "../streams/body_wait";
+import { readEnvironmentKeys } from "../keys/env_keys";
+import { hostNamesProduct, logEnabled, logError, logWarn } from "../../runtime/log";
+import { parseConfig } from "../config/config_parse";
+import { hash64 } from "../../util/fingerprint";
+import { TokenFilter } from "./filter";
+import { AttemptFilter } from "./attempt_filter";
+import { StatusFilter } from "./status_filter";
+import { KeyedStream } from "./keyed_stream";
+import { Plugin, TickControl } from "../plugin";
+import { prepareRedis } from "../replica/replica_support";
 
 /**
  * Whether this VM is the first of the process to see this configuration text: it claims a

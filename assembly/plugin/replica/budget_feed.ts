@@ -4,11 +4,11 @@
 // what; while it does not, they refill at the process's share of each limit (the limit divided by
 // the replicas last seen alive).
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
-import { BUDGET_RECORD } from "../shared_record";
-import { encodeBudget } from "./budget_bucket";
-import { Budgets, factorAt, recordOf } from "./budget";
-import { BudgetAsk } from "../replica/sync_script";
-import { BudgetGrant } from "../replica/sync_reply";
+import { BUDGET_RECORD } from "../base/shared_record";
+import { encodeBudget } from "../budget/budget_bucket";
+import { Budgets, factorAt, recordOf } from "../budget/budget";
+import { BudgetAsk } from "./sync_script";
+import { BudgetGrant } from "./sync_reply";
 
 /** How this sync relates to the link's history. */
 export const enum FeedStart {

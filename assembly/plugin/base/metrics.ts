@@ -4,10 +4,10 @@
 // turn into a `token` label; their number is bounded by the configured tokens. Pool-wide metrics
 // carry the pool's name (`ai_token_failover.pool.<pool>.<metric>`, a `pool` label), so two pools
 // in one process never share a series.
-import { MetricType } from "../abi/enums";
-import { NO_METRIC, defineMetric, incrementMetric, readMetric, recordMetric } from "../runtime/metrics";
-import { KeyOptions } from "./config/config";
-import { NO_BUDGET_LEVEL } from "./budget/budget_bucket";
+import { MetricType } from "../../abi/enums";
+import { NO_METRIC, defineMetric, incrementMetric, readMetric, recordMetric } from "../../runtime/metrics";
+import { KeyOptions } from "../config/config";
+import { NO_BUDGET_LEVEL } from "./rates";
 
 const PREFIX = "ai_token_failover.";
 

@@ -1,7 +1,7 @@
 // The route shapes one VM knows, learned or published by another VM of the process in shared data.
 import { readShared, writeShared } from "../../runtime/shared_data";
 import { RouteShape, SHAPE_TTL_MS } from "./route_shape";
-import { SHAPE_RECORD } from "../shared_record";
+import { SHAPE_RECORD } from "../base/shared_record";
 
 /** At most this many host+path keys per VM; past it the oldest learning starts over. */
 const MAX_SHAPES = 64;
