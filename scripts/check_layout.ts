@@ -2,6 +2,7 @@
 // - no import circle;
 // - util/ imports only util/, and runtime/ only abi/, runtime/ and util/;
 // - plugin/pool/ (the pool's state and storage) imports nothing from plugin/keys/ or plugin/http/;
+// - the folders of plugin/ (and plugin.ts itself, as "plugin") import each other without a loop;
 // - a module whose opening comment says "Pure" imports nothing from runtime/, directly or through
 //   the modules it imports;
 // - no file over 300 lines, no class over 200.
@@ -9,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './envoy_bin.js';
 
-const SOURCE = path.join(ROOT, 'assembly');
+// LAYOUT_SOURCE checks another copy of the tree (the layout test plants breaches in one).
+const SOURCE = process.env.LAYOUT_SOURCE ?? path.join(ROOT, 'assembly');
 const MAX_FILE_LINES = 300;
 const MAX_CLASS_LINES = 200;
 
@@ -91,6 +93,33 @@ for (const [f, imports] of graph) {
     if (under(f, 'runtime') && !['abi', 'runtime', 'util'].some((d) => under(g, d))) breaches.push(`${rel(f)} (runtime) imports ${rel(g)}`);
     if (under(f, 'plugin/pool') && (under(g, 'plugin/keys') || under(g, 'plugin/http'))) breaches.push(`${rel(f)} (pool) imports ${rel(g)}`);
   }
+}
+
+// The folders of plugin/ form layers: no folder reaches itself through the others.
+const PLUGIN = path.join(SOURCE, 'plugin');
+const folderOf = (f: string): string | null => {
+  const r = path.relative(PLUGIN, f);
+  if (r.startsWith('..')) return null;
+  return r.includes(path.sep) ? r.split(path.sep)[0] : 'plugin';
+};
+const folders = new Map<string, string[]>();
+const why = new Map<string, string>();
+for (const [f, imports] of graph) {
+  const from = folderOf(f);
+  if (from === null) continue;
+  for (const g of imports) {
+    const to = folderOf(g);
+    if (to === null || to === from) continue;
+    const edges = folders.get(from) ?? [];
+    if (!edges.includes(to)) edges.push(to);
+    folders.set(from, edges);
+    if (!why.has(`${from}>${to}`)) why.set(`${from}>${to}`, `${rel(f)} imports ${rel(g)}`);
+  }
+}
+const folderLoop = findCircle(folders);
+if (folderLoop) {
+  const steps = folderLoop.slice(1).map((to, k) => why.get(`${folderLoop[k]}>${to}`));
+  breaches.push(`folder loop: ${folderLoop.join(' -> ')} (${steps.join('; ')})`);
 }
 
 // A pure module reaches runtime/ through none of its imports.
