@@ -61,13 +61,14 @@ function perSecond(gw: Gateway, t0: number, seconds: number): number[] {
   return counts;
 }
 
-test('every key 429 with Retry-After: 5, 10 requests/s for 4 s: after the first second the provider gets at most 2 a second, every client gets 429 with Retry-After', async () => {
+test('every key 429 with Retry-After: 5, 10 requests/s for 4 s: after the first second the provider gets at most 2 a second, every client gets 429 with Retry-After', async (t) => {
   const gw = await warmGateway(config());
   try {
     setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { status: 429, retryAfter: 5 }])));
     const t0 = Date.now();
     const answers = await steady(gw, 10, 4);
     const counts = perSecond(gw, t0, 4);
+    t.diagnostic(`provider requests per second: ${counts}`);
     for (const [s, n] of counts.entries()) if (s > 0) assert.ok(n <= 2, `second ${s}: ${n} requests reached the provider (${counts})`);
     for (const a of answers) {
       assert.equal(a.status, 429, a.body);
@@ -78,13 +79,14 @@ test('every key 429 with Retry-After: 5, 10 requests/s for 4 s: after the first 
   }
 });
 
-test('every key 429 without headers, 100 requests/s for 6 s: every later second the provider gets at most a third of the first; the status says limited; a success ends it', async () => {
+test('every key 429 without headers, 100 requests/s for 6 s: every later second the provider gets at most a third of the first; the status says limited; a success ends it', async (t) => {
   const gw = await warmGateway(config());
   try {
     setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, 429])));
     const t0 = Date.now();
     const answers = await steady(gw, 100, 6);
     const counts = perSecond(gw, t0, 6);
+    t.diagnostic(`provider requests per second: ${counts}`);
     assert.ok(counts[0] >= 3, `${counts}`);
     for (const [s, n] of counts.entries()) if (s > 0) assert.ok(n <= counts[0] / 3, `second ${s}: ${n} requests, first ${counts[0]} (${counts})`);
     assert.deepEqual([...new Set(answers.map((a) => a.status))], [429]);
