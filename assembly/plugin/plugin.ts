@@ -24,7 +24,7 @@ import { renderStatus } from "./view/status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./judge/verdict";
 import { newReplicaLink } from "./replica/replica_support";
 import { SharedPool } from "./pool/pool_events";
-import { AttemptLedger } from "./streams/attempt_ledger";
+import { TriedKeys } from "./streams/tried_keys";
 import { ServedKey } from "./streams/served_key";
 import { TrafficWindow } from "./base/traffic_window";
 import { sharedOnce } from "../runtime/shared_data";
@@ -78,7 +78,7 @@ export class Plugin {
   /** The other gateway replicas sharing the pool through Redis (null: none). */
   readonly replica: SharedPool | null;
   /** The keys each request's attempts used (the upstream placement). */
-  readonly ledger: AttemptLedger = new AttemptLedger();
+  readonly triedKeys: TriedKeys = new TriedKeys();
   /** The process's secret that marks its probes to its upstream-filter instances ("" downstream). */
   readonly probeMark: string;
 

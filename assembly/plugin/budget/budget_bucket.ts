@@ -1,6 +1,6 @@
 // A key's budget buckets as one shared record holds them, and the rates that refill them. Pure.
 import { decimalOf } from "../../util/decimal";
-import { FULL_RATE, NO_BUDGET_LEVEL } from "../base/rates";
+import { FULL_RATE } from "../base/rates";
 
 /** A VM leases this much of a key's rate at a time (ms of it): writes per request ≈ 1 / lease. */
 export const LEASE_MS: i64 = 1000;

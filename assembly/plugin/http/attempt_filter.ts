@@ -1,16 +1,12 @@
 // The plugin as an upstream HTTP filter of the cluster (`upstreamFilter`): Envoy builds it for
 // every attempt of the router, so each attempt gets a key, one no earlier attempt of the request
-// used while one is left (the ledger, by x-request-id), and its answer is judged for that key.
+// used while one is left (TriedKeys, by x-request-id), and its answer is judged for that key.
 // Envoy's retry_policy retries (streams included, before their first byte); nothing is captured
 // for a replay. The request is seen as sent: the route's rewrites are already applied.
-import { BufferType, DataAction, HeadersAction, MapType } from "../../abi/enums";
-import { getBufferBytes } from "../../runtime/buffers";
+import { DataAction, HeadersAction, MapType } from "../../abi/enums";
 import { getHeaderPairsRaw, removeHeaderBytes } from "../../runtime/headers";
 import { nowMs } from "../../runtime/host";
 import { HeaderList, RawHeaders } from "../../util/header_list";
-import { settleAttempts } from "../request/attempt_settlement";
-import { STREAM_ORIGIN } from "../judge/answer_origin";
-import { judgeRouteBody, judgeRouteHead } from "../request/route_answer";
 import { PROBE_MARK_HEADER } from "../pool/probe";
 import { Chosen } from "../request/key_assignment";
 import { KeyedStream } from "./keyed_stream";
@@ -20,7 +16,7 @@ const PROBE_MARK = String.UTF8.encode(PROBE_MARK_HEADER);
 export class AttemptFilter extends KeyedStream {
   private finished: bool = false;
   private requestId: string = "";
-  /** When the attempt started (ms): the ledger's clock, read once. */
+  /** When the attempt started (ms): the clock of TriedKeys, read once. */
   private startedAt: i64 = 0;
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
@@ -40,7 +36,7 @@ export class AttemptFilter extends KeyedStream {
     this.requestId = HeaderList.rawText(raw, "x-request-id");
     const attempt = new RawHeaders(raw).getDecimal("x-envoy-attempt-count");
     this.startedAt = nowMs();
-    assign.tried = plugin.ledger.tried(this.requestId, attempt < 0 ? 0 : attempt, this.startedAt);
+    assign.tried = plugin.triedKeys.tried(this.requestId, attempt < 0 ? 0 : attempt, this.startedAt);
     return this.chooseOrHold(endOfStream, this.startedAt);
   }
 
@@ -48,8 +44,8 @@ export class AttemptFilter extends KeyedStream {
   protected choose(): Chosen {
     const assign = this.assign!;
     const chosen = assign.choose();
-    const first = assign.first;
-    if (chosen == Chosen.Sent && first != null) this.plugin.ledger.record(this.requestId, first.token, this.startedAt);
+    const ledger = assign.ledger;
+    if (chosen == Chosen.Sent && ledger != null) this.plugin.triedKeys.record(this.requestId, ledger.first.token, this.startedAt);
     return chosen;
   }
 
@@ -60,11 +56,11 @@ export class AttemptFilter extends KeyedStream {
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
     const assign = this.assign;
-    if (assign == null || assign.first == null) return HeadersAction.Continue;
-    const first = assign.first!;
+    if (assign == null || assign.ledger == null) return HeadersAction.Continue;
+    const ledger = assign.ledger!;
+    const first = ledger.first;
     const head = new RawHeaders(getHeaderPairsRaw(MapType.ResponseHeaders));
     const status = max(0, head.getDecimal(":status"));
-    first.status = status;
     const served = this.plugin.servedKey;
     if (served.on) {
       // Envoy sends the client the last attempt's answer: each attempt names itself after the earlier ones.
@@ -73,40 +69,30 @@ export class AttemptFilter extends KeyedStream {
       tried.push(first.token);
       served.announce(first.token, tried);
     }
-    judgeRouteHead(this.plugin, first, head, status, endOfStream, false);
+    ledger.routeHead(head, status, endOfStream, false);
     if (endOfStream) this.finish();
     return HeadersAction.Continue;
   }
 
   onResponseBody(size: usize, endOfStream: bool): DataAction {
     const assign = this.assign;
-    if (assign == null || assign.first == null) return DataAction.Continue;
-    const first = assign.first!;
-    const usage = assign.usage;
-    if (usage != null && size > 0) {
-      const chunk = getBufferBytes(BufferType.ResponseBody, 0, size);
-      if (chunk != null) usage.feedBuffer(chunk);
-    }
-    const failover = this.plugin.failover;
-    if (failover != null && first.pending) judgeRouteBody(failover, first, size, 0, endOfStream);
+    if (assign == null || assign.ledger == null) return DataAction.Continue;
+    // Envoy hands an upstream filter each chunk once: nothing of it was read before.
+    assign.ledger!.routeBody(size, 0, endOfStream, true);
     if (endOfStream) this.finish();
     return DataAction.Continue;
   }
 
   onLog(): void { this.finish(); }
 
-  // The attempt is over: the provider's usage corrects the key's token budget, a body rule still
-  // waiting is judged on what arrived. Once, from the end of the answer or the log, whichever is first.
+  // The attempt is over: its answer is settled (usage, a body rule still waiting) and its failure
+  // attributed. Once, from the end of the answer or the log, whichever is first.
   private finish(): void {
     const assign = this.assign;
-    if (this.finished || assign == null || assign.first == null) return;
+    if (this.finished || assign == null || assign.ledger == null) return;
     this.finished = true;
-    const first = assign.first!;
-    const usage = assign.usage;
-    if (usage != null) first.settleUsage(this.plugin.selector, usage.total);
-    const failover = this.plugin.failover;
-    if (failover == null) return;
-    if (first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
-    settleAttempts(failover, assign.attempts);
+    const ledger = assign.ledger!;
+    ledger.routeOver();
+    ledger.settle();
   }
 }

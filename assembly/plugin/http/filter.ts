@@ -2,19 +2,17 @@
 // chooses a key (KeySelector) and sends it in place of the client's credentials, judges the
 // route's answer for that key, and hands a failed non-streaming request to its RetrySession.
 import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
-import { getBufferBytes } from "../../runtime/buffers";
 import { HeaderList, RawHeaders } from "../../util/header_list";
+import { getBufferBytes } from "../../runtime/buffers";
 import { getHeaderPairsRaw } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
-import { settleAttempts } from "../request/attempt_settlement";
 import { CapturedRequest } from "../request/replay";
 import { RetrySession, mayRetry, mayRetryOnRule } from "../request/retry_session";
 import { answerStatus } from "./status_endpoint";
 import { learnRoute } from "../route/route_learning";
 import { KeyedStream } from "./keyed_stream";
 import { is2xx } from "../../util/status";
-import { judgeRouteBody, judgeRouteHead } from "../request/route_answer";
 
 
 export class TokenFilter extends KeyedStream {
@@ -85,18 +83,18 @@ export class TokenFilter extends KeyedStream {
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
     const assign = this.assign;
-    if (assign == null || assign.first == null) return HeadersAction.Continue;
-    const first = assign.first!;
+    if (assign == null || assign.ledger == null) return HeadersAction.Continue;
+    const ledger = assign.ledger!;
+    const first = ledger.first;
     const plugin = this.plugin;
     // The answer's headers are read once: status, Retry-After, rate limits and rules come from them.
     const head = new RawHeaders(getHeaderPairsRaw(MapType.ResponseHeaders));
     const status = max(0, head.getDecimal(":status"));
-    first.status = status;
     // Named now for the route's attempt; a retry answer that takes its place names its own key.
     if (plugin.servedKey.on) plugin.servedKey.announce(first.token, [first.token]);
     const captured = this.captured;
     const retrying = captured != null && mayRetry(plugin, captured, 0, status) && STREAM_ORIGIN.fromProvider();
-    judgeRouteHead(plugin, first, head, status, endOfStream, retrying);
+    ledger.routeHead(head, status, endOfStream, retrying);
     // The provider's failure is held back while the retry runs, in case it is the answer.
     if (retrying) {
       if (this.startRetry(endOfStream)) return HeadersAction.StopIteration;
@@ -105,7 +103,7 @@ export class TokenFilter extends KeyedStream {
       // A failure rule still reads the body (never a stream's): the answer waits for its verdict,
       // unless Envoy does not show the body to a filter holding the headers (then it goes on). Its
       // failure is held like a retried status's: the retry's answer tells whose it is.
-      first.defer = true;
+      ledger.holdRoute();
       this.ruleHold = true;
       plugin.ticks.update(this.id);
       return HeadersAction.StopIteration;
@@ -116,11 +114,9 @@ export class TokenFilter extends KeyedStream {
 
   // Starts retrying the route's failed answer (held meanwhile); false when no retry could be sent.
   private startRetry(endOfStream: bool): bool {
-    const assign = this.assign!;
-    const session = new RetrySession(this.plugin, this.id, this.captured!, assign.attempts);
-    session.affinity = assign.affinity;
+    const session = new RetrySession(this.plugin, this.id, this.captured!, this.assign!);
     this.retry = session;
-    if (session.begin(endOfStream, assign.model, assign.prompt, assign.completion)) return true;
+    if (session.begin(endOfStream)) return true;
     this.retry = null;
     return false;
   }
@@ -128,26 +124,19 @@ export class TokenFilter extends KeyedStream {
   // The route's attempt ended without a retry: whose failures they were is decided, and the
   // request body need not be kept any longer.
   private attemptsOver(): void {
-    const failover = this.plugin.failover;
-    if (failover != null) settleAttempts(failover, this.assign!.attempts);
+    this.assign!.ledger!.settle();
     const captured = this.captured;
     if (captured != null) captured.dropBody();
   }
 
   onResponseBody(size: usize, endOfStream: bool): DataAction {
     const assign = this.assign;
-    if (assign == null) return DataAction.Continue;
-    const first = assign.first;
-    const failover = this.plugin.failover;
+    if (assign == null || assign.ledger == null) return DataAction.Continue;
     const session = this.retry;
     const retrying = session != null && session.active;
     const seen = session != null ? session.bodySeen : this.ruleSeen;
-    const usage = assign.usage;
-    if (usage != null && first != null && !retrying && size > seen) {
-      const chunk = getBufferBytes(BufferType.ResponseBody, seen, size - seen);
-      if (chunk != null) usage.feedBuffer(chunk);
-    }
-    if (first != null && failover != null && first.pending) judgeRouteBody(failover, first, size, seen, endOfStream);
+    // A held failure's body is about to be replaced: its usage is not the request's.
+    assign.ledger!.routeBody(size, seen, endOfStream, !retrying);
     if (this.ruleHold) {
       this.plugin.bodyWait.arrived(this.id);
       return this.afterRuleRead(size, endOfStream);
@@ -157,8 +146,7 @@ export class TokenFilter extends KeyedStream {
 
   // The held answer's body so far has been read by the failure rule: wait for more, retry it, or let it go.
   private afterRuleRead(size: usize, endOfStream: bool): DataAction {
-    const assign = this.assign!;
-    const first = assign.first!;
+    const first = this.assign!.ledger!.first;
     if (first.pending && !endOfStream) {
       this.ruleSeen = size;
       return DataAction.StopIterationAndBuffer;
@@ -184,15 +172,13 @@ export class TokenFilter extends KeyedStream {
 
   onLog(): void {
     const assign = this.assign;
-    if (assign == null || assign.first == null) return;
-    const first = assign.first!;
-    const plugin = this.plugin;
-    const usage = assign.usage;
-    // The provider's count replaces the estimate in the key's token budget.
-    if (usage != null) first.settleUsage(this.plugin.selector, usage.total);
-    const failover = plugin.failover;
+    if (assign == null || assign.ledger == null) return;
+    const ledger = assign.ledger!;
     // A body that never arrived whole (or never arrived: the answer was replaced) is judged on what did.
-    if (failover != null && first.pending) first.finishBody(failover, STREAM_ORIGIN, nowMs(), false);
+    ledger.routeOver();
+    const plugin = this.plugin;
+    const failover = plugin.failover;
+    const first = ledger.first;
     learnRoute(plugin.shapes, failover != null ? failover.prober : null, this.clientHeaders!, this.captured != null,
       first.succeeded && is2xx(first.status));
   }

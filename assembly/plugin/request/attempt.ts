@@ -17,31 +17,44 @@ export function isEncoded(contentEncoding: string | null): bool {
   return contentEncoding != null && contentEncoding.length > 0 && contentEncoding.toLowerCase() != "identity";
 }
 
+/** Where an attempt's verdict stands. */
+export const enum AttemptState {
+  /** Sent; no answer judged yet. */
+  Sent = 0,
+  /** Its head is judged; a failure rule reading the body decides. */
+  AwaitingBody = 1,
+  /** A success of its key. */
+  Succeeded = 2,
+  /** A failure held while the request's other attempts run: they tell whose it is (settleAttempts). */
+  Held = 3,
+  /** A failure counted against its key. */
+  Counted = 4,
+  /** A failure found not to be its key's (the request's or the provider's). */
+  Excused = 5,
+  /** Nothing to count: Envoy's own answer, a guess's failure, a refusal reporting room left, a body that cannot be read. */
+  Unjudged = 6,
+}
+
 export class Attempt {
+  state: AttemptState = AttemptState.Sent;
   status: i32 = 0;
   /** Tokens taken from the key's token budget for this attempt before its answer (0: none). */
   reserved: i64 = 0;
   /** The answer's usage has corrected the reservation. */
-  usageSettled: bool = false;
+  private usageSettled: bool = false;
   /** Headers of the answer, kept while a body verdict is pending (null when no rule tests headers). */
-  headers: HeaderList | null = null;
-  /** A body rule must still decide. */
-  pending: bool = false;
-  /** A failure was counted against the key. */
-  failed: bool = false;
-  /** The answer was judged a success of the key. */
-  succeeded: bool = false;
-  /** A failure rule (failureConditions) judged the answer a failure: it is retried like a failing status. */
-  failedByRule: bool = false;
-  /** Status of a failure verdict, counted or not (0: none). */
+  private headers: HeaderList | null = null;
+  /** Status of a failure verdict not decided by a rule, counted or not (0: none). */
   failedWith: i32 = 0;
+  /** The failure rule a failure verdict matched (-1: none): such an answer is retried like a failing status. */
+  failRule: i32 = -1;
+  /** What a failure of this attempt says about the provider (ProviderHealth; Ok: nothing). */
+  providerKind: ProviderHealth = ProviderHealth.Ok;
   /**
    * Hold a failure verdict instead of counting it: the request is being retried, and the other
    * attempts decide whether the failure is the key's (see settleAttempts).
    */
   defer: bool = false;
-  /** A failure verdict held while the request's other attempts run (null: none). */
-  deferred: Verdict | null = null;
   /**
    * Sent with a guessed route shape (none learned yet): a failure of such an attempt is not the
    * key's fault for sure, so it is not counted.
@@ -52,38 +65,28 @@ export class Attempt {
    * request's, so nothing is counted, rested or taken as evidence about the provider.
    */
   roomLeft: bool = false;
-  /** What a failure of this attempt says about the provider (ProviderHealth; Ok: nothing). */
-  providerKind: ProviderHealth = ProviderHealth.Ok;
-  /** The failure rule a failure verdict matched (-1: none). */
-  failRule: i32 = -1;
+  /** The failure verdict held (state Held). */
+  private held: Verdict | null = null;
   private retryAfter: string | null = null;
   private encoded: bool = false;
   /** The body prefix kept for a rule (made when a rule first needs it: most attempts never do). */
   private body: ByteBuffer | null = null;
 
-  private get bodyUsed(): i32 {
-    const b = this.body;
-    return b != null ? b.used : 0;
-  }
-
   /** `mark`: who sent the request (shared by its attempts). */
   constructor(public token: i32, public mark: RequestMark) {}
 
-  /** Judges status and headers; a verdict that needs the body stays pending until finishBody. */
-  judge(failover: Failover, status: i32, headers: HeaderList | null, retryAfter: string | null, origin: AnswerOrigin,
-        now: i64, bodyFollows: bool, contentEncoding: string | null): void {
-    this.status = status;
-    if (status == 429 && this.roomLeft) return;
-    const v = judgeHead(failover.cfg.failover, status, headers, retryAfter, origin, now);
-    if (v.kind == VerdictKind.NeedsBody && bodyFollows) {
-      this.pending = true;
-      this.headers = headers;
-      this.retryAfter = retryAfter;
-      this.encoded = isEncoded(contentEncoding);
-      return;
-    }
-    // No body will follow (or it is a stream, judged on its head): a body rule cannot match.
-    this.settle(failover, v.kind == VerdictKind.NeedsBody ? statusVerdict(failover.cfg.failover, status, retryAfter, now) : v, origin);
+  /** Whether a body rule must still decide. */
+  get pending(): bool { return this.state == AttemptState.AwaitingBody; }
+
+  /** Whether the answer was judged a success of its key. */
+  get succeeded(): bool { return this.state == AttemptState.Succeeded; }
+
+  /** Whether a failure rule (failureConditions) judged the answer a failure. */
+  get failedByRule(): bool { return this.failRule >= 0; }
+
+  private get bodyUsed(): i32 {
+    const b = this.body;
+    return b != null ? b.used : 0;
   }
 
   /** Corrects this attempt's token reservation with the answer's usage (`total`, -1: not said), once. */
@@ -91,6 +94,26 @@ export class Attempt {
     if (this.usageSettled) return;
     this.usageSettled = true;
     selector.settleUsage(this.token, this.reserved, this.status, total);
+  }
+
+  /** Judges status and headers; a verdict that needs the body stays pending until finishBody. */
+  judge(failover: Failover, status: i32, headers: HeaderList | null, retryAfter: string | null, origin: AnswerOrigin,
+        now: i64, bodyFollows: bool, contentEncoding: string | null): void {
+    this.status = status;
+    if (status == 429 && this.roomLeft) {
+      this.state = AttemptState.Unjudged;
+      return;
+    }
+    const v = judgeHead(failover.cfg.failover, status, headers, retryAfter, origin, now);
+    if (v.kind == VerdictKind.NeedsBody && bodyFollows) {
+      this.state = AttemptState.AwaitingBody;
+      this.headers = headers;
+      this.retryAfter = retryAfter;
+      this.encoded = isEncoded(contentEncoding);
+      return;
+    }
+    // No body will follow (or it is a stream, judged on its head): a body rule cannot match.
+    this.settle(failover, v.kind == VerdictKind.NeedsBody ? statusVerdict(failover.cfg.failover, status, retryAfter, now) : v, origin);
   }
 
   /** Whether more body bytes are wanted for the pending verdict. */
@@ -115,7 +138,6 @@ export class Attempt {
    */
   finishBody(failover: Failover, origin: AnswerOrigin, now: i64, ended: bool): void {
     if (!this.pending) return;
-    this.pending = false;
     const b = this.body;
     const raw = b != null ? b.raw : null;
     const used = this.bodyUsed;
@@ -135,12 +157,12 @@ export class Attempt {
   }
 
   private settle(failover: Failover, v: Verdict, origin: AnswerOrigin): void {
+    this.state = AttemptState.Unjudged;
     if (this.unconfirmed && !is2xx(this.status)) return;
     if (v.kind == VerdictKind.Success) {
-      this.succeeded = true;
+      this.state = AttemptState.Succeeded;
       failover.countSuccess(this.token, origin, this.status);
     } else if (v.kind == VerdictKind.Failure) {
-      this.failedByRule = v.byRule;
       this.failRule = v.rule;
       this.providerKind = providerKindOf(v, this.status);
       const by = v.retryAfterAt > 0 ? this.mark.body : 0;
@@ -148,35 +170,37 @@ export class Attempt {
       // A 2xx body, though, is the model's output, which a client can steer into the rule's text:
       // on a retried request the other keys' answers decide then, as for a failing status.
       if (v.byRule && !(this.defer && is2xx(this.status))) {
-        this.failed = true;
+        this.state = AttemptState.Counted;
         failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule, by);
         return;
       }
       this.failedWith = this.status;
       if (this.defer) {
-        this.deferred = v;
+        this.state = AttemptState.Held;
+        this.held = v;
         return;
       }
-      this.failed = true;
+      this.state = AttemptState.Counted;
       failover.countFailureOfKey(this.token, this.status, v.retryAfterAt, -1, by);
     }
   }
 
   /**
-   * Settles a held failure: `counts` false drops it (another key failed the same request the same
-   * way: the request is at fault), `proven` true counts it whatever its status (another key
-   * served the same request).
+   * Settles a held failure: `counts` false excuses it (another key failed the same request the
+   * same way: the request or the provider is at fault), `proven` true counts it whatever its
+   * status (another key served the same request). An attempt holding nothing just stops holding.
    */
   release(failover: Failover, counts: bool, proven: bool): void {
-    const v = this.deferred;
-    this.deferred = null;
     this.defer = false;
-    if (v == null) return;
+    const v = this.held;
+    this.held = null;
+    if (v == null || this.state != AttemptState.Held) return;
     if (!counts) {
+      this.state = AttemptState.Excused;
       failover.metrics.failureNotCounted();
       return;
     }
-    this.failed = true;
+    this.state = AttemptState.Counted;
     const by = v.retryAfterAt > 0 ? this.mark.body : 0;
     if (proven) failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule, by);
     else failover.countFailureOfKey(this.token, this.status, v.retryAfterAt, v.rule, by);

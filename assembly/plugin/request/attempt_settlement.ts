@@ -3,7 +3,7 @@
 import { nowMs } from "../../runtime/host";
 import { Failover } from "../pool/failover";
 import { ProviderHealth } from "../pool/provider_health";
-import { Attempt } from "./attempt";
+import { Attempt, AttemptState } from "./attempt";
 
 /**
  * Decides, once a request has its outcome, which of its attempts' held failures are the keys':
@@ -26,7 +26,7 @@ export function settleAttempts(failover: Failover, attempts: Attempt[]): void {
   }
   for (let k = 0; k < attempts.length; k++) {
     const a = attempts[k];
-    if (a.deferred == null) {
+    if (a.state != AttemptState.Held) {
       a.defer = false;
       continue;
     }

@@ -5,10 +5,9 @@ import { MapType, StreamType } from "../../abi/enums";
 import { replaceHeaderBytes } from "../../runtime/headers";
 import { continueStream, nowMs } from "../../runtime/host";
 import { HeaderList } from "../../util/header_list";
-import { Attempt } from "./attempt";
+import { AnswerLedger } from "./answer_ledger";
 import { RequestMark } from "../judge/request_mark";
 import { ProviderHealth } from "../pool/provider_health";
-import { UsageScanner } from "../judge/usage";
 import { applyCredential } from "../keys/credentials";
 import { Pick, PickKind } from "../keys/key_selector";
 import { Plugin } from "../plugin";
@@ -44,12 +43,8 @@ export class KeyAssignment extends WaitTicket {
   /** The request's expected prompt and completion tokens (0 without token budgets); each key caps them. */
   prompt: i64 = 0;
   completion: i64 = 0;
-  /** The attempt the route sends (null until a key is chosen). */
-  first: Attempt | null = null;
-  /** Every upstream attempt of this request: the route's, then each retry. */
-  attempts: Attempt[] = [];
-  /** Reads the provider's usage from the route's answer, for the first attempt's token budget. */
-  usage: UsageScanner | null = null;
+  /** Every upstream attempt of this request and their answers (null until a key is chosen). */
+  ledger: AnswerLedger | null = null;
   /** The request waits in the queue. */
   waiting: bool = false;
   /** The hash of the consumer's identity (affinity.header), 0: none. */
@@ -171,12 +166,9 @@ export class KeyAssignment extends WaitTicket {
   // Starts the route's attempt with the key `pick` chose, in place of the client's credentials.
   private send(pick: Pick): void {
     const plugin = this.plugin;
-    const budgets = plugin.budgets;
-    if (budgets != null && budgets.countsTokens) this.usage = new UsageScanner();
-    const first = new Attempt(pick.token, this.mark);
-    first.reserved = pick.reserved;
-    this.first = first;
-    this.attempts.push(first);
+    const ledger = new AnswerLedger(plugin, this.mark);
+    ledger.openRoute(pick.token, pick.reserved);
+    this.ledger = ledger;
     applyCredential(plugin.config, plugin.credentials, pick.token, this.clientHeaders);
     // A body rule must read the answer: ask for it uncompressed.
     if (plugin.failureRulesNeedBody) replaceHeaderBytes(MapType.RequestHeaders, ACCEPT_ENCODING, IDENTITY);

@@ -7,16 +7,14 @@ import { CallAnswer, CallHandler, dispatchCall } from "../../runtime/calls";
 import { HeaderList } from "../../util/header_list";
 import { continueStream, nowMs, routeCluster } from "../../runtime/host";
 import { log, logEnabled } from "../../runtime/log";
-import { CALL_ORIGIN } from "../judge/answer_origin";
 import { Attempt, BODY_RULE_LIMIT } from "./attempt";
-import { settleAttempts } from "./attempt_settlement";
 import { Delivery, HeldBody, replaceHeld, replyWith } from "./held_answer";
 import { PickKind } from "../keys/key_selector";
 import { Plugin } from "../plugin";
-import { followRateLimit, reportsRoom } from "./rate_limit_follow";
-import { CapturedRequest, isHostReply, replayHeaders } from "./replay";
+import { CapturedRequest, replayHeaders } from "./replay";
+import { AnswerLedger } from "./answer_ledger";
+import { KeyAssignment } from "./key_assignment";
 import { shapeKey } from "../route/route_shape";
-import { UsageScanner } from "../judge/usage";
 import { is2xx } from "../../util/status";
 
 /**
@@ -63,15 +61,14 @@ export class RetrySession {
   private held: HeldBody = HeldBody.NotYet;
   /** Bytes of the response body buffer already read (Envoy hands a buffered body again, grown). */
   private seen: usize = 0;
-  /** What the key choice of each retry needs of the request (see KeySelector.first). */
-  private model: string | null = null;
-  private prompt: i64 = 0;
-  private completion: i64 = 0;
-  /** The consumer's affinity hash (0: none): a retry takes the consumer's next key. */
-  affinity: u64 = 0;
+  /** The request's attempts and their answers. */
+  private ledger: AnswerLedger;
 
+  /** `assign`: the request's key assignment (its model, size and consumer choose each retry's key). */
   constructor(private plugin: Plugin, private streamId: u32, readonly captured: CapturedRequest,
-              private attempts: Attempt[]) {}
+              private assign: KeyAssignment) {
+    this.ledger = assign.ledger!;
+  }
 
   /** Whether the held answer is being replaced (a retry call runs, or its answer waits). */
   get active(): bool { return this.state != RetryState.Idle; }
@@ -80,10 +77,7 @@ export class RetrySession {
   get bodySeen(): usize { return this.seen; }
 
   /** Starts retrying the route's failed answer (held meanwhile); false when no retry could be sent. */
-  begin(endOfStream: bool, model: string | null, prompt: i64, completion: i64): bool {
-    this.model = model;
-    this.prompt = prompt;
-    this.completion = completion;
+  begin(endOfStream: bool): bool {
     if (!this.send()) return false;
     this.state = RetryState.Calling;
     this.held = endOfStream ? HeldBody.Absent : HeldBody.NotYet;
@@ -108,14 +102,14 @@ export class RetrySession {
   onAnswer(attempt: Attempt, answer: CallAnswer | null): void {
     if (answer == null) {
       // The call itself failed (reset): not the token's fault; the client gets the last provider answer.
-      this.settle();
+      this.ledger.settle();
       this.deliver(false);
       return;
     }
     const tooLarge = answer.bodySize > RETRY_ANSWER_LIMIT;
-    const body = this.judge(attempt, answer, tooLarge ? <usize>BODY_RULE_LIMIT : RETRY_ANSWER_LIMIT);
+    const body = this.ledger.callAnswer(attempt, answer, tooLarge ? <usize>BODY_RULE_LIMIT : RETRY_ANSWER_LIMIT);
     if (body == null) {
-      this.settle();
+      this.ledger.settle();
       this.deliver(false);
       return;
     }
@@ -129,24 +123,23 @@ export class RetrySession {
     const retry = this.plugin.config.retry;
     const retryable = retry.retryOnStatus.has(status) || (retry.retryOnFailureConditions && attempt.failedByRule);
     if (retryable && mayRetryOnRule(this.plugin, this.captured, this.retries) && this.send()) return;
-    this.settle();
+    this.ledger.settle();
     this.deliver(deliverable && !retryable);
   }
 
   /** A retry answer that arrived after the client left still counts for its token. */
   onOrphan(attempt: Attempt, answer: CallAnswer | null): void {
-    if (answer != null) this.judge(attempt, answer, <usize>BODY_RULE_LIMIT);
-    this.settle();
+    if (answer != null) this.ledger.callAnswer(attempt, answer, <usize>BODY_RULE_LIMIT);
+    this.ledger.settle();
   }
 
   /** Sends the request again with a key not tried yet; false when none is left or the call failed. */
   private send(): bool {
     const plugin = this.plugin;
     const cfg = plugin.config;
-    const tried: i32[] = [];
-    for (let k = 0; k < this.attempts.length; k++) tried.push(this.attempts[k].token);
+    const assign = this.assign;
     // Retries spend budget too; a key without budget is skipped like a tried one.
-    const pick = this.plugin.selector.untried(this.model, this.prompt, this.completion, tried, this.affinity);
+    const pick = plugin.selector.untried(assign.model, assign.prompt, assign.completion, this.ledger.keys, assign.affinity);
     if (pick.kind != PickKind.Key) return false;
     const cluster = routeCluster();
     if (cluster == null) return false;
@@ -155,13 +148,10 @@ export class RetrySession {
     // Without a learned shape the request goes as the client sent it, and only a success counts.
     // A route another VM of the process has seen counts as known (one shared-data read, on failure only).
     const shape = plugin.shapes.find(shapeKey(captured.headers), nowMs());
-    const attempt = new Attempt(next, this.attempts[0].mark);
-    attempt.reserved = pick.reserved;
-    attempt.unconfirmed = shape == null;
-    attempt.defer = true;
+    const attempt = this.ledger.openRetry(next, pick.reserved, shape == null);
     const headers = replayHeaders(HeaderList.parse(captured.headers), shape, cfg, cfg.apiTokens[next], plugin.failureRulesNeedBody);
     if (!dispatchCall(cluster, headers, captured.body(), <u32>cfg.retry.retryTimeout, new RetryCall(this, attempt, this.streamId))) return false;
-    this.attempts.push(attempt);
+    this.ledger.sent(attempt);
     this.retries++;
     plugin.metrics.retryAttempted();
     plugin.metrics.request(next);
@@ -171,35 +161,6 @@ export class RetrySession {
         (shape == null ? " (route shape not learned yet)" : ""));
     }
     return true;
-  }
-
-  /** Judges a retry answer for its attempt; returns the answer's body, or null for a failed call. */
-  private judge(attempt: Attempt, answer: CallAnswer, limit: usize): ArrayBuffer | null {
-    const body = answer.body(limit);
-    const status = answer.status;
-    if (isHostReply(status, answer.headers, body)) return null;
-    const plugin = this.plugin;
-    const failover = plugin.failover;
-    // A guessed route may have answered for the wrong host or path: only a success proves anything.
-    if (failover != null && (!attempt.unconfirmed || is2xx(status))) {
-      attempt.roomLeft = status == 429 && reportsRoom(plugin.rateLimit, answer.headers);
-      attempt.judgeWhole(failover, status, answer.headers, body, CALL_ORIGIN, status == 429 ? nowMs() : 0);
-      followRateLimit(plugin, attempt.token, status, answer.headers, attempt.mark);
-    }
-    const budgets = plugin.budgets;
-    if (budgets != null && budgets.countsTokens) {
-      attempt.status = status;
-      const usage = new UsageScanner();
-      usage.feedBuffer(body);
-      attempt.settleUsage(this.plugin.selector, usage.total);
-    }
-    return body;
-  }
-
-  /** The request's attempts are over: whose fault each held failure was is decided now. */
-  private settle(): void {
-    const failover = this.plugin.failover;
-    if (failover != null) settleAttempts(failover, this.attempts);
   }
 
   /**
@@ -232,10 +193,9 @@ export class RetrySession {
   private nameServed(answer: Delivery | null): void {
     const served = this.plugin.servedKey;
     if (!served.on) return;
-    const tried: i32[] = [];
-    for (let k = 0; k < this.attempts.length; k++) tried.push(this.attempts[k].token);
+    const tried = this.ledger.keys;
     if (answer != null) served.addTo(answer.headers, answer.token, tried);
-    else served.announce(this.attempts[0].token, tried);
+    else served.announce(tried[0], tried);
   }
 
   private end(): void {

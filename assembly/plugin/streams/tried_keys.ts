@@ -13,7 +13,7 @@ class Entry {
   constructor(public at: i64) {}
 }
 
-export class AttemptLedger {
+export class TriedKeys {
   private entries: Map<string, Entry> = new Map();
   private order: string[] = [];
   private next: i32 = 0;

@@ -1,8 +1,8 @@
-import { AttemptLedger } from "../../assembly/plugin/streams/attempt_ledger";
+import { TriedKeys } from "../../assembly/plugin/streams/tried_keys";
 
 describe("attempt ledger", () => {
   it("gives each attempt the keys earlier attempts of its request used; attempt 1 starts afresh", () => {
-    const l = new AttemptLedger();
+    const l = new TriedKeys();
     expect(l.tried("r1", 1, 0).length).toBe(0);
     l.record("r1", 2, 0);
     const t = l.tried("r1", 2, 10);
@@ -15,7 +15,7 @@ describe("attempt ledger", () => {
   });
 
   it("keeps nothing without a request id, forgets old entries and stays bounded", () => {
-    const l = new AttemptLedger();
+    const l = new TriedKeys();
     l.record("", 1, 0);
     expect(l.size).toBe(0);
     l.record("old", 1, 0);
@@ -27,7 +27,7 @@ describe("attempt ledger", () => {
   });
 
   it("a reused request id keeps one place in the eviction order: evicting its place never drops a newer id", () => {
-    const l = new AttemptLedger();
+    const l = new TriedKeys();
     for (let round = 0; round < 3; round++) {
       expect(l.tried("reused", 1, round).length).toBe(0);
       l.record("reused", round, round);
