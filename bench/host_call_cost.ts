@@ -22,7 +22,7 @@ export function buildCallFilters(): Map<number, string> {
   for (const [kind] of CALL_KINDS) {
     const file = path.join(ROOT, `build/call_filter_${kind}.wasm`);
     execFileSync('npx', ['--no-install', 'asc', 'bench/call_filter.ts', '--runtime', 'minimal', '--exportStart', '_initialize',
-      '--use', 'abort=assembly/abi/abort/abortHandler', '--use', `CALL_KIND=${kind}`, '-O3', '--shrinkLevel', '1', '--noAssert', '-o', file], { cwd: ROOT, stdio: 'inherit' });
+      '--use', 'abort=assembly/runtime/abort/abortHandler', '--use', `CALL_KIND=${kind}`, '-O3', '--shrinkLevel', '1', '--noAssert', '-o', file], { cwd: ROOT, stdio: 'inherit' });
     out.set(kind, file);
   }
   return out;

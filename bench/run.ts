@@ -90,7 +90,7 @@ const DIFFERENCES = [
 
 function buildEmptyFilter(): void {
   execFileSync('npx', ['--no-install', 'asc', 'bench/empty_filter.ts', '--runtime', 'minimal', '--exportStart', '_initialize',
-    '--use', 'abort=assembly/abi/abort/abortHandler', '-O3', '--shrinkLevel', '1', '--noAssert', '-o', EMPTY], { cwd: ROOT, stdio: 'inherit' });
+    '--use', 'abort=assembly/runtime/abort/abortHandler', '-O3', '--shrinkLevel', '1', '--noAssert', '-o', EMPTY], { cwd: ROOT, stdio: 'inherit' });
 }
 
 /** A fast keep-alive provider on core 1: Envoy answering from its routes; the failing key gets 503. */

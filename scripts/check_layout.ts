@@ -1,6 +1,6 @@
 // Checks the module layout of assembly/ (run by `npm test`; exits 1 naming each breach):
 // - no import circle;
-// - util/ imports only util/, and runtime/ only abi/, runtime/ and util/;
+// - abi/ (the raw ABI) imports only abi/, util/ only util/, and runtime/ only abi/, runtime/ and util/;
 // - plugin/pool/ (the pool's state and storage) imports nothing from plugin/keys/ or plugin/http/;
 // - the folders of plugin/ (and plugin.ts itself, as "plugin") import each other without a loop;
 // - a module whose opening comment says "Pure" imports nothing from runtime/, directly or through
@@ -90,6 +90,7 @@ if (circle) breaches.push(`import circle: ${circle.map(rel).join(' -> ')}`);
 for (const [f, imports] of graph) {
   for (const g of imports) {
     if (under(f, 'util') && !under(g, 'util')) breaches.push(`${rel(f)} (util) imports ${rel(g)}`);
+    if (under(f, 'abi') && !under(g, 'abi')) breaches.push(`${rel(f)} (abi) imports ${rel(g)}`);
     if (under(f, 'runtime') && !['abi', 'runtime', 'util'].some((d) => under(g, d))) breaches.push(`${rel(f)} (runtime) imports ${rel(g)}`);
     if (under(f, 'plugin/pool') && (under(g, 'plugin/keys') || under(g, 'plugin/http'))) breaches.push(`${rel(f)} (pool) imports ${rel(g)}`);
   }

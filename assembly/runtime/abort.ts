@@ -1,7 +1,7 @@
 // Replacement for AssemblyScript's `env.abort` import, which Envoy would refuse to link.
-import { LogLevel } from "./enums";
-import { proxy_log } from "./imports";
-import { utf8 } from "../runtime/memory";
+import { LogLevel } from "../abi/enums";
+import { proxy_log } from "../abi/imports";
+import { utf8 } from "./memory";
 
 /** Replaces AssemblyScript's `env.abort` import: logs where the module failed, then traps. */
 export function abortHandler(message: string | null, fileName: string | null, line: u32, column: u32): void {

@@ -1,10 +1,10 @@
 // The proxy_on_* callbacks the host calls, routed to the context registry. None of them throws.
 // Pulls the abort replacement into the program (asc --use abort=... names it).
 import "./abort";
-import { createContext, deleteContext, findRoot, findStream } from "../runtime/contexts";
-import { routeCallAnswer } from "../runtime/calls";
-import { enterCallback, leaveCallback, noteHostBytes } from "../runtime/collector";
-import { streamCallback } from "../runtime/log";
+import { createContext, deleteContext, findRoot, findStream } from "./contexts";
+import { routeCallAnswer } from "./calls";
+import { enterCallback, leaveCallback, noteHostBytes } from "./collector";
+import { streamCallback } from "./log";
 
 /**
  * Allocator the host uses for values it hands to the module. Each block is a pinned managed
