@@ -45,7 +45,7 @@ export class AttemptFilter extends KeyedStream {
     const assign = this.assign!;
     const chosen = assign.choose();
     const ledger = assign.ledger;
-    if (chosen == Chosen.Sent && ledger != null) this.plugin.triedKeys.record(this.requestId, ledger.first.token, this.startedAt);
+    if (chosen == Chosen.Sent && ledger != null) this.plugin.triedKeys.record(this.requestId, ledger.first.key, this.startedAt);
     return chosen;
   }
 
@@ -66,8 +66,8 @@ export class AttemptFilter extends KeyedStream {
       // Envoy sends the client the last attempt's answer: each attempt names itself after the earlier ones.
       const earlier = assign.tried;
       const tried = earlier != null ? earlier.slice(0) : new Array<i32>();
-      tried.push(first.token);
-      served.announce(first.token, tried);
+      tried.push(first.key);
+      served.announce(first.key, tried);
     }
     ledger.routeHead(head, status, endOfStream, false);
     if (endOfStream) this.finish();

@@ -91,7 +91,7 @@ export class TokenFilter extends KeyedStream {
     const head = new RawHeaders(getHeaderPairsRaw(MapType.ResponseHeaders));
     const status = max(0, head.getDecimal(":status"));
     // Named now for the route's attempt; a retry answer that takes its place names its own key.
-    if (plugin.servedKey.on) plugin.servedKey.announce(first.token, [first.token]);
+    if (plugin.servedKey.on) plugin.servedKey.announce(first.key, [first.key]);
     const captured = this.captured;
     const retrying = captured != null && mayRetry(plugin, captured, 0, status) && STREAM_ORIGIN.fromProvider();
     ledger.routeHead(head, status, endOfStream, retrying);

@@ -13,7 +13,7 @@ import { FULL_RATE } from "../base/rates";
 import { is2xx } from "../../util/status";
 
 export enum PickKind {
-  /** `token` serves the request; `reserved` tokens of its budget are taken. */
+  /** `key` serves the request; `reserved` tokens of its budget are taken. */
   Key,
   /** No configured key serves the request's model (or nothing untried is left, for a retry). */
   NoKey,
@@ -24,8 +24,8 @@ export enum PickKind {
 }
 
 export class Pick {
-  constructor(readonly kind: PickKind, readonly token: i32, readonly reserved: i64, readonly until: i64) {}
-  static key(token: i32, reserved: i64): Pick { return new Pick(PickKind.Key, token, reserved, 0); }
+  constructor(readonly kind: PickKind, readonly key: i32, readonly reserved: i64, readonly until: i64) {}
+  static withKey(key: i32, reserved: i64): Pick { return new Pick(PickKind.Key, key, reserved, 0); }
   static none(): Pick { return new Pick(PickKind.NoKey, -1, 0, 0); }
   static noBudget(until: i64): Pick { return new Pick(PickKind.NoBudget, -1, 0, until); }
   static providerDown(until: i64): Pick { return new Pick(PickKind.ProviderDown, -1, 0, until); }
@@ -85,11 +85,11 @@ export class KeySelector {
     for (let takes = 0; takes < MAX_TAKES; takes++) {
       const candidate = this.candidate(model, excluded, retry, now, affinity);
       if (candidate.kind != PickKind.Key || budgets == null) return candidate;
-      const token = candidate.token;
-      const reserved = this.reserve(budgets, token, prompt, completion, now);
-      if (reserved >= 0) return Pick.key(token, reserved);
+      const key = candidate.key;
+      const reserved = this.reserve(budgets, key, prompt, completion, now);
+      if (reserved >= 0) return Pick.withKey(key, reserved);
       if (excluded == null) excluded = [];
-      excluded.push(token);
+      excluded.push(key);
     }
     return retry ? Pick.none() : Pick.noBudget(this.earliestBudget(budgets!, model));
   }
@@ -111,7 +111,7 @@ export class KeySelector {
     const failover = this.failover;
     if (failover == null) {
       const i = chooser.choose(this.random, this.allKeys, model, excluded, null, null, affinity);
-      if (i >= 0) return Pick.key(i, 0);
+      if (i >= 0) return Pick.withKey(i, 0);
       const budgets = this.budgets;
       const until = !retry && budgets != null ? this.earliestBudget(budgets, model) : 0;
       return until > 0 ? Pick.noBudget(until) : Pick.none();
@@ -119,7 +119,7 @@ export class KeySelector {
     const store = failover.store;
     store.refresh();
     const i = chooser.choose(this.random, store.inPool, model, excluded, store.factors, this.headroom.table, affinity);
-    if (i >= 0) return Pick.key(i, 0);
+    if (i >= 0) return Pick.withKey(i, 0);
     if (!retry) {
       const until = this.limitedUntil(failover, model, now > 0 ? now : nowMs());
       if (until > 0) return Pick.noBudget(until);
@@ -130,7 +130,7 @@ export class KeySelector {
     // than going to it early; the caller sends it anyway if that time is past its wait.
     const t = failover.store.token(back);
     if (!retry && this.config.queue.enabled && t != null && t.out && t.returnsAt > 0) return Pick.noBudget(t.returnsAt);
-    return Pick.key(back, 0);
+    return Pick.withKey(back, 0);
   }
 
   /**
@@ -152,7 +152,7 @@ export class KeySelector {
       else if (t != null && t.isLimited(now)) at = max(at, t.limitedUntil);
       if (at < bestAt) { bestAt = at; best = i; }
     }
-    return best >= 0 ? Pick.key(best, 0) : Pick.none();
+    return best >= 0 ? Pick.withKey(best, 0) : Pick.none();
   }
 
   // The earliest reset among the keys in the pool that serve `model` but are rate-limited or out

@@ -32,23 +32,23 @@ export class AnswerLedger {
   /** The keys the request's attempts used, in order. */
   get keys(): i32[] {
     const out = new Array<i32>(this.attempts.length);
-    for (let k = 0; k < this.attempts.length; k++) out[k] = this.attempts[k].token;
+    for (let k = 0; k < this.attempts.length; k++) out[k] = this.attempts[k].key;
     return out;
   }
 
-  /** Starts the route's attempt with `token` (`reserved` tokens of its budget taken). */
-  openRoute(token: i32, reserved: i64): Attempt {
+  /** Starts the route's attempt with `key` (`reserved` tokens of its budget taken). */
+  openRoute(key: i32, reserved: i64): Attempt {
     const budgets = this.plugin.budgets;
     if (budgets != null && budgets.countsTokens) this.usage = new UsageScanner();
-    const a = new Attempt(token, this.mark);
+    const a = new Attempt(key, this.mark);
     a.reserved = reserved;
     this.attempts.push(a);
     return a;
   }
 
-  /** A retry's attempt with `token`, its failure held for the others to judge; `guessed`: sent on a route not learned yet. */
-  openRetry(token: i32, reserved: i64, guessed: bool): Attempt {
-    const a = new Attempt(token, this.mark);
+  /** A retry's attempt with `key`, its failure held for the others to judge; `guessed`: sent on a route not learned yet. */
+  openRetry(key: i32, reserved: i64, guessed: bool): Attempt {
+    const a = new Attempt(key, this.mark);
     a.reserved = reserved;
     a.unconfirmed = guessed;
     a.defer = true;
@@ -68,7 +68,7 @@ export class AnswerLedger {
     first.status = status;
     const failover = plugin.failover;
     if (failover == null) {
-      if (plugin.budgets != null) followRateLimit(plugin, first.token, status, head, this.mark);
+      if (plugin.budgets != null) followRateLimit(plugin, first.key, status, head, this.mark);
       return;
     }
     first.defer = retrying;
@@ -79,7 +79,7 @@ export class AnswerLedger {
     const encoding = needBody ? head.get("content-encoding") : null;
     const retryAfter = status == 429 ? head.get("retry-after") : null;
     first.judge(failover, status, headers, retryAfter, STREAM_ORIGIN, status == 429 ? nowMs() : 0, bodyFollows, encoding);
-    followRateLimit(plugin, first.token, status, head, this.mark);
+    followRateLimit(plugin, first.key, status, head, this.mark);
   }
 
   /** Holds the route's failure too: a failure rule reading its body may have it retried. */
@@ -133,7 +133,7 @@ export class AnswerLedger {
     if (failover != null && (!a.unconfirmed || is2xx(status))) {
       a.roomLeft = status == 429 && reportsRoom(plugin.rateLimit, answer.headers);
       a.judgeWhole(failover, status, answer.headers, body, CALL_ORIGIN, status == 429 ? nowMs() : 0);
-      followRateLimit(plugin, a.token, status, answer.headers, this.mark);
+      followRateLimit(plugin, a.key, status, answer.headers, this.mark);
     }
     const budgets = plugin.budgets;
     if (budgets != null && budgets.countsTokens) {

@@ -73,7 +73,7 @@ export class Attempt {
   private body: ByteBuffer | null = null;
 
   /** `mark`: who sent the request (shared by its attempts). */
-  constructor(public token: i32, public mark: RequestMark) {}
+  constructor(public key: i32, public mark: RequestMark) {}
 
   /** Whether a body rule must still decide. */
   get pending(): bool { return this.state == AttemptState.AwaitingBody; }
@@ -93,7 +93,7 @@ export class Attempt {
   settleUsage(selector: KeySelector, total: i64): void {
     if (this.usageSettled) return;
     this.usageSettled = true;
-    selector.settleUsage(this.token, this.reserved, this.status, total);
+    selector.settleUsage(this.key, this.reserved, this.status, total);
   }
 
   /** Judges status and headers; a verdict that needs the body stays pending until finishBody. */
@@ -161,7 +161,7 @@ export class Attempt {
     if (this.unconfirmed && !is2xx(this.status)) return;
     if (v.kind == VerdictKind.Success) {
       this.state = AttemptState.Succeeded;
-      failover.countSuccess(this.token, origin, this.status);
+      failover.countSuccess(this.key, origin, this.status);
     } else if (v.kind == VerdictKind.Failure) {
       this.failRule = v.rule;
       this.providerKind = providerKindOf(v, this.status);
@@ -171,7 +171,7 @@ export class Attempt {
       // on a retried request the other keys' answers decide then, as for a failing status.
       if (v.byRule && !(this.defer && is2xx(this.status))) {
         this.state = AttemptState.Counted;
-        failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule, by);
+        failover.countFailure(this.key, this.status, v.retryAfterAt, v.rule, by);
         return;
       }
       this.failedWith = this.status;
@@ -181,7 +181,7 @@ export class Attempt {
         return;
       }
       this.state = AttemptState.Counted;
-      failover.countFailureOfKey(this.token, this.status, v.retryAfterAt, -1, by);
+      failover.countFailureOfKey(this.key, this.status, v.retryAfterAt, -1, by);
     }
   }
 
@@ -202,8 +202,8 @@ export class Attempt {
     }
     this.state = AttemptState.Counted;
     const by = v.retryAfterAt > 0 ? this.mark.body : 0;
-    if (proven) failover.countFailure(this.token, this.status, v.retryAfterAt, v.rule, by);
-    else failover.countFailureOfKey(this.token, this.status, v.retryAfterAt, v.rule, by);
+    if (proven) failover.countFailure(this.key, this.status, v.retryAfterAt, v.rule, by);
+    else failover.countFailureOfKey(this.key, this.status, v.retryAfterAt, v.rule, by);
   }
 }
 

@@ -32,7 +32,7 @@ export function settleAttempts(failover: Failover, attempts: Attempt[]): void {
     }
     let repeated = false;
     for (let j = 0; j < attempts.length && !repeated; j++) {
-      repeated = j != k && attempts[j].token != a.token && attempts[j].failedWith == a.failedWith;
+      repeated = j != k && attempts[j].key != a.key && attempts[j].failedWith == a.failedWith;
     }
     a.release(failover, served || (!repeated && !guessed), served);
   }
@@ -49,7 +49,7 @@ function reportToProvider(failover: Failover, attempts: Attempt[]): void {
     const a = attempts[k];
     if (a.providerKind == ProviderHealth.Ok) return;
     if (a.providerKind > kind) kind = a.providerKind;
-    keys.push(a.token);
+    keys.push(a.key);
   }
   const last = attempts[attempts.length - 1];
   const mark = last.mark;

@@ -23,8 +23,8 @@ export enum HeldBody {
 
 /** A provider answer to a retry that the client will receive unless a later attempt does better. */
 export class Delivery {
-  /** `token`: the key whose answer it is. */
-  constructor(public status: i32, public headers: HeaderList, public body: ArrayBuffer, public token: i32) {}
+  /** `key`: the key whose answer it is. */
+  constructor(public status: i32, public headers: HeaderList, public body: ArrayBuffer, public key: i32) {}
 }
 
 /**

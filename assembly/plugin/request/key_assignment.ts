@@ -167,11 +167,11 @@ export class KeyAssignment extends WaitTicket {
   private send(pick: Pick): void {
     const plugin = this.plugin;
     const ledger = new AnswerLedger(plugin, this.mark);
-    ledger.openRoute(pick.token, pick.reserved);
+    ledger.openRoute(pick.key, pick.reserved);
     this.ledger = ledger;
-    applyCredential(plugin.config, plugin.credentials, pick.token, this.clientHeaders);
+    applyCredential(plugin.config, plugin.credentials, pick.key, this.clientHeaders);
     // A body rule must read the answer: ask for it uncompressed.
     if (plugin.failureRulesNeedBody) replaceHeaderBytes(MapType.RequestHeaders, ACCEPT_ENCODING, IDENTITY);
-    plugin.metrics.request(pick.token);
+    plugin.metrics.request(pick.key);
   }
 }

@@ -119,7 +119,7 @@ export class RetrySession {
         RETRY_ANSWER_LIMIT.toString() + "-byte limit: the client receives the provider's first answer");
     }
     const deliverable = !tooLarge && (!attempt.unconfirmed || is2xx(status));
-    if (deliverable) this.delivery = new Delivery(status, answer.headers, body, attempt.token);
+    if (deliverable) this.delivery = new Delivery(status, answer.headers, body, attempt.key);
     const retry = this.plugin.config.retry;
     const retryable = retry.retryOnStatus.has(status) || (retry.retryOnFailureConditions && attempt.failedByRule);
     if (retryable && mayRetryOnRule(this.plugin, this.captured, this.retries) && this.send()) return;
@@ -143,7 +143,7 @@ export class RetrySession {
     if (pick.kind != PickKind.Key) return false;
     const cluster = routeCluster();
     if (cluster == null) return false;
-    const next = pick.token;
+    const next = pick.key;
     const captured = this.captured;
     // Without a learned shape the request goes as the client sent it, and only a success counts.
     // A route another VM of the process has seen counts as known (one shared-data read, on failure only).
@@ -194,7 +194,7 @@ export class RetrySession {
     const served = this.plugin.servedKey;
     if (!served.on) return;
     const tried = this.ledger.keys;
-    if (answer != null) served.addTo(answer.headers, answer.token, tried);
+    if (answer != null) served.addTo(answer.headers, answer.key, tried);
     else served.announce(tried[0], tried);
   }
 
