@@ -7,6 +7,7 @@ import { Status, StreamType } from "../abi/enums";
 import { SLOT_EXTRA, SLOT_PTR, SLOT_SIZE, clearSlots, ptrOf, takeHostString, utf8 } from "./memory";
 import { findStream } from "./contexts";
 import { streamCallback } from "./log";
+import { Clock } from "../util/clock";
 
 /** Host wall-clock time in milliseconds; any phase after _initialize. */
 export function nowMs(): i64 {
@@ -14,6 +15,12 @@ export function nowMs(): i64 {
   proxy_get_current_time_nanoseconds(SLOT_EXTRA);
   return <i64>(load<u64>(SLOT_EXTRA) / 1_000_000);
 }
+
+/** The host's clock, for code that reads the time only on rare paths. */
+class HostClock extends Clock {
+  now(): i64 { return nowMs(); }
+}
+export const HOST_CLOCK: Clock = new HostClock();
 
 /** Sets this root context's tick period (0 disables ticks); configure phase or later. */
 export function setTickPeriod(ms: u32): void {
@@ -34,6 +41,21 @@ export function getProperty(path: string): string | null {
   clearSlots();
   if (proxy_get_property(ptrOf(bytes), bytes.byteLength, SLOT_PTR, SLOT_SIZE) != Status.Ok) return null;
   return takeHostString();
+}
+
+/**
+ * An integer property such as `request.total_size` (Envoy hands int64 values as 8 little-endian
+ * bytes), or -1 when absent or not an integer.
+ */
+export function getPropertyInt(path: string): i64 {
+  const bytes = utf8(path.replaceAll(".", "\0"));
+  clearSlots();
+  if (proxy_get_property(ptrOf(bytes), bytes.byteLength, SLOT_PTR, SLOT_SIZE) != Status.Ok) return -1;
+  const ptr = load<usize>(SLOT_PTR);
+  if (ptr == 0) return -1;
+  const value = load<usize>(SLOT_SIZE) == 8 ? load<i64>(ptr) : -1;
+  __unpin(ptr);
+  return value;
 }
 
 /**

@@ -364,7 +364,7 @@ export class Vm {
         const ctx = self.effective;
         const value = ctx === null ? null : ctx.isRoot ? ctx.props[key] : ctx.property(key);
         if (value === undefined || value === null) return S.NOT_FOUND;
-        self.give(Buffer.from(String(value)), pOut, sOut);
+        self.give(Buffer.isBuffer(value) ? value : Buffer.from(String(value)), pOut, sOut);
         return S.OK;
       }),
       // Envoy keeps a set property in the stream's filter state as `wasm.<path>` (a root context has none).
@@ -645,6 +645,8 @@ export class Stream {
   heldResponseBody: { data: Buffer; endOfStream: boolean } | null = null;
   /** A request body Envoy keeps from the filter while it holds the request headers (no allow_on_headers_stop_iteration). */
   heldRequestBody: { data: Buffer; endOfStream: boolean } | null = null;
+  /** Request body bytes Envoy has received from the client, shown to the filter or not (StreamInfo::bytesReceived). */
+  requestBytesReceived = 0;
   /** The response body the filter let through to the client, chunk by chunk. */
   clientBody: Buffer[] = [];
   pendingLocal: LocalResponse | null = null;
@@ -691,8 +693,16 @@ export class Stream {
   setProperty(name: string, value: string): void { this.props[name] = value; }
 
   /** Stream properties as Envoy has them at this point of the stream. */
-  property(key: string): string | null {
+  property(key: string): string | Buffer | null {
     if (key in this.props) return this.props[key];
+    // Envoy's CEL request wrapper: body bytes received plus the header map's byte size, an int64
+    // (8 little-endian bytes), readable whatever the phase.
+    if (key === 'request.total_size') {
+      const headerBytes = this.requestHeaders.pairs.reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+      const out = Buffer.alloc(8);
+      out.writeBigInt64LE(BigInt(this.requestBytesReceived + headerBytes));
+      return out;
+    }
     if (key === 'xds.cluster_name') return this.route.cluster;
     if (key.startsWith('request.')) {
       if (!this.requestMapReadable()) return null;
@@ -752,6 +762,7 @@ export class Stream {
   /** A request body chunk; held back from the filter while it stopped at headers (ABI 0.2.1 default). */
   onRequestBody(chunk: string | Uint8Array, endOfStream = true): number {
     if (this.localResponse) return 3;
+    this.requestBytesReceived += Buffer.byteLength(chunk);
     const held = this.holdsRequestHeaders();
     if (held && !this.allowOnHeadersStopIteration) {
       const prev = this.heldRequestBody?.data ?? Buffer.alloc(0);

@@ -1,6 +1,7 @@
 import { parseConfig } from "../../assembly/plugin/config/config_parse";
 import { parseJson } from "../../assembly/util/json";
-import { ScanKind, findTopLevel } from "../../assembly/util/json_scan";
+import { ScanKind } from "../../assembly/util/json_scan";
+import { readMembers } from "../../assembly/util/json_members";
 import { ProbeScheduler } from "../../assembly/plugin/pool/probe";
 import { MAX_RETRY_AFTER_MS, retryAfterDeadline } from "../../assembly/plugin/judge/retry_after";
 import { RouteShape } from "../../assembly/plugin/route/route_shape";
@@ -40,17 +41,18 @@ describe("linear JSON", () => {
     expect(doc.get("p")!.str.charCodeAt(2 * n)).toBe(0xe9);
   });
 
-  it("finds a top-level member past nested values and escaped quotes, in one pass", () => {
+  it("finds top-level members past nested values and escaped quotes, in one pass", () => {
     const body = bytes("{\"messages\":[{\"content\":\"say \\\"stream\\\":true {[\"}],\"x\":{\"stream\":true},\"stream\" : true}");
-    expect(findTopLevel(body, body.byteLength, bytes("stream")).kind).toBe(ScanKind.True);
+    expect(readMembers(body, body.byteLength, ["stream"]).exact[0]!.kind).toBe(ScanKind.True);
     const model = bytes("{\"model\":\"gpt-4o\",\"stream\":false}");
-    const r = findTopLevel(model, model.byteLength, bytes("model"));
-    expect(r.kind).toBe(ScanKind.String);
-    expect(String.UTF8.decode(model.slice(r.start, r.end))).toBe("gpt-4o");
-    expect(findTopLevel(model, model.byteLength, bytes("stream")).kind).toBe(ScanKind.False);
-    expect(findTopLevel(bytes("{\"a\":1}"), 7, bytes("stream")).kind).toBe(ScanKind.Absent);
-    expect(findTopLevel(bytes("{\"a\":\"unterminated"), 17, bytes("stream")).kind).toBe(ScanKind.Invalid);
-    expect(findTopLevel(bytes("not json"), 8, bytes("stream")).kind).toBe(ScanKind.Invalid);
+    const m = readMembers(model, model.byteLength, ["model", "stream"]);
+    expect(m.exact[0]!.kind).toBe(ScanKind.String);
+    expect(String.UTF8.decode(model.slice(m.exact[0]!.start, m.exact[0]!.end))).toBe("gpt-4o");
+    expect(m.exact[1]!.kind).toBe(ScanKind.False);
+    expect(m.invalid).toBe(false);
+    expect(readMembers(bytes("{\"a\":1}"), 7, ["stream"]).exact[0]).toBeNull();
+    expect(readMembers(bytes("{\"a\":\"unterminated"), 17, ["stream"]).invalid).toBe(true);
+    expect(readMembers(bytes("not json"), 8, ["stream"]).invalid).toBe(true);
   });
 });
 

@@ -5,7 +5,7 @@ import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../.
 import { HeaderList, RawHeaders } from "../../util/header_list";
 import { getBufferBytes } from "../../runtime/buffers";
 import { getHeaderPairsRaw } from "../../runtime/headers";
-import { continueStream, nowMs } from "../../runtime/host";
+import { HOST_CLOCK, continueStream, nowMs } from "../../runtime/host";
 import { STREAM_ORIGIN } from "../judge/answer_origin";
 import { CapturedRequest } from "../request/replay";
 import { RetrySession, mayRetry, mayRetryOnRule } from "../request/retry_session";
@@ -43,7 +43,7 @@ export class TokenFilter extends KeyedStream {
     this.clientHeaders = raw;
     const assign = this.assignKey(raw);
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {
-      const captured = new CapturedRequest(raw, plugin.heldBodies);
+      const captured = new CapturedRequest(raw, plugin.heldBodies, HOST_CLOCK);
       captured.complete = endOfStream;
       this.captured = captured;
       // A failure that needs to know who sent the request reads the kept body.
@@ -99,7 +99,7 @@ export class TokenFilter extends KeyedStream {
     if (retrying) {
       if (this.startRetry(endOfStream)) return HeadersAction.StopIteration;
     } else if (first.pending && captured != null && plugin.config.retry.retryOnFailureConditions &&
-               mayRetryOnRule(plugin, captured, 0) && STREAM_ORIGIN.fromProvider() && plugin.bodyWait.hold(this.id, nowMs())) {
+               mayRetryOnRule(plugin, captured, 0) && STREAM_ORIGIN.fromProvider() && plugin.bodyWait.hold(this.id, nowMs(), -1)) {
       // A failure rule still reads the body (never a stream's): the answer waits for its verdict,
       // unless Envoy does not show the body to a filter holding the headers (then it goes on). Its
       // failure is held like a retried status's: the retry's answer tells whose it is.

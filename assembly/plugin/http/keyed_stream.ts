@@ -4,8 +4,8 @@
 import { BufferType, DataAction, HeadersAction, StreamType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
 import { RootContext, StreamContext } from "../../runtime/contexts";
-import { continueStream } from "../../runtime/host";
-import { completionTokens, modelOf, promptTokens } from "../keys/request_body";
+import { continueStream, getPropertyInt } from "../../runtime/host";
+import { promptTokens, readRequestBody } from "../keys/request_body";
 import { Plugin } from "../plugin";
 import { Chosen, KeyAssignment, affinityOf } from "../request/key_assignment";
 import { removeClientCredentials } from "../keys/credentials";
@@ -45,7 +45,7 @@ export abstract class KeyedStream extends StreamContext {
     const plugin = this.plugin;
     if (plugin.choosesByBody && !endOfStream) {
       // Without allow_on_headers_stop_iteration the body never comes: then no request is held.
-      if (!plugin.bodyWait.hold(this.id, now)) return this.chooseWithoutBody() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
+      if (!plugin.bodyWait.hold(this.id, now, getPropertyInt("request.total_size"))) return this.chooseWithoutBody() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
       plugin.ticks.update(this.id);
       this.holding = true;
       return HeadersAction.StopIteration;
@@ -82,12 +82,14 @@ export abstract class KeyedStream extends StreamContext {
     const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
     const bytes = body != null ? body : new ArrayBuffer(0);
     const assign = this.assign!;
+    const read = readRequestBody(bytes);
     const budgets = this.plugin.budgets;
     if (budgets != null && budgets.countsTokens) {
       assign.prompt = promptTokens(bytes);
-      assign.completion = completionTokens(bytes);
+      assign.completion = read.completion;
     }
-    assign.model = modelOf(bytes);
+    assign.model = read.model;
+    assign.modelAmbiguous = read.modelAmbiguous;
     return bytes;
   }
 

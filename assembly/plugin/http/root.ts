@@ -3,7 +3,7 @@ import { BufferType, LogLevel } from "../../abi/enums";
 import { createShared, readShared } from "../../runtime/shared_data";
 import { getBufferBytes } from "../../runtime/buffers";
 import { RootContext, StreamContext, findStream } from "../../runtime/contexts";
-import { getProperty, nowMs, setEffectiveContext, setTickPeriod } from "../../runtime/host";
+import { getProperty, getPropertyInt, nowMs, setEffectiveContext, setTickPeriod } from "../../runtime/host";
 import { BODY_WAIT_TICK_MS } from "../streams/body_wait";
 import { readEnvironmentKeys } from "../keys/env_keys";
 import { hostNamesProduct, logEnabled, logError, logWarn } from "../../runtime/log";
@@ -92,21 +92,26 @@ export class PluginRoot extends RootContext {
     this.ticks.update(0);
   }
 
-  // Held requests whose body Envoy did not show in time go on without it; one VM of the process says why.
+  // Held requests whose body Envoy received but did not show in time go on without it, and one VM
+  // of the process says why; a held request whose client has sent no body byte yet waits on.
   private releaseWithoutBody(plugin: Plugin, now: i64): void {
-    const ids = plugin.bodyWait.expired(now);
-    if (ids.length == 0) return;
-    if (plugin.bodyWait.claimHidden() && logEnabled(LogLevel.Warn)) {
-      logWarn("Envoy does not pass request bodies to this filter while it holds the headers: set " +
-        "allow_on_headers_stop_iteration: true on the envoy.filters.http.wasm filter; until then model lists " +
-        "and tpm apply without the request body, and answers a failure rule matched are not retried (see docs/envoy.md, Envoy options)");
-    }
+    const wait = plugin.bodyWait;
+    const ids = wait.due(now);
     for (let k = 0; k < ids.length; k++) {
       const stream = findStream(ids[k]);
-      if (stream == null || !setEffectiveContext(ids[k])) continue;
+      if (stream == null || !setEffectiveContext(ids[k])) {
+        wait.forget(ids[k]);
+        continue;
+      }
+      if (!wait.withheld(ids[k], getPropertyInt("request.total_size"), now)) continue;
+      if (wait.claimHidden() && logEnabled(LogLevel.Warn)) {
+        logWarn("Envoy does not pass request bodies to this filter while it holds the headers: set " +
+          "allow_on_headers_stop_iteration: true on the envoy.filters.http.wasm filter; until then model lists " +
+          "and tpm apply without the request body, and answers a failure rule matched are not retried (see docs/envoy.md, Envoy options)");
+      }
       changetype<KeyedStream>(stream).goOnWithoutBody();
     }
-    setEffectiveContext(this.id);
+    if (ids.length > 0) setEffectiveContext(this.id);
   }
 
   createStream(id: u32): StreamContext {

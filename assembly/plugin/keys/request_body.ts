@@ -1,27 +1,73 @@
-// What the key choice reads from a request body: its model and how many tokens it may use. Pure:
-// one linear pass each over the bytes.
+// What the key choice and the retry read from a request body, read as the provider's JSON parser
+// reads it (the last of duplicate keys, escaped key names decoded, Go's case-insensitive keys
+// too): its model, whether it streams, and how many tokens it may use. Where parsers would read
+// it differently, the reading that is safe for the pool wins: a model read two ways is refused,
+// a stream asked for by any reading is a stream, the largest completion any reading asks counts.
+// Pure: one linear pass over the bytes.
 import { parseJson } from "../../util/json";
-import { ScanKind, findTopLevel, topLevelInteger } from "../../util/json_scan";
+import { ScanKind, ScanResult, numberCeil } from "../../util/json_scan";
+import { readMembers } from "../../util/json_members";
 
-const MODEL_KEY = String.UTF8.encode("model");
-const MAX_TOKENS_KEY = String.UTF8.encode("max_tokens");
-const MAX_COMPLETION_TOKENS_KEY = String.UTF8.encode("max_completion_tokens");
+const NAMES = ["model", "stream", "max_tokens", "max_completion_tokens"];
+const MODEL = 0;
+const STREAM = 1;
+const MAX_TOKENS = 2;
+const MAX_COMPLETION_TOKENS = 3;
+
+/** What one request body asks for. */
+export class RequestBody {
+  /** The model (null: none, or not a string). */
+  model: string | null = null;
+  /** Parsers would read a different model (a duplicate in another case, "MODEL" alone): the request is refused. */
+  modelAmbiguous: bool = false;
+  /** It asks for a streamed answer. */
+  stream: bool = false;
+  /** The completion it asks for at most (max_completion_tokens or max_tokens; 0: not said). */
+  completion: i64 = 0;
+}
+
+/** Reads `body` (a JSON object; anything else asks for nothing). */
+export function readRequestBody(body: ArrayBuffer): RequestBody {
+  const out = new RequestBody();
+  if (body.byteLength == 0) return out;
+  const m = readMembers(body, body.byteLength, NAMES);
+  const exact = m.exact[MODEL];
+  const folded = m.folded[MODEL];
+  out.model = exact != null ? stringOf(body, exact) : null;
+  const goModel = folded != null ? stringOf(body, folded) : null;
+  if (goModel != out.model) {
+    out.modelAmbiguous = true;
+    out.model = null;
+  }
+  out.stream = isTrue(m.exact[STREAM]) || isTrue(m.folded[STREAM]);
+  out.completion = max(max(count(body, m.exact[MAX_TOKENS]), count(body, m.folded[MAX_TOKENS])),
+    max(count(body, m.exact[MAX_COMPLETION_TOKENS]), count(body, m.folded[MAX_COMPLETION_TOKENS])));
+  return out;
+}
+
+/** Whether a request body asks for a streamed answer (`"stream": true` at the top level, as any parser reads it). */
+export function asksForStream(body: ArrayBuffer): bool {
+  return readRequestBody(body).stream;
+}
 
 /** Tokens a prompt is expected to use: a quarter of the body's bytes (about what an OpenAI tokenizer gives for English and code). */
 export function promptTokens(body: ArrayBuffer): i64 {
   return (<i64>body.byteLength + 3) / 4;
 }
 
-/** The completion a request asks for (`max_completion_tokens`, else `max_tokens`; 0 when absent). */
-export function completionTokens(body: ArrayBuffer): i64 {
-  let completion = topLevelInteger(body, MAX_COMPLETION_TOKENS_KEY);
-  if (completion < 0) completion = topLevelInteger(body, MAX_TOKENS_KEY);
-  return completion > 0 ? completion : 0;
+function isTrue(r: ScanResult | null): bool {
+  return r != null && r.kind == ScanKind.True;
 }
 
-/** The top-level `model` of a JSON request body, or null (escapes decoded). */
-export function modelOf(body: ArrayBuffer): string | null {
-  const r = findTopLevel(body, body.byteLength, MODEL_KEY);
+// A count the body gives as a number (any JSON form) or a string of one; 0 when it gives none.
+function count(body: ArrayBuffer, r: ScanResult | null): i64 {
+  if (r == null || (r.kind != ScanKind.Other && r.kind != ScanKind.String)) return 0;
+  const v = numberCeil(body, r.start, r.end);
+  return v > 0 ? v : 0;
+}
+
+// A string value with its escapes decoded (null: not a string, or malformed).
+function stringOf(body: ArrayBuffer, r: ScanResult): string | null {
   if (r.kind != ScanKind.String) return null;
   const raw = String.UTF8.decodeUnsafe(changetype<usize>(body) + <usize>r.start, <usize>(r.end - r.start), false);
   if (!raw.includes("\\")) return raw;

@@ -14,7 +14,7 @@ import { Plugin } from "../plugin";
 import { WhenExpired } from "../config/queue_config";
 import { Admission, WaitTicket } from "../queue/admission_queue";
 import { Outcome } from "../queue/queue_metrics";
-import { answerNoBudget, answerNoKey, answerProviderDown } from "./local_replies";
+import { answerAmbiguousModel, answerNoBudget, answerNoKey, answerProviderDown } from "./local_replies";
 import { PluginConfig } from "../config/config";
 import { hash64 } from "../../util/fingerprint";
 
@@ -40,6 +40,8 @@ export function affinityOf(cfg: PluginConfig, rawHeaders: ArrayBuffer): u64 {
 export class KeyAssignment extends WaitTicket {
   /** The request's `model` (null: none, or not needed to choose). */
   model: string | null = null;
+  /** The body names its model in ways providers' parsers would read differently: it is refused. */
+  modelAmbiguous: bool = false;
   /** The request's expected prompt and completion tokens (0 without token budgets); each key caps them. */
   prompt: i64 = 0;
   completion: i64 = 0;
@@ -69,6 +71,10 @@ export class KeyAssignment extends WaitTicket {
 
   /** Chooses the key now, or (queue on, no key with room) puts the request in the queue. */
   choose(): Chosen {
+    if (this.modelAmbiguous) {
+      answerAmbiguousModel();
+      return Chosen.Answered;
+    }
     const pick = this.pickKey();
     if (pick.kind == PickKind.Key) {
       this.send(pick);

@@ -20,6 +20,13 @@ export function answerNoKey(model: string | null): void {
   sendLocalResponse(400, "ai_token_failover_no_key_for_model", String.UTF8.encode(body), jsonHeaders());
 }
 
+/** 400: the body names its model in another case too ("MODEL"), which providers' JSON parsers read differently. */
+export function answerAmbiguousModel(): void {
+  const body = "{\"error\":{\"message\":\"the request body names \\\"model\\\" in another case too, which JSON parsers read " +
+    "differently: send it once, as \\\"model\\\"\",\"type\":\"invalid_request_error\",\"param\":\"model\",\"code\":\"ambiguous_model\"}}\n";
+  sendLocalResponse(400, "ai_token_failover_ambiguous_model", String.UTF8.encode(body), jsonHeaders());
+}
+
 /** 429 with Retry-After: every key that serves the request has reached its rate limit until `until`. */
 export function answerNoBudget(until: i64): void {
   const seconds = retryAfterSeconds(until);

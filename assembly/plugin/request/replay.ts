@@ -3,31 +3,28 @@ import { ByteBuffer } from "../../util/byte_buffer";
 import { HeaderList } from "../../util/header_list";
 import { PluginConfig } from "../config/config";
 import { isCredential } from "../keys/credential_headers";
-import { ScanKind, findTopLevel } from "../../util/json_scan";
+import { asksForStream } from "../keys/request_body";
 import { HOP_BY_HOP, RouteShape, queryOf } from "../route/route_shape";
-import { BodySource } from "../judge/request_mark";
-import { HeldBodies } from "../streams/held_bodies";
+import { HeldBodies, KeptBody } from "../streams/held_bodies";
+import { Clock } from "../../util/clock";
 
 /** Request bodies larger than this are not retried (nor kept). */
 export const MAX_RETRY_BODY: i32 = 1 << 20;
 
-const STREAM_KEY = String.UTF8.encode("stream");
-
 /** The parts of a client request kept while it may still be replayed. */
-export class CapturedRequest extends BodySource {
+export class CapturedRequest extends KeptBody {
   private kept: ByteBuffer = new ByteBuffer();
-  /** Bytes this request counts in `held` (the capacity of what it keeps). */
-  private counted: i64 = 0;
   /** The body is not kept (too large, a streaming request, or no longer needed): no replay. */
   dropped: bool = false;
-  /** The body was given up because the VM already holds its limit of bodies. */
+  /** The body was given up because the VM already holds its limit of bodies (or it stalled while others needed room). */
   overLimit: bool = false;
   /** The whole body has arrived. */
   complete: bool = false;
   /** The request asks for a streamed answer: it is never retried, and its body is not kept. */
   streaming: bool = false;
 
-  constructor(public headers: ArrayBuffer, private held: HeldBodies) { super(); }
+  /** `clock` is read only when the VM's bodies are at their limit. */
+  constructor(public headers: ArrayBuffer, private held: HeldBodies, private clock: Clock) { super(); }
 
   /** Keeps one body chunk, or gives the body up once it passes MAX_RETRY_BODY or the VM's limit. */
   addChunk(chunk: ArrayBuffer): void {
@@ -38,19 +35,27 @@ export class CapturedRequest extends BodySource {
       return;
     }
     const cap = <i64>this.kept.capacityFor(n, MAX_RETRY_BODY);
-    if (this.held.used - this.counted + cap > this.held.limit) {
-      this.dropBody();
-      this.overLimit = true;
+    if (cap > this.counted && this.held.used - this.counted + cap > this.held.limit && !this.held.fits(cap - this.counted, this.clock.now())) {
+      this.giveUp();
       return;
     }
+    this.held.starts(this);
     this.held.used += cap - this.counted;
     this.counted = cap;
+    this.size += n;
     this.kept.append(chunk, n, MAX_RETRY_BODY);
+  }
+
+  /** Gives the body up for want of room: the request goes without a retry. */
+  giveUp(): void {
+    this.dropBody();
+    this.overLimit = true;
   }
 
   /** Frees the body; the request can no longer be replayed (its headers stay, for learning the route). */
   dropBody(): void {
     this.dropped = true;
+    this.held.ends(this);
     this.kept.clear();
     this.held.used -= this.counted;
     this.counted = 0;
@@ -59,6 +64,7 @@ export class CapturedRequest extends BodySource {
   /** The body is complete: a streaming request's body is given up (it is never retried). */
   end(): void {
     this.complete = true;
+    this.held.ends(this);
     if (!this.dropped && asksForStream(this.body())) {
       this.streaming = true;
       this.dropBody();
@@ -73,12 +79,6 @@ export class CapturedRequest extends BodySource {
 
   /** The whole body while it is kept. */
   bodyBytes(): ArrayBuffer | null { return this.dropped || !this.complete ? null : this.body(); }
-}
-
-/** Whether a request body asks for a streamed answer (`"stream": true` at the top level); linear. */
-export function asksForStream(body: ArrayBuffer): bool {
-  if (body.byteLength == 0) return false;
-  return findTopLevel(body, body.byteLength, STREAM_KEY).kind == ScanKind.True;
 }
 
 /**
