@@ -19,7 +19,7 @@ export const ROUTE_HEADER = ['x-gateway', 'ai-token-failover'];
 const CLIENT_KEY = 'client-key';
 
 /** The parts of the shipped Wasm filter's config a test replaces. */
-interface WasmFilterConfig { vm_config: { code: { local: { filename: string } } }; configuration: { value: string } }
+interface WasmFilterConfig { vm_config: { code: { local: { filename: string } } }; configuration: { value: string }; allow_on_headers_stop_iteration?: boolean }
 
 /** A self-signed certificate for the provider's name, made with openssl; returns { cert, key, certFile }. */
 function makeCertificate(dir: string): { cert: Buffer; key: Buffer; certFile: string } {
@@ -80,11 +80,13 @@ async function startShipped(file: string, pluginConfig: PluginConfig, concurrenc
  * Starts the TLS mock and Envoy with the shipped provider config; same interface as startGateway.
  * `filtersBefore` go ahead of the plugin (a test's stand-in for ai-proxy).
  */
-export async function startProviderGateway(pluginConfig: PluginConfig, { concurrency = 2, filtersBefore = [] }: { concurrency?: number; filtersBefore?: EnvoyConfig[] } = {}): Promise<Gateway> {
+export async function startProviderGateway(pluginConfig: PluginConfig, { concurrency = 2, filtersBefore = [], allowOnHeadersStopIteration = true }:
+  { concurrency?: number; filtersBefore?: EnvoyConfig[]; allowOnHeadersStopIteration?: boolean } = {}): Promise<Gateway> {
   return startShipped('envoy/envoy.provider.yaml', pluginConfig, concurrency, filtersBefore, ({ httpFilters }) => {
     const wasm = wasmConfig(httpFilters);
     wasm.vm_config.code.local.filename = WASM;
     wasm.configuration.value = JSON.stringify(pluginConfig);
+    wasm.allow_on_headers_stop_iteration = allowOnHeadersStopIteration;
   });
 }
 
