@@ -153,3 +153,31 @@ test('uploads that stall cannot take the other clients\' retries away: after two
     await gw.stop();
   }
 });
+
+test('a retried answer over Envoy\'s 1 MiB buffer (a 2 MiB completion) reaches the client whole, as the plugin\'s own reply', async () => {
+  const config = {
+    provider: { apiTokens: ['sk-hb-a', 'sk-hb-b'], failover: { enabled: true, failureThreshold: 1000, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
+      retryOnFailure: { enabled: true } },
+  } as PluginConfig;
+  const gw = await startProviderGateway(config);
+  try {
+    // Both workers learn the route first, so their retries go where the route sends requests.
+    for (let i = 0; i < 12; i++) assert.equal((await chat(gw)).status, 200);
+    const big = 2 << 20;
+    setTokens(gw, { 'sk-hb-a': { status: 500, body: '{"error":"first answer"}' }, 'sk-hb-b': { bodyBytes: big } });
+    let retried = 0;
+    for (let i = 0; i < 30 && retried < 3; i++) {
+      const before = gw.mock.requests.length;
+      const a = await chat(gw, { timeoutMs: 30_000 });
+      const sent = gw.mock.requests.slice(before).filter((r) => !isProbe(r));
+      if (sent[0]?.token !== 'sk-hb-a') continue;
+      retried++;
+      assert.equal(a.status, 200, a.body.slice(0, 200));
+      assert.equal(Buffer.byteLength(a.body), big);
+      assert.equal(JSON.parse(a.body).object, 'chat.completion');
+    }
+    assert.ok(retried >= 3, `${retried} requests met the failing key first`);
+  } finally {
+    await gw.stop();
+  }
+});

@@ -56,6 +56,12 @@ export class RetryConfig {
   retryOnFailureConditions: bool = true;
   /** Request body bytes one VM holds for retries at once; over it a request goes without a retry. */
   maxHeldBytes: i32 = DEFAULT_MAX_HELD_BYTES;
+  /**
+   * Retry answers up to this size replace the held failure in place (the filters before the
+   * plugin see them); larger ones are the plugin's own reply: Envoy answers 500 when a filter's
+   * buffered response grows past the listener's per_connection_buffer_limit_bytes (1 MiB).
+   */
+  inPlaceBytes: i32 = 1 << 20;
 }
 
 /** Per-key options of an `apiTokens` entry given as an object. */

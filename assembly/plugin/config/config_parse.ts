@@ -76,6 +76,7 @@ function parseRetry(val: Validator, section: JsonValue | null, r: RetryConfig): 
   r.retryTimeout = val.int(obj, p, field(RETRY, "retryTimeout"));
   r.retryOnFailureConditions = val.flag(obj, p, field(RETRY, "retryOnFailureConditions"));
   r.maxHeldBytes = val.int(obj, p, field(RETRY, "maxHeldBytes"));
+  r.inPlaceBytes = val.int(obj, p, field(RETRY, "inPlaceBytes"));
   r.retryOnStatus = val.patterns(section, p, field(RETRY, "retryOnStatus"));
 }
 

@@ -85,6 +85,7 @@ export const FIELDS: Field[] = [
   new Field("provider.retryOnFailure", "retryOnStatus", "patterns", DEFAULT_KEY_STATUSES),
   new Field("provider.retryOnFailure", "retryOnFailureConditions", "boolean", "true"),
   new Field("provider.retryOnFailure", "maxHeldBytes", "integer", "16777216", 0, 1_073_741_824),
+  new Field("provider.retryOnFailure", "inPlaceBytes", "integer", "1048576", 0, 4_194_304),
 
   new Field("queue", "enabled", "boolean", "false"),
   new Field("queue", "maxWaiting", "integer", "500", 1, 100_000),

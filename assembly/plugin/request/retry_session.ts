@@ -176,7 +176,9 @@ export class RetrySession {
     else plugin.metrics.retryExhausted();
     this.captured.dropBody();
     const answer = this.delivery;
-    if (answer != null && (this.held == HeldBody.Arriving || (this.held == HeldBody.NotYet && plugin.bodyWait.shown))) {
+    // An answer larger than Envoy lets a filter buffer is the plugin's own reply, at once.
+    const inPlace = answer != null && answer.body.byteLength <= plugin.config.retry.inPlaceBytes;
+    if (inPlace && (this.held == HeldBody.Arriving || (this.held == HeldBody.NotYet && plugin.bodyWait.shown))) {
       this.state = RetryState.AwaitingHeldBody;
       return;
     }
@@ -184,7 +186,7 @@ export class RetrySession {
     const size = this.seen;
     this.end();
     this.nameServed(answer);
-    if (answer == null || (this.held == HeldBody.Complete && replaceHeld(answer, size)) || !replyWith(answer)) {
+    if (answer == null || (inPlace && this.held == HeldBody.Complete && replaceHeld(answer!, size)) || !replyWith(answer!)) {
       continueStream(StreamType.Response);
     }
   }
