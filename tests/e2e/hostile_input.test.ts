@@ -181,3 +181,26 @@ test('a retried answer over Envoy\'s 1 MiB buffer (a 2 MiB completion) reaches t
     await gw.stop();
   }
 });
+
+test('credentials in the query string (?key=, ?api-key=, ?api_key=, ?subscription-key=, percent-encoded or in another case) never reach the provider, retries included', async () => {
+  const config = {
+    provider: { apiTokens: ['sk-hq-a', 'sk-hq-b'], failover: { enabled: true, failureThreshold: 1000, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
+      retryOnFailure: { enabled: true } },
+  } as PluginConfig;
+  const gw = await startProviderGateway(config);
+  try {
+    for (let i = 0; i < 12; i++) assert.equal((await chat(gw)).status, 200);
+    setTokens(gw, { 'sk-hq-a': 503 });
+    const queries = ['key=client-own', 'api-key=client-own&api-version=2024-10-21', 'api_key=client-own', 'subscription-key=client-own',
+      '%6Bey=client-own', 'API-KEY=client-own'];
+    for (let round = 0; round < 4; round++) {
+      for (const q of queries) assert.equal((await chat(gw, { path: `/openai/v1/chat/completions?${q}` })).status, 200);
+    }
+    const sent = gw.mock.requests.filter((r) => !isProbe(r));
+    assert.ok(sent.some((r) => r.token === 'sk-hq-a') && sent.filter((r) => r.token === 'sk-hq-b').length > 24, 'no request was retried');
+    for (const r of sent) assert.doesNotMatch(r.path ?? '', /client-own/, `${r.path} reached the provider`);
+    assert.ok(sent.some((r) => r.path === '/v1/chat/completions?api-version=2024-10-21'), 'the other parameters did not go through');
+  } finally {
+    await gw.stop();
+  }
+});

@@ -107,6 +107,8 @@ export class PluginConfig {
   paths: string[] = DEFAULT_PATHS;
   /** Header names removed from every request, beyond the built-in credential headers (lower case). */
   credentialHeaders: string[] = [];
+  /** More query parameters removed from every request (lower case), beyond CREDENTIAL_PARAMS. */
+  credentialParams: string[] = [];
   queue: QueueConfig = new QueueConfig();
   /** Where the gateway's replicas share the pool (Higress build); null: this process keeps it alone. */
   redis: RedisConfig | null = null;

@@ -94,6 +94,18 @@ function headerNames(val: Validator, root: JsonValue, key: string): string[] {
   return out;
 }
 
+function paramNames(val: Validator, root: JsonValue, key: string): string[] {
+  const out: string[] = [];
+  const v = root.get(key);
+  if (v == null) return out;
+  if (v.kind != JsonKind.Array) { val.fail(key, "must be an array of query parameter names"); return out; }
+  for (let i = 0; i < v.items.length; i++) {
+    const item = v.items[i];
+    if (item.kind != JsonKind.String || !isHeaderName(item.str)) { val.fail(key + "[" + i.toString() + "]", "must be a query parameter name"); return out; }
+    out.push(item.str.toLowerCase());
+  }
+  return out;
+}
 
 function parsePaths(val: Validator, root: JsonValue, cfg: PluginConfig): void {
   const v = root.get("paths");
@@ -189,6 +201,7 @@ export function parseConfig(text: string): ConfigResult {
   if (val.ok()) parseRetry(val, val.object(provider.get("retryOnFailure"), val.base + ".retryOnFailure"), cfg.retry);
   if (val.ok()) parsePaths(val, root, cfg);
   if (val.ok()) cfg.credentialHeaders = headerNames(val, root, "credentialHeaders");
+  if (val.ok()) cfg.credentialParams = paramNames(val, root, "credentialParams");
   if (val.ok()) parseStatusEndpoint(val, root, cfg);
   if (val.ok()) parseServedKey(val, root, cfg);
   if (val.ok()) parseQueue(val, root, cfg.queue);

@@ -32,6 +32,7 @@ export const FIELDS: Field[] = [
   new Field("", "activeProviderId", "string"),
   new Field("", "paths", "strings", DEFAULT_PATHS),
   new Field("", "credentialHeaders", "strings", "[]"),
+  new Field("", "credentialParams", "strings", "[]"),
   new Field("", "statusPath", "string", "\"\""),
   new Field("", "statusToken", "string"),
   new Field("", "servedKeyHeader", "string", "\"\""),

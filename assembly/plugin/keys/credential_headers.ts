@@ -1,8 +1,11 @@
-// The headers that carry credentials: every one a client may send (removed from its request),
-// and the provider's, with each key's value encoded once. The queue's priority header is the
+// The headers and query parameters that carry credentials: every one a client may send (removed
+// from its request), and the provider's header, with each key's value encoded once. The queue's priority header is the
 // gateway's too: removed from the request like a credential, so it never reaches the provider.
 // Pure.
 import { PluginConfig } from "../config/config";
+
+/** Every query parameter a client may use to send a provider key (Google's `key`, Azure's `api-key`, `subscription-key`); an operator adds more with `credentialParams`. */
+export const CREDENTIAL_PARAMS = ["key", "api-key", "api_key", "subscription-key"];
 
 /** Every header a client may use to send a provider key (an operator adds more with `credentialHeaders`). */
 export const CREDENTIAL_HEADERS = ["authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key"];
@@ -20,8 +23,11 @@ export class EncodedCredentials {
   /** Every header removed from a client's request (built-in and operator names, the queue's priority header). */
   removed: string[] = [];
   removedBytes: ArrayBuffer[] = [];
+  /** Every query parameter removed from a client's path (built-in and operator names). */
+  params: string[];
   constructor(cfg: PluginConfig) {
     this.name = String.UTF8.encode(cfg.credentialHeader);
+    this.params = CREDENTIAL_PARAMS.concat(cfg.credentialParams);
     for (let i = 0; i < cfg.apiTokens.length; i++) this.values.push(String.UTF8.encode(cfg.credentialPrefix + cfg.apiTokens[i]));
     const all = CREDENTIAL_HEADERS.concat(cfg.credentialHeaders);
     if (cfg.queue.enabled) all.push(cfg.queue.priorityHeader);

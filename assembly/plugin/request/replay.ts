@@ -7,6 +7,7 @@ import { asksForStream } from "../keys/request_body";
 import { HOP_BY_HOP, RouteShape, queryOf } from "../route/route_shape";
 import { HeldBodies, KeptBody } from "../streams/held_bodies";
 import { Clock } from "../../util/clock";
+import { withoutParams } from "../../util/query_params";
 
 /** Request bodies larger than this are not retried (nor kept). */
 export const MAX_RETRY_BODY: i32 = 1 << 20;
@@ -83,16 +84,21 @@ export class CapturedRequest extends KeptBody {
 
 /**
  * The request as the route sent it, for a replay with `token`: the client's headers without
- * credentials and hop-by-hop headers, then the route's host, path and headers when its shape is
- * known. `identity` asks for an uncompressed answer (a body rule must read it).
+ * credentials (`params`: the query parameters that carry one) and hop-by-hop headers, then the
+ * route's host, path and headers when its shape is known. `identity` asks for an uncompressed
+ * answer (a body rule must read it).
  */
-export function replayHeaders(original: HeaderList, shape: RouteShape | null, cfg: PluginConfig, token: string, identity: bool): HeaderList {
+export function replayHeaders(original: HeaderList, shape: RouteShape | null, cfg: PluginConfig, params: string[], token: string, identity: bool): HeaderList {
   const out = new HeaderList();
   for (let i = 0; i < original.length; i++) {
     const name = original.names[i].toLowerCase();
     if (isCredential(cfg, name) || HOP_BY_HOP.includes(name)) continue;
     if (identity && name == "accept-encoding") continue;
     let value = original.values[i];
+    if (name == ":path") {
+      const clean = withoutParams(value, params);
+      if (clean != null) value = clean;
+    }
     if (shape != null) {
       if (shape.removed.includes(name) || shape.changed.get(name) != null) continue;
       if (name == ":authority") value = shape.authority;

@@ -149,7 +149,7 @@ export class RetrySession {
     // A route another VM of the process has seen counts as known (one shared-data read, on failure only).
     const shape = plugin.shapes.find(shapeKey(captured.headers), nowMs());
     const attempt = this.ledger.openRetry(next, pick.reserved, shape == null);
-    const headers = replayHeaders(HeaderList.parse(captured.headers), shape, cfg, cfg.apiTokens[next], plugin.failureRulesNeedBody);
+    const headers = replayHeaders(HeaderList.parse(captured.headers), shape, cfg, plugin.credentials.params, cfg.apiTokens[next], plugin.failureRulesNeedBody);
     if (!dispatchCall(cluster, headers, captured.body(), <u32>cfg.retry.retryTimeout, new RetryCall(this, attempt, this.streamId))) return false;
     this.ledger.sent(attempt);
     this.retries++;
