@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
-import { roundTrip, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
+import { CHAT, roundTrip, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
 import type { ProviderConfig } from '../../envoy/config.js';
 
 function setup(provider: ProviderConfig, vms = 3) {
@@ -221,4 +221,23 @@ test('keys with more headroom in the provider\'s headers get more of the traffic
   let high = 0;
   for (let i = 0; i < 1000; i++) if (roundTrip(vms[0], upstream).token === 'sk-high') high++;
   assert.ok(high >= 850 && high <= 950, `sk-high got ${high} of 1000`);
+});
+
+test('a burst over tpm-only budgets is told to wait (429 with Retry-After), never that no key serves the model', () => {
+  const { vms } = setup({ apiTokens: [{ token: 'sk-t1', tpm: 20000 }, { token: 'sk-t2', tpm: 20000 }], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } }, 2);
+  // Each request reserves its estimate (about 2,500 tokens) until it is answered: the burst stays open.
+  const open = [];
+  const statuses: number[] = [];
+  for (let i = 0; i < 24; i++) {
+    const s = vms[i % 2].newStream(vms[i % 2].root, {}, { allowOnHeadersStopIteration: true });
+    s.onRequestHeaders({ ...CHAT }, false);
+    s.onRequestBody(chatBody('m', { max_tokens: 2500 }), true);
+    if (s.localResponse) {
+      statuses.push(s.localResponse.status);
+      assert.ok(Number(s.localResponse.headers.get('retry-after')) >= 1);
+    } else open.push(s);
+  }
+  assert.ok(statuses.length > 0, 'the burst fit the budgets');
+  assert.deepEqual([...new Set(statuses)], [429]);
+  for (const s of open) s.finish();
 });

@@ -84,6 +84,8 @@ export class KeySelector {
     let excluded = skip;
     for (let takes = 0; takes < MAX_TAKES; takes++) {
       const candidate = this.candidate(model, excluded, retry, now, affinity);
+      // Every key left out had no room: that is a wait (429 with Retry-After, or the queue), not "no key".
+      if (candidate.kind == PickKind.NoKey && takes > 0 && !retry) return Pick.noBudget(this.earliestBudget(budgets!, model));
       if (candidate.kind != PickKind.Key || budgets == null) return candidate;
       const key = candidate.key;
       const reserved = this.reserve(budgets, key, prompt, completion, now);
