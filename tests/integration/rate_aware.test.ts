@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
 import { CHAT, roundTrip, type Upstream, type UpstreamAnswer } from '../host/gateway.js';
-import type { ProviderConfig } from '../../envoy/config.js';
+import type { PluginConfig, ProviderConfig } from '../../envoy/config.js';
+import { statusOf } from '../host/status_document.js';
 
 function setup(provider: ProviderConfig, vms = 3) {
   const host = new Host();
@@ -240,4 +241,26 @@ test('a burst over tpm-only budgets is told to wait (429 with Retry-After), neve
   assert.ok(statuses.length > 0, 'the burst fit the budgets');
   assert.deepEqual([...new Set(statuses)], [429]);
   for (const s of open) s.finish();
+});
+
+test('an answer that used far more than its estimate is a debt every worker and the status document see: the status shows it owed while requests are refused, and room once they go again', () => {
+  const host = new Host();
+  const vms = [host.createVm(), host.createVm()];
+  const provider = { apiTokens: [{ token: 'sk-t', tpm: 2000 }], failover: { enabled: true, healthCheckInterval: 60_000, healthCheckModel: 'm' } };
+  for (const vm of vms) assert.equal(vm.configure({ provider, statusPath: '/status', statusToken: 'st' } as PluginConfig)[0], true);
+  const used = (n: number): Upstream => () => ({ status: 200, body: JSON.stringify({ choices: [], usage: { total_tokens: n } }) });
+  // Estimated at about 130 tokens; the answer says 6,000: three minutes of a 2,000 tpm key.
+  assert.equal(roundTrip(vms[0], used(6000), { body: chatBody('m', { max_tokens: 100 }) }).client.status, 200);
+  const owed = statusOf(vms[1]).tokens[0].budgetLeft?.tokens ?? 0;
+  assert.ok(owed < 0, `the status shows ${owed} tokens left after the overrun`);
+  for (const vm of vms) {
+    const r = roundTrip(vm, used(20), { body: chatBody('m', { max_tokens: 100 }) });
+    assert.equal(r.client.status, 429, 'a worker sent a request the status says has no room');
+    const wait = Number(r.client.headers?.get('retry-after'));
+    assert.ok(wait >= 60 && wait <= 70, `Retry-After ${wait}`);
+  }
+  host.nowMs += 70_000;
+  const left = statusOf(vms[1]).tokens[0].budgetLeft?.tokens ?? 0;
+  assert.ok(left >= 130, `${left} tokens left after the debt refilled`);
+  for (const vm of vms) assert.equal(roundTrip(vm, used(20), { body: chatBody('m', { max_tokens: 100 }) }).client.status, 200);
 });

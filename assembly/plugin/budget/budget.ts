@@ -133,10 +133,19 @@ export class Budgets {
    * Once the real usage of a request is known (`actual`; 0 for a refused request), the local lease
    * is corrected by the difference with what was `reserved`; credit beyond one lease goes back to
    * the shared bucket (a write only after a large over-estimate), so no VM keeps a large grant.
+   * An answer that used more than the lease holds is charged to the shared bucket at once (down
+   * to one bucket below zero), so what every VM, the status document and the gauges see is the
+   * debt that refuses the next requests.
    */
   settleTokens(i: i32, reserved: i64, actual: i64, factor: i32, now: i64): void {
     if (this.tpm[i] == 0) return;
     this.tokensLeft[i] += reserved - actual;
+    if (this.tokensLeft[i] < 0) {
+      const debt = -this.tokensLeft[i];
+      this.tokensLeft[i] = 0;
+      if (compareAndSwap(this.key, new GiveBack(this, i, factor, -debt, now)) == CasOutcome.Stored) this.emptyUntil[i] = 0;
+      return;
+    }
     const rates = this.rates(i, factor);
     const keep = max<i64>(1, <i64>(rates.tokens * <f64>LEASE_MS));
     if (this.tokensLeft[i] <= keep) return;
@@ -195,7 +204,10 @@ export function recordOf(v: SharedValue | null): BudgetRecord {
   return payload != null ? decodeBudget(payload) : new BudgetRecord();
 }
 
-/** Credit back to one key's bucket (nothing when the record is missing: a new one starts full). */
+/**
+ * Credit back to one key's bucket, or a debt charged to it (negative `tokens`, down to one bucket
+ * below zero); nothing when the record is missing: a new one starts full.
+ */
 class GiveBack extends SharedUpdate {
   constructor(private budgets: Budgets, private i: i32, private factor: i32, private tokens: i64, private now: i64) { super(); }
 
@@ -204,7 +216,7 @@ class GiveBack extends SharedUpdate {
     const record = recordOf(current);
     const rates = this.budgets.rates(this.i, this.factor, record.divisor);
     const b = rates.bucketOf(record.buckets, this.budgets.ids[this.i], this.now, record.fed);
-    b.tokens = min(rates.tokenCap, b.tokens + this.tokens);
+    b.tokens = max(-rates.tokenCap, min(rates.tokenCap, b.tokens + this.tokens));
     return BUDGET_RECORD.encode(encodeBudget(record));
   }
 }
