@@ -37,6 +37,9 @@ function send(vm: Vm, priority?: string): Stream {
   return s;
 }
 
+/** Shares that keep strict priority order (the tests of order and drops). */
+const STRICT = { share: { urgent: 100, high: 100, normal: 100, low: 100 } };
+
 const sent = (s: Stream): boolean => s.continued.request || s.requestHeadersAction === 0;
 const waiting = (s: Stream): boolean => !sent(s) && s.localResponse === null;
 
@@ -56,9 +59,9 @@ test('a request no key has room for waits, and goes out with a key as soon as on
   assert.equal(status(vms[0]).queue?.waiting.normal, 0);
 });
 
-test('waiters are released highest priority first, oldest first within a priority', () => {
+test('with full shares, waiters are released highest priority first, oldest first within a priority', () => {
   // One key: one request comes back a second, so releases come one at a time.
-  const { host, vms } = setup(config({}, 1));
+  const { host, vms } = setup(config(STRICT, 1));
   send(vms[0]);
   const low = send(vms[0], 'low');
   const normal1 = send(vms[0]);
@@ -107,7 +110,7 @@ test('a full queue rejects at once, passes through, or drops its youngest lowest
   assert.ok(waiting(send(pass.vms[0])));
   assert.ok(sent(send(pass.vms[0])), 'passthrough did not send the newcomer');
 
-  const drop = setup(config({ maxWaiting: 2, whenFull: 'drop_lowest' }, 1));
+  const drop = setup(config({ maxWaiting: 2, whenFull: 'drop_lowest', ...STRICT }, 1));
   send(drop.vms[0]);
   const oldLow = send(drop.vms[0], 'low');
   const youngLow = send(drop.vms[0], 'low');
@@ -134,8 +137,8 @@ test('a client that leaves while waiting frees its place at once', () => {
   assert.equal(host.metric(METRIC + 'outcome.client_left'), 1);
 });
 
-test('across VMs: maxWaiting counts every worker, and a worker with only lower waiters leaves the budget to a higher one elsewhere', () => {
-  const { host, vms } = setup(config({ maxWaiting: 2 }, 1), 2);
+test('across VMs: maxWaiting counts every worker, and with full shares a worker with only lower waiters leaves the budget to a higher one elsewhere', () => {
+  const { host, vms } = setup(config({ maxWaiting: 2, ...STRICT }, 1), 2);
   send(vms[0]);
   const low = send(vms[0], 'low');
   const urgent = send(vms[1], 'urgent');
@@ -176,7 +179,7 @@ test('a streaming request waits the same way; a released request costs the queue
 });
 
 test('drop_lowest across VMs: the worker holding the lowest waiters drops its youngest at its next tick, and the urgent newcomer elsewhere waits and goes first', () => {
-  const { host, vms } = setup(config({ maxWaiting: 2, whenFull: 'drop_lowest' }, 1), 2);
+  const { host, vms } = setup(config({ maxWaiting: 2, whenFull: 'drop_lowest', ...STRICT }, 1), 2);
   send(vms[0]);
   const oldLow = send(vms[0], 'low');
   const youngLow = send(vms[0], 'low');
@@ -218,4 +221,30 @@ test('the priority header is the gateway\'s: it never reaches the provider, from
   host.advance(1100);
   assert.ok(sent(waiter));
   assert.equal(waiter.requestHeaders.get('x-priority'), null);
+});
+
+test('a flood of urgent waiters cannot starve normal ones: urgent holds at most its share of the places, and normal waiters get the other share of releases, in either worker', () => {
+  // One key, one request a second; 40 places, urgent at most 50% of them and of the releases.
+  const { host, vms } = setup(config({ maxWaiting: 40, maxWaitMs: { urgent: 60_000, normal: 60_000 } }, 1), 2);
+  send(vms[0]);
+  const urgent = Array.from({ length: 30 }, (_, i) => send(vms[i % 2], 'urgent'));
+  const refused = urgent.filter((s) => s.localResponse?.status === 429).length;
+  assert.equal(refused, 10, `${refused} urgent requests were refused a place (20 of 40 places are urgent's)`);
+  const normal = Array.from({ length: 6 }, (_, i) => send(vms[i % 2]));
+  assert.ok(normal.every(waiting), 'a normal request found no place among the urgent ones');
+  // Urgent keeps coming: every released urgent place is taken again at once.
+  const counted = new Set<Stream>();
+  let urgentServed = 0;
+  for (let t = 0; t < 16 * 20; t++) {
+    host.advance(50);
+    for (const s of [...urgent]) {
+      if (!sent(s) || counted.has(s)) continue;
+      counted.add(s);
+      urgentServed++;
+      urgent.push(send(vms[urgentServed % 2], 'urgent'));
+    }
+  }
+  const normalServed = normal.filter(sent).length;
+  assert.ok(normalServed >= 4, `${normalServed} of 6 normal waiters served in 16 s (${urgentServed} urgent)`);
+  assert.ok(urgentServed >= 5, `${urgentServed} urgent waiters served`);
 });

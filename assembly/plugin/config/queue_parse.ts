@@ -6,6 +6,7 @@ import { JsonValue } from "../../util/json";
 
 const QUEUE = "queue";
 const WAITS = "queue.maxWaitMs";
+const SHARES = "queue.share";
 
 /** Reads `queue` from the configuration's root object. */
 export function parseQueue(val: Validator, root: JsonValue, q: QueueConfig): void {
@@ -22,6 +23,10 @@ export function parseQueue(val: Validator, root: JsonValue, q: QueueConfig): voi
   const waits = given != null ? given : EMPTY_SECTION;
   val.known(waits, "queue.maxWaitMs.", WAITS);
   for (let i = 0; i < PRIORITIES.length && val.ok(); i++) q.maxWaitMs[i] = val.int(waits, "queue.maxWaitMs.", field(WAITS, PRIORITIES[i]));
+  const shareGiven = val.object(obj.get("share"), "queue.share");
+  const shares = shareGiven != null ? shareGiven : EMPTY_SECTION;
+  val.known(shares, "queue.share.", SHARES);
+  for (let i = 0; i < PRIORITIES.length && val.ok(); i++) q.share[i] = val.int(shares, "queue.share.", field(SHARES, PRIORITIES[i]));
   const full = val.text(obj, p, field(QUEUE, "whenFull"));
   if (full == "reject") q.whenFull = WhenFull.Reject;
   else if (full == "passthrough") q.whenFull = WhenFull.Passthrough;

@@ -98,6 +98,11 @@ export const FIELDS: Field[] = [
   new Field("queue.maxWaitMs", "high", "integer", "30000", 0, 300_000),
   new Field("queue.maxWaitMs", "normal", "integer", "10000", 0, 300_000),
   new Field("queue.maxWaitMs", "low", "integer", "2000", 0, 300_000),
+  new Field("queue", "share", "object"),
+  new Field("queue.share", "urgent", "integer", "50", 1, 100),
+  new Field("queue.share", "high", "integer", "50", 1, 100),
+  new Field("queue.share", "normal", "integer", "80", 1, 100),
+  new Field("queue.share", "low", "integer", "100", 1, 100),
 
   new Field("affinity", "header", "string"),
 

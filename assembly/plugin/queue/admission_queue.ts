@@ -17,25 +17,9 @@ import { QueueConfig, WhenExpired, WhenFull } from "../config/queue_config";
 import { QUEUE_RECORD } from "../base/shared_record";
 import { Outcome, QueueMetrics } from "./queue_metrics";
 import { QueueEntry, QueueTotals, STALE_MS, decodeQueue, encodeQueue } from "./queue_record";
-
-/** What the queue asks of a waiting request; its stream is effective during each call. */
-export abstract class WaitTicket {
-  /** Tries to send the request now: true when it went, else false (see retryAt). */
-  abstract tryNow(now: i64): bool;
-  /** When trying again makes sense (ms; 0: at the next tick), after a tryNow that failed. */
-  abstract get retryAt(): i64;
-  /** The wait ran out: send it with the key due back first (`passThrough`), or answer 429. */
-  abstract expire(passThrough: bool): void;
-  /** Made room for a higher request (drop_lowest): answer 429. */
-  abstract drop(): void;
-}
-
-export enum Admission { Waiting, Refused, PassThrough }
-
-class Waiter {
-  retryAt: i64 = 0;
-  constructor(readonly streamId: u32, readonly rank: i32, readonly since: i64, readonly deadline: i64, readonly ticket: WaitTicket) {}
-}
+import { placesFor, yieldTurn } from "./fair_share";
+import { Admission, WaitTicket, Waiter, entryOf } from "./waiter";
+import { Random } from "../../util/random";
 
 const HEARTBEAT_MS: i64 = 1000;
 const NO_TOTALS = new QueueTotals();
@@ -47,10 +31,12 @@ export class AdmissionQueue {
   private key: ArrayBuffer;
   private lastWrite: i64 = 0;
   private dirty: bool = false;
+  /** The rank owed the next release in this VM ahead of higher ones (-1: none; see yieldTurn). */
+  private turn: i32 = -1;
   /** Of the drops other VMs asked of this one (its entry's `drops`), how many it has carried out. */
   dropsDone: i32 = 0;
 
-  constructor(readonly cfg: QueueConfig, prefix: string, private tag: string, private metrics: QueueMetrics) {
+  constructor(readonly cfg: QueueConfig, prefix: string, private tag: string, private metrics: QueueMetrics, private random: Random) {
     this.key = String.UTF8.encode(prefix + ":queue");
   }
 
@@ -111,15 +97,20 @@ export class AdmissionQueue {
     // to drop a waiter (ends need no read).
     let due = this.cfg.whenFull == WhenFull.DropLowest;
     for (let k = 0; k < this.waiters.length && !due; k++) due = this.waiters[k].retryAt <= now;
-    const entries = due ? this.entries(readShared(this.key)) : NO_ENTRIES;
+    const entries = due ? entriesOf(readShared(this.key)) : NO_ENTRIES;
     const others = due ? QueueTotals.of(entries, now, this.tag) : NO_TOTALS;
     this.dropAsked(entries, now);
+    // On a share of the releases a lower priority's oldest waiter goes first, wherever higher ones
+    // wait: once drawn, its turn holds until it goes (the higher ones here wait meanwhile).
+    if (due && this.turn < 0) this.turn = yieldTurn(this.cfg, others.counts, this.waiters, this.random);
+    const holdAbove = this.turn;
+    if (this.turn >= 0 && this.tryFirst(this.turn, now)) this.turn = -1;
     let k = 0;
     while (k < this.waiters.length) {
       const w = this.waiters[k];
       const expired = now >= w.deadline;
       // A waiter of higher priority elsewhere in the process gets the budget first.
-      const tried = !expired && w.retryAt <= now && !higherWaits(others, w.rank);
+      const tried = !expired && w.retryAt <= now && !higherWaits(others, w.rank) && !(w.rank < holdAbove);
       // Only a waiter acted on costs a host call: its stream is made effective.
       if ((expired || tried) && !setEffectiveContext(w.streamId)) {
         // The stream is gone without a delete callback reaching this queue: free its place.
@@ -145,12 +136,30 @@ export class AdmissionQueue {
     if (this.dirty || (this.waiters.length > 0 && now - this.lastWrite >= HEARTBEAT_MS)) this.publish(now);
   }
 
+  // Tries the oldest waiter of `rank` first when it is due (the root is made effective again by
+  // run()); true when its turn here is over: it went, or no waiter of that rank is here.
+  private tryFirst(rank: i32, now: i64): bool {
+    for (let k = 0; k < this.waiters.length; k++) {
+      const w = this.waiters[k];
+      if (w.rank != rank || now >= w.deadline) continue;
+      if (w.retryAt > now) return false;
+      if (!setEffectiveContext(w.streamId)) return true;
+      if (!w.ticket.tryNow(now)) {
+        w.retryAt = w.ticket.retryAt;
+        return false;
+      }
+      this.end(k, Outcome.Released, now);
+      return true;
+    }
+    return true;
+  }
+
   /** The outcome of a request that never waited (the queue was full, or no key has room within its wait). */
   record(outcome: Outcome): void { this.metrics.ended(outcome, 0); }
 
   /** The process's waiters (one read), for the status document. */
   totals(now: i64): QueueTotals {
-    return QueueTotals.of(this.entries(readShared(this.key)), now, "");
+    return QueueTotals.of(entriesOf(readShared(this.key)), now, "");
   }
 
   private indexOf(id: u32): i32 {
@@ -209,21 +218,14 @@ export class AdmissionQueue {
     this.dirty = false;
   }
 
-  entries(v: SharedValue | null): QueueEntry[] {
-    const payload = QUEUE_RECORD.decode(v);
-    return payload != null ? decodeQueue(payload) : [];
-  }
-
   /** This VM's entry as its waiters are now. */
-  entryNow(now: i64): QueueEntry {
-    const e = new QueueEntry(this.tag, 0, now);
-    for (let k = 0; k < this.waiters.length; k++) {
-      const w = this.waiters[k];
-      e.counts[w.rank]++;
-      if (e.oldestSince == 0 || w.since < e.oldestSince) e.oldestSince = w.since;
-    }
-    return e;
-  }
+  entryNow(now: i64): QueueEntry { return entryOf(this.tag, this.waiters, now); }
+}
+
+/** The entries of the queue record read as `v` (none when missing or unreadable). */
+function entriesOf(v: SharedValue | null): QueueEntry[] {
+  const payload = QUEUE_RECORD.decode(v);
+  return payload != null ? decodeQueue(payload) : [];
 }
 
 function higherWaits(others: QueueTotals, rank: i32): bool {
@@ -240,7 +242,7 @@ class QueueWrite extends SharedUpdate {
   constructor(private queue: AdmissionQueue, private tag: string, private now: i64, private claim: i32, private askDrop: bool) { super(); }
 
   next(current: SharedValue | null): ArrayBuffer | null {
-    const entries = this.queue.entries(current);
+    const entries = entriesOf(current);
     const others = QueueTotals.of(entries, this.now, this.tag);
     const mine = this.queue.entryNow(this.now);
     const kept: QueueEntry[] = [];
@@ -255,6 +257,8 @@ class QueueWrite extends SharedUpdate {
     }
     if (mine.drops == 0) this.queue.dropsDone = 0;
     if (this.claim >= 0) {
+      // A priority over its share of the places is refused whatever room is left.
+      if (others.counts[this.claim] + mine.counts[this.claim] + 1 > placesFor(this.queue.cfg, this.claim)) return null;
       // Waiters already asked to leave do not count.
       const full = others.total - others.drops + mine.total - (mine.drops - this.queue.dropsDone) + 1 > this.queue.cfg.maxWaiting;
       if (full && !this.askDrop) return null;

@@ -12,7 +12,7 @@ import { applyCredential } from "../keys/credentials";
 import { Pick, PickKind } from "../keys/key_selector";
 import { Plugin } from "../plugin";
 import { WhenExpired } from "../config/queue_config";
-import { Admission, WaitTicket } from "../queue/admission_queue";
+import { Admission, WaitTicket } from "../queue/waiter";
 import { Outcome } from "../queue/queue_metrics";
 import { answerAmbiguousModel, answerNoBudget, answerNoKey, answerProviderDown } from "./local_replies";
 import { PluginConfig } from "../config/config";
