@@ -177,3 +177,27 @@ test('one client\'s 30 requests refused 429 "Request too large" (rate-limit head
     await gw.stop();
   }
 });
+
+test('one request\'s refusal with Retry-After: 600, or an answer saying nothing is left until a reset 99999 h away, rests its key for at most 10 s', async () => {
+  const gw = await warmGateway(config());
+  try {
+    const refusal = { header: 'x-odd=refusal', status: 429, headers: { 'retry-after': '600' } };
+    const reset = { header: 'x-odd=reset', status: 200, headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '99999h' } };
+    setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { when: [refusal, reset] }])));
+    // Streams are not retried: each refusal stays with the key that got it.
+    for (let k = 0; k < 8; k++) await chat(gw, { body: { ...question(k), stream: true }, headers: { 'x-odd': k % 2 ? 'refusal' : 'reset' } });
+    const rested = (await status(gw)).tokens.map((t) => Math.max(t.limitedForMs, t.returnsInMs ?? 0));
+    assert.ok(rested.some((ms) => ms > 0), `no key rested: ${rested}`);
+    assert.ok(rested.every((ms) => ms <= 10_000), `a key rests ${Math.max(...rested)} ms`);
+    await sleep(10_500);
+    const doc = await status(gw);
+    for (const t of doc.tokens) assert.equal(Math.max(t.limitedForMs, t.returnsInMs ?? 0), 0, JSON.stringify(t));
+    const before = gw.mock.requests.length;
+    const after = await Promise.all(Array.from({ length: 40 }, (_, k) => chat(gw, { body: question(100 + k) })));
+    assert.deepEqual([...new Set(after.map((a) => a.status))], [200]);
+    const used = new Set(gw.mock.requests.slice(before).filter((r) => !isProbe(r)).map((r) => r.token));
+    assert.equal(used.size, 4, 'not every key serves again');
+  } finally {
+    await gw.stop();
+  }
+});

@@ -198,7 +198,9 @@ test('hostile and heavy input in the upstream placement: forged probe marks and 
     // out with a pool key in place of its credential, and the mark never reaches the provider.
     // One after another, each request starts afresh at attempt 1 and is served.
     const forged = await load(gw, 60, 1, () => ({ headers: { 'x-ai-token-failover-probe': 'guess', 'x-request-id': 'same-for-all' } }));
-    for (const a of forged) assert.equal(a.status, 200, a.body);
+    // Before the dead keys leave, a request's four attempts can all meet one (about 0.2% each).
+    const failed = forged.filter((a) => a.status !== 200);
+    assert.ok(failed.length <= 1 && failed.every((a) => a.status === 401), JSON.stringify(failed.map((a) => a.status)));
     // At once, the attempts of its requests share one ledger entry: only that client can meet a
     // dead key's answer; another client, meanwhile, is served every time.
     const [reused, other] = await Promise.all([
