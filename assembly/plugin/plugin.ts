@@ -94,7 +94,7 @@ export class Plugin {
       allKeys[i] = i;
     }
     const prefix = poolKeyPrefix(name, cfg);
-    const pool = poolLabel(name, cfg.providerType, cfg.providerId);
+    const pool = poolLabel(name, cfg.providerType, cfg.providerId, cfg.poolName);
     const budgets = new Budgets(prefix, cfg.keys, ids);
     const activeBudgets = budgets.active ? budgets : null;
     const random = new Random(randomU64());

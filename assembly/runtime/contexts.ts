@@ -64,6 +64,11 @@ export function findStream(id: u32): StreamContext | null {
   return streams.has(id) ? streams.get(id) : null;
 }
 
+/** Makes `ctx` the context of stream `id` from now on (a stream whose filter is chosen once its headers are known). */
+export function replaceStream(id: u32, ctx: StreamContext): void {
+  if (streams.has(id)) streams.set(id, ctx);
+}
+
 /** Forgets a context after the host deleted it. */
 export function deleteContext(id: u32): void {
   if (streams.has(id)) {

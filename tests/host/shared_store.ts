@@ -19,6 +19,9 @@ export class SharedStore {
     return m;
   }
 
+  /** The keys held for VMs of `vmId` (the default vm_id: ""). */
+  keys(vmId = ''): string[] { return [...this.scope(vmId).keys()]; }
+
   private afterRead = new Map<string, () => void>();
   private beforeWrite = new Map<string, () => void>();
 

@@ -124,7 +124,7 @@ export class PluginMetrics {
 }
 
 /** A pool's metric label: plugin name, provider type and id (dots would split the stat name). */
-export function poolLabel(pluginName: string, type: string, id: string): string {
-  const label = pluginName + ":" + type + (id.length > 0 ? ":" + id : "");
+export function poolLabel(pluginName: string, type: string, id: string, poolName: string = ""): string {
+  const label = pluginName + ":" + type + (id.length > 0 ? ":" + id : "") + (poolName.length > 0 ? ":" + poolName : "");
   return label.replaceAll(".", "_");
 }

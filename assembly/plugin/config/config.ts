@@ -107,6 +107,12 @@ export class PluginConfig {
   paths: string[] = DEFAULT_PATHS;
   /** Header names removed from every request, beyond the built-in credential headers (lower case). */
   credentialHeaders: string[] = [];
+  /**
+   * Tells this configuration's pool apart from others of the same provider type and id (a
+   * Higress rule with keys of its own); "" for the global configuration's, and for a rule with the
+   * same provider and keys, which shares its pool.
+   */
+  poolName: string = "";
   /** More query parameters removed from every request (lower case), beyond CREDENTIAL_PARAMS. */
   credentialParams: string[] = [];
   queue: QueueConfig = new QueueConfig();

@@ -172,11 +172,20 @@ function activeProvider(val: Validator, root: JsonValue): JsonValue | null {
 
 /** Parses and validates the plugin configuration text. */
 export function parseConfig(text: string): ConfigResult {
-  const result = new ConfigResult();
-  const val = new Validator();
   const doc = readJson(text.trim());
   const root = doc.value;
-  if (root == null) { result.error = "configuration is not valid JSON: " + doc.error; return result; }
+  if (root == null) {
+    const result = new ConfigResult();
+    result.error = "configuration is not valid JSON: " + doc.error;
+    return result;
+  }
+  return parseConfigValue(root);
+}
+
+/** Reads a configuration already parsed as JSON (the whole configuration, or one rule's read over it). */
+export function parseConfigValue(root: JsonValue): ConfigResult {
+  const result = new ConfigResult();
+  const val = new Validator();
   if (root.kind != JsonKind.Object) { result.error = "configuration must be a JSON object"; return result; }
   val.known(root, "", "");
   const provider = activeProvider(val, root);

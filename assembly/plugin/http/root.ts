@@ -7,12 +7,12 @@ import { getProperty, getPropertyInt, nowMs, setEffectiveContext, setTickPeriod 
 import { BODY_WAIT_TICK_MS } from "../streams/body_wait";
 import { readEnvironmentKeys } from "../keys/env_keys";
 import { hostNamesProduct, logEnabled, logError, logWarn } from "../../runtime/log";
-import { parseConfig } from "../config/config_parse";
+import { parseScoped, namePools } from "../config/rules_parse";
+import { PluginConfig } from "../config/config";
+import { RuleMatch } from "../config/rule_match";
 import { hash64 } from "../../util/fingerprint";
-import { TokenFilter } from "./filter";
-import { AttemptFilter } from "./attempt_filter";
-import { StatusFilter } from "./status_filter";
 import { KeyedStream } from "./keyed_stream";
+import { PluginScopes, RuleRouter, filterFor } from "./plugin_scopes";
 import { Plugin, TickControl } from "../plugin";
 import { prepareRedis } from "../replica/replica_support";
 
@@ -26,70 +26,87 @@ function firstToConfigure(text: string): bool {
   return createShared(key, String.UTF8.encode("1"));
 }
 
-/** Root context of one plugin configuration in one VM: runs the lifecycle of its Plugin. */
+/** Root context of one plugin configuration in one VM: runs the lifecycle of its Plugins (the global one, and one per Higress rule). */
 export class PluginRoot extends RootContext {
-  /** The configuration in force (null until one is accepted). */
-  private plugin: Plugin | null = null;
+  /** The configurations in force (null until one is accepted). */
+  private scopes: PluginScopes | null = null;
   private readonly ticks: RootTicks = new RootTicks(this);
-  /** When the failover's background work runs next (ms). */
-  private nextFailoverTick: i64 = 0;
-  /** When the lease holder syncs with the other replicas next (ms). */
-  private nextSync: i64 = 0;
+  /** When each Plugin's failover background work runs next (ms). */
+  private nextFailoverTick: i64[] = [];
+  /** When each Plugin's lease holder syncs with the other replicas next (ms). */
+  private nextSync: i64[] = [];
 
   onConfigure(configSize: usize): bool {
     const bytes = getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
     const text = bytes == null ? "" : String.UTF8.decode(bytes);
-    const result = parseConfig(text);
-    // Redis is prepared by every VM before anything is logged: a refusal is a configuration error.
-    const parsed = result.config;
-    let refusal = parsed != null ? readEnvironmentKeys(parsed) : "";
-    if (refusal.length == 0 && parsed != null && parsed.redis != null) refusal = prepareRedis(parsed.redis!);
-    if (refusal.length > 0) {
-      result.config = null;
-      result.error = refusal;
+    const scoped = parseScoped(text);
+    // Keys from the environment and Redis are prepared by every VM before anything is logged: a
+    // refusal is a configuration error.
+    const configs = scoped.error.length == 0 ? scoped.all : new Array<PluginConfig>(0);
+    for (let i = 0; i < configs.length && scoped.error.length == 0; i++) {
+      let refusal = readEnvironmentKeys(configs[i]);
+      const redis = configs[i].redis;
+      if (refusal.length == 0 && redis != null) refusal = prepareRedis(redis);
+      if (refusal.length > 0) scoped.error = refusal;
     }
+    const accepted = scoped.error.length == 0;
     // Every worker VM parses the same configuration: only the first to claim it logs about it.
-    const speaks = (result.warnings.length > 0 || result.config == null) && firstToConfigure(text);
+    const speaks = (scoped.warnings.length > 0 || !accepted) && firstToConfigure(text);
     if (speaks && logEnabled(LogLevel.Warn)) {
-      for (let i = 0; i < result.warnings.length; i++) logWarn(result.warnings[i]);
+      for (let i = 0; i < scoped.warnings.length; i++) logWarn(scoped.warnings[i]);
     }
-    const cfg = result.config;
-    if (cfg == null) {
-      if (speaks) logError("invalid config: " + result.error);
+    if (!accepted) {
+      if (speaks) logError("invalid config: " + scoped.error);
       return false;
     }
+    namePools(scoped);
     const pluginName = getProperty("plugin_name");
     const name = pluginName != null && pluginName.length > 0 ? pluginName : "ai-token-failover";
     // Envoy prefixes the lines of stream callbacks with `wasm log <plugin name>: `: with our name
     // there, ours would repeat it.
     hostNamesProduct(name == "ai-token-failover" && pluginName != null);
-    const plugin = new Plugin(cfg, name, this.id, this.ticks);
-    this.plugin = plugin;
-    this.ticks.plugin = plugin;
+    const g = scoped.global;
+    const global = g != null ? new Plugin(g, name, this.id, this.ticks) : null;
+    const matches: RuleMatch[] = [];
+    const rulePlugins: Plugin[] = [];
+    for (let i = 0; i < scoped.rules.length; i++) {
+      matches.push(scoped.rules[i].match);
+      rulePlugins.push(new Plugin(scoped.rules[i].config, name, this.id, this.ticks));
+    }
+    const scopes = new PluginScopes(global, matches, rulePlugins);
+    this.scopes = scopes;
+    this.nextFailoverTick = new Array<i64>(scopes.plugins.length).fill(0);
+    this.nextSync = new Array<i64>(scopes.plugins.length).fill(0);
+    this.ticks.plugins = scopes.plugins;
     this.ticks.update(0);
     return true;
   }
 
   onTick(): void {
-    const plugin = this.plugin;
-    if (plugin == null) return;
+    const scopes = this.scopes;
+    if (scopes == null) return;
     const now = nowMs();
+    for (let i = 0; i < scopes.plugins.length; i++) this.background(i, scopes.plugins[i], now);
+    this.ticks.update(0);
+  }
+
+  // Plugin `i`'s background work: traffic counts, held bodies, the queue, failover, replicas.
+  private background(i: i32, plugin: Plugin, now: i64): void {
     plugin.traffic.sampleIfDue(now);
     if (plugin.bodyWait.waiting) this.releaseWithoutBody(plugin, now);
     const queue = plugin.queue;
     if (queue != null) queue.run(now, this.id);
     const f = plugin.failover;
     // Fast ticks while a request waits for its body do not make the background work run faster.
-    if (f != null && now + <i64>BODY_WAIT_TICK_MS >= this.nextFailoverTick) {
-      this.nextFailoverTick = now + <i64>plugin.config.failover.healthCheckInterval;
+    if (f != null && now + <i64>BODY_WAIT_TICK_MS >= this.nextFailoverTick[i]) {
+      this.nextFailoverTick[i] = now + <i64>plugin.config.failover.healthCheckInterval;
       f.onTick(plugin.random);
     }
     const replica = plugin.replica;
-    if (f != null && replica != null && f.holdsLease && now + <i64>BODY_WAIT_TICK_MS >= this.nextSync) {
-      this.nextSync = now + <i64>replica.syncInterval;
+    if (f != null && replica != null && f.holdsLease && now + <i64>BODY_WAIT_TICK_MS >= this.nextSync[i]) {
+      this.nextSync[i] = now + <i64>replica.syncInterval;
       replica.sync(now);
     }
-    this.ticks.update(0);
   }
 
   // Held requests whose body Envoy received but did not show in time go on without it, and one VM
@@ -115,12 +132,11 @@ export class PluginRoot extends RootContext {
   }
 
   createStream(id: u32): StreamContext {
-    const plugin = this.plugin;
+    const scopes = this.scopes;
     // Envoy creates no stream for a configuration it refused; the plain context passes everything.
-    if (plugin == null) return new StreamContext(id, this);
-    if (plugin.config.upstreamFilter) return new AttemptFilter(id, this, plugin);
-    if (plugin.config.statusOnly) return new StatusFilter(id, this, plugin);
-    return new TokenFilter(id, this, plugin);
+    if (scopes == null) return new StreamContext(id, this);
+    if (scopes.hasRules) return new RuleRouter(id, this, scopes);
+    return filterFor(scopes.global!, id, this);
   }
 }
 
@@ -129,21 +145,27 @@ export class PluginRoot extends RootContext {
  * failover, else none. The tick belongs to the root context, so it is set with the root effective.
  */
 class RootTicks extends TickControl {
-  plugin: Plugin | null = null;
+  plugins: Plugin[] = [];
   private period: u32 = 0;
 
   constructor(private root: RootContext) { super(); }
 
   update(from: u32): void {
-    const plugin = this.plugin;
-    if (plugin == null) return;
-    const cfg = plugin.config;
-    // A status-only instance reads what the upstream instance of its VM keeps: no background work.
-    let slow: u32 = cfg.failover.enabled && !cfg.statusOnly ? <u32>cfg.failover.healthCheckInterval : 0;
-    const redis = cfg.redis;
-    if (redis != null && <u32>redis.syncInterval < slow) slow = <u32>redis.syncInterval;
-    // The queue's waiters are tried as often as held bodies are waited for.
-    const fast = plugin.bodyWait.waiting || (plugin.queue != null && plugin.queue!.count > 0);
+    const plugins = this.plugins;
+    if (plugins.length == 0) return;
+    let slow: u32 = 0;
+    let fast = false;
+    for (let i = 0; i < plugins.length; i++) {
+      const plugin = plugins[i];
+      const cfg = plugin.config;
+      // A status-only instance reads what the upstream instance of its VM keeps: no background work.
+      let own: u32 = cfg.failover.enabled && !cfg.statusOnly ? <u32>cfg.failover.healthCheckInterval : 0;
+      const redis = cfg.redis;
+      if (redis != null && <u32>redis.syncInterval < own) own = <u32>redis.syncInterval;
+      if (own > 0 && (slow == 0 || own < slow)) slow = own;
+      // The queue's waiters are tried as often as held bodies are waited for.
+      fast = fast || plugin.bodyWait.waiting || (plugin.queue != null && plugin.queue!.count > 0);
+    }
     const period = fast && (slow == 0 || slow > BODY_WAIT_TICK_MS) ? BODY_WAIT_TICK_MS : slow;
     if (period == this.period) return;
     this.period = period;

@@ -25,7 +25,7 @@ import { is2xx, is5xx } from "../../util/status";
 
 /** Shared-data key prefix of a pool: plugin name, provider type and id. */
 export function poolKeyPrefix(pluginName: string, cfg: PluginConfig): string {
-  return "ai-token-failover:" + pluginName + ":" + cfg.providerType + ":" + cfg.providerId;
+  return "ai-token-failover:" + pluginName + ":" + cfg.providerType + ":" + cfg.providerId + (cfg.poolName.length > 0 ? ":" + cfg.poolName : "");
 }
 
 export class Failover {
