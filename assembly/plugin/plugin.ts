@@ -20,7 +20,7 @@ import { Random } from "../util/random";
 import { Headroom, RateLimitHeaders } from "./budget/rate_limit";
 import { HeldBodies } from "./streams/held_bodies";
 import { RouteShapes } from "./route/route_shapes";
-import { renderStatus } from "./view/status_page";
+import { poolSummary, renderStatus } from "./view/status_page";
 import { rulesNeedBody, rulesNeedHeaders } from "./judge/verdict";
 import { newReplicaLink } from "./replica/replica_support";
 import { SharedPool } from "./pool/pool_events";
@@ -83,6 +83,13 @@ export class Plugin {
   readonly probeMark: string;
 
   /** `name`: the plugin's name in Envoy; `rootId`: the root context (part of the lease holder's id). */
+  /** Its pool's metric label. */
+  readonly pool: string;
+  /** Which of the root's Higress rules it serves (-1: the global configuration). */
+  rule: i32 = -1;
+  /** Every Plugin of its root context, itself included (set once the root has made them all). */
+  siblings: Plugin[] = [];
+
   constructor(cfg: PluginConfig, name: string, rootId: u32, readonly ticks: TickControl) {
     const n = cfg.apiTokens.length;
     const ids = new Array<u64>(n);
@@ -120,6 +127,7 @@ export class Plugin {
       }
     }
     this.config = cfg;
+    this.pool = pool;
     this.replica = replica;
     this.random = random;
     this.metrics = metrics;
@@ -144,6 +152,7 @@ export class Plugin {
     this.choosesByBody = chooser.byModel || (activeBudgets != null && activeBudgets.countsTokens);
     this.failureRulesNeedHeaders = failover != null && rulesNeedHeaders(cfg.failover.failureConditions);
     this.failureRulesNeedBody = failover != null && rulesNeedBody(cfg.failover.failureConditions);
+    this.siblings.push(this);
   }
 
   /** The status endpoint's document: one pool read, one lease read, one budget read (and the replica link's, with Redis). */
@@ -166,6 +175,20 @@ export class Plugin {
     const queue = this.queue;
     const replica = this.replica;
     return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now, queue != null ? queue.totals(now) : null,
-      replica != null ? replica.statusJson(now) : "null", this.traffic.counts(now), f != null ? f.store.provider : null);
+      replica != null ? replica.statusJson(now) : "null", this.traffic.counts(now), f != null ? f.store.provider : null,
+      this.poolsSummary(now));
+  }
+
+  /** Every pool of this Plugin's root context (the global configuration's and each rule's), one line each. */
+  private poolsSummary(now: i64): string {
+    const parts = new Array<string>(this.siblings.length);
+    for (let i = 0; i < this.siblings.length; i++) {
+      const p = this.siblings[i];
+      const f = p.failover;
+      if (f != null) f.store.refresh();
+      parts[i] = poolSummary(p.pool, p.rule, p.config.apiTokens.length, f != null ? f.store.inPoolCount : p.config.apiTokens.length,
+        f != null ? f.store.provider : null, now, p == this);
+    }
+    return "[" + parts.join(",") + "]";
   }
 }

@@ -49,6 +49,8 @@ export interface StatusDocument {
   replicas: { link: 'up' | 'down' | 'unknown'; liveReplicas?: number; proberHere?: boolean; syncedMsAgo?: number; downForMs?: number } | null;
   /** What the last-minute counts span (ms): about a minute once the process has run that long. */
   trafficWindowMs: number;
+  /** Every pool of the filter's configuration (the global one, each rule's). */
+  pools: Array<{ pool: string; rule: number | null; tokensConfigured: number; tokensInPool: number; providerState: string; thisDocument: boolean }>;
   tokens: KeyStatus[];
 }
 

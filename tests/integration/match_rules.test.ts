@@ -128,3 +128,21 @@ test('a rule\'s error is refused with one line naming the rule and the field', (
     assert.match(errors[0].msg, line);
   }
 });
+
+test('the status document lists every pool, and each pool has its own metric label', () => {
+  const config = {
+    statusPath: '/status', statusToken: 'st',
+    provider: { apiTokens: ['sk-g'] },
+    _rules_: [{ _match_route_: ['r1'], provider: { id: 'one', apiTokens: ['sk-r1'] } }, { _match_domain_: ['two.example'], provider: { apiTokens: ['sk-r2'] } }],
+  };
+  const { host, vms } = setup(config);
+  const s = vms[0].newStream(vms[0].root, { route_name: 'r1' });
+  s.onRequestHeaders({ ':method': 'GET', ':path': '/status', ':authority': 'gw', authorization: 'Bearer st' }, true);
+  const doc = JSON.parse(s.localResponse?.body.toString() ?? '{}') as { pools: Array<{ pool: string; rule: number | null; thisDocument: boolean }>; tokens: unknown[] };
+  s.finish();
+  assert.deepEqual(doc.pools.map((p) => [p.rule, p.thisDocument]), [[null, false], [0, true], [1, false]]);
+  assert.equal(new Set(doc.pools.map((p) => p.pool)).size, 3, JSON.stringify(doc.pools));
+  assert.equal(doc.tokens.length, 1);
+  const labels = [...host.metrics.keys()].filter((n) => n.endsWith('.tokens_in_pool'));
+  assert.equal(labels.length, 3, labels.join(' '));
+});

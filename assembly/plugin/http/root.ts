@@ -73,7 +73,9 @@ export class PluginRoot extends RootContext {
       matches.push(scoped.rules[i].match);
       rulePlugins.push(new Plugin(scoped.rules[i].config, name, this.id, this.ticks));
     }
+    for (let i = 0; i < rulePlugins.length; i++) rulePlugins[i].rule = i;
     const scopes = new PluginScopes(global, matches, rulePlugins);
+    for (let i = 0; i < scopes.plugins.length; i++) scopes.plugins[i].siblings = scopes.plugins;
     this.scopes = scopes;
     this.nextFailoverTick = new Array<i64>(scopes.plugins.length).fill(0);
     this.nextSync = new Array<i64>(scopes.plugins.length).fill(0);

@@ -38,6 +38,7 @@ svg text{font-size:8px;fill:#555}
 <div id="view" hidden>
 <div class="bar"><span id="summary"></span><span class="muted" id="lease"></span><span class="muted" id="updated"></span><button id="logout" type="button">Forget token</button></div>
 <p id="provider" role="status" hidden></p>
+<p class="muted" id="pools" hidden></p>
 <p class="muted" id="queue" hidden></p>
 <div class="card"><div class="muted">keys in the pool (since this page opened, up to 10 minutes)</div>
 <svg id="chart" viewBox="0 0 320 100" role="img" aria-label="keys in the pool over time">
@@ -75,6 +76,12 @@ svg text{font-size:8px;fill:#555}
     $("view").hidden = false;
     $("login").hidden = true;
     showError("");
+    var pools = doc.pools || [];
+    $("pools").hidden = pools.length < 2;
+    $("pools").textContent = pools.length < 2 ? "" : "Pools: " + pools.map(function (q) {
+      return (q.thisDocument ? "▸ " : "") + q.pool + (q.rule === null ? "" : " (rule " + q.rule + ")") + " " + q.tokensInPool + "/" + q.tokensConfigured + " in" +
+        (q.providerState !== "ok" ? ", provider " + q.providerState : "");
+    }).join(" · ") + ". This page shows the pool of the route it was opened on.";
     var p = doc.provider || {};
     $("provider").hidden = !p.state || p.state === "ok";
     $("provider").textContent = p.state && p.state !== "ok" ? "Provider " + p.state + " for " + ago(Math.max(0, Date.now() - p.since)).slice(1) +

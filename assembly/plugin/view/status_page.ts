@@ -66,7 +66,7 @@ function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string)
  */
 export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: (TokenState | null)[],
                              budgets: i64[][] | null, lease: Lease | null, me: string, now: i64, queue: QueueTotals | null,
-                             replicas: string, traffic: TrafficCounts, provider: ProviderState | null): string {
+                             replicas: string, traffic: TrafficCounts, provider: ProviderState | null, pools: string): string {
   const tokens = new Array<string>(fingerprints.length);
   let inPool = 0;
   for (let i = 0; i < fingerprints.length; i++) {
@@ -99,6 +99,7 @@ export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: 
     field("queue", queue != null ? queueJson(queue, cfg.queue.maxWaiting, now) : "null"),
     field("replicas", replicas),
     field("trafficWindowMs", traffic.windowMs.toString()),
+    field("pools", pools),
     field("tokens", "[" + tokens.join(",") + "]"),
   ].join(",") + "}\n";
 }
@@ -114,6 +115,23 @@ function providerFields(p: ProviderState | null, now: i64): string {
     field("reason", jsonString(providerReason(p.health, p.lastStatus, p.rule))),
     field("nextRequestInMs", (!p.ok && p.nextSendAt > now ? p.nextSendAt - now : 0).toString()),
   ].join(",");
+}
+
+/**
+ * One pool of the root context in the status document: its metric label, the Higress rule it
+ * serves (null: the global configuration), its keys, its provider state, and whether this
+ * document is its own.
+ */
+export function poolSummary(pool: string, rule: i32, configured: i32, inPool: i32, provider: ProviderState | null, now: i64, self: bool): string {
+  const p = provider != null ? provider : new ProviderState();
+  return "{" + [
+    field("pool", jsonString(pool)),
+    field("rule", rule >= 0 ? rule.toString() : "null"),
+    field("tokensConfigured", configured.toString()),
+    field("tokensInPool", inPool.toString()),
+    field("providerState", jsonString(healthName(p.health))),
+    field("thisDocument", self ? "true" : "false"),
+  ].join(",") + "}";
 }
 
 /** The process's waiters by priority, how long the oldest has waited, and the limit. */
