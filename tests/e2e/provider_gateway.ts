@@ -80,9 +80,10 @@ async function startShipped(file: string, pluginConfig: PluginConfig, concurrenc
  * Starts the TLS mock and Envoy with the shipped provider config; same interface as startGateway.
  * `filtersBefore` go ahead of the plugin (a test's stand-in for ai-proxy).
  */
-export async function startProviderGateway(pluginConfig: PluginConfig, { concurrency = 2, filtersBefore = [], allowOnHeadersStopIteration = true }:
-  { concurrency?: number; filtersBefore?: EnvoyConfig[]; allowOnHeadersStopIteration?: boolean } = {}): Promise<Gateway> {
-  return startShipped('envoy/envoy.provider.yaml', pluginConfig, concurrency, filtersBefore, ({ httpFilters }) => {
+export async function startProviderGateway(pluginConfig: PluginConfig, { concurrency = 2, filtersBefore = [], allowOnHeadersStopIteration = true, routes }:
+  { concurrency?: number; filtersBefore?: EnvoyConfig[]; allowOnHeadersStopIteration?: boolean; routes?: (routes: Parsed[]) => void } = {}): Promise<Gateway> {
+  return startShipped('envoy/envoy.provider.yaml', pluginConfig, concurrency, filtersBefore, ({ httpFilters, routeConfig }) => {
+    routes?.(routeConfig.virtual_hosts[0].routes);
     const wasm = wasmConfig(httpFilters);
     wasm.vm_config.code.local.filename = WASM;
     wasm.configuration.value = JSON.stringify(pluginConfig);
