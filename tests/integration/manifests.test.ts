@@ -36,6 +36,24 @@ function envoyPluginConfigs(doc: Doc): PluginConfig[] {
   return out;
 }
 
+/**
+ * The configuration Higress's controller hands a WasmPlugin's module: its defaultConfig (unless
+ * defaultConfigDisable) and its matchRules as `_rules_`, an Ingress named `ns/name`.
+ */
+function higressConfig(plugin: Doc): PluginConfig {
+  const spec = plugin.spec;
+  const out: Record<string, unknown> = spec.defaultConfigDisable ? {} : { ...spec.defaultConfig };
+  if (spec.matchRules) {
+    out._rules_ = spec.matchRules.map((r: Doc) => ({
+      ...(r.ingress ? { _match_route_: r.ingress.map((i: string) => `${plugin.metadata.namespace}/${i}`) } : {}),
+      ...(r.domain ? { _match_domain_: r.domain } : {}),
+      ...(r.service ? { _match_service_: r.service } : {}),
+      ...r.config,
+    }));
+  }
+  return out as unknown as PluginConfig;
+}
+
 const loadAll = (f: string): Doc[] => YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, f), 'utf8')).map((d) => d.toJS()).filter(Boolean);
 const byKind = (docs: Doc[], kind: string): Doc[] => docs.filter((d) => d.kind === kind);
 
@@ -51,7 +69,10 @@ test('Higress alone: McpBridge DNS entry, Ingress with TLS and host and path rew
   assert.equal(a['higress.io/upstream-vhost'], 'api.openai.com');
   const plugin = byKind(docs, 'WasmPlugin').find((d) => d.metadata.name === 'ai-token-failover');
   assert.match(plugin.spec.url, /^oci:\/\//);
-  acceptedWithoutWarnings(plugin.spec.defaultConfig);
+  // Only the provider's Ingress is the plugin's.
+  assert.equal(plugin.spec.defaultConfigDisable, true);
+  assert.deepEqual(plugin.spec.matchRules.map((r: Doc) => r.ingress), [[ingress.metadata.name]]);
+  acceptedWithoutWarnings(higressConfig(plugin));
   // Clients authenticate before the plugin runs.
   const auth = byKind(docs, 'WasmPlugin').find((d) => d.metadata.name === 'key-auth');
   assert.equal(auth.spec.phase, 'AUTHN');
@@ -65,9 +86,12 @@ test('Higress beside ai-proxy: this plugin runs after ai-proxy on the request (l
   const mine = docs.find((d) => d.metadata.name === 'ai-token-failover');
   assert.equal(mine.spec.phase, aiProxy.spec.phase);
   assert.ok(mine.spec.priority < aiProxy.spec.priority);
-  assert.equal(aiProxy.spec.defaultConfig.provider.failover.enabled, false);
-  assert.equal(aiProxy.spec.defaultConfig.provider.retryOnFailure.enabled, false);
-  acceptedWithoutWarnings(mine.spec.defaultConfig);
+  const aiConfig = aiProxy.spec.matchRules[0].config;
+  assert.equal(aiConfig.provider.failover.enabled, false);
+  assert.equal(aiConfig.provider.retryOnFailure.enabled, false);
+  // Scoped as ai-proxy is: the same Ingresses.
+  assert.deepEqual(mine.spec.matchRules.map((r: Doc) => r.ingress), aiProxy.spec.matchRules.map((r: Doc) => r.ingress));
+  acceptedWithoutWarnings(higressConfig(mine));
 });
 
 test('Istio EnvoyFilter: the plugin over ECDS with allow_on_headers_stop_iteration, just before the router, with a configuration the module accepts', () => {
@@ -163,9 +187,9 @@ test('Higress replicas: the Higress build\'s configuration with redis is accepte
   const [bridge] = byKind(docs, 'McpBridge');
   const plugin = byKind(docs, 'WasmPlugin').find((d) => d.metadata.name === 'ai-token-failover');
   assert.match(plugin.spec.url, /^oci:\/\/.*-higress$/);
-  const cluster = redisCluster(plugin.spec.defaultConfig.redis);
+  const cluster = redisCluster(plugin.spec.matchRules[0].config.redis);
   assert.ok(bridge.spec.registries.map(registryCluster).includes(cluster), cluster);
-  acceptedWithoutWarnings(plugin.spec.defaultConfig, [cluster]);
+  acceptedWithoutWarnings(higressConfig(plugin), [cluster]);
 });
 
 test('Higress compose file: two all-in-one gateways, Redis, the mock provider and the Higress build served to them', () => {
