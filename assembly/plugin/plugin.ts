@@ -141,7 +141,7 @@ export class Plugin {
     const chooser = new KeyChooser(cfg);
     const headroom = new Headroom(n);
     this.selector = new KeySelector(cfg, chooser, random, allKeys, headroom, failover, activeBudgets);
-    this.queue = cfg.queue.enabled ? new AdmissionQueue(cfg.queue, prefix, tag, new QueueMetrics(pool), random) : null;
+    this.queue = cfg.queue.enabled ? new AdmissionQueue(cfg.queue, prefix, tag, new QueueMetrics(pool)) : null;
     this.chooser = chooser;
     this.rateLimit = RateLimitHeaders.forType(cfg.providerType);
     this.headroom = headroom;

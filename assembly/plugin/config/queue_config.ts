@@ -17,10 +17,7 @@ export class QueueConfig {
   priorityHeader: string = "x-priority";
   /** How long a request of each priority waits at most (ms), by rank. */
   maxWaitMs: i32[] = [30_000, 30_000, 10_000, 2000];
-  /**
-   * Per priority, by rank: the share (percent) of maxWaiting it may hold, and of the ticks that
-   * release budget it gets while a lower priority also waits.
-   */
+  /** Per priority, by rank: the share (percent) of maxWaiting it may hold. */
   share: i32[] = [50, 50, 80, 100];
   whenFull: WhenFull = WhenFull.Reject;
   whenExpired: WhenExpired = WhenExpired.Reject;

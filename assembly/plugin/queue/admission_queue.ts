@@ -16,10 +16,9 @@ import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } fro
 import { QueueConfig, WhenExpired, WhenFull } from "../config/queue_config";
 import { QUEUE_RECORD } from "../base/shared_record";
 import { Outcome, QueueMetrics } from "./queue_metrics";
-import { QueueEntry, QueueTotals, STALE_MS, decodeQueue, encodeQueue } from "./queue_record";
-import { placesFor, yieldTurn } from "./fair_share";
+import { QueueEntry, QueueTotals, RANKS, STALE_MS, decodeQueue, encodeQueue } from "./queue_record";
+import { aged, agedElsewhere, placesFor, topRank } from "./fair_share";
 import { Admission, WaitTicket, Waiter, entryOf } from "./waiter";
-import { Random } from "../../util/random";
 
 const HEARTBEAT_MS: i64 = 1000;
 const NO_TOTALS = new QueueTotals();
@@ -31,12 +30,10 @@ export class AdmissionQueue {
   private key: ArrayBuffer;
   private lastWrite: i64 = 0;
   private dirty: bool = false;
-  /** The rank owed the next release in this VM ahead of higher ones (-1: none; see yieldTurn). */
-  private turn: i32 = -1;
   /** Of the drops other VMs asked of this one (its entry's `drops`), how many it has carried out. */
   dropsDone: i32 = 0;
 
-  constructor(readonly cfg: QueueConfig, prefix: string, private tag: string, private metrics: QueueMetrics, private random: Random) {
+  constructor(readonly cfg: QueueConfig, prefix: string, private tag: string, private metrics: QueueMetrics) {
     this.key = String.UTF8.encode(prefix + ":queue");
   }
 
@@ -100,17 +97,17 @@ export class AdmissionQueue {
     const entries = due ? entriesOf(readShared(this.key)) : NO_ENTRIES;
     const others = due ? QueueTotals.of(entries, now, this.tag) : NO_TOTALS;
     this.dropAsked(entries, now);
-    // On a share of the releases a lower priority's oldest waiter goes first, wherever higher ones
-    // wait: once drawn, its turn holds until it goes (the higher ones here wait meanwhile).
-    if (due && this.turn < 0) this.turn = yieldTurn(this.cfg, others.counts, this.waiters, this.random);
-    const holdAbove = this.turn;
-    if (this.turn >= 0 && this.tryFirst(this.turn, now)) this.turn = -1;
+    // A waiter that has waited half its wait goes first, ahead of bounded higher priorities anywhere.
+    const top = due ? topRank(others.counts, this.waiters) : RANKS;
+    if (due) this.tryAgedFirst(top, now);
+    // An aged waiter in another worker gets this tick's room: this one's others wait a tick.
+    const yieldTick = due && agedElsewhere(this.cfg, entries, this.tag, top, now);
     let k = 0;
     while (k < this.waiters.length) {
       const w = this.waiters[k];
       const expired = now >= w.deadline;
       // A waiter of higher priority elsewhere in the process gets the budget first.
-      const tried = !expired && w.retryAt <= now && !higherWaits(others, w.rank) && !(w.rank < holdAbove);
+      const tried = !expired && w.retryAt <= now && (aged(this.cfg, w, top, now) || (!higherWaits(others, w.rank) && !yieldTick));
       // Only a waiter acted on costs a host call: its stream is made effective.
       if ((expired || tried) && !setEffectiveContext(w.streamId)) {
         // The stream is gone without a delete callback reaching this queue: free its place.
@@ -136,22 +133,19 @@ export class AdmissionQueue {
     if (this.dirty || (this.waiters.length > 0 && now - this.lastWrite >= HEARTBEAT_MS)) this.publish(now);
   }
 
-  // Tries the oldest waiter of `rank` first when it is due (the root is made effective again by
-  // run()); true when its turn here is over: it went, or no waiter of that rank is here.
-  private tryFirst(rank: i32, now: i64): bool {
+  // Tries the oldest aged waiter that is due first (the root is made effective again by run()).
+  private tryAgedFirst(top: i32, now: i64): void {
+    let oldest = -1;
     for (let k = 0; k < this.waiters.length; k++) {
       const w = this.waiters[k];
-      if (w.rank != rank || now >= w.deadline) continue;
-      if (w.retryAt > now) return false;
-      if (!setEffectiveContext(w.streamId)) return true;
-      if (!w.ticket.tryNow(now)) {
-        w.retryAt = w.ticket.retryAt;
-        return false;
-      }
-      this.end(k, Outcome.Released, now);
-      return true;
+      if (w.retryAt > now || now >= w.deadline || !aged(this.cfg, w, top, now)) continue;
+      if (oldest < 0 || w.since < this.waiters[oldest].since) oldest = k;
     }
-    return true;
+    if (oldest < 0) return;
+    const w = this.waiters[oldest];
+    if (!setEffectiveContext(w.streamId)) return;
+    if (w.ticket.tryNow(now)) this.end(oldest, Outcome.Released, now);
+    else w.retryAt = w.ticket.retryAt;
   }
 
   /** The outcome of a request that never waited (the queue was full, or no key has room within its wait). */

@@ -1,12 +1,10 @@
 // How the admission queue bounds what one priority can take, so a flood of urgent requests (a
 // priority is what a client claims) cannot starve the others: each priority holds at most its
-// share of the queue's places, and while a lower priority also waits anywhere in the process, the
-// highest one gets only its share of the releases; on the others a lower waiter goes first (in
-// this VM, or, where it waits in another, this VM holds its higher waiters back for a tick).
-// Pure.
+// share of the queue's places, and while the highest waiting priority has a share under 100%, a
+// waiter below it that has waited half its wait (aged) goes ahead of it, oldest first, anywhere
+// in the process. Shares of 100 keep strict priority order. Pure.
 import { QueueConfig } from "../config/queue_config";
-import { RANKS } from "./queue_record";
-import { Random } from "../../util/random";
+import { QueueEntry, RANKS, STALE_MS } from "./queue_record";
 import { Waiter } from "./waiter";
 
 /** Places a priority of `rank` may hold across the process. */
@@ -14,17 +12,30 @@ export function placesFor(cfg: QueueConfig, rank: i32): i32 {
   return max(1, <i32>((<i64>cfg.maxWaiting * <i64>cfg.share[rank] + 99) / 100));
 }
 
+/** The highest rank waiting in the process (`others`: the other VMs' counts; RANKS: none). */
+export function topRank(others: i32[], waiters: Waiter[]): i32 {
+  let top = RANKS;
+  for (let r = 0; r < RANKS; r++) if (others[r] > 0 && r < top) top = r;
+  for (let k = 0; k < waiters.length; k++) if (waiters[k].rank < top) top = waiters[k].rank;
+  return top;
+}
+
+/** Whether `w` goes ahead of the higher priorities at `now`: it waited half its wait, below a bounded `top`. */
+export function aged(cfg: QueueConfig, w: Waiter, top: i32, now: i64): bool {
+  return w.rank > top && top < RANKS && cfg.share[top] < 100 && (now - w.since) * 2 >= <i64>cfg.maxWaitMs[w.rank];
+}
+
 /**
- * The rank owed the next release ahead of every higher one in the process (-1: none, strict
- * order), drawn so the highest waiting priority gets its share: the next lower rank that waits in
- * the process. `others[r]` counts the other VMs' waiters of rank r, `waiters` are this VM's.
+ * Whether another VM (an entry of `entries` other than `tag`) holds waiters below a bounded `top`
+ * since long enough to be aged: its oldest waiter is at least half the wait of its lowest rank.
  */
-export function yieldTurn(cfg: QueueConfig, others: i32[], waiters: Waiter[], random: Random): i32 {
-  const waiting = others.slice(0);
-  for (let k = 0; k < waiters.length; k++) waiting[waiters[k].rank]++;
-  let top = -1;
-  for (let r = 0; r < RANKS && top < 0; r++) if (waiting[r] > 0) top = r;
-  if (top < 0 || random.below(100) < cfg.share[top]) return -1;
-  for (let r = top + 1; r < RANKS; r++) if (waiting[r] > 0) return r;
-  return -1;
+export function agedElsewhere(cfg: QueueConfig, entries: QueueEntry[], tag: string, top: i32, now: i64): bool {
+  if (top >= RANKS || cfg.share[top] == 100) return false;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (e.tag == tag || now - e.at > STALE_MS) continue;
+    const lowest = e.lowestBelow(top);
+    if (lowest >= 0 && e.oldestSince > 0 && (now - e.oldestSince) * 2 >= <i64>cfg.maxWaitMs[lowest]) return true;
+  }
+  return false;
 }
