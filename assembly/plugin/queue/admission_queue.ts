@@ -16,8 +16,8 @@ import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } fro
 import { QueueConfig, WhenExpired, WhenFull } from "../config/queue_config";
 import { QUEUE_RECORD } from "../base/shared_record";
 import { Outcome, QueueMetrics } from "./queue_metrics";
-import { QueueEntry, QueueTotals, RANKS, STALE_MS, decodeQueue, encodeQueue } from "./queue_record";
-import { aged, agedElsewhere, placesFor, topRank } from "./fair_share";
+import { QueueEntry, QueueTotals, STALE_MS, decodeQueue, encodeQueue } from "./queue_record";
+import { placesFor } from "./fair_share";
 import { Admission, WaitTicket, Waiter, entryOf } from "./waiter";
 
 const HEARTBEAT_MS: i64 = 1000;
@@ -97,17 +97,12 @@ export class AdmissionQueue {
     const entries = due ? entriesOf(readShared(this.key)) : NO_ENTRIES;
     const others = due ? QueueTotals.of(entries, now, this.tag) : NO_TOTALS;
     this.dropAsked(entries, now);
-    // A waiter that has waited half its wait goes first, ahead of bounded higher priorities anywhere.
-    const top = due ? topRank(others.counts, this.waiters) : RANKS;
-    if (due) this.tryAgedFirst(top, now);
-    // An aged waiter in another worker gets this tick's room: this one's others wait a tick.
-    const yieldTick = due && agedElsewhere(this.cfg, entries, this.tag, top, now);
     let k = 0;
     while (k < this.waiters.length) {
       const w = this.waiters[k];
       const expired = now >= w.deadline;
       // A waiter of higher priority elsewhere in the process gets the budget first.
-      const tried = !expired && w.retryAt <= now && (aged(this.cfg, w, top, now) || (!higherWaits(others, w.rank) && !yieldTick));
+      const tried = !expired && w.retryAt <= now && !higherWaits(others, w.rank);
       // Only a waiter acted on costs a host call: its stream is made effective.
       if ((expired || tried) && !setEffectiveContext(w.streamId)) {
         // The stream is gone without a delete callback reaching this queue: free its place.
@@ -131,21 +126,6 @@ export class AdmissionQueue {
     }
     setEffectiveContext(rootId);
     if (this.dirty || (this.waiters.length > 0 && now - this.lastWrite >= HEARTBEAT_MS)) this.publish(now);
-  }
-
-  // Tries the oldest aged waiter that is due first (the root is made effective again by run()).
-  private tryAgedFirst(top: i32, now: i64): void {
-    let oldest = -1;
-    for (let k = 0; k < this.waiters.length; k++) {
-      const w = this.waiters[k];
-      if (w.retryAt > now || now >= w.deadline || !aged(this.cfg, w, top, now)) continue;
-      if (oldest < 0 || w.since < this.waiters[oldest].since) oldest = k;
-    }
-    if (oldest < 0) return;
-    const w = this.waiters[oldest];
-    if (!setEffectiveContext(w.streamId)) return;
-    if (w.ticket.tryNow(now)) this.end(oldest, Outcome.Released, now);
-    else w.retryAt = w.ticket.retryAt;
   }
 
   /** The outcome of a request that never waited (the queue was full, or no key has room within its wait). */
