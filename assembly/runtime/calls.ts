@@ -10,6 +10,9 @@ import { getHeaderPairs } from "./headers";
 import { setEffectiveContext } from "./host";
 import { SLOT_EXTRA, ptrOf, utf8 } from "./memory";
 
+/** A serialized header map with no pairs. */
+const NO_TRAILERS = new ArrayBuffer(4);
+
 /** The answer of an HTTP call; its body can be read only while the handler runs. */
 export class CallAnswer {
   constructor(public headers: HeaderList, public bodySize: usize) {}
@@ -41,9 +44,11 @@ export function dispatchCall(cluster: string, headers: HeaderList, body: ArrayBu
   const upstream = utf8(cluster);
   const hdrs = headers.serialize();
   store<u32>(SLOT_EXTRA, 0);
+  // No trailers, sent as an empty map (a zero pair count): Envoy reads an empty buffer the same
+  // way, and Higress's test host reads only this form.
   const status = proxy_http_call(
     ptrOf(upstream), upstream.byteLength, ptrOf(hdrs), hdrs.byteLength,
-    ptrOf(body), body.byteLength, 0, 0, timeoutMs, SLOT_EXTRA,
+    ptrOf(body), body.byteLength, ptrOf(NO_TRAILERS), NO_TRAILERS.byteLength, timeoutMs, SLOT_EXTRA,
   );
   if (status != Status.Ok) return false;
   pending.set(load<u32>(SLOT_EXTRA), handler);
