@@ -80,28 +80,15 @@ function parseRetry(val: Validator, section: JsonValue | null, r: RetryConfig): 
   r.retryOnStatus = val.patterns(section, p, field(RETRY, "retryOnStatus"));
 }
 
-// Names a client may send (header-name characters only), lower-cased.
-function headerNames(val: Validator, root: JsonValue, key: string): string[] {
+// Names a client may send (header-name characters only), lower-cased; `what` names one in a refusal.
+function names(val: Validator, root: JsonValue, key: string, what: string): string[] {
   const out: string[] = [];
   const v = root.get(key);
   if (v == null) return out;
-  if (v.kind != JsonKind.Array) { val.fail(key, "must be an array of header names"); return out; }
+  if (v.kind != JsonKind.Array) { val.fail(key, "must be an array of " + what + "s"); return out; }
   for (let i = 0; i < v.items.length; i++) {
     const item = v.items[i];
-    if (item.kind != JsonKind.String || !isHeaderName(item.str)) { val.fail(key + "[" + i.toString() + "]", "must be a header name"); return out; }
-    out.push(item.str.toLowerCase());
-  }
-  return out;
-}
-
-function paramNames(val: Validator, root: JsonValue, key: string): string[] {
-  const out: string[] = [];
-  const v = root.get(key);
-  if (v == null) return out;
-  if (v.kind != JsonKind.Array) { val.fail(key, "must be an array of query parameter names"); return out; }
-  for (let i = 0; i < v.items.length; i++) {
-    const item = v.items[i];
-    if (item.kind != JsonKind.String || !isHeaderName(item.str)) { val.fail(key + "[" + i.toString() + "]", "must be a query parameter name"); return out; }
+    if (item.kind != JsonKind.String || !isHeaderName(item.str)) { val.fail(key + "[" + i.toString() + "]", "must be a " + what); return out; }
     out.push(item.str.toLowerCase());
   }
   return out;
@@ -209,8 +196,8 @@ export function parseConfigValue(root: JsonValue): ConfigResult {
   if (val.ok()) parseFailover(val, val.object(provider.get("failover"), val.base + ".failover"), cfg.failover);
   if (val.ok()) parseRetry(val, val.object(provider.get("retryOnFailure"), val.base + ".retryOnFailure"), cfg.retry);
   if (val.ok()) parsePaths(val, root, cfg);
-  if (val.ok()) cfg.credentialHeaders = headerNames(val, root, "credentialHeaders");
-  if (val.ok()) cfg.credentialParams = paramNames(val, root, "credentialParams");
+  if (val.ok()) cfg.credentialHeaders = names(val, root, "credentialHeaders", "header name");
+  if (val.ok()) cfg.credentialParams = names(val, root, "credentialParams", "query parameter name");
   if (val.ok()) parseStatusEndpoint(val, root, cfg);
   if (val.ok()) parseServedKey(val, root, cfg);
   if (val.ok()) parseQueue(val, root, cfg.queue);
