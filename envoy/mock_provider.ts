@@ -18,6 +18,7 @@
 // ([{path?, header?: "name=value", status, headers?, body?}]: the first rule whose path starts the
 // request's path and whose header the request carries decides the answer, as an admin-only
 // endpoint, a foreign organization header or a request too large for the key's limit would),
+// GET …/models and …/models/{id} answer (when the behaviour is 200) with OpenAI's model list shapes.
 // reset ("before-headers": close the connection without answering; "mid-body": send the headers
 // and half the body, then close it), bodyDelayMs (send the headers at once and the body that much later).
 //
@@ -101,6 +102,15 @@ function completion(model: string | undefined, text: string): string {
     choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
     usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
   });
+}
+
+// GET …/models lists the mock's models, GET …/models/{id} describes one, as OpenAI answers them.
+const MODEL_IDS = ['gpt-4o-mini', 'gpt-4o'];
+function modelListing(pathname: string): string | null {
+  const model = (id: string) => ({ id, object: 'model', created: 1700000000, owned_by: 'mock' });
+  if (pathname.endsWith('/models')) return JSON.stringify({ object: 'list', data: MODEL_IDS.map(model) });
+  const at = pathname.lastIndexOf('/models/');
+  return at >= 0 ? JSON.stringify(model(decodeURIComponent(pathname.slice(at + 8)))) : null;
 }
 
 function errorBody(status: number): string {
@@ -193,6 +203,7 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
       if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
       let text = b.status !== 200 ? b.body ?? errorBody(b.status) : null;
       if (text === null && parsed && parsed.stream === true) return streamCompletion(res, parsed.model, b.chunkDelayMs ?? 0);
+      if (text === null && req.method === 'GET') text = modelListing(url.pathname);
       if (text === null) text = b.bodyBytes ? bigCompletion(b.bodyBytes) : b.body ?? completion(parsed?.model, 'Hello from the mock provider.');
       if (b.gzip && /gzip/.test(headerText(req.headers['accept-encoding']) ?? '')) {
         headers['content-encoding'] = 'gzip';

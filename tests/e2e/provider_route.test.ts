@@ -104,3 +104,39 @@ test('behind the TLS route with a filter before the plugin: 40 keys with 10 dead
     await shaped.stop();
   }
 });
+
+test('model lists: GET …/models and …/models/{id} go to the provider with a key of the pool, through the route; a dead key\'s 401 on a listing counts nothing, and another method gets no key', async () => {
+  gw.mock.behaviours.clear();
+  const before = gw.mock.requests.length;
+  for (let i = 0; i < 20; i++) {
+    const r = await chat(gw, { method: 'GET', path: '/openai/v1/models' });
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.body).data.map((m: { id: string }) => m.id), ['gpt-4o-mini', 'gpt-4o']);
+  }
+  const one = await chat(gw, { method: 'GET', path: '/openai/v1/models/gpt-4o' });
+  assert.equal(one.status, 200);
+  assert.equal(JSON.parse(one.body).id, 'gpt-4o');
+  const listed = gw.mock.requests.slice(before).filter((q) => !isProbe(q));
+  assert.equal(listed.length, 21);
+  for (const q of listed) {
+    assert.equal(q.host, PROVIDER_HOST);
+    assert.equal(q.sni, PROVIDER_HOST);
+    assert.match(q.path ?? '', /^\/v1\/models/);
+    assert.ok(TOKENS.includes(q.token ?? ''), `a listing went with ${q.token}`);
+  }
+  assert.ok(new Set(listed.map((q) => q.token)).size > 1, 'every listing went with one key');
+
+  const counted = async () => (await gw.stats()).split('\n').filter((l) => l.startsWith('ai_token_failover_token_failures_') || l.startsWith('ai_token_failover_tokens_in_pool')).join('\n');
+  const was = await counted();
+  setTokens(gw, { 'sk-pr-c': '401' });
+  const statuses = new Set<number>();
+  for (let i = 0; i < 40; i++) statuses.add((await chat(gw, { method: 'GET', path: '/openai/v1/models' })).status);
+  assert.deepEqual([...statuses].sort(), [200, 401], 'the dead key answered no listing, or something else answered');
+  assert.equal(await counted(), was, 'a listing\'s answer counted');
+  assert.match(await gw.stats(), /ai_token_failover_listings\{pool="[^"]+"\} [1-9]/);
+
+  const mark = gw.mock.requests.length;
+  await chat(gw, { method: 'POST', path: '/openai/v1/models', body: {} });
+  assert.deepEqual(gw.mock.requests.slice(mark).filter((q) => !isProbe(q)).map((q) => q.token), [null]);
+  gw.mock.behaviours.clear();
+});

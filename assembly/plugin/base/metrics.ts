@@ -58,6 +58,7 @@ export class PluginMetrics {
   private ejectionsNotConfirmed: i64 = NO_METRIC;
   private providerState: i64 = NO_METRIC;
   private providerAnswers: i64 = NO_METRIC;
+  private listings: i64 = NO_METRIC;
 
   /** Defines every metric; configure phase. `fingerprints` are the configured tokens', `pool` names the pool. */
   define(fingerprints: string[], pool: string, keys: KeyOptions[]): void {
@@ -72,6 +73,7 @@ export class PluginMetrics {
     this.ejectionsNotConfirmed = defineMetric(MetricType.Counter, p + "ejections_not_confirmed");
     this.providerState = defineMetric(MetricType.Gauge, p + "provider_state");
     this.providerAnswers = defineMetric(MetricType.Counter, p + "provider_answers");
+    this.listings = defineMetric(MetricType.Counter, p + "listings");
   }
 
   request(i: i32): void { incrementMetric(this.tokens[i].requests); }
@@ -118,6 +120,8 @@ export class PluginMetrics {
   providerHealth(health: i32): void { recordMetric(this.providerState, <u64>health); }
   /** The plugin answered a client in the provider's place (the provider is limited or failing, paced). */
   providerAnswered(): void { incrementMetric(this.providerAnswers); }
+  /** A listing (a model list) went out with a key of the pool. */
+  listing(): void { incrementMetric(this.listings); }
 
   /** Tokens in the pool; set by the lease holder on each tick and by any VM that moves a token. */
   inPool(n: i32): void { recordMetric(this.tokensInPool, <u64>n); }

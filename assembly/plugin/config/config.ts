@@ -1,6 +1,7 @@
 // The plugin configuration as the plugin uses it, after config_parse.ts has validated it. Pure.
 import { StatusSet } from "../../util/status_pattern";
 import { globMatch, globMatchBytes } from "../../util/glob";
+import { HeaderList } from "../../util/header_list";
 import { QueueConfig } from "./queue_config";
 import { RedisConfig } from "./redis_config";
 
@@ -105,6 +106,11 @@ export class PluginConfig {
   servedKeyFilterState: bool = false;
   /** Glob patterns of the client paths (query excluded) that get a pool key: the inference endpoints. */
   paths: string[] = DEFAULT_PATHS;
+  /**
+   * Glob patterns of the paths whose GET requests get a pool key as listings (`paths` entries
+   * written `GET <pattern>`): model lists. Their answers are never judged (see PathKind.Listing).
+   */
+  listingPaths: string[] = DEFAULT_LISTING_PATHS;
   /** Header names removed from every request, beyond the built-in credential headers (lower case). */
   credentialHeaders: string[] = [];
   /**
@@ -125,16 +131,24 @@ export class PluginConfig {
   /** Lower-case name of the header whose value keeps a consumer on one key ("": none). */
   affinityHeader: string = "";
 
-  /** Whether a client path (without its query) is one the plugin serves with a pool key. */
+  /** Whether a client path (without its query) is one the plugin serves with a pool key, by any method. */
   servesPath(path: string): bool {
     for (let i = 0; i < this.paths.length; i++) if (globMatch(this.paths[i], path)) return true;
+    for (let i = 0; i < this.listingPaths.length; i++) if (globMatch(this.listingPaths[i], path)) return true;
     return false;
   }
 
-  /** servesPath over a path's `len` bytes at `ptr` (see HeaderList.rawPath). */
-  servesPathAt(ptr: usize, len: i32): bool {
-    for (let i = 0; i < this.paths.length; i++) if (globMatchBytes(this.paths[i], ptr, len)) return true;
-    return false;
+  /**
+   * What the plugin does with a request for the path's `len` bytes at `ptr` (see
+   * HeaderList.rawPath) sent with method `raw`'s `:method`; the method is read only for a listing path.
+   */
+  pathKindAt(ptr: usize, len: i32, raw: ArrayBuffer): PathKind {
+    for (let i = 0; i < this.paths.length; i++) if (globMatchBytes(this.paths[i], ptr, len)) return PathKind.Inference;
+    for (let i = 0; i < this.listingPaths.length; i++) {
+      if (!globMatchBytes(this.listingPaths[i], ptr, len)) continue;
+      return HeaderList.rawText(raw, ":method") == "GET" && plainSegments(ptr, len) ? PathKind.Listing : PathKind.Unkeyed;
+    }
+    return PathKind.Unkeyed;
   }
 
   /** Whether a path's `len` bytes at `ptr` are the status path. */
@@ -148,6 +162,31 @@ export class PluginConfig {
 
 /** Paths served with a pool key unless `paths` says otherwise: OpenAI's and Anthropic's inference endpoints. */
 export const DEFAULT_PATHS = ["*/chat/completions", "*/completions", "*/embeddings", "*/responses", "*/messages"];
+// And the model lists (`GET */models` and `GET */models/*` in `paths`).
+export const DEFAULT_LISTING_PATHS = ["*/models", "*/models/*"];
+
+export enum PathKind {
+  /** Not the plugin's: goes on without the client's credentials. */
+  Unkeyed,
+  /** An inference request: a key chosen by the pool's rules, its answers judged, retried. */
+  Inference,
+  /**
+   * A GET of a listing path (the models): goes with a key of the pool, budgets and pacing aside;
+   * its answers are never judged, so no client can take keys out or end a provider outage with one.
+   */
+  Listing,
+}
+
+// A listing path with a dot segment, a percent escape or a backslash could name another endpoint
+// once the provider normalizes it (`/v1/models/../files`): it gets no key.
+function plainSegments(ptr: usize, len: i32): bool {
+  for (let i = 0; i < len; i++) {
+    const c = load<u8>(ptr + <usize>i);
+    if (c == 0x25 || c == 0x5c) return false;
+    if (c == 0x2e && i > 0 && load<u8>(ptr + <usize>(i - 1)) == 0x2f) return false;
+  }
+  return true;
+}
 /** Bytes of request bodies one VM holds for retries at once, by default. */
 export const DEFAULT_MAX_HELD_BYTES: i32 = 16 << 20;
 /**

@@ -1,7 +1,7 @@
 // Parses and validates the plugin configuration text: refused with one message that names the
 // field, unknown fields warned about. Pure: no host calls, so it is unit-tested directly.
 import { ConfigResult, FailoverConfig, KNOWN_PROVIDER_TYPES, PluginConfig, RetryConfig } from "./config";
-import { EMPTY_SECTION, Validator, defaultStrings, isHeaderName, isPrintable } from "./config_validator";
+import { EMPTY_SECTION, Validator, isHeaderName, isPrintable } from "./config_validator";
 import { field } from "./schema";
 import { parseQueue } from "./queue_parse";
 import { parseTokens } from "./tokens_parse";
@@ -96,20 +96,33 @@ function names(val: Validator, root: JsonValue, key: string, what: string): stri
 
 function parsePaths(val: Validator, root: JsonValue, cfg: PluginConfig): void {
   const v = root.get("paths");
-  if (v == null) {
-    cfg.paths = defaultStrings(field("", "paths"));
-    return;
+  const given = stringsOf(v != null ? v : readJson(field("", "paths").dflt).value!);
+  if (given == null || given.length == 0) { val.fail("paths", "must be a non-empty array of path patterns"); return; }
+  const inference: string[] = [];
+  const listing: string[] = [];
+  for (let i = 0; i < given.length; i++) {
+    const item = given[i];
+    // `GET <pattern>`: a listing path (see PathKind.Listing); no other method may be named.
+    const isListing = item != null && item.startsWith(LISTING_PREFIX);
+    const pattern = item == null ? "" : isListing ? item.substring(LISTING_PREFIX.length) : item;
+    const ok = pattern.length > 0 && pattern.length <= 256 &&
+      (pattern.charAt(0) == "/" || pattern.charAt(0) == "*") && !pattern.includes("?") && !pattern.includes(" ");
+    if (!ok) { val.fail("paths[" + i.toString() + "]", "must be a path pattern starting with '/' or '*', or 'GET ' and one for a listing (no '?' or spaces; * matches any run of characters)"); return; }
+    if (isListing) listing.push(pattern);
+    else inference.push(pattern);
   }
-  if (v.kind != JsonKind.Array || v.items.length == 0) { val.fail("paths", "must be a non-empty array of path patterns"); return; }
-  const out: string[] = [];
-  for (let i = 0; i < v.items.length; i++) {
-    const item = v.items[i];
-    const ok = item.kind == JsonKind.String && item.str.length > 0 && item.str.length <= 256 &&
-      (item.str.charAt(0) == "/" || item.str.charAt(0) == "*") && !item.str.includes("?");
-    if (!ok) { val.fail("paths[" + i.toString() + "]", "must be a path pattern starting with '/' or '*' (no '?'; * matches any run of characters)"); return; }
-    out.push(item.str);
-  }
-  cfg.paths = out;
+  cfg.paths = inference;
+  cfg.listingPaths = listing;
+}
+
+const LISTING_PREFIX = "GET ";
+
+// The items of an array (null: not an array; a null item: not a string).
+function stringsOf(v: JsonValue): (string | null)[] | null {
+  if (v.kind != JsonKind.Array) return null;
+  const out = new Array<string | null>(v.items.length);
+  for (let i = 0; i < v.items.length; i++) out[i] = v.items[i].kind == JsonKind.String ? v.items[i].str : null;
+  return out;
 }
 
 function parseStatusEndpoint(val: Validator, root: JsonValue, cfg: PluginConfig): void {

@@ -24,7 +24,7 @@ export class Field {
 export const MAX_MS: number = 86_400_000;
 export const MAX_COUNT: number = 1_000_000;
 export const DEFAULT_KEY_STATUSES = "[\"401\",\"403\",\"429\",\"5..\"]";
-export const DEFAULT_PATHS = "[\"*/chat/completions\",\"*/completions\",\"*/embeddings\",\"*/responses\",\"*/messages\"]";
+export const DEFAULT_PATHS = "[\"*/chat/completions\",\"*/completions\",\"*/embeddings\",\"*/responses\",\"*/messages\",\"GET */models\",\"GET */models/*\"]";
 
 export const FIELDS: Field[] = [
   new Field("", "provider", "object"),

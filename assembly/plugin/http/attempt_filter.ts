@@ -3,6 +3,7 @@
 // used while one is left (TriedKeys, by x-request-id), and its answer is judged for that key.
 // Envoy's retry_policy retries (streams included, before their first byte); nothing is captured
 // for a replay. The request is seen as sent: the route's rewrites are already applied.
+import { PathKind } from "../config/config";
 import { DataAction, HeadersAction, MapType } from "../../abi/enums";
 import { getHeaderPairsRaw, removeHeaderBytes } from "../../runtime/headers";
 import { nowMs } from "../../runtime/host";
@@ -31,7 +32,9 @@ export class AttemptFilter extends KeyedStream {
       if (mark == plugin.probeMark) return HeadersAction.Continue;
     }
     const at = HeaderList.rawPath(raw);
-    if (!cfg.servesPathAt(<usize>(at >> 32), <i32>(at & 0xffffffff))) return this.passUnkeyed(raw);
+    const kind = cfg.pathKindAt(<usize>(at >> 32), <i32>(at & 0xffffffff), raw);
+    if (kind == PathKind.Unkeyed) return this.passUnkeyed(raw);
+    if (kind == PathKind.Listing) return this.passListing(raw);
     const assign = this.assignKey(raw);
     this.requestId = HeaderList.rawText(raw, "x-request-id");
     const attempt = new RawHeaders(raw).getDecimal("x-envoy-attempt-count");

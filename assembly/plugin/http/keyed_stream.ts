@@ -9,6 +9,7 @@ import { promptTokens, readRequestBody } from "../keys/request_body";
 import { Plugin } from "../plugin";
 import { Chosen, KeyAssignment, affinityOf } from "../request/key_assignment";
 import { removeClientCredentials } from "../keys/credentials";
+import { sendListing } from "../request/listing";
 import { answerBodyHidden } from "../request/local_replies";
 
 export abstract class KeyedStream extends StreamContext {
@@ -25,6 +26,11 @@ export abstract class KeyedStream extends StreamContext {
   protected passUnkeyed(raw: ArrayBuffer): HeadersAction {
     removeClientCredentials(this.plugin.credentials, raw, null);
     return HeadersAction.Continue;
+  }
+
+  /** A listing (see PathKind.Listing) goes on with a key of the pool; nothing judges its answer. */
+  protected passListing(raw: ArrayBuffer): HeadersAction {
+    return sendListing(this.plugin, raw) ? HeadersAction.Continue : this.passUnkeyed(raw);
   }
 
   /** The key assignment of an inference request (`raw`: its headers), with its consumer's affinity. */
