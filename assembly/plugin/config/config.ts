@@ -187,6 +187,7 @@ function plainSegments(ptr: usize, len: i32): bool {
   }
   return true;
 }
+
 /** Bytes of request bodies one VM holds for retries at once, by default. */
 export const DEFAULT_MAX_HELD_BYTES: i32 = 16 << 20;
 /**

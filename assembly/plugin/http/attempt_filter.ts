@@ -3,7 +3,6 @@
 // used while one is left (TriedKeys, by x-request-id), and its answer is judged for that key.
 // Envoy's retry_policy retries (streams included, before their first byte); nothing is captured
 // for a replay. The request is seen as sent: the route's rewrites are already applied.
-import { PathKind } from "../config/config";
 import { DataAction, HeadersAction, MapType } from "../../abi/enums";
 import { getHeaderPairsRaw, removeHeaderBytes } from "../../runtime/headers";
 import { nowMs } from "../../runtime/host";
@@ -22,7 +21,6 @@ export class AttemptFilter extends KeyedStream {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
     const plugin = this.plugin;
-    const cfg = plugin.config;
     const raw = getHeaderPairsRaw(MapType.RequestHeaders);
     // The plugin's own probes go through this cluster too: they keep the key they carry. The mark
     // is a secret of the process, and never reaches the provider.
@@ -32,9 +30,7 @@ export class AttemptFilter extends KeyedStream {
       if (mark == plugin.probeMark) return HeadersAction.Continue;
     }
     const at = HeaderList.rawPath(raw);
-    const kind = cfg.pathKindAt(<usize>(at >> 32), <i32>(at & 0xffffffff), raw);
-    if (kind == PathKind.Unkeyed) return this.passUnkeyed(raw);
-    if (kind == PathKind.Listing) return this.passListing(raw);
+    if (!this.isInference(raw, <usize>(at >> 32), <i32>(at & 0xffffffff))) return HeadersAction.Continue;
     const assign = this.assignKey(raw);
     this.requestId = HeaderList.rawText(raw, "x-request-id");
     const attempt = new RawHeaders(raw).getDecimal("x-envoy-attempt-count");

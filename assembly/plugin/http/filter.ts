@@ -1,7 +1,6 @@
 // The HTTP filter of one stream: routes Envoy's callbacks to the objects that do the work. It
 // chooses a key (KeySelector) and sends it in place of the client's credentials, judges the
 // route's answer for that key, and hands a failed non-streaming request to its RetrySession.
-import { PathKind } from "../config/config";
 import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
 import { HeaderList, RawHeaders } from "../../util/header_list";
 import { getBufferBytes } from "../../runtime/buffers";
@@ -39,10 +38,7 @@ export class TokenFilter extends KeyedStream {
       answerStatus(plugin);
       return HeadersAction.StopIteration;
     }
-    // Inference requests and listings get a key; any other request goes on without the client's credentials.
-    const kind = cfg.pathKindAt(pathPtr, pathLen, raw);
-    if (kind == PathKind.Unkeyed) return this.passUnkeyed(raw);
-    if (kind == PathKind.Listing) return this.passListing(raw);
+    if (!this.isInference(raw, pathPtr, pathLen)) return HeadersAction.Continue;
     this.clientHeaders = raw;
     const assign = this.assignKey(raw);
     if (cfg.retry.enabled && cfg.apiTokens.length > 1) {

@@ -7,6 +7,7 @@ import { RootContext, StreamContext } from "../../runtime/contexts";
 import { continueStream, getPropertyInt } from "../../runtime/host";
 import { promptTokens, readRequestBody } from "../keys/request_body";
 import { Plugin } from "../plugin";
+import { PathKind } from "../config/config";
 import { Chosen, KeyAssignment, affinityOf } from "../request/key_assignment";
 import { removeClientCredentials } from "../keys/credentials";
 import { sendListing } from "../request/listing";
@@ -22,15 +23,17 @@ export abstract class KeyedStream extends StreamContext {
     super(id, root);
   }
 
-  /** A request that gets no key goes on, without the client's credentials. */
-  protected passUnkeyed(raw: ArrayBuffer): HeadersAction {
-    removeClientCredentials(this.plugin.credentials, raw, null);
-    return HeadersAction.Continue;
-  }
-
-  /** A listing (see PathKind.Listing) goes on with a key of the pool; nothing judges its answer. */
-  protected passListing(raw: ArrayBuffer): HeadersAction {
-    return sendListing(this.plugin, raw) ? HeadersAction.Continue : this.passUnkeyed(raw);
+  /**
+   * Whether the request (`raw`: its headers; its path's `len` bytes at `ptr`) is an inference
+   * request, which gets a key assignment. Any other goes on at once: a listing (see
+   * PathKind.Listing) with a key of the pool, nothing judging its answer; the rest without a key.
+   * The client's credentials never go on.
+   */
+  protected isInference(raw: ArrayBuffer, ptr: usize, len: i32): bool {
+    const kind = this.plugin.config.pathKindAt(ptr, len, raw);
+    if (kind == PathKind.Inference) return true;
+    if (kind == PathKind.Unkeyed || !sendListing(this.plugin, raw)) removeClientCredentials(this.plugin.credentials, raw, null);
+    return false;
   }
 
   /** The key assignment of an inference request (`raw`: its headers), with its consumer's affinity. */
