@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
 import type { PluginConfig } from '../../envoy/config.js';
+import { roundTrip } from '../host/gateway.js';
+import { statusOf } from '../host/status_document.js';
 
 const TOKENS = ['sk-a', 'sk-b', 'sk-c', 'sk-d'];
 const POOL_KEY = 'ai-token-failover:ai-token-failover:openai::pool';
@@ -12,6 +14,8 @@ const config = (extra: Record<string, unknown> = {}): PluginConfig => ({
     apiTokens: TOKENS,
     failover: { enabled: true, failureThreshold: 2, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
   },
+  statusPath: '/status',
+  statusToken: 'st',
   ...extra,
 });
 
@@ -73,5 +77,25 @@ test('paths without a GET pattern have no listings; a method other than GET is r
     const errors = host.logs.filter((l) => l.level >= 4);
     assert.equal(errors.length, 1);
     assert.match(errors[0].msg, /paths\[1\] must be a path pattern/);
+  }
+});
+
+test('while the provider is failing and paced, listings go with a key and take no pace slot, and their 2xx ends nothing', () => {
+  const { host, vms } = setup();
+  for (const vm of vms) roundTrip(vm, () => ({ status: 200, body: '{}' }));
+  const chat = (k: number) => JSON.stringify({ model: 'm', messages: [{ role: 'user', content: `question ${k}` }] });
+  for (let k = 0; k < 40; k++) roundTrip(vms[k % 2], () => ({ status: 503 }), { body: chat(k) });
+  assert.equal(statusOf(vms[0]).provider.state, 'failing');
+  const list = { headers: { ':method': 'GET', ':path': '/v1/models' }, body: '' };
+  for (let round = 0; round < 2; round++) {
+    // Past the rest: the pace slot is free; 30 listings come first.
+    host.advance(30_000);
+    for (let k = 0; k < 30; k++) {
+      const r = roundTrip(vms[k % 2], () => ({ status: 200, body: '{"object":"list","data":[]}' }), list);
+      assert.ok(r.token != null && r.client.status === 200, 'a listing was answered by the plugin or went without a key');
+    }
+    assert.equal(statusOf(vms[1]).provider.state, 'failing', 'a listing\'s 2xx ended the outage');
+    // The inference request still takes the slot.
+    assert.notEqual(roundTrip(vms[round], () => ({ status: 503 }), { body: chat(100 + round) }).token, null, 'a listing took the pace slot');
   }
 });
