@@ -164,7 +164,7 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
     if (rule) b = { status: rule.status, headers: rule.headers, body: rule.body };
     if (b.failFirstBy) {
       const id = headerText(req.headers[b.failFirstBy]);
-      if (id !== null && seenIds.has(id)) b = { status: 200 };
+      if (id !== null && seenIds.has(id)) b = { status: 200, chunkDelayMs: b.chunkDelayMs };
       else if (id !== null) seenIds.add(id);
     }
     if (b.rateLimit?.bucket && token !== null) {

@@ -39,24 +39,29 @@ test('a mini-only pool refuses a request whose last "model" is another model, ho
   assert.match(r.client.body ?? '', /o1-pro/);
 });
 
-test('a stream hidden behind a duplicate "stream" is a stream: never held for a retry', () => {
-  const { vms } = setup({ apiTokens: ['sk-a', 'sk-b'], retryOnFailure: { enabled: true },
+test('a stream hidden behind a duplicate "stream" is a stream: its retry waits for a stream (streamRetryTimeout)', () => {
+  const { vms } = setup({ apiTokens: ['sk-a', 'sk-b'], retryOnFailure: { enabled: true, retryTimeout: 1000, streamRetryTimeout: 90_000 },
     failover: { enabled: true, failureThreshold: 1000, healthCheckInterval: 60_000, healthCheckModel: 'm' } });
-  const upstream: Upstream = ({ token }) => ({ status: token === 'sk-a' ? 503 : 200, body: '{}' });
+  let timeout = 0;
+  const upstream: Upstream = ({ token, call }) => {
+    if (call) timeout = call.timeoutMs;
+    return { status: token === 'sk-a' ? 503 : 200, body: '{}' };
+  };
   let streamed = 0;
   let retried = 0;
   for (let i = 0; i < 60 && (streamed < 3 || retried < 3); i++) {
     const hidden = roundTrip(vms[i % 2], upstream, { body: '{"model":"m","stream":false,"stream":true}' });
     if (hidden.token === 'sk-a') {
       streamed++;
-      assert.equal(hidden.retries, 0);
-      assert.equal(hidden.client.status, 503);
+      assert.equal(hidden.retries, 1);
+      assert.equal(timeout, 90_000);
     }
     const plain = roundTrip(vms[i % 2], upstream, { body: '{"model":"m","stream":true,"Stream":false,"stream":false}' });
-    // The last "stream" is false in every reading: an ordinary request, retried.
+    // The last "stream" is false in every reading: an ordinary request, retried as one.
     if (plain.token === 'sk-a') {
       retried++;
       assert.equal(plain.client.status, 200);
+      assert.equal(timeout, 1000);
     }
   }
   assert.ok(streamed >= 3 && retried >= 3, `${streamed} hidden streams, ${retried} retried requests met the failing key`);

@@ -52,6 +52,10 @@ export class RetryConfig {
   enabled: bool = false;
   maxRetries: i32 = 1;
   retryTimeout: i32 = 30000;
+  /** Timeout of one retry of a streaming request: its whole answer arrives before the client gets any of it. */
+  streamRetryTimeout: i32 = 120000;
+  /** The largest retried stream answer delivered (0: streaming requests are not retried). */
+  maxStreamAnswerBytes: i32 = 4 << 20;
   retryOnStatus: StatusSet = new StatusSet();
   /** An answer a failure rule (failover.failureConditions) matched is retried like a failing status. */
   retryOnFailureConditions: bool = true;

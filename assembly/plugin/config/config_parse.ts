@@ -74,6 +74,8 @@ function parseRetry(val: Validator, section: JsonValue | null, r: RetryConfig): 
   r.enabled = val.flag(obj, p, field(RETRY, "enabled"));
   r.maxRetries = val.int(obj, p, field(RETRY, "maxRetries"));
   r.retryTimeout = val.int(obj, p, field(RETRY, "retryTimeout"));
+  r.streamRetryTimeout = val.int(obj, p, field(RETRY, "streamRetryTimeout"));
+  r.maxStreamAnswerBytes = val.int(obj, p, field(RETRY, "maxStreamAnswerBytes"));
   r.retryOnFailureConditions = val.flag(obj, p, field(RETRY, "retryOnFailureConditions"));
   r.maxHeldBytes = val.int(obj, p, field(RETRY, "maxHeldBytes"));
   r.inPlaceBytes = val.int(obj, p, field(RETRY, "inPlaceBytes"));

@@ -83,6 +83,8 @@ export const FIELDS: Field[] = [
   new Field("provider.retryOnFailure", "enabled", "boolean", "false"),
   new Field("provider.retryOnFailure", "maxRetries", "integer", "1", 0, 100),
   new Field("provider.retryOnFailure", "retryTimeout", "integer", "30000", 1, MAX_MS),
+  new Field("provider.retryOnFailure", "streamRetryTimeout", "integer", "120000", 1, MAX_MS),
+  new Field("provider.retryOnFailure", "maxStreamAnswerBytes", "integer", "4194304", 0, 16_777_216),
   new Field("provider.retryOnFailure", "retryOnStatus", "patterns", DEFAULT_KEY_STATUSES),
   new Field("provider.retryOnFailure", "retryOnFailureConditions", "boolean", "true"),
   new Field("provider.retryOnFailure", "maxHeldBytes", "integer", "16777216", 0, 1_073_741_824),

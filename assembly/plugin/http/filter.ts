@@ -1,6 +1,6 @@
 // The HTTP filter of one stream: routes Envoy's callbacks to the objects that do the work. It
 // chooses a key (KeySelector) and sends it in place of the client's credentials, judges the
-// route's answer for that key, and hands a failed non-streaming request to its RetrySession.
+// route's answer for that key, and hands a failed request to its RetrySession.
 import { BufferType, DataAction, HeadersAction, MapType, StreamType } from "../../abi/enums";
 import { HeaderList, RawHeaders } from "../../util/header_list";
 import { getBufferBytes } from "../../runtime/buffers";
@@ -77,7 +77,7 @@ export class TokenFilter extends KeyedStream {
       captured.addChunk(chunk);
       if (captured.overLimit) this.plugin.metrics.retrySkippedMemory();
     }
-    if (end) captured.end();
+    if (end) captured.end(this.plugin.config.retry.maxStreamAnswerBytes > 0);
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): HeadersAction {
@@ -99,7 +99,7 @@ export class TokenFilter extends KeyedStream {
       if (this.startRetry(endOfStream)) return HeadersAction.StopIteration;
     } else if (first.pending && captured != null && plugin.config.retry.retryOnFailureConditions &&
                mayRetryOnRule(plugin, captured, 0) && STREAM_ORIGIN.fromProvider() && plugin.bodyWait.hold(this.id, nowMs(), -1)) {
-      // A failure rule still reads the body (never a stream's): the answer waits for its verdict,
+      // A failure rule still reads the body (never an event stream's): the answer waits for its verdict,
       // unless Envoy does not show the body to a filter holding the headers (then it goes on). Its
       // failure is held like a retried status's: the retry's answer tells whose it is.
       ledger.holdRoute();

@@ -16,6 +16,9 @@ export class RequestMark {
   /** `who`: the affinity value's hash (0: none); `unique`: stands for the body when none is at hand. */
   constructor(readonly who: u32, private unique: u32) {}
 
+  /** Takes the body's hash now, while the body is still kept. */
+  pin(): void { this.body; }
+
   /** The body's hash (the request's own unique value when its body is not at hand); never 0. */
   get body(): u32 {
     if (this.hash != 0) return this.hash;

@@ -13,7 +13,7 @@ import { CALL_ORIGIN, STREAM_ORIGIN } from "../judge/answer_origin";
 import { RequestMark } from "../judge/request_mark";
 import { UsageScanner } from "../judge/usage";
 import { Plugin } from "../plugin";
-import { Attempt } from "./attempt";
+import { Attempt, isEventStream } from "./attempt";
 import { settleAttempts } from "./attempt_settlement";
 import { followRateLimit, reportsRoom } from "./rate_limit_follow";
 import { isHostReply } from "./replay";
@@ -75,7 +75,7 @@ export class AnswerLedger {
     first.roomLeft = status == 429 && reportsRoom(plugin.rateLimit, head);
     const headers = plugin.failureRulesNeedHeaders ? HeaderList.parse(head.raw) : null;
     const needBody = plugin.failureRulesNeedBody;
-    const bodyFollows = !endOfStream && needBody && !isEventStream(head);
+    const bodyFollows = !endOfStream && needBody && !isEventStream(head.get("content-type"));
     const encoding = needBody ? head.get("content-encoding") : null;
     const retryAfter = status == 429 ? head.get("retry-after") : null;
     first.judge(failover, status, headers, retryAfter, STREAM_ORIGIN, status == 429 ? nowMs() : 0, bodyFollows, encoding);
@@ -149,9 +149,4 @@ export class AnswerLedger {
     const failover = this.plugin.failover;
     if (failover != null) settleAttempts(failover, this.attempts);
   }
-}
-
-function isEventStream(head: RawHeaders): bool {
-  const ct = head.get("content-type");
-  return ct != null && ct.includes("text/event-stream");
 }

@@ -17,6 +17,11 @@ export function isEncoded(contentEncoding: string | null): bool {
   return contentEncoding != null && contentEncoding.length > 0 && contentEncoding.toLowerCase() != "identity";
 }
 
+/** Whether a `content-type` value is a server-sent event stream (judged on status and headers only). */
+export function isEventStream(contentType: string | null): bool {
+  return contentType != null && contentType.includes("text/event-stream");
+}
+
 /** Where an attempt's verdict stands. */
 export const enum AttemptState {
   /** Sent; no answer judged yet. */
@@ -148,9 +153,13 @@ export class Attempt {
     this.settle(failover, v, origin);
   }
 
-  /** Judges an answer whose whole body (or its rule prefix) is at hand: a retry answer. */
+  /**
+   * Judges an answer whose whole body (or its rule prefix) is at hand: a retry answer. A stream's
+   * text is the model's output, so it is judged on status and headers, as the route's stream is.
+   */
   judgeWhole(failover: Failover, status: i32, headers: HeaderList, body: ArrayBuffer, origin: AnswerOrigin, now: i64): void {
-    this.judge(failover, status, headers, headers.get("retry-after"), origin, now, true, headers.get("content-encoding"));
+    const bodyRead = !isEventStream(headers.get("content-type"));
+    this.judge(failover, status, headers, headers.get("retry-after"), origin, now, bodyRead, headers.get("content-encoding"));
     if (!this.pending) return;
     this.addBody(body);
     this.finishBody(failover, origin, now, true);

@@ -15,13 +15,13 @@ export const MAX_RETRY_BODY: i32 = 1 << 20;
 /** The parts of a client request kept while it may still be replayed. */
 export class CapturedRequest extends KeptBody {
   private kept: ByteBuffer = new ByteBuffer();
-  /** The body is not kept (too large, a streaming request, or no longer needed): no replay. */
+  /** The body is not kept (too large, or no longer needed): no replay. */
   dropped: bool = false;
   /** The body was given up because the VM already holds its limit of bodies (or it stalled while others needed room). */
   overLimit: bool = false;
   /** The whole body has arrived. */
   complete: bool = false;
-  /** The request asks for a streamed answer: it is never retried, and its body is not kept. */
+  /** The request asks for a streamed answer: a retry's whole answer is its stream (see RetrySession). */
   streaming: bool = false;
 
   /** `clock` is read only when the VM's bodies are at their limit. */
@@ -62,18 +62,18 @@ export class CapturedRequest extends KeptBody {
     this.counted = 0;
   }
 
-  /** The body is complete: a streaming request's body is given up (it is never retried). */
-  end(): void {
+  /** The body is complete. `keepStreams` false: a streaming request's body is given up (it is not retried). */
+  end(keepStreams: bool): void {
     this.complete = true;
     this.held.ends(this);
     if (!this.dropped && asksForStream(this.body())) {
       this.streaming = true;
-      this.dropBody();
+      if (!keepStreams) this.dropBody();
     }
   }
 
   /** Whether the request can be replayed now. */
-  get replayable(): bool { return this.complete && !this.dropped && !this.streaming; }
+  get replayable(): bool { return this.complete && !this.dropped; }
 
   /** The whole body kept so far. */
   body(): ArrayBuffer { return this.kept.bytes(); }

@@ -106,8 +106,9 @@ export class RetrySession {
       this.deliver(false);
       return;
     }
-    const tooLarge = answer.bodySize > RETRY_ANSWER_LIMIT;
-    const body = this.ledger.callAnswer(attempt, answer, tooLarge ? <usize>BODY_RULE_LIMIT : RETRY_ANSWER_LIMIT);
+    const limit = this.answerLimit;
+    const tooLarge = answer.bodySize > limit;
+    const body = this.ledger.callAnswer(attempt, answer, tooLarge ? <usize>BODY_RULE_LIMIT : limit);
     if (body == null) {
       this.ledger.settle();
       this.deliver(false);
@@ -116,7 +117,7 @@ export class RetrySession {
     const status = answer.status;
     if (tooLarge && logEnabled(LogLevel.Warn)) {
       log(LogLevel.Warn, "a retry answer of " + answer.bodySize.toString() + " bytes is over the " +
-        RETRY_ANSWER_LIMIT.toString() + "-byte limit: the client receives the provider's first answer");
+        limit.toString() + "-byte limit: the client receives the provider's first answer");
     }
     const deliverable = !tooLarge && (!attempt.unconfirmed || is2xx(status));
     if (deliverable) this.delivery = new Delivery(status, answer.headers, body, attempt.key);
@@ -125,6 +126,11 @@ export class RetrySession {
     if (retryable && mayRetryOnRule(this.plugin, this.captured, this.retries) && this.send()) return;
     this.ledger.settle();
     this.deliver(deliverable && !retryable);
+  }
+
+  // The largest retry answer delivered: a stream's whole text has its own bound.
+  private get answerLimit(): usize {
+    return this.captured.streaming ? <usize>this.plugin.config.retry.maxStreamAnswerBytes : RETRY_ANSWER_LIMIT;
   }
 
   /** A retry answer that arrived after the client left still counts for its token. */
@@ -150,9 +156,16 @@ export class RetrySession {
     const shape = plugin.shapes.find(shapeKey(captured.headers), nowMs());
     const attempt = this.ledger.openRetry(next, pick.reserved, shape == null);
     const headers = replayHeaders(HeaderList.parse(captured.headers), shape, cfg, plugin.credentials.params, cfg.apiTokens[next], plugin.failureRulesNeedBody);
-    if (!dispatchCall(cluster, headers, captured.body(), <u32>cfg.retry.retryTimeout, new RetryCall(this, attempt, this.streamId))) return false;
+    // A stream's retry answers when its generation ends: it has a timeout of its own.
+    const timeout = captured.streaming ? cfg.retry.streamRetryTimeout : cfg.retry.retryTimeout;
+    if (!dispatchCall(cluster, headers, captured.body(), <u32>timeout, new RetryCall(this, attempt, this.streamId))) return false;
     this.ledger.sent(attempt);
     this.retries++;
+    // The host copied the body: after the last retry it need not be held (a stream's may run for minutes).
+    if (this.retries >= cfg.retry.maxRetries) {
+      this.ledger.mark.pin();
+      captured.dropBody();
+    }
     plugin.metrics.retryAttempted();
     plugin.metrics.request(next);
     if (logEnabled(LogLevel.Debug)) {
