@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { ROOT } from '../../scripts/envoy_bin.js';
-import { isProbe, type Gateway } from './harness.js';
+import { isProbe, setTokens, type Gateway } from './harness.js';
 import { PROVIDER_HOST, startProviderGateway } from './provider_gateway.js';
 
 const TOKENS = ['sk-sdk-a', 'sk-sdk-b', 'sk-sdk-c', 'sk-sdk-d'];
@@ -49,5 +49,23 @@ test('OpenAI SDK: models.list(), models.retrieve(), a chat and a stream, each wi
   for (const q of sent) {
     assert.equal(q.host, PROVIDER_HOST);
     assert.ok(TOKENS.includes(q.token ?? ''), `${q.method} ${q.path} went with ${q.token}`);
+  }
+});
+
+test('OpenAI SDK: with one of two keys dead and retries on, 24 streams one after another are all complete', async () => {
+  const keys = ['sk-sdk-live', 'sk-sdk-dead'];
+  const retrying = await startProviderGateway({ provider: { apiTokens: keys, failover: { enabled: true, healthCheckModel: 'gpt-4o-mini', healthCheckInterval: 60_000 }, retryOnFailure: { enabled: true } } });
+  try {
+    // One request teaches the plugin the route, so that its retries go where the route sends.
+    await promisify(execFile)(sdkPython(), [path.join(CLIENTS, 'openai_sdk_client.py'), retrying.url('/openai/v1'), 'client-key', '1'], { timeout: 60_000 });
+    setTokens(retrying, { 'sk-sdk-dead': '401' });
+    const run = await promisify(execFile)(sdkPython(), [path.join(CLIENTS, 'openai_sdk_client.py'), retrying.url('/openai/v1'), 'client-key', '24'], { timeout: 120_000 });
+    const got = JSON.parse(run.stdout.trim()) as { streams: string[] };
+    assert.equal(got.streams.length, 24);
+    for (const text of got.streams) assert.equal(text, 'Hello from the mock provider.');
+    const dead = retrying.mock.requests.filter((q) => !isProbe(q) && q.token === 'sk-sdk-dead').length;
+    assert.ok(dead >= 1, 'no stream met the dead key');
+  } finally {
+    await retrying.stop();
   }
 });
