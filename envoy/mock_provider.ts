@@ -20,7 +20,7 @@
 // endpoint, a foreign organization header or a request too large for the key's limit would),
 // GET …/models and …/models/{id} answer (when the behaviour is 200) with OpenAI's model list shapes.
 // reset ("before-headers": close the connection without answering; "mid-body": send the headers
-// and half the body, then close it), bodyDelayMs (send the headers at once and the body that much later).
+// and half the body, then close it; "mid-stream": a stream's first two chunks, then close it), bodyDelayMs (send the headers at once and the body that much later).
 //
 // Options for tests: `tls: { cert, key }` serves HTTPS and records the SNI each request came
 // with; `provider: { host, pathPrefix }` answers like a real provider behind a fixed name:
@@ -46,7 +46,7 @@ export interface Behaviour {
   failFirstBy?: string;
   when?: Array<{ path?: string; header?: string; status: number; headers?: Record<string, string>; body?: string }>;
   noHeaders?: boolean;
-  reset?: 'before-headers' | 'mid-body';
+  reset?: 'before-headers' | 'mid-body' | 'mid-stream';
   bodyDelayMs?: number;
 }
 export type BehaviourSpec = Behaviour | string | number;
@@ -202,7 +202,7 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
       const headers: Record<string, string> = { 'content-type': 'application/json', 'x-mock-token-seen': token === null ? 'none' : 'yes', ...limitHeaders, ...(b.headers ?? {}) };
       if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
       let text = b.status !== 200 ? b.body ?? errorBody(b.status) : null;
-      if (text === null && parsed && parsed.stream === true) return streamCompletion(res, parsed.model, b.chunkDelayMs ?? 0);
+      if (text === null && parsed && parsed.stream === true) return streamCompletion(res, parsed.model, b.chunkDelayMs ?? 0, b.reset === 'mid-stream' ? 2 : -1);
       if (text === null && req.method === 'GET') text = modelListing(url.pathname);
       if (text === null) text = b.bodyBytes ? bigCompletion(b.bodyBytes) : b.body ?? completion(parsed?.model, 'Hello from the mock provider.');
       if (b.gzip && /gzip/.test(headerText(req.headers['accept-encoding']) ?? '')) {
@@ -252,12 +252,15 @@ function resetMidBody(res: http.ServerResponse, status: number, headers: Record<
   res.write(bytes.subarray(0, bytes.length >> 1), () => res.socket?.destroy());
 }
 
-function streamCompletion(res: http.ServerResponse, model: string | undefined, chunkDelayMs: number): void {
+// `cutAfter` >= 0: the connection is closed after that many chunks, mid-stream.
+function streamCompletion(res: http.ServerResponse, model: string | undefined, chunkDelayMs: number, cutAfter: number): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const words = ['Hello', ' from', ' the', ' mock', ' provider.'];
   let i = 0;
   const next = () => {
-    if (i < words.length) {
+    if (i === cutAfter) {
+      res.socket?.destroy();
+    } else if (i < words.length) {
       const delta = { id: 'chatcmpl-mock', object: 'chat.completion.chunk', model: model ?? 'mock-model', choices: [{ index: 0, delta: { content: words[i] } }] };
       res.write(`data: ${JSON.stringify(delta)}\n\n`);
       i++;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { chat, isProbe, setTokens, TRAP, type ChatAnswer, type Gateway } from './harness.js';
+import { chat, isProbe, setTokens, sleep, TRAP, type ChatAnswer, type Gateway } from './harness.js';
 import { CLIENT_PATH, startProviderGateway } from './provider_gateway.js';
 
 const TOKENS = ['sk-sr-a', 'sk-sr-b', 'sk-sr-c', 'sk-sr-d'];
@@ -130,3 +130,57 @@ test('the trade-off, measured: a retried stream arrives in one piece when its ge
   assert.ok(retried.firstByteMs >= 1100, `retried first byte at ${retried.firstByteMs} ms`);
   assert.ok(direct.firstByteMs < direct.endMs - 900, `direct first byte at ${direct.firstByteMs} of ${direct.endMs} ms`);
 }));
+
+/** A streaming request read until it ends or is cut; `leaveAfterFirst`: the client leaves after its first chunk. */
+function readStream(gw: Gateway, leaveAfterFirst = false): Promise<{ status: number; text: string; cut: boolean }> {
+  return new Promise((resolve) => {
+    const body = JSON.stringify(STREAM);
+    let text = '';
+    let status = 0;
+    const req = http.request(gw.url(CLIENT_PATH), { method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: 'Bearer client-key', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      status = res.statusCode ?? 0;
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+        if (leaveAfterFirst) req.destroy();
+      });
+      res.on('end', () => resolve({ status, text, cut: false }));
+      res.on('aborted', () => resolve({ status, text, cut: true }));
+      res.on('error', () => resolve({ status, text, cut: true }));
+    });
+    req.on('error', () => resolve({ status, text, cut: true }));
+    req.on('close', () => resolve({ status, text, cut: true }));
+    req.end(body);
+  });
+}
+
+const cutCount = async (gw: Gateway): Promise<number> =>
+  Number((await gw.stats()).split('\n').find((l) => l.startsWith('ai_token_failover_answers_cut'))?.split(' ').at(-1) ?? -1);
+
+test('a stream the provider cuts mid-way reaches the client cut (no filter can end it), is counted in answers_cut and charges no key; a client leaving is not a cut', () => withStreams(async (gw) => {
+  assert.equal(await cutCount(gw), 0);
+  setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { chunkDelayMs: 100, reset: 'mid-stream' }])));
+  for (let i = 0; i < 6; i++) {
+    const r = await readStream(gw);
+    assert.equal(r.status, 200);
+    assert.ok(r.cut, 'the cut stream ended cleanly');
+    assert.match(r.text, /data: \{.*"Hello"/);
+    assert.doesNotMatch(r.text, /\[DONE\]/);
+  }
+  assert.ok(await waitForCount(gw, 6), `answers_cut is ${await cutCount(gw)}`);
+  // A reset is the connection's, not the key's: every key is still in the pool.
+  const charged = (await gw.stats()).split('\n').filter((l) => /^ai_token_failover_(token_)?failures/.test(l) && !l.endsWith(' 0'));
+  assert.deepEqual(charged, []);
+
+  setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { chunkDelayMs: 300 }])));
+  for (let i = 0; i < 3; i++) assert.ok((await readStream(gw, true)).text.length > 0);
+  await sleep(1500);
+  assert.equal(await cutCount(gw), 6, 'a client that left was counted as a cut');
+}));
+
+async function waitForCount(gw: Gateway, n: number): Promise<boolean> {
+  for (let i = 0; i < 30; i++) {
+    if (await cutCount(gw) === n) return true;
+    await sleep(100);
+  }
+  return false;
+}

@@ -59,6 +59,7 @@ export class PluginMetrics {
   private providerState: i64 = NO_METRIC;
   private providerAnswers: i64 = NO_METRIC;
   private listings: i64 = NO_METRIC;
+  private answersCut: i64 = NO_METRIC;
 
   /** Defines every metric; configure phase. `fingerprints` are the configured tokens', `pool` names the pool. */
   define(fingerprints: string[], pool: string, keys: KeyOptions[]): void {
@@ -74,6 +75,7 @@ export class PluginMetrics {
     this.providerState = defineMetric(MetricType.Gauge, p + "provider_state");
     this.providerAnswers = defineMetric(MetricType.Counter, p + "provider_answers");
     this.listings = defineMetric(MetricType.Counter, p + "listings");
+    this.answersCut = defineMetric(MetricType.Counter, p + "answers_cut");
   }
 
   request(i: i32): void { incrementMetric(this.tokens[i].requests); }
@@ -122,6 +124,8 @@ export class PluginMetrics {
   providerAnswered(): void { incrementMetric(this.providerAnswers); }
   /** A listing (a model list) went out with a key of the pool. */
   listing(): void { incrementMetric(this.listings); }
+  /** The upstream cut an answer after its headers (a reset, a closed connection): the client's answer is truncated. */
+  answerCut(): void { incrementMetric(this.answersCut); }
 
   /** Tokens in the pool; set by the lease holder on each tick and by any VM that moves a token. */
   inPool(n: i32): void { recordMetric(this.tokensInPool, <u64>n); }

@@ -6,7 +6,7 @@
 import { BufferType } from "../../abi/enums";
 import { getBufferBytes } from "../../runtime/buffers";
 import { CallAnswer } from "../../runtime/calls";
-import { nowMs } from "../../runtime/host";
+import { getProperty, nowMs } from "../../runtime/host";
 import { HeaderList, RawHeaders } from "../../util/header_list";
 import { is2xx } from "../../util/status";
 import { CALL_ORIGIN, STREAM_ORIGIN } from "../judge/answer_origin";
@@ -23,6 +23,8 @@ export class AnswerLedger {
   readonly attempts: Attempt[] = [];
   /** Reads the provider's usage from the route's answer (null: no token budget counts it). */
   private usage: UsageScanner | null = null;
+  /** The route's answer has ended (its headers or its body said so). */
+  private routeEnded: bool = false;
 
   constructor(private plugin: Plugin, readonly mark: RequestMark) {}
 
@@ -66,6 +68,7 @@ export class AnswerLedger {
     const plugin = this.plugin;
     const first = this.first;
     first.status = status;
+    this.routeEnded = endOfStream;
     const failover = plugin.failover;
     if (failover == null) {
       if (plugin.budgets != null) followRateLimit(plugin, first.key, status, head, this.mark);
@@ -91,6 +94,7 @@ export class AnswerLedger {
    */
   routeBody(size: usize, seen: usize, endOfStream: bool, own: bool): void {
     const first = this.first;
+    if (endOfStream) this.routeEnded = true;
     const usage = this.usage;
     if (usage != null && own && size > seen) {
       const chunk = getBufferBytes(BufferType.ResponseBody, seen, size - seen);
@@ -112,6 +116,7 @@ export class AnswerLedger {
    */
   routeOver(): void {
     const first = this.first;
+    if (first.status > 0 && !this.routeEnded && cutByUpstream()) this.plugin.metrics.answerCut();
     const usage = this.usage;
     if (usage != null) first.settleUsage(this.plugin.selector, usage.total);
     const failover = this.plugin.failover;
@@ -149,4 +154,15 @@ export class AnswerLedger {
     const failover = this.plugin.failover;
     if (failover != null) settleAttempts(failover, this.attempts);
   }
+}
+
+/**
+ * Whether Envoy ended the route's answer because the upstream cut it after its headers. Envoy then
+ * resets the client's stream (a local reply cannot follow headers already sent) and calls no
+ * filter with more of the answer, so it can only be counted; a client that left shows
+ * `downstream_remote_disconnect` instead. A reset is the connection's, not the key's: nothing counts.
+ */
+function cutByUpstream(): bool {
+  const details = getProperty("response.code_details");
+  return details != null && details.startsWith("upstream_reset_after_response_started");
 }
