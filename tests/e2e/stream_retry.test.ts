@@ -5,15 +5,16 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { chat, isProbe, setTokens, sleep, TRAP, type ChatAnswer, type Gateway } from './harness.js';
+import type { PluginConfig } from '../../envoy/config.js';
 import { CLIENT_PATH, startProviderGateway } from './provider_gateway.js';
 
 const TOKENS = ['sk-sr-a', 'sk-sr-b', 'sk-sr-c', 'sk-sr-d'];
 // The shipped recipe's plugin options: failover and retries on, everything else at its default.
-const CONFIG = { provider: { apiTokens: TOKENS, failover: { enabled: true, healthCheckModel: 'gpt-4o-mini', healthCheckInterval: 60_000 }, retryOnFailure: { enabled: true } } };
+const CONFIG: PluginConfig = { provider: { apiTokens: TOKENS, failover: { enabled: true, healthCheckModel: 'gpt-4o-mini', healthCheckInterval: 60_000 }, retryOnFailure: { enabled: true } } };
 const STREAM = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] };
 
 /** Runs `fn` against a fresh gateway (no key resting from an earlier test) that knows its route. */
-async function withStreams(fn: (gw: Gateway) => Promise<void>, config = CONFIG): Promise<void> {
+async function withStreams(fn: (gw: Gateway) => Promise<void>, config: PluginConfig = CONFIG): Promise<void> {
   const gw = await startProviderGateway(config);
   try {
     // Until one request of the route has been seen, a retry goes as the client sent it (see
