@@ -22,7 +22,7 @@ const CLIENT_KEY = 'client-key';
 interface WasmFilterConfig { vm_config: { code: { local: { filename: string } } }; configuration: { value: string }; allow_on_headers_stop_iteration?: boolean }
 
 /** A self-signed certificate for the provider's name, made with openssl; returns { cert, key, certFile }. */
-function makeCertificate(dir: string): { cert: Buffer; key: Buffer; certFile: string } {
+export function makeCertificate(dir: string): { cert: Buffer; key: Buffer; certFile: string } {
   const certFile = path.join(dir, 'provider.crt');
   const keyFile = path.join(dir, 'provider.key');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${PROVIDER_HOST}`,
