@@ -224,3 +224,18 @@ test('Higress compose file: two all-in-one gateways, Redis, the mock provider an
   acceptedWithoutWarnings(cfg, [redisCluster(cfg.redis)]);
   assert.equal(doc('/wasmplugins/key-auth.yaml').spec.phase, 'AUTHN');
 });
+
+test('upstream recipes (Istio, Envoy Gateway): an upstreamFilter and a statusOnly instance with one provider block and one vm_id, each accepted by the module', () => {
+  for (const file of ['deploy/istio/upstream.yaml', 'deploy/envoy-gateway/upstream.yaml']) {
+    const configs = loadAll(file).flatMap(envoyPluginConfigs);
+    assert.equal(configs.length, 2, file);
+    const upstream = configs.find((c) => c.upstreamFilter === true);
+    const status = configs.find((c) => c.statusOnly === true);
+    assert.ok(upstream && status, file);
+    assert.deepEqual(upstream.provider, status.provider, `${file}: the two instances must share one provider block`);
+    for (const c of configs) acceptedWithoutWarnings(c);
+    const vmIds = new Set<string>();
+    JSON.stringify(loadAll(file), (k, v) => { if (k === 'vm_id') vmIds.add(v); return v; });
+    assert.deepEqual([...vmIds], ['ai-token-failover'], file);
+  }
+});
