@@ -1,5 +1,7 @@
 // Higress's own plugin test framework (wasm-go's pkg/test over proxy-wasm-go-sdk's proxytest in
-// wasm mode, on wazero) running the compiled modules: see run.sh.
+// wasm mode, on wazero) running the compiled modules: see run.sh. wazero is raised from the SDK's
+// v1.7.2 to v1.9.0: v1.7.2's and v1.7.3's amd64 compiler trap ("out of bounds memory access") in
+// AssemblyScript's String.__concat on some Xeon hosts, where their interpreter, V8 and v1.9.0 do not.
 module ai-token-failover/tests/higress
 
 go 1.24.1
@@ -13,7 +15,7 @@ require (
 require (
 	github.com/davecgh/go-spew v1.1.1 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/tetratelabs/wazero v1.7.2 // indirect
+	github.com/tetratelabs/wazero v1.9.0 // indirect
 	github.com/tidwall/resp v0.1.1 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
