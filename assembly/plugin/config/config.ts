@@ -81,6 +81,8 @@ export class KeyOptions {
   tpm: i64 = 0;
   /** Requests the key's bucket holds at most (0: its whole minute, `rpm`). */
   burst: i64 = 0;
+  /** The key serves only when no eligible key of a lower tier is left (0 first, up to MAX_TIER). */
+  tier: i32 = 0;
 }
 
 /** The whole validated configuration. */

@@ -56,6 +56,7 @@ export const FIELDS: Field[] = [
   new Field("provider.apiTokens[]", "rpm", "integer", "", 1, 1_000_000_000),
   new Field("provider.apiTokens[]", "tpm", "integer", "", 1, 2_000_000_000),
   new Field("provider.apiTokens[]", "burst", "integer", "", 1, 1_000_000_000),
+  new Field("provider.apiTokens[]", "tier", "integer", "0", 0, 9),
 
   new Field("provider.failover", "enabled", "boolean", "false"),
   new Field("provider.failover", "failureThreshold", "integer", "3", 1, MAX_COUNT),

@@ -12,6 +12,7 @@ const F_WEIGHT = field(KEY, "weight");
 const F_RPM = field(KEY, "rpm");
 const F_TPM = field(KEY, "tpm");
 const F_BURST = field(KEY, "burst");
+const F_TIER = field(KEY, "tier");
 
 /** Fills cfg.apiTokens, cfg.keys and cfg.keyEnv from `apiTokens`. */
 export function parseTokens(val: Validator, provider: JsonValue, cfg: PluginConfig): void {
@@ -40,6 +41,7 @@ export function parseTokens(val: Validator, provider: JsonValue, cfg: PluginConf
       opts.rpm = <i64>val.int(t, prefix, F_RPM);
       opts.tpm = <i64>val.int(t, prefix, F_TPM);
       opts.burst = <i64>val.int(t, prefix, F_BURST);
+      opts.tier = val.int(t, prefix, F_TIER);
       if (opts.burst > 0 && opts.rpm == 0) val.fail(entry + ".burst", "needs rpm (it caps the requests the rpm bucket holds)");
       if (token != null) t = token;
     }

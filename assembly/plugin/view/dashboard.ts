@@ -56,7 +56,7 @@ svg text{font-size:8px;fill:#555}
   var $ = function (id) { return document.getElementById(id); };
   function secs(ms) { return ms > 0 ? (ms / 1000).toFixed(1) + " s" : ""; }
   // The column heads, and each cell's label when a phone shows a key as a card.
-  var LABELS = ["key", "state", "requests, last min", "failed, last min", "consecutive failures", "last failure", "out for", "back in", "probe ok", "weight", "share", "budget left"];
+  var LABELS = ["key", "state", "requests, last min", "failed, last min", "consecutive failures", "last failure", "out for", "back in", "probe ok", "tier", "weight", "share", "budget left"];
   LABELS.forEach(function (label) { var th = document.createElement("th"); th.textContent = label; $("head").appendChild(th); });
   function cell(row, text) {
     var td = document.createElement("td");
@@ -116,6 +116,7 @@ svg text{font-size:8px;fill:#555}
       cell(row, secs(t.outForMs));
       cell(row, secs(t.returnsInMs || t.limitedForMs));
       cell(row, String(t.probeSuccesses || 0));
+      cell(row, String(t.tier || 0));
       cell(row, String(t.weight));
       cell(row, Math.round((t.rateShare || 1) * 100) + "%");
       var b = t.budgetLeft;

@@ -20,10 +20,11 @@ function stringList(xs: string[] | null): string {
   return "[" + parts.join(",") + "]";
 }
 
-// The key's options and what limits it now: weight, models, budgets, AIMD share, rate-limit reset.
+// The key's options and what limits it now: tier, weight, models, budgets, AIMD share, rate-limit reset.
 function keyFields(k: KeyOptions, t: TokenState | null, budget: i64[] | null, now: i64): string {
   const share = t != null ? t.rateFactor : FULL_RATE;
   const fields: string[] = [
+    field("tier", k.tier.toString()),
     field("weight", k.weight.toString()),
     field("models", stringList(k.models)),
     field("rpm", k.rpm > 0 ? k.rpm.toString() : "null"),
