@@ -1,0 +1,49 @@
+// Key tiers in Envoy (two workers) behind the provider-shaped route: tier 0 serves while it can,
+// tier 1 when both tier-0 keys are dead, and tier 0 again once probes bring its keys back.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { chat, isProbe, setTokens, waitFor, TRAP } from './harness.js';
+import { startProviderGateway } from './provider_gateway.js';
+
+const TIER0 = ['sk-tier0-a', 'sk-tier0-b'];
+const TIER1 = ['sk-tier1-a', 'sk-tier1-b'];
+const PROBE_EVERY_MS = 1000;
+
+test('two tier-0 and two tier-1 keys: tier 0 serves while healthy, tier 1 serves every client while both tier-0 keys are dead, tier 0 again within 3 probe intervals of healing', async () => {
+  // maxRetries 2: a request that meets both dead tier-0 keys before they leave still reaches tier 1.
+  const gw = await startProviderGateway({ provider: {
+    apiTokens: [...TIER0.map((token) => ({ token })), ...TIER1.map((token) => ({ token, tier: 1 }))],
+    failover: { enabled: true, healthCheckModel: 'gpt-4o-mini', healthCheckInterval: PROBE_EVERY_MS },
+    retryOnFailure: { enabled: true, maxRetries: 2 },
+  } });
+  try {
+    const firstKeys = async (n: number): Promise<string[]> => {
+      const before = gw.mock.requests.length;
+      for (let i = 0; i < n; i += 4) {
+        const answers = await Promise.all(Array.from({ length: 4 }, () => chat(gw)));
+        for (const a of answers) assert.equal(a.status, 200, a.body);
+      }
+      return gw.mock.requests.slice(before).filter((q) => !isProbe(q)).map((q) => q.token ?? '');
+    };
+
+    const healthy = await firstKeys(40);
+    assert.deepEqual([...new Set(healthy)].sort(), TIER0, 'a tier-1 key served while tier 0 was healthy');
+
+    setTokens(gw, { 'sk-tier0-a': '401', 'sk-tier0-b': '401' });
+    const dead = await firstKeys(40);
+    const lastTen = dead.slice(-10);
+    assert.ok(lastTen.every((t) => TIER1.includes(t)), `tier 0 still tried once dead: ${lastTen.join(' ')}`);
+
+    setTokens(gw, { 'sk-tier0-a': 'ok', 'sk-tier0-b': 'ok' });
+    const healedAt = Date.now();
+    // Probes bring the tier-0 keys back: from then on tier 0 serves again.
+    assert.ok(await waitFor(async () => {
+      const keys = await firstKeys(20);
+      return keys.filter((t) => TIER0.includes(t)).length >= 18;
+    }, 3 * PROBE_EVERY_MS + 2000, 200), 'tier 0 did not serve 90% again');
+    console.log(`# tier 0 served 90% again ${Date.now() - healedAt} ms after healing`);
+    assert.doesNotMatch(gw.envoy.log, TRAP);
+  } finally {
+    await gw.stop();
+  }
+});
