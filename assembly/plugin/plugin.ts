@@ -9,6 +9,7 @@ import { EncodedCredentials } from "./keys/credential_headers";
 import { Failover, poolKeyPrefix } from "./pool/failover";
 import { fingerprint, hash64 } from "../util/fingerprint";
 import { KeyChooser } from "./keys/key_choice";
+import { BodyReader } from "./keys/request_body";
 import { KeySelector } from "./keys/key_selector";
 import { AdmissionQueue } from "./queue/admission_queue";
 import { QueueMetrics } from "./queue/queue_metrics";
@@ -75,6 +76,8 @@ export class Plugin {
   readonly queue: AdmissionQueue | null;
   /** The key depends on the request body: some key has a model list, or a token budget counts its size. */
   readonly choosesByBody: bool;
+  /** Reads request bodies: model, stream, size and the consumer at affinity.bodyField. */
+  readonly bodyReader: BodyReader;
   /** The other gateway replicas sharing the pool through Redis (null: none). */
   readonly replica: SharedPool | null;
   /** The keys each request's attempts used (the upstream placement). */
@@ -150,6 +153,7 @@ export class Plugin {
     this.bodyWait = new BodyWait("ai-token-failover:" + name);
     this.budgets = activeBudgets;
     this.choosesByBody = chooser.byModel || (activeBudgets != null && activeBudgets.countsTokens);
+    this.bodyReader = new BodyReader(cfg.affinityBodyField);
     this.failureRulesNeedHeaders = failover != null && rulesNeedHeaders(cfg.failover.failureConditions);
     this.failureRulesNeedBody = failover != null && rulesNeedBody(cfg.failover.failureConditions);
     this.siblings.push(this);

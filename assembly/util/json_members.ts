@@ -71,15 +71,16 @@ function decodeKey(base: usize, from: i32, to: i32, out: StaticArray<u16>): i32 
 }
 
 /**
- * Reads the top-level members named `names` (ASCII, lower case) from the first `used` bytes of
- * `buf`, in one pass whatever the body's size, nesting and escapes.
+ * Reads the top-level members named `names` (ASCII; lower case for the case-insensitive match) of
+ * the object that starts at `from` in the first `used` bytes of `buf`, in one pass whatever its
+ * size, nesting and escapes.
  */
-export function readMembers(buf: ArrayBuffer, used: i32, names: string[]): Members {
+export function readMembers(buf: ArrayBuffer, used: i32, names: string[], from: i32 = 0): Members {
   const found = new Members(names.length);
   const base = changetype<usize>(buf);
   const n = used < buf.byteLength ? used : buf.byteLength;
   const key = new StaticArray<u16>(MAX_KEY);
-  let i = skipSpace(base, 0, n);
+  let i = skipSpace(base, from, n);
   if (i >= n || load<u8>(base + <usize>i) != 0x7b) {
     found.invalid = true;
     return found;

@@ -136,6 +136,8 @@ export class PluginConfig {
   statusOnly: bool = false;
   /** Lower-case name of the header whose value keeps a consumer on one key ("": none). */
   affinityHeader: string = "";
+  /** The body member whose value keeps a consumer on one key when the header is absent, as its path's names (null: none). */
+  affinityBodyField: string[] | null = null;
 
   /** Whether a client path (without its query) is one the plugin serves with a pool key, by any method. */
   servesPath(path: string): bool {

@@ -1,10 +1,15 @@
 // Reads where the plugin runs and how it keeps consumers on keys: `upstreamFilter` (an upstream
 // HTTP filter of the cluster: Envoy's retry_policy retries, each attempt gets a key), `statusOnly`
-// (a downstream instance that only answers the status path), `affinity.header`. Pure.
+// (a downstream instance that only answers the status path), `affinity.header` and `affinity.bodyField`. Pure.
 import { PluginConfig } from "./config";
 import { Validator, isHeaderName } from "./config_validator";
 import { JsonValue } from "../../util/json";
 import { field } from "./schema";
+
+/** Objects deep a body field may be (each level is read in one pass over its object). */
+const MAX_BODY_FIELD_DEPTH = 4;
+/** The longest member name read (longer keys are skipped unread, util/json_members). */
+const MAX_BODY_FIELD_NAME = 64;
 
 export function parsePlacement(val: Validator, root: JsonValue, cfg: PluginConfig): void {
   cfg.upstreamFilter = val.flag(root, "", field("", "upstreamFilter"));
@@ -13,8 +18,18 @@ export function parsePlacement(val: Validator, root: JsonValue, cfg: PluginConfi
   if (affinity != null) {
     val.known(affinity, "affinity.", "affinity");
     const header = val.text(affinity, "affinity.", field("affinity", "header"));
-    if (val.ok() && !isHeaderName(header)) val.fail("affinity.header", "must be a header name (the consumer's identity, such as x-user-id)");
+    if (val.ok() && header.length > 0 && !isHeaderName(header)) val.fail("affinity.header", "must be a header name (the consumer's identity, such as x-user-id)");
     cfg.affinityHeader = header.toLowerCase();
+    const path = val.text(affinity, "affinity.", field("affinity", "bodyField"));
+    if (val.ok() && path.length > 0) {
+      const names = path.split(".");
+      if (names.length > MAX_BODY_FIELD_DEPTH || !names.every((n: string) => n.length > 0 && n.length <= MAX_BODY_FIELD_NAME)) {
+        val.fail("affinity.bodyField", "must be a dotted path of at most " + MAX_BODY_FIELD_DEPTH.toString() + " member names of 1 to " +
+          MAX_BODY_FIELD_NAME.toString() + " characters, such as user or metadata.user_id");
+      }
+      cfg.affinityBodyField = names;
+    }
+    if (val.ok() && header.length == 0 && path.length == 0) val.fail("affinity", "needs header or bodyField: where the consumer's identity is");
   }
   if (!val.ok()) return;
   if (cfg.upstreamFilter && cfg.statusOnly) {

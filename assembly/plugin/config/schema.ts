@@ -108,6 +108,7 @@ export const FIELDS: Field[] = [
   new Field("queue.share", "low", "integer", "100", 1, 100),
 
   new Field("affinity", "header", "string"),
+  new Field("affinity", "bodyField", "string"),
 
   new Field("redis", "serviceName", "string"),
   new Field("redis", "servicePort", "integer", "6379", 1, 65535),

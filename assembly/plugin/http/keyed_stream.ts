@@ -5,7 +5,7 @@ import { BufferType, DataAction, HeadersAction, StreamType } from "../../abi/enu
 import { getBufferBytes } from "../../runtime/buffers";
 import { RootContext, StreamContext } from "../../runtime/contexts";
 import { continueStream, getPropertyInt } from "../../runtime/host";
-import { promptTokens, readRequestBody } from "../keys/request_body";
+import { promptTokens } from "../keys/request_body";
 import { Plugin } from "../plugin";
 import { PathKind } from "../config/config";
 import { Chosen, KeyAssignment, affinityOf } from "../request/key_assignment";
@@ -52,7 +52,9 @@ export abstract class KeyedStream extends StreamContext {
   /** The request-headers answer: the key chosen now, or the headers held for the body. */
   protected chooseOrHold(endOfStream: bool, now: i64): HeadersAction {
     const plugin = this.plugin;
-    if (plugin.choosesByBody && !endOfStream) {
+    // A consumer named only in the body (affinity.bodyField, no affinity header) is read from it too.
+    const byBody = plugin.choosesByBody || (plugin.config.affinityBodyField != null && this.assign!.affinity == 0);
+    if (byBody && !endOfStream) {
       // Without allow_on_headers_stop_iteration the body never comes: then no request is held.
       if (!plugin.bodyWait.hold(this.id, now, getPropertyInt("request.total_size"))) return this.chooseWithoutBody() == Chosen.Sent ? HeadersAction.Continue : HeadersAction.StopIteration;
       plugin.ticks.update(this.id);
@@ -91,7 +93,7 @@ export abstract class KeyedStream extends StreamContext {
     const body = size > 0 ? getBufferBytes(BufferType.RequestBody, 0, size) : null;
     const bytes = body != null ? body : new ArrayBuffer(0);
     const assign = this.assign!;
-    const read = readRequestBody(bytes);
+    const read = this.plugin.bodyReader.read(bytes);
     const budgets = this.plugin.budgets;
     if (budgets != null && budgets.countsTokens) {
       assign.prompt = promptTokens(bytes);
@@ -99,6 +101,7 @@ export abstract class KeyedStream extends StreamContext {
     }
     assign.model = read.model;
     assign.modelAmbiguous = read.modelAmbiguous;
+    if (assign.affinity == 0) assign.affinity = read.affinity;
     return bytes;
   }
 

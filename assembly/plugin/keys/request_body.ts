@@ -3,10 +3,12 @@
 // too): its model, whether it streams, and how many tokens it may use. Where parsers would read
 // it differently, the reading that is safe for the pool wins: a model read two ways is refused,
 // a stream asked for by any reading is a stream, the largest completion any reading asks counts.
-// Pure: one linear pass over the bytes.
+// With `affinity.bodyField`, also the consumer named at that path. Pure: one linear pass over the
+// bytes, and one over each enclosing object of a nested field.
 import { parseJson } from "../../util/json";
 import { ScanKind, ScanResult, numberCeil } from "../../util/json_scan";
 import { readMembers } from "../../util/json_members";
+import { hash64 } from "../../util/fingerprint";
 
 const NAMES = ["model", "stream", "max_tokens", "max_completion_tokens"];
 const MODEL = 0;
@@ -24,13 +26,34 @@ export class RequestBody {
   stream: bool = false;
   /** The completion it asks for at most (max_completion_tokens or max_tokens; 0: not said). */
   completion: i64 = 0;
+  /** The hash of the consumer named at the affinity field (0: none, or not a non-empty string). */
+  affinity: u64 = 0;
+}
+
+/** Reads request bodies, and the consumer at `affinityPath` (member names from the top; null: none). */
+export class BodyReader {
+  private names: string[];
+  constructor(private affinityPath: string[] | null) {
+    this.names = affinityPath != null ? NAMES.concat([affinityPath[0]]) : NAMES;
+  }
+
+  /** Reads `body` (a JSON object; anything else asks for nothing). */
+  read(body: ArrayBuffer): RequestBody {
+    return readBody(body, this.names, this.affinityPath);
+  }
 }
 
 /** Reads `body` (a JSON object; anything else asks for nothing). */
 export function readRequestBody(body: ArrayBuffer): RequestBody {
+  return readBody(body, NAMES, null);
+}
+
+// `names`: NAMES, then the affinity path's first name when there is a path.
+function readBody(body: ArrayBuffer, names: string[], path: string[] | null): RequestBody {
   const out = new RequestBody();
   if (body.byteLength == 0) return out;
-  const m = readMembers(body, body.byteLength, NAMES);
+  const m = readMembers(body, body.byteLength, names);
+  if (path != null) out.affinity = consumerAt(body, m.exact[NAMES.length], path);
   const exact = m.exact[MODEL];
   const folded = m.folded[MODEL];
   out.model = exact != null ? stringOf(body, exact) : null;
@@ -43,6 +66,23 @@ export function readRequestBody(body: ArrayBuffer): RequestBody {
   out.completion = max(max(count(body, m.exact[MAX_TOKENS]), count(body, m.folded[MAX_TOKENS])),
     max(count(body, m.exact[MAX_COMPLETION_TOKENS]), count(body, m.folded[MAX_COMPLETION_TOKENS])));
   return out;
+}
+
+/**
+ * The hash of the string at `path` (its first name's value `first`), as Python and Node read it
+ * (exact names, the last of duplicates); 0 when absent, not a string, or empty. It is the hash the
+ * same identity gets in `affinity.header`, so a consumer keeps its key whichever way it is named.
+ */
+function consumerAt(body: ArrayBuffer, first: ScanResult | null, path: string[]): u64 {
+  let r = first;
+  for (let d = 1; d < path.length && r != null; d++) {
+    const at = r!;
+    if (at.kind != ScanKind.Other || load<u8>(changetype<usize>(body) + <usize>at.start) != 0x7b) return 0;
+    r = readMembers(body, at.end, [path[d]], at.start).exact[0];
+  }
+  if (r == null) return 0;
+  const who = stringOf(body, r!);
+  return who != null && who.length > 0 ? hash64(who) | 1 : 0;
 }
 
 /** Whether a request body asks for a streamed answer (`"stream": true` at the top level, as any parser reads it). */

@@ -1,5 +1,6 @@
-// Key tiers in Envoy (two workers) behind the provider-shaped route: tier 0 serves while it can,
-// tier 1 when both tier-0 keys are dead, and tier 0 again once probes bring its keys back.
+// Capacity as providers sell it, in Envoy (two workers) behind the provider-shaped route: key
+// tiers (tier 0 serves while it can, tier 1 when both tier-0 keys are dead, tier 0 again once
+// probes bring its keys back) and consumers named in the body kept on one key.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { chat, isProbe, setTokens, waitFor, TRAP } from './harness.js';
@@ -42,6 +43,31 @@ test('two tier-0 and two tier-1 keys: tier 0 serves while healthy, tier 1 serves
       return keys.filter((t) => TIER0.includes(t)).length >= 18;
     }, 3 * PROBE_EVERY_MS + 2000, 200), 'tier 0 did not serve 90% again');
     console.log(`# tier 0 served 90% again ${Date.now() - healedAt} ms after healing`);
+    assert.doesNotMatch(gw.envoy.log, TRAP);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('affinity.bodyField "user": 20 users x 10 requests over 6 keys, each user on one key, at least 4 keys used', async () => {
+  const keys = ['sk-aff-1', 'sk-aff-2', 'sk-aff-3', 'sk-aff-4', 'sk-aff-5', 'sk-aff-6'];
+  const gw = await startProviderGateway({ affinity: { bodyField: 'user' }, provider: { apiTokens: keys } });
+  try {
+    for (let u = 0; u < 20; u++) {
+      const body = { model: 'gpt-4o-mini', user: `user-${u}`, messages: [{ role: 'user', content: 'hi' }] };
+      const answers = await Promise.all(Array.from({ length: 10 }, () => chat(gw, { body })));
+      for (const a of answers) assert.equal(a.status, 200, a.body);
+    }
+    const byUser = new Map<string, Set<string>>();
+    for (const q of gw.mock.requests.filter((r) => !isProbe(r))) {
+      const who = (q.body as { user: string }).user;
+      if (!byUser.has(who)) byUser.set(who, new Set());
+      byUser.get(who)!.add(q.token ?? '');
+    }
+    assert.equal(byUser.size, 20);
+    for (const [who, used] of byUser) assert.equal(used.size, 1, `${who} went with ${[...used].join(' ')}`);
+    const spread = new Set([...byUser.values()].map((s) => [...s][0]));
+    assert.ok(spread.size >= 4, `only ${spread.size} keys used`);
     assert.doesNotMatch(gw.envoy.log, TRAP);
   } finally {
     await gw.stop();
