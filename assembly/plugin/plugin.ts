@@ -105,7 +105,7 @@ export class Plugin {
     }
     const prefix = poolKeyPrefix(name, cfg);
     const pool = poolLabel(name, cfg.providerType, cfg.providerId, cfg.poolName);
-    const budgets = new Budgets(prefix, cfg.keys, ids);
+    const budgets = new Budgets(prefix, cfg.keys, ids, cfg.dailyResetUtcHour);
     const activeBudgets = budgets.active ? budgets : null;
     const random = new Random(randomU64());
     // This root context's identity in the shared records it writes (the probe lease, the queue).

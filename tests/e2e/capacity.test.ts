@@ -73,3 +73,26 @@ test('affinity.bodyField "user": 20 users x 10 requests over 6 keys, each user o
     await gw.stop();
   }
 });
+
+test('two keys with rpd 5, 14 requests over two workers: exactly 10 reach the provider, 4 get 429 with a Retry-After no later than the next reset', async () => {
+  const resetHour = (new Date().getUTCHours() + 3) % 24;
+  const gw = await startProviderGateway({ provider: { apiTokens: [{ token: 'sk-rpd-a', rpd: 5 }, { token: 'sk-rpd-b', rpd: 5 }], dailyResetUtcHour: resetHour } });
+  try {
+    const answers = [];
+    for (let i = 0; i < 14; i += 2) answers.push(...await Promise.all([chat(gw), chat(gw)]));
+    const sent = gw.mock.requests.filter((q) => !isProbe(q));
+    assert.equal(sent.length, 10);
+    const refused = answers.filter((a) => a.status === 429);
+    assert.equal(refused.length, 4, answers.map((a) => a.status).join(' '));
+    assert.equal(answers.filter((a) => a.status === 200).length, 10);
+    const now = Date.now();
+    const reset = Math.floor((now - resetHour * 3_600_000) / 86_400_000) * 86_400_000 + resetHour * 3_600_000 + 86_400_000;
+    for (const a of refused) {
+      const seconds = Number(a.headers['retry-after']);
+      assert.ok(seconds >= 1 && seconds <= Math.ceil((reset - now) / 1000) + 1, `Retry-After ${seconds}`);
+    }
+    assert.doesNotMatch(gw.envoy.log, TRAP);
+  } finally {
+    await gw.stop();
+  }
+});

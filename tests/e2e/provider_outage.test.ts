@@ -179,12 +179,14 @@ test('one client\'s 30 requests refused 429 "Request too large" (rate-limit head
 });
 
 test('one request\'s refusal with Retry-After: 600, or an answer saying nothing is left until a reset 99999 h away, rests its key for at most 10 s', async () => {
-  const gw = await warmGateway(config());
+  // Streams unretried (maxStreamAnswerBytes 0): each refusal stays with the key that got it.
+  const cfg = config();
+  (cfg.provider as { retryOnFailure: object }).retryOnFailure = { enabled: true, maxStreamAnswerBytes: 0 };
+  const gw = await warmGateway(cfg);
   try {
     const refusal = { header: 'x-odd=refusal', status: 429, headers: { 'retry-after': '600' } };
     const reset = { header: 'x-odd=reset', status: 200, headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '99999h' } };
     setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, { when: [refusal, reset] }])));
-    // Streams are not retried: each refusal stays with the key that got it.
     for (let k = 0; k < 8; k++) await chat(gw, { body: { ...question(k), stream: true }, headers: { 'x-odd': k % 2 ? 'refusal' : 'reset' } });
     const rested = (await status(gw)).tokens.map((t) => Math.max(t.limitedForMs, t.returnsInMs ?? 0));
     assert.ok(rested.some((ms) => ms > 0), `no key rested: ${rested}`);

@@ -14,6 +14,7 @@ export interface KeyStatus {
   outForMs?: number;
   returnsInMs?: number;
   probeSuccesses?: number;
+  tier: number;
   weight: number;
   models: string[] | null;
   rpm: number | null;
@@ -21,7 +22,10 @@ export interface KeyStatus {
   rateShare: number;
   limitedForMs: number;
   burst: number | null;
-  budgetLeft?: { requests: number | null; tokens: number | null };
+  rpd: number | null;
+  tpd: number | null;
+  /** What is left of the minute's buckets and of today (null: no such budget). */
+  budgetLeft?: { requests: number | null; tokens: number | null; requestsToday: number | null; tokensToday: number | null };
   /** Requests sent with the key and failures counted against it, by every worker, over `trafficWindowMs`. */
   requestsLastMinute: number;
   failuresLastMinute: number;

@@ -41,3 +41,4 @@ export const SHAPE_RECORD = new RecordCodec("route shape", 1);
 export const TARGET_RECORD = new RecordCodec("probe target", 1);
 export const QUEUE_RECORD = new RecordCodec("queue", 1);
 export const LINK_RECORD = new RecordCodec("replica link", 1);
+export const DAILY_RECORD = new RecordCodec("daily quota", 1);

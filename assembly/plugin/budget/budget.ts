@@ -1,4 +1,4 @@
-// Per-key budgets (rpm, tpm) held across every VM of the process without a shared-data write per
+// Per-key budgets (rpm, tpm, and the daily rpd, tpd of daily_quota.ts) held across every VM of the process without a shared-data write per
 // request: the budget of each key is a token bucket in one shared record, and a VM leases a chunk
 // of it (one CAS write) and spends the chunk locally. A later queue or a budget shared between
 // gateway replicas builds on the same two operations: lease from a bucket, spend locally.
@@ -7,6 +7,7 @@ import { BudgetRecord, COMPLETION_SHARE_DIVISOR, LEASE_MS, Rates, decodeBudget, 
 import { KeyOptions } from "../config/config";
 import { FULL_RATE, NO_BUDGET_LEVEL } from "../base/rates";
 import { BUDGET_RECORD } from "../base/shared_record";
+import { DailyQuotas } from "./daily_quota";
 
 /** Requests of a provider's report of what is left that this VM leaves to the other workers. */
 const REPORT_RESERVE: i64 = 1;
@@ -32,16 +33,19 @@ export class Budgets {
   private tokensLeft: i64[] = [];
   /** The shared bucket had too little for key i until then (ms); no lease is tried before. */
   private emptyUntil: i64[] = [];
+  readonly daily: DailyQuotas;
 
-  constructor(prefix: string, keys: KeyOptions[], public ids: u64[]) {
+  constructor(prefix: string, keys: KeyOptions[], public ids: u64[], dailyResetUtcHour: i32) {
     this.key = String.UTF8.encode(prefix + ":budget");
+    const daily = new DailyQuotas(prefix, keys, ids, dailyResetUtcHour);
+    this.daily = daily;
     let active = false, tokens = false;
     for (let i = 0; i < keys.length; i++) {
       this.rpm.push(keys[i].rpm);
       this.tpm.push(keys[i].tpm);
       this.burst.push(keys[i].burst);
-      if (keys[i].rpm > 0 || keys[i].tpm > 0) active = true;
-      if (keys[i].tpm > 0) tokens = true;
+      if (keys[i].rpm > 0 || keys[i].tpm > 0 || keys[i].rpd > 0 || keys[i].tpd > 0) active = true;
+      if (keys[i].tpm > 0 || keys[i].tpd > 0) tokens = true;
     }
     this.active = active;
     this.countsTokens = tokens;
@@ -80,18 +84,19 @@ export class Budgets {
    * A request cannot lock a budget by asking for a huge completion.
    */
   estimateFor(i: i32, prompt: i64, completion: i64, factor: i32): i64 {
-    if (this.tpm[i] == 0) return 0;
-    const cap = this.rates(i, factor).tokenCap;
+    // The bucket is the minute's, or the day's for a key with only tpd.
+    const cap = this.tpm[i] > 0 ? this.rates(i, factor).tokenCap : this.daily.tpd[i];
+    if (cap == 0) return 0;
     return min(cap, prompt + min(completion, max<i64>(1, cap / COMPLETION_SHARE_DIVISOR)));
   }
 
   /** Whether key i is known to have no budget at `now` (no lease is tried for it before then). */
   isEmpty(i: i32, now: i64): bool {
-    return this.emptyUntil[i] > now && !this.covers(i, 0) && !this.providerAllows(i, 0);
+    return this.daily.isSpent(i, now) || this.emptyUntil[i] > now && !this.covers(i, 0) && !this.providerAllows(i, 0);
   }
 
-  /** When key i may have budget again (0: it may now). */
-  emptyUntilOf(i: i32): i64 { return this.emptyUntil[i]; }
+  /** When key i may have budget again (0, or a time past: it may now). */
+  emptyUntilOf(i: i32): i64 { return max(this.emptyUntil[i], this.daily.spentUntilOf(i)); }
 
   /** Keys known to have no budget at `now`, or null when there is none. */
   emptyKeys(now: i64): i32[] | null {
@@ -115,6 +120,15 @@ export class Budgets {
    * key's AIMD share (thousandths) scaling its rates.
    */
   take(i: i32, tokens: i64, factor: i32, now: i64): bool {
+    // The day first: a request the minute then refuses gives its part of the day back.
+    const daily = this.daily;
+    if (!daily.take(i, tokens, now)) return false;
+    if (this.takeMinute(i, tokens, factor, now)) return true;
+    daily.untake(i, tokens, now);
+    return false;
+  }
+
+  private takeMinute(i: i32, tokens: i64, factor: i32, now: i64): bool {
     if (this.rpm[i] == 0 && this.tpm[i] == 0) return true;
     const allowed = this.providerAllows(i, tokens);
     if (this.reportedRequests[i] > 0) this.reportedRequests[i]--;
@@ -138,6 +152,7 @@ export class Budgets {
    * debt that refuses the next requests.
    */
   settleTokens(i: i32, reserved: i64, actual: i64, factor: i32, now: i64): void {
+    this.daily.settleTokens(i, reserved, actual, now);
     if (this.tpm[i] == 0) return;
     this.tokensLeft[i] += reserved - actual;
     if (this.tokensLeft[i] < 0) {
@@ -181,12 +196,14 @@ export class Budgets {
    */
   snapshot(now: i64, factors: i32[] | null): i64[][] {
     const record = recordOf(readShared(this.key));
+    const day = this.daily.snapshot(now);
     const out = new Array<i64[]>(this.ids.length);
     for (let i = 0; i < this.ids.length; i++) {
       const rates = this.rates(i, factorAt(factors, i), record.divisor);
       const b = rates.bucketOf(record.buckets, this.ids[i], now, record.fed);
       const req = b.requests, tok = b.tokens;
-      out[i] = [this.rpm[i] > 0 ? req / 1000 : NO_BUDGET_LEVEL, this.tpm[i] > 0 ? tok : NO_BUDGET_LEVEL];
+      out[i] = [this.rpm[i] > 0 ? req / 1000 : NO_BUDGET_LEVEL, this.tpm[i] > 0 ? tok : NO_BUDGET_LEVEL,
+        day[i][0] >= 0 ? day[i][0] : NO_BUDGET_LEVEL, day[i][1] >= 0 ? day[i][1] : NO_BUDGET_LEVEL];
     }
     return out;
   }

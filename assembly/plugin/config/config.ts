@@ -81,14 +81,20 @@ export class KeyOptions {
   tpm: i64 = 0;
   /** Requests the key's bucket holds at most (0: its whole minute, `rpm`). */
   burst: i64 = 0;
-  /** The key serves only when no eligible key of a lower tier is left (0 first, up to MAX_TIER). */
+  /** The key serves only when no eligible key of a lower tier is left (0 first, up to 9). */
   tier: i32 = 0;
+  /** Requests per day this key may be sent (0: no quota); a day starts at dailyResetUtcHour. */
+  rpd: i64 = 0;
+  /** Tokens per day (prompt and completion) this key may use (0: no quota). */
+  tpd: i64 = 0;
 }
 
 /** The whole validated configuration. */
 export class PluginConfig {
   providerType: string = "openai";
   providerId: string = "";
+  /** The UTC hour at which every key's day (rpd, tpd) starts. */
+  dailyResetUtcHour: i32 = 0;
   apiTokens: string[] = [];
   /** Options of each key, by index in apiTokens. */
   keys: KeyOptions[] = [];

@@ -204,6 +204,7 @@ export function parseConfigValue(root: JsonValue): ConfigResult {
     val.fail(val.base + ".type", "must be one of " + KNOWN_PROVIDER_TYPES.join(", ") + " (the key is sent as Bearer, api-key or x-api-key)");
   }
   cfg.providerId = val.text(provider, val.base + ".", field("provider", "id"));
+  cfg.dailyResetUtcHour = val.int(provider, val.base + ".", field("provider", "dailyResetUtcHour"));
   if (val.ok()) parseTokens(val, provider, cfg);
   const type = cfg.providerType.toLowerCase();
   if (type == "azure") { cfg.credentialHeader = "api-key"; cfg.credentialPrefix = ""; }
@@ -221,8 +222,21 @@ export function parseConfigValue(root: JsonValue): ConfigResult {
   if (val.ok() && cfg.redis != null && !cfg.failover.enabled) {
     val.fail("redis", "needs " + val.base + ".failover.enabled: each process's failover lease holder is the one that syncs with Redis");
   }
+  if (val.ok() && cfg.redis != null) refuseDailyQuotas(val, cfg);
   result.warnings = val.warnings;
   if (!val.ok()) { result.error = val.error; return result; }
   result.config = cfg;
   return result;
+}
+
+// Daily quotas are counted by every worker of one process, not yet between replicas: with Redis
+// each replica would allow the whole day, so they are refused rather than over-spent.
+function refuseDailyQuotas(val: Validator, cfg: PluginConfig): void {
+  for (let i = 0; i < cfg.keys.length; i++) {
+    const k = cfg.keys[i];
+    if (k.rpd == 0 && k.tpd == 0) continue;
+    val.fail(val.base + ".apiTokens[" + i.toString() + "]." + (k.rpd > 0 ? "rpd" : "tpd"),
+      "is counted per Envoy process and cannot be shared between replicas through redis yet: remove it or redis");
+    return;
+  }
 }

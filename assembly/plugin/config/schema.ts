@@ -48,6 +48,7 @@ export const FIELDS: Field[] = [
   new Field("provider", "apiTokens", "tokens"),
   new Field("provider", "failover", "object"),
   new Field("provider", "retryOnFailure", "object"),
+  new Field("provider", "dailyResetUtcHour", "integer", "0", 0, 23),
 
   new Field("provider.apiTokens[]", "token", "string"),
   new Field("provider.apiTokens[]", "env", "string"),
@@ -57,6 +58,8 @@ export const FIELDS: Field[] = [
   new Field("provider.apiTokens[]", "tpm", "integer", "", 1, 2_000_000_000),
   new Field("provider.apiTokens[]", "burst", "integer", "", 1, 1_000_000_000),
   new Field("provider.apiTokens[]", "tier", "integer", "0", 0, 9),
+  new Field("provider.apiTokens[]", "rpd", "integer", "", 1, 1_000_000_000),
+  new Field("provider.apiTokens[]", "tpd", "integer", "", 1, 2_000_000_000),
 
   new Field("provider.failover", "enabled", "boolean", "false"),
   new Field("provider.failover", "failureThreshold", "integer", "3", 1, MAX_COUNT),

@@ -13,6 +13,8 @@ const F_RPM = field(KEY, "rpm");
 const F_TPM = field(KEY, "tpm");
 const F_BURST = field(KEY, "burst");
 const F_TIER = field(KEY, "tier");
+const F_RPD = field(KEY, "rpd");
+const F_TPD = field(KEY, "tpd");
 
 /** Fills cfg.apiTokens, cfg.keys and cfg.keyEnv from `apiTokens`. */
 export function parseTokens(val: Validator, provider: JsonValue, cfg: PluginConfig): void {
@@ -42,6 +44,8 @@ export function parseTokens(val: Validator, provider: JsonValue, cfg: PluginConf
       opts.tpm = <i64>val.int(t, prefix, F_TPM);
       opts.burst = <i64>val.int(t, prefix, F_BURST);
       opts.tier = val.int(t, prefix, F_TIER);
+      opts.rpd = <i64>val.int(t, prefix, F_RPD);
+      opts.tpd = <i64>val.int(t, prefix, F_TPD);
       if (opts.burst > 0 && opts.rpm == 0) val.fail(entry + ".burst", "needs rpm (it caps the requests the rpm bucket holds)");
       if (token != null) t = token;
     }

@@ -120,7 +120,8 @@ svg text{font-size:8px;fill:#555}
       cell(row, String(t.weight));
       cell(row, Math.round((t.rateShare || 1) * 100) + "%");
       var b = t.budgetLeft;
-      cell(row, b ? [b.requests !== null ? b.requests + " req" : "", b.tokens !== null ? b.tokens + " tok" : ""].join(" ").trim() : "");
+      cell(row, b ? [b.requests !== null ? b.requests + " req" : "", b.tokens !== null ? b.tokens + " tok" : "",
+        b.requestsToday != null ? b.requestsToday + " req today" : "", b.tokensToday != null ? b.tokensToday + " tok today" : ""].join(" ").trim() : "");
       body.appendChild(row);
     });
     history.push({ at: Date.now(), n: doc.tokensInPool, max: doc.tokensConfigured });

@@ -30,15 +30,19 @@ function keyFields(k: KeyOptions, t: TokenState | null, budget: i64[] | null, no
     field("rpm", k.rpm > 0 ? k.rpm.toString() : "null"),
     field("tpm", k.tpm > 0 ? k.tpm.toString() : "null"),
     field("burst", k.burst > 0 ? k.burst.toString() : "null"),
+    field("rpd", k.rpd > 0 ? k.rpd.toString() : "null"),
+    field("tpd", k.tpd > 0 ? k.tpd.toString() : "null"),
     field("rateShare", (<f64>share / 1000).toString()),
     field("limitedForMs", (t != null && t.isLimited(now) ? t.limitedUntil - now : 0).toString()),
   ];
   if (budget != null) {
-    fields.push(field("budgetLeft", "{" + field("requests", budget[0] != NO_BUDGET_LEVEL ? budget[0].toString() : "null") + "," +
-      field("tokens", budget[1] != NO_BUDGET_LEVEL ? budget[1].toString() : "null") + "}"));
+    fields.push(field("budgetLeft", "{" + field("requests", levelJson(budget[0])) + "," + field("tokens", levelJson(budget[1])) + "," +
+      field("requestsToday", levelJson(budget[2])) + "," + field("tokensToday", levelJson(budget[3])) + "}"));
   }
   return fields.join(",");
 }
+
+function levelJson(level: i64): string { return level != NO_BUDGET_LEVEL ? level.toString() : "null"; }
 
 function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string): string {
   if (t == null) return "{" + field("fingerprint", jsonString(fp)) + "," + field("inPool", "true") + "," + keyInfo + "}";

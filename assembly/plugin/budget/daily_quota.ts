@@ -1,0 +1,215 @@
+// Per-key daily quotas (rpd, tpd), counted across every VM of the process: one shared record holds
+// what each key has used of its day, and a VM leases a small part of what is left (one CAS write)
+// and spends it locally, as the minute budgets do. A day starts at dailyResetUtcHour; what a VM
+// still holds of a past day is dropped, and the record starts each key's day afresh.
+import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
+import { KeyOptions } from "../config/config";
+import { DAILY_RECORD } from "../base/shared_record";
+import { decimalOf } from "../../util/decimal";
+
+const MS_PER_DAY: i64 = 86_400_000;
+const MS_PER_HOUR: i64 = 3_600_000;
+/** A VM leases at most this share of a key's day at a time: what it may hold unspent when the day ends. */
+const LEASE_DIVISOR: i64 = 100;
+
+/** The day `now` (ms) falls in, days starting at `resetHour` UTC. */
+export function dayOf(now: i64, resetHour: i32): i64 {
+  const t = now - <i64>resetHour * MS_PER_HOUR;
+  return t >= 0 ? t / MS_PER_DAY : (t - MS_PER_DAY + 1) / MS_PER_DAY;
+}
+
+/** When day `day` ends (ms): the next reset. */
+export function dayEnd(day: i64, resetHour: i32): i64 {
+  return (day + 1) * MS_PER_DAY + <i64>resetHour * MS_PER_HOUR;
+}
+
+/** What one key has used of one day. */
+class DayUse {
+  constructor(public id: u64, public day: i64, public requests: i64, public tokens: i64) {}
+}
+
+export class DailyQuotas {
+  /** Whether any key has a daily quota. */
+  readonly active: bool;
+  readonly rpd: i64[] = [];
+  readonly tpd: i64[] = [];
+  private key: ArrayBuffer;
+  /** Leased to this VM for the day `leaseDay[i]` and not spent yet. */
+  private requestsLeft: i64[] = [];
+  private tokensLeft: i64[] = [];
+  private leaseDay: i64[] = [];
+  /** Key i's day is known spent until then (ms; 0: not known). */
+  private spentUntil: i64[] = [];
+
+  constructor(prefix: string, keys: KeyOptions[], private ids: u64[], private resetHour: i32) {
+    this.key = String.UTF8.encode(prefix + ":daily");
+    let active = false;
+    for (let i = 0; i < keys.length; i++) {
+      this.rpd.push(keys[i].rpd);
+      this.tpd.push(keys[i].tpd);
+      if (keys[i].rpd > 0 || keys[i].tpd > 0) active = true;
+    }
+    this.active = active;
+    const n = keys.length;
+    this.requestsLeft = new Array<i64>(n).fill(0);
+    this.tokensLeft = new Array<i64>(n).fill(0);
+    this.leaseDay = new Array<i64>(n).fill(-1);
+    this.spentUntil = new Array<i64>(n).fill(0);
+  }
+
+  /** Whether key i's day is known spent at `now`. */
+  isSpent(i: i32, now: i64): bool { return this.spentUntil[i] > now; }
+
+  /** Until when key i's day was last found spent (its next reset; 0: never found). */
+  spentUntilOf(i: i32): i64 { return this.spentUntil[i]; }
+
+  /** Takes one request and `tokens` (an estimate) of key i's day; false when the day has not that much left. */
+  take(i: i32, tokens: i64, now: i64): bool {
+    if (this.rpd[i] == 0 && this.tpd[i] == 0) return true;
+    if (this.spentUntil[i] > now) return false;
+    const day = dayOf(now, this.resetHour);
+    if (this.leaseDay[i] != day) {
+      this.leaseDay[i] = day;
+      this.requestsLeft[i] = 0;
+      this.tokensLeft[i] = 0;
+    }
+    const needRequest = this.rpd[i] > 0 && this.requestsLeft[i] < 1;
+    const needTokens = this.tpd[i] > 0 && this.tokensLeft[i] < tokens ? tokens - this.tokensLeft[i] : 0;
+    if ((needRequest || needTokens > 0) && !this.lease(i, day, needRequest, needTokens, now)) return false;
+    if (this.rpd[i] > 0) this.requestsLeft[i]--;
+    if (this.tpd[i] > 0) this.tokensLeft[i] -= tokens;
+    return true;
+  }
+
+  /** Gives back what take() took when the request did not go after all (the minute budget refused it). */
+  untake(i: i32, tokens: i64, now: i64): void {
+    if (this.leaseDay[i] != dayOf(now, this.resetHour)) return;
+    if (this.rpd[i] > 0) this.requestsLeft[i]++;
+    if (this.tpd[i] > 0) this.tokensLeft[i] += tokens;
+  }
+
+  /** The answer used `actual` tokens where `reserved` were taken: the difference is credited or charged to the day. */
+  settleTokens(i: i32, reserved: i64, actual: i64, now: i64): void {
+    if (this.tpd[i] == 0 || reserved == actual) return;
+    const day = dayOf(now, this.resetHour);
+    if (this.leaseDay[i] != day) return;
+    this.tokensLeft[i] += reserved - actual;
+    if (this.tokensLeft[i] >= 0) return;
+    // Used more than leased: the rest is charged to the day at once, so every VM sees it.
+    const debt = -this.tokensLeft[i];
+    this.tokensLeft[i] = 0;
+    compareAndSwap(this.key, new DayCharge(this, i, day, debt));
+  }
+
+  // Leases what key i needs of day `day` (and a small part more); false when the day has not enough left.
+  private lease(i: i32, day: i64, needRequest: bool, needTokens: i64, now: i64): bool {
+    const grant = new DayGrant(this, i, day, needRequest, needTokens);
+    if (compareAndSwap(this.key, grant) != CasOutcome.Stored) {
+      if (grant.spent) this.spentUntil[i] = dayEnd(day, this.resetHour);
+      return false;
+    }
+    this.requestsLeft[i] += grant.requests;
+    this.tokensLeft[i] += grant.tokens;
+    return true;
+  }
+
+  /** What each key has left of today (requests, tokens; -1 where it has no such quota), from one shared-data read. */
+  snapshot(now: i64): i64[][] {
+    const uses = decodeUses(DAILY_RECORD.decode(readShared(this.key)));
+    const day = dayOf(now, this.resetHour);
+    const out = new Array<i64[]>(this.ids.length);
+    for (let i = 0; i < this.ids.length; i++) {
+      const u = useOf(uses, this.ids[i], day);
+      out[i] = [this.rpd[i] > 0 ? max<i64>(0, this.rpd[i] - u.requests) : -1, this.tpd[i] > 0 ? max<i64>(0, this.tpd[i] - u.tokens) : -1];
+    }
+    return out;
+  }
+
+  /** Key i's configured id (for the record). */
+  idOf(i: i32): u64 { return this.ids[i]; }
+}
+
+// Key `id`'s use of day `day` among `uses` (a past day's counts start over); added when missing.
+function useOf(uses: DayUse[], id: u64, day: i64): DayUse {
+  for (let k = 0; k < uses.length; k++) {
+    const u = uses[k];
+    if (u.id != id) continue;
+    if (u.day != day) {
+      u.day = day;
+      u.requests = 0;
+      u.tokens = 0;
+    }
+    return u;
+  }
+  const fresh = new DayUse(id, day, 0, 0);
+  uses.push(fresh);
+  return fresh;
+}
+
+function decodeUses(payload: string | null): DayUse[] {
+  const out: DayUse[] = [];
+  if (payload == null || payload.length == 0) return out;
+  const entries = payload.split(";");
+  for (let k = 0; k < entries.length; k++) {
+    const f = entries[k].split(",");
+    if (f.length != 4 || f[0].length == 0 || f[0].length > 16) continue;
+    const day = decimalOf(f[1]), requests = decimalOf(f[2]), tokens = decimalOf(f[3]);
+    if (day < 0 || requests < 0 || tokens < 0) continue;
+    out.push(new DayUse(U64.parseInt(f[0], 16), day, requests, tokens));
+  }
+  return out;
+}
+
+function encodeUses(uses: DayUse[]): ArrayBuffer {
+  const parts = new Array<string>(uses.length);
+  for (let k = 0; k < uses.length; k++) {
+    const u = uses[k];
+    parts[k] = u.id.toString(16) + "," + u.day.toString() + "," + u.requests.toString() + "," + u.tokens.toString();
+  }
+  return DAILY_RECORD.encode(parts.join(";"));
+}
+
+/**
+ * A lease of key i's day: the request and tokens needed, and up to a hundredth of the day more,
+ * never past what is left; none (`spent`) when the day has not what is needed.
+ */
+class DayGrant extends SharedUpdate {
+  requests: i64 = 0;
+  tokens: i64 = 0;
+  spent: bool = false;
+  constructor(private quotas: DailyQuotas, private i: i32, private day: i64, private needRequest: bool, private needTokens: i64) { super(); }
+
+  next(current: SharedValue | null): ArrayBuffer | null {
+    const uses = decodeUses(DAILY_RECORD.decode(current));
+    const u = useOf(uses, this.quotas.idOf(this.i), this.day);
+    const rpd = this.quotas.rpd[this.i], tpd = this.quotas.tpd[this.i];
+    this.requests = 0;
+    this.tokens = 0;
+    this.spent = false;
+    if (this.needRequest) {
+      const left = rpd - u.requests;
+      if (left < 1) { this.spent = true; return null; }
+      this.requests = min(left, max<i64>(1, rpd / LEASE_DIVISOR));
+    }
+    if (this.needTokens > 0) {
+      const left = tpd - u.tokens;
+      if (left < this.needTokens) { this.requests = 0; this.spent = true; return null; }
+      this.tokens = min(left, max(this.needTokens, tpd / LEASE_DIVISOR));
+    }
+    u.requests += this.requests;
+    u.tokens += this.tokens;
+    return encodeUses(uses);
+  }
+}
+
+/** Charges key i's day with tokens used beyond what was leased. */
+class DayCharge extends SharedUpdate {
+  constructor(private quotas: DailyQuotas, private i: i32, private day: i64, private tokens: i64) { super(); }
+
+  next(current: SharedValue | null): ArrayBuffer | null {
+    const uses = decodeUses(DAILY_RECORD.decode(current));
+    const u = useOf(uses, this.quotas.idOf(this.i), this.day);
+    u.tokens += this.tokens;
+    return encodeUses(uses);
+  }
+}
