@@ -13,7 +13,7 @@ export const REFERENCE_FILE = path.join(ROOT, 'docs/configuration.md');
 /** Fields a configuration must give (when their object is given). */
 const REQUIRED = new Set(['provider.apiTokens', 'redis.serviceName']);
 /** Objects described once under `definitions` and referred to where they occur. */
-const DEFINITIONS: Record<string, string> = { 'provider.apiTokens[]': 'key', 'provider.failover.failureConditions[]': 'rule' };
+const DEFINITIONS: Record<string, string> = { 'provider.apiTokens[]': 'key', 'provider.failover.failureConditions[]': 'rule', 'provider.groups.*': 'group' };
 
 /** One row of the configuration reference table. */
 export interface ReferenceRow { paths: string[]; dflt: string; meaning: string }
@@ -54,6 +54,7 @@ function schemaOf(f: Field, rows: ReferenceRow[]): Schema {
     case 'rules': Object.assign(out, { type: 'array', items: { $ref: '#/definitions/rule' } }); break;
     case 'tokens': Object.assign(out, { type: 'array', minItems: 1, items: { oneOf: [{ type: 'string', minLength: 1 }, { $ref: '#/definitions/key' }] } }); break;
     case 'objects': Object.assign(out, { type: 'array', items: { $ref: '#/properties/provider' } }); break;
+    case 'groups': Object.assign(out, { type: 'object', additionalProperties: { $ref: '#/definitions/group' } }); break;
     case 'object': Object.assign(out, objectSchema(f.path, rows)); break;
     default: throw new Error(`unknown kind ${f.kind} of ${f.path}`);
   }

@@ -3,7 +3,8 @@
 // it was created with, so one request never sees two configurations.
 import { nowMs, randomU64 } from "../runtime/host";
 import { BodyWait } from "./streams/body_wait";
-import { Budgets } from "./budget/budget";
+import { Budgets, budgetsOf } from "./budget/budget";
+import { budgetLevels } from "./budget/budget_levels";
 import { PluginConfig } from "./config/config";
 import { EncodedCredentials } from "./keys/credential_headers";
 import { Failover, poolKeyPrefix } from "./pool/failover";
@@ -105,7 +106,7 @@ export class Plugin {
     }
     const prefix = poolKeyPrefix(name, cfg);
     const pool = poolLabel(name, cfg.providerType, cfg.providerId, cfg.poolName);
-    const budgets = new Budgets(prefix, cfg.keys, ids, cfg.dailyResetUtcHour);
+    const budgets = budgetsOf(prefix, cfg, ids);
     const activeBudgets = budgets.active ? budgets : null;
     const random = new Random(randomU64());
     // This root context's identity in the shared records it writes (the probe lease, the queue).
@@ -175,7 +176,7 @@ export class Plugin {
     const now = nowMs();
     this.traffic.sampleIfDue(now);
     const budgets = this.budgets;
-    const levels = budgets != null ? budgets.snapshot(now, f != null ? f.store.factors : null) : null;
+    const levels = budgets != null ? budgetLevels(budgets, now, f != null ? f.store.factors : null) : null;
     const queue = this.queue;
     const replica = this.replica;
     return renderStatus(cfg, this.fingerprints, states, levels, lease, me, now, queue != null ? queue.totals(now) : null,

@@ -96,3 +96,38 @@ test('two keys with rpd 5, 14 requests over two workers: exactly 10 reach the pr
     await gw.stop();
   }
 });
+
+test('three keys in an account group with rpm 12, 30 requests over 6 s: the provider receives 12 to 14, the rest get the plugin\'s 429, or wait in the queue when it is on', async () => {
+  const keys = ['sk-grp-1', 'sk-grp-2', 'sk-grp-3'].map((token) => ({ token, group: 'org' }));
+  for (const queue of [false, true]) {
+    const gw = await startProviderGateway({ provider: { apiTokens: keys, groups: { org: { rpm: 12 } } }, ...(queue ? { queue: { enabled: true } } : {}) });
+    try {
+      const answers: Array<Promise<{ status: number; headers: Record<string, unknown> }>> = [];
+      for (let i = 0; i < 30; i++) {
+        answers.push(chat(gw, { timeoutMs: 60_000 }).catch(() => ({ status: 0, headers: {} })));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const settled = await Promise.all(answers);
+      const sent = gw.mock.requests.filter((q) => !isProbe(q)).length;
+      const statuses = settled.map((a) => a.status);
+      console.log(`# queue ${queue ? 'on' : 'off'}: provider received ${sent}; ${statuses.filter((s) => s === 429).length} got 429`);
+      if (!queue) {
+        assert.ok(sent >= 12 && sent <= 14, `the provider received ${sent}`);
+        assert.deepEqual([...new Set(statuses)].sort(), [200, 429]);
+        assert.equal(statuses.filter((s) => s === 200).length, sent);
+        for (const a of settled.filter((x) => x.status === 429)) assert.ok(Number(a.headers['retry-after']) >= 1);
+      } else {
+        // The queue holds what the group has no room for, up to its wait, and sends it as the
+        // group refills (one request every 5 s): never faster than the group's limit.
+        const times = gw.mock.requests.filter((q) => !isProbe(q)).map((q) => q.time);
+        const span = Math.max(...times) - Math.min(...times);
+        assert.ok(sent >= 12 && sent <= 12 + Math.ceil(span / 5000) + 1, `the provider received ${sent} in ${span} ms`);
+        assert.ok(sent >= 13, `the queue held nothing: ${sent}`);
+        assert.equal(statuses.filter((s) => s === 200).length, sent);
+      }
+      assert.doesNotMatch(gw.envoy.log, TRAP);
+    } finally {
+      await gw.stop();
+    }
+  }
+});

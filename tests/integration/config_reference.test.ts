@@ -14,7 +14,7 @@ import { Host } from '../host/emulator.js';
 const REFERENCE = fs.readFileSync(REFERENCE_FILE, 'utf8');
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
 /** Fields whose value is a whole object or list of objects: their parts carry the defaults. */
-const CONTAINERS = new Set(['object', 'objects']);
+const CONTAINERS = new Set(['object', 'objects', 'groups']);
 
 type Json = Record<string, unknown>;
 
@@ -26,7 +26,9 @@ function configWith(f: Field, value: unknown): Json {
   for (const part of parts) {
     const list = part.endsWith('[]');
     const key = list ? part.slice(0, -2) : part;
-    const next: Json = key === 'apiTokens' ? { token: 'sk-c' } : key === 'failureConditions' ? { status: ['200'] } : {};
+    // A group (provider.groups.*) is named by a key, and has a limit unless the field sets one.
+    const next: Json = key === 'apiTokens' ? { token: 'sk-c' } : key === 'failureConditions' ? { status: ['200'] } : key === '*' ? { rpd: 1000 } : {};
+    if (key === '*') (cfg.provider as { apiTokens: unknown[] }).apiTokens.push({ token: 'sk-g', group: '*' });
     if (key === 'apiTokens') (at[key] as unknown[]).push(next);
     else at[key] = list ? [next] : (at[key] as Json | undefined) ?? next;
     if (!list) at = at[key] as Json; else at = next;
@@ -48,7 +50,7 @@ function configWith(f: Field, value: unknown): Json {
 
 /** A value of the wrong kind for `f`. */
 function wrongKind(f: Field): unknown {
-  return f.kind === 'string' ? 7 : f.kind === 'boolean' ? 'yes' : f.kind === 'integer' ? 'x' : f.kind === 'object' ? 'x' : 7;
+  return f.kind === 'string' ? 7 : f.kind === 'boolean' ? 'yes' : f.kind === 'integer' ? 'x' : f.kind === 'object' || f.kind === 'groups' ? 'x' : 7;
 }
 
 function configure(cfg: Json): { ok: boolean; logs: string[] } {

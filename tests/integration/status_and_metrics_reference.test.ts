@@ -15,7 +15,8 @@ const HIGRESS_WASM = path.join(path.dirname(DEFAULT_WASM), 'plugin.higress.wasm'
 const EVERYTHING = {
   statusPath: '/status', statusToken: 'st', queue: { enabled: true },
   provider: {
-    apiTokens: ['sk-r-a', { token: 'sk-r-b', weight: 2, models: ['m*'], rpm: 600, tpm: 100000 }, 'sk-r-c'],
+    apiTokens: ['sk-r-a', { token: 'sk-r-b', weight: 2, models: ['m*'], rpm: 600, tpm: 100000, group: 'org-a' }, 'sk-r-c'],
+    groups: { 'org-a': { rpm: 1000 } },
     failover: { enabled: true, healthCheckInterval: 1000, healthCheckModel: 'm' }, retryOnFailure: { enabled: true },
   },
 };

@@ -1,20 +1,23 @@
-// Per-key budgets (rpm, tpm, and the daily rpd, tpd of daily_quota.ts) held across every VM of the process without a shared-data write per
-// request: the budget of each key is a token bucket in one shared record, and a VM leases a chunk
-// of it (one CAS write) and spends the chunk locally. A later queue or a budget shared between
-// gateway replicas builds on the same two operations: lease from a bucket, spend locally.
-import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
-import { BudgetRecord, COMPLETION_SHARE_DIVISOR, LEASE_MS, Rates, decodeBudget, encodeBudget } from "./budget_bucket";
-import { KeyOptions } from "../config/config";
-import { FULL_RATE, NO_BUDGET_LEVEL } from "../base/rates";
-import { BUDGET_RECORD } from "../base/shared_record";
+// Budgets (rpm, tpm, and the daily rpd, tpd of daily_quota.ts) held across every VM of the process
+// without a shared-data write per request: each budget is a token bucket in one shared record, and
+// a VM leases a chunk of it (one CAS write) and spends the chunk locally. The budgets are the keys'
+// and, after them, the account groups' (provider.groups): a key's request needs room in both. The
+// replicas' budget feed builds on the same two operations: lease from a bucket, spend locally.
+import { CasOutcome, compareAndSwap } from "../../runtime/shared_data";
+import { COMPLETION_SHARE_DIVISOR, LEASE_MS, Rates } from "./budget_bucket";
+import { KeyOptions, PluginConfig } from "../config/config";
+import { hash64 } from "../../util/fingerprint";
+import { FULL_RATE } from "../base/rates";
 import { DailyQuotas } from "./daily_quota";
+import { BucketLimits, GiveBack, Grant } from "./budget_updates";
+import { ProviderReports } from "./provider_reports";
 
-/** Requests of a provider's report of what is left that this VM leaves to the other workers. */
-const REPORT_RESERVE: i64 = 1;
-
-/** This VM's view of the budgets of one configuration. */
+/**
+ * This VM's view of the budgets of one configuration, by entry: the keys' (0 to keyCount - 1), then
+ * the groups'. `groupOf[i]` is key i's group entry (-1: none).
+ */
 export class Budgets {
-  /** Whether any key has a budget. */
+  /** Whether any key or group has a budget. */
   readonly active: bool;
   /** Whether any key has a token budget (then requests are estimated from their body). */
   readonly countsTokens: bool;
@@ -22,12 +25,7 @@ export class Budgets {
   readonly rpm: i64[] = [];
   readonly tpm: i64[] = [];
   readonly burst: i64[] = [];
-  /**
-   * What the provider last reported left for key i (its rate-limit headers), less what this VM
-   * sent since; -1: no report. While it reports room, the local estimate never refuses.
-   */
-  private reportedRequests: i64[] = [];
-  private reportedTokens: i64[] = [];
+  private reports: ProviderReports;
   /** Requests (thousandths) and tokens leased to this VM and not spent yet. */
   private requestsLeft: i64[] = [];
   private tokensLeft: i64[] = [];
@@ -35,47 +33,41 @@ export class Budgets {
   private emptyUntil: i64[] = [];
   readonly daily: DailyQuotas;
 
-  constructor(prefix: string, keys: KeyOptions[], public ids: u64[], dailyResetUtcHour: i32) {
+  constructor(prefix: string, keys: KeyOptions[], public ids: u64[], dailyResetUtcHour: i32, readonly groupOf: i32[]) {
     this.key = String.UTF8.encode(prefix + ":budget");
-    const daily = new DailyQuotas(prefix, keys, ids, dailyResetUtcHour);
-    this.daily = daily;
-    let active = false, tokens = false;
+    this.reports = new ProviderReports(keys.length);
+    this.daily = new DailyQuotas(prefix, keys, ids, dailyResetUtcHour);
     for (let i = 0; i < keys.length; i++) {
       this.rpm.push(keys[i].rpm);
       this.tpm.push(keys[i].tpm);
       this.burst.push(keys[i].burst);
-      if (keys[i].rpm > 0 || keys[i].tpm > 0 || keys[i].rpd > 0 || keys[i].tpd > 0) active = true;
-      if (keys[i].tpm > 0 || keys[i].tpd > 0) tokens = true;
     }
-    this.active = active;
-    this.countsTokens = tokens;
+    this.active = keys.some((k: KeyOptions) => k.rpm > 0 || k.tpm > 0 || k.rpd > 0 || k.tpd > 0);
+    this.countsTokens = keys.some((k: KeyOptions) => k.tpm > 0 || k.tpd > 0);
     this.requestsLeft = new Array<i64>(keys.length).fill(0);
     this.tokensLeft = new Array<i64>(keys.length).fill(0);
     this.emptyUntil = new Array<i64>(keys.length).fill(0);
-    this.reportedRequests = new Array<i64>(keys.length).fill(-1);
-    this.reportedTokens = new Array<i64>(keys.length).fill(-1);
   }
 
-  /** Key i's rates at its AIMD share `factor`, for a process that has 1/`replicas` of them. */
+  get keyCount(): i32 { return this.groupOf.length; }
+
+  /** Entry i's rates at its AIMD share `factor`, for a process that has 1/`replicas` of them. */
   rates(i: i32, factor: i32, replicas: i32 = 1): Rates {
     return new Rates(this.rpm[i], this.tpm[i], this.burst[i], factor, replicas);
   }
+  private limitsOf(i: i32): BucketLimits { return new BucketLimits(this.ids[i], this.rpm[i], this.tpm[i], this.burst[i]); }
 
-  /** The provider's own count of what key i has left (-1: not reported): it wins over the local estimate. */
+  /**
+   * The provider's own count of what key i has left (-1: not reported): it wins over the local
+   * estimate. It counts for the key's group too: the provider reports the account's numbers.
+   */
   report(i: i32, requests: i64, tokens: i64): void {
-    if (requests >= 0) this.reportedRequests[i] = requests;
-    if (tokens >= 0) this.reportedTokens[i] = tokens;
+    this.reports.set(i, requests, tokens);
+    if (this.groupOf[i] >= 0) this.reports.set(this.groupOf[i], requests, tokens);
   }
 
-  // Whether the provider's last report leaves room for one request of `tokens` on key i. This VM's
-  // copy of the report counts only its own requests since: another worker may have spent the last
-  // request the report left, so one is kept in reserve (a report of 1 left lets nothing beyond the
-  // local estimate through).
   private providerAllows(i: i32, tokens: i64): bool {
-    const req = this.reportedRequests[i], tok = this.reportedTokens[i];
-    if (this.rpm[i] > 0 && req <= REPORT_RESERVE) return false;
-    if (this.tpm[i] > 0 && tok < max<i64>(1, tokens)) return false;
-    return true;
+    return this.reports.allows(i, tokens, this.rpm[i] > 0, this.tpm[i] > 0);
   }
 
   /**
@@ -84,24 +76,39 @@ export class Budgets {
    * A request cannot lock a budget by asking for a huge completion.
    */
   estimateFor(i: i32, prompt: i64, completion: i64, factor: i32): i64 {
-    // The bucket is the minute's, or the day's for a key with only tpd.
-    const cap = this.tpm[i] > 0 ? this.rates(i, factor).tokenCap : this.daily.tpd[i];
+    // The bucket is the key's minute, else its day, else its group's.
+    let cap = this.tokenCapOf(i, factor);
+    const g = this.groupOf[i];
+    if (cap == 0 && g >= 0) cap = this.tokenCapOf(g, FULL_RATE);
     if (cap == 0) return 0;
     return min(cap, prompt + min(completion, max<i64>(1, cap / COMPLETION_SHARE_DIVISOR)));
   }
 
-  /** Whether key i is known to have no budget at `now` (no lease is tried for it before then). */
+  private tokenCapOf(i: i32, factor: i32): i64 {
+    return this.tpm[i] > 0 ? this.rates(i, factor).tokenCap : this.daily.tpd[i];
+  }
+
+  /** Whether key i (or its group) is known to have no budget at `now` (no lease is tried for it before then). */
   isEmpty(i: i32, now: i64): bool {
+    const g = this.groupOf[i];
+    return this.entryEmpty(i, now) || (g >= 0 && this.entryEmpty(g, now));
+  }
+
+  private entryEmpty(i: i32, now: i64): bool {
     return this.daily.isSpent(i, now) || this.emptyUntil[i] > now && !this.covers(i, 0) && !this.providerAllows(i, 0);
   }
 
-  /** When key i may have budget again (0, or a time past: it may now). */
-  emptyUntilOf(i: i32): i64 { return max(this.emptyUntil[i], this.daily.spentUntilOf(i)); }
+  /** When key i may have budget again, its group's too (0, or a time past: it may now). */
+  emptyUntilOf(i: i32): i64 {
+    const g = this.groupOf[i];
+    const own = max(this.emptyUntil[i], this.daily.spentUntilOf(i));
+    return g >= 0 ? max(own, max(this.emptyUntil[g], this.daily.spentUntilOf(g))) : own;
+  }
 
   /** Keys known to have no budget at `now`, or null when there is none. */
   emptyKeys(now: i64): i32[] | null {
     let out: i32[] | null = null;
-    for (let i = 0; i < this.emptyUntil.length; i++) {
+    for (let i = 0; i < this.keyCount; i++) {
       if (!this.isEmpty(i, now)) continue;
       if (out == null) out = [];
       out.push(i);
@@ -120,7 +127,15 @@ export class Budgets {
    * key's AIMD share (thousandths) scaling its rates.
    */
   take(i: i32, tokens: i64, factor: i32, now: i64): bool {
-    // The day first: a request the minute then refuses gives its part of the day back.
+    if (!this.takeEntry(i, tokens, factor, now)) return false;
+    const g = this.groupOf[i];
+    if (g < 0 || this.takeEntry(g, tokens, FULL_RATE, now)) return true;
+    this.untakeEntry(i, tokens, now);
+    return false;
+  }
+
+  // The day first: a request the minute then refuses gives its part of the day back.
+  private takeEntry(i: i32, tokens: i64, factor: i32, now: i64): bool {
     const daily = this.daily;
     if (!daily.take(i, tokens, now)) return false;
     if (this.takeMinute(i, tokens, factor, now)) return true;
@@ -128,11 +143,17 @@ export class Budgets {
     return false;
   }
 
+  // Gives back to this VM's leases what takeEntry took (the group refused the request).
+  private untakeEntry(i: i32, tokens: i64, now: i64): void {
+    this.daily.untake(i, tokens, now);
+    if (this.rpm[i] > 0) this.requestsLeft[i] += 1000;
+    if (this.tpm[i] > 0) this.tokensLeft[i] += tokens;
+  }
+
   private takeMinute(i: i32, tokens: i64, factor: i32, now: i64): bool {
     if (this.rpm[i] == 0 && this.tpm[i] == 0) return true;
     const allowed = this.providerAllows(i, tokens);
-    if (this.reportedRequests[i] > 0) this.reportedRequests[i]--;
-    if (this.reportedTokens[i] > 0) this.reportedTokens[i] = max<i64>(0, this.reportedTokens[i] - tokens);
+    this.reports.spend(i, tokens);
     if (!this.covers(i, tokens)) {
       // The local bucket is still spent when it can be, so it stays close to the provider's.
       const leased = this.emptyUntil[i] <= now && this.lease(i, tokens, factor, now);
@@ -152,13 +173,19 @@ export class Budgets {
    * debt that refuses the next requests.
    */
   settleTokens(i: i32, reserved: i64, actual: i64, factor: i32, now: i64): void {
+    this.settleEntry(i, reserved, actual, factor, now);
+    const g = this.groupOf[i];
+    if (g >= 0) this.settleEntry(g, reserved, actual, FULL_RATE, now);
+  }
+
+  private settleEntry(i: i32, reserved: i64, actual: i64, factor: i32, now: i64): void {
     this.daily.settleTokens(i, reserved, actual, now);
     if (this.tpm[i] == 0) return;
     this.tokensLeft[i] += reserved - actual;
     if (this.tokensLeft[i] < 0) {
       const debt = -this.tokensLeft[i];
       this.tokensLeft[i] = 0;
-      if (compareAndSwap(this.key, new GiveBack(this, i, factor, -debt, now)) == CasOutcome.Stored) this.emptyUntil[i] = 0;
+      if (compareAndSwap(this.key, new GiveBack(this.limitsOf(i), factor, -debt, now)) == CasOutcome.Stored) this.emptyUntil[i] = 0;
       return;
     }
     const rates = this.rates(i, factor);
@@ -171,14 +198,14 @@ export class Budgets {
 
   // Returns tokens to key i's shared bucket (never above its capacity).
   private giveBack(i: i32, tokens: i64, factor: i32, now: i64): void {
-    if (compareAndSwap(this.key, new GiveBack(this, i, factor, tokens, now)) == CasOutcome.Stored) this.emptyUntil[i] = 0;
+    if (compareAndSwap(this.key, new GiveBack(this.limitsOf(i), factor, tokens, now)) == CasOutcome.Stored) this.emptyUntil[i] = 0;
   }
 
   // Leases at least one request (and the tokens needed) from key i's shared bucket.
   private lease(i: i32, tokens: i64, factor: i32, now: i64): bool {
     const needReq = this.rpm[i] > 0 && this.requestsLeft[i] < 1000;
     const want = this.tpm[i] > 0 && this.tokensLeft[i] < tokens ? tokens - this.tokensLeft[i] : 0;
-    const grant = new Grant(this, i, factor, needReq, want, now);
+    const grant = new Grant(this.limitsOf(i), factor, needReq, want, now);
     if (compareAndSwap(this.key, grant) != CasOutcome.Stored) {
       if (grant.emptyForMs >= 0) this.emptyUntil[i] = now + max<i64>(1, <i64>Math.ceil(grant.emptyForMs));
       return false;
@@ -188,98 +215,14 @@ export class Budgets {
     this.emptyUntil[i] = 0;
     return true;
   }
-
-  /**
-   * What each key's shared bucket holds at `now` (whole requests, tokens), by configured index:
-   * one shared-data read, for the status endpoint and the gauges. NO_BUDGET_LEVEL where a key has
-   * no such budget; a level may be below zero (answers used more than estimated).
-   */
-  snapshot(now: i64, factors: i32[] | null): i64[][] {
-    const record = recordOf(readShared(this.key));
-    const day = this.daily.snapshot(now);
-    const out = new Array<i64[]>(this.ids.length);
-    for (let i = 0; i < this.ids.length; i++) {
-      const rates = this.rates(i, factorAt(factors, i), record.divisor);
-      const b = rates.bucketOf(record.buckets, this.ids[i], now, record.fed);
-      const req = b.requests, tok = b.tokens;
-      out[i] = [this.rpm[i] > 0 ? req / 1000 : NO_BUDGET_LEVEL, this.tpm[i] > 0 ? tok : NO_BUDGET_LEVEL,
-        day[i][0] >= 0 ? day[i][0] : NO_BUDGET_LEVEL, day[i][1] >= 0 ? day[i][1] : NO_BUDGET_LEVEL];
-    }
-    return out;
-  }
-
 }
 
-/** Key i's AIMD share among `factors` (null: every key has its full share). */
-export function factorAt(factors: i32[] | null, i: i32): i32 {
-  return factors != null ? factors[i] : FULL_RATE;
-}
-
-/** The budget record in shared data (an empty one when missing or unreadable). */
-export function recordOf(v: SharedValue | null): BudgetRecord {
-  const payload = BUDGET_RECORD.decode(v);
-  return payload != null ? decodeBudget(payload) : new BudgetRecord();
-}
-
-/**
- * Credit back to one key's bucket, or a debt charged to it (negative `tokens`, down to one bucket
- * below zero); nothing when the record is missing: a new one starts full.
- */
-class GiveBack extends SharedUpdate {
-  constructor(private budgets: Budgets, private i: i32, private factor: i32, private tokens: i64, private now: i64) { super(); }
-
-  next(current: SharedValue | null): ArrayBuffer | null {
-    if (current == null) return null;
-    const record = recordOf(current);
-    const rates = this.budgets.rates(this.i, this.factor, record.divisor);
-    const b = rates.bucketOf(record.buckets, this.budgets.ids[this.i], this.now, record.fed);
-    b.tokens = max(-rates.tokenCap, min(rates.tokenCap, b.tokens + this.tokens));
-    return BUDGET_RECORD.encode(encodeBudget(record));
-  }
-}
-
-/**
- * A lease from one key's bucket: a second of its rate, at least one request (`needRequest`) and
- * the `wantTokens` asked; none when the bucket has too little (`emptyForMs`: until it refills).
- */
-class Grant extends SharedUpdate {
-  requests: i64 = 0;
-  tokens: i64 = 0;
-  /** How long until the bucket has enough (-1: it had). */
-  emptyForMs: f64 = -1;
-
-  constructor(private budgets: Budgets, private i: i32, private factor: i32, private needRequest: bool, private wantTokens: i64,
-              private now: i64) { super(); }
-
-  next(current: SharedValue | null): ArrayBuffer | null {
-    const record = recordOf(current);
-    const rates = this.budgets.rates(this.i, this.factor, record.divisor);
-    const b = rates.bucketOf(record.buckets, this.budgets.ids[this.i], this.now, record.fed);
-    this.requests = 0;
-    this.tokens = 0;
-    this.emptyForMs = -1;
-    if (this.needRequest) {
-      if (b.requests < 1000) {
-        this.emptyForMs = <f64>(<i64>1000 - b.requests) / rates.requests;
-        return null;
-      }
-      const grant = min(b.requests, max<i64>(1000, <i64>(rates.requests * <f64>LEASE_MS)));
-      this.requests = grant - grant % 1000;
-    }
-    const want = this.wantTokens;
-    if (want > 0) {
-      // An estimate is at most the bucket (estimateFor), so a full bucket always serves it;
-      // a level below zero comes only from answers that used more than estimated.
-      const need = min(want, rates.tokenCap);
-      if (b.tokens < need) {
-        this.requests = 0;
-        this.emptyForMs = <f64>(need - b.tokens) / rates.tokens;
-        return null;
-      }
-      this.tokens = max(want, min(b.tokens, <i64>(rates.tokens * <f64>LEASE_MS)));
-    }
-    b.requests -= this.requests;
-    b.tokens -= this.tokens;
-    return BUDGET_RECORD.encode(encodeBudget(record));
-  }
+/** The budgets of `cfg`: its keys' (`ids`, by configured index), then its account groups'. */
+export function budgetsOf(prefix: string, cfg: PluginConfig, ids: u64[]): Budgets {
+  const n = cfg.keys.length;
+  const all = ids.slice(0);
+  for (let g = 0; g < cfg.groups.length; g++) all.push(hash64("group:" + cfg.groupNames[g]));
+  const groupOf = new Array<i32>(n);
+  for (let i = 0; i < n; i++) groupOf[i] = cfg.keys[i].group >= 0 ? n + cfg.keys[i].group : -1;
+  return new Budgets(prefix, cfg.keys.concat(cfg.groups), all, cfg.dailyResetUtcHour, groupOf);
 }

@@ -87,6 +87,8 @@ export class KeyOptions {
   rpd: i64 = 0;
   /** Tokens per day (prompt and completion) this key may use (0: no quota). */
   tpd: i64 = 0;
+  /** The account group whose shared limits the key also needs room in (index in PluginConfig.groups; -1: none). */
+  group: i32 = -1;
 }
 
 /** The whole validated configuration. */
@@ -98,6 +100,11 @@ export class PluginConfig {
   apiTokens: string[] = [];
   /** Options of each key, by index in apiTokens. */
   keys: KeyOptions[] = [];
+  /** Account groups (provider.groups): their names, and their shared limits (rpm, tpm, rpd, tpd). */
+  groupNames: string[] = [];
+  groups: KeyOptions[] = [];
+  /** Per key, the group its entry names ("": none), until the groups are read. */
+  keyGroups: string[] = [];
   /** Per key, the environment variable its token is read from ("": given in the configuration). */
   keyEnv: string[] = [];
   /** The provider block's name in messages: `provider`, or `providers[i]`. */

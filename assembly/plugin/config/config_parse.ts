@@ -5,6 +5,7 @@ import { EMPTY_SECTION, Validator, isHeaderName, isPrintable } from "./config_va
 import { field } from "./schema";
 import { parseQueue } from "./queue_parse";
 import { parseTokens } from "./tokens_parse";
+import { parseGroups } from "./groups_parse";
 import { parseRedis } from "./redis_parse";
 import { parsePlacement } from "./placement_parse";
 import { JsonKind, JsonValue, readJson } from "../../util/json";
@@ -206,6 +207,7 @@ export function parseConfigValue(root: JsonValue): ConfigResult {
   cfg.providerId = val.text(provider, val.base + ".", field("provider", "id"));
   cfg.dailyResetUtcHour = val.int(provider, val.base + ".", field("provider", "dailyResetUtcHour"));
   if (val.ok()) parseTokens(val, provider, cfg);
+  if (val.ok()) parseGroups(val, provider, cfg);
   const type = cfg.providerType.toLowerCase();
   if (type == "azure") { cfg.credentialHeader = "api-key"; cfg.credentialPrefix = ""; }
   else if (type == "claude" || type == "anthropic") { cfg.credentialHeader = "x-api-key"; cfg.credentialPrefix = ""; }
@@ -232,10 +234,12 @@ export function parseConfigValue(root: JsonValue): ConfigResult {
 // Daily quotas are counted by every worker of one process, not yet between replicas: with Redis
 // each replica would allow the whole day, so they are refused rather than over-spent.
 function refuseDailyQuotas(val: Validator, cfg: PluginConfig): void {
-  for (let i = 0; i < cfg.keys.length; i++) {
-    const k = cfg.keys[i];
+  const n = cfg.keys.length;
+  for (let i = 0; i < n + cfg.groups.length; i++) {
+    const k = i < n ? cfg.keys[i] : cfg.groups[i - n];
     if (k.rpd == 0 && k.tpd == 0) continue;
-    val.fail(val.base + ".apiTokens[" + i.toString() + "]." + (k.rpd > 0 ? "rpd" : "tpd"),
+    const where = i < n ? ".apiTokens[" + i.toString() + "]." : ".groups." + cfg.groupNames[i - n] + ".";
+    val.fail(val.base + where + (k.rpd > 0 ? "rpd" : "tpd"),
       "is counted per Envoy process and cannot be shared between replicas through redis yet: remove it or redis");
     return;
   }

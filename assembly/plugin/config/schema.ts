@@ -49,6 +49,11 @@ export const FIELDS: Field[] = [
   new Field("provider", "failover", "object"),
   new Field("provider", "retryOnFailure", "object"),
   new Field("provider", "dailyResetUtcHour", "integer", "0", 0, 23),
+  new Field("provider", "groups", "groups"),
+  new Field("provider.groups.*", "rpm", "integer", "", 1, 1_000_000_000),
+  new Field("provider.groups.*", "tpm", "integer", "", 1, 2_000_000_000),
+  new Field("provider.groups.*", "rpd", "integer", "", 1, 1_000_000_000),
+  new Field("provider.groups.*", "tpd", "integer", "", 1, 2_000_000_000),
 
   new Field("provider.apiTokens[]", "token", "string"),
   new Field("provider.apiTokens[]", "env", "string"),
@@ -60,6 +65,7 @@ export const FIELDS: Field[] = [
   new Field("provider.apiTokens[]", "tier", "integer", "0", 0, 9),
   new Field("provider.apiTokens[]", "rpd", "integer", "", 1, 1_000_000_000),
   new Field("provider.apiTokens[]", "tpd", "integer", "", 1, 2_000_000_000),
+  new Field("provider.apiTokens[]", "group", "string"),
 
   new Field("provider.failover", "enabled", "boolean", "false"),
   new Field("provider.failover", "failureThreshold", "integer", "3", 1, MAX_COUNT),

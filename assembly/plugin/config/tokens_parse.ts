@@ -15,6 +15,7 @@ const F_BURST = field(KEY, "burst");
 const F_TIER = field(KEY, "tier");
 const F_RPD = field(KEY, "rpd");
 const F_TPD = field(KEY, "tpd");
+const F_GROUP = field(KEY, "group");
 
 /** Fills cfg.apiTokens, cfg.keys and cfg.keyEnv from `apiTokens`. */
 export function parseTokens(val: Validator, provider: JsonValue, cfg: PluginConfig): void {
@@ -29,6 +30,7 @@ export function parseTokens(val: Validator, provider: JsonValue, cfg: PluginConf
     const opts = new KeyOptions();
     let tokenField = entry;
     let env = "";
+    let group = "";
     if (t.kind == JsonKind.Object) {
       const prefix = entry + ".";
       val.known(t, prefix, KEY);
@@ -46,6 +48,7 @@ export function parseTokens(val: Validator, provider: JsonValue, cfg: PluginConf
       opts.tier = val.int(t, prefix, F_TIER);
       opts.rpd = <i64>val.int(t, prefix, F_RPD);
       opts.tpd = <i64>val.int(t, prefix, F_TPD);
+      group = val.text(t, prefix, F_GROUP);
       if (opts.burst > 0 && opts.rpm == 0) val.fail(entry + ".burst", "needs rpm (it caps the requests the rpm bucket holds)");
       if (token != null) t = token;
     }
@@ -55,6 +58,7 @@ export function parseTokens(val: Validator, provider: JsonValue, cfg: PluginConf
       cfg.apiTokens.push("");
       cfg.keys.push(opts);
       cfg.keyEnv.push(env);
+      cfg.keyGroups.push(group);
       continue;
     }
     if (t.kind != JsonKind.String || t.str.length == 0) {
@@ -69,6 +73,7 @@ export function parseTokens(val: Validator, provider: JsonValue, cfg: PluginConf
     cfg.apiTokens.push(t.str);
     cfg.keys.push(opts);
     cfg.keyEnv.push("");
+    cfg.keyGroups.push(group);
   }
 }
 

@@ -15,6 +15,7 @@ import { PluginMetrics } from "../base/metrics";
 import { FailureOutcome } from "./pool_state";
 import { FULL_RATE } from "../base/rates";
 import { Budgets } from "../budget/budget";
+import { budgetLevels } from "../budget/budget_levels";
 import { PoolStore } from "./pool_store";
 import { KeyEvent, SharedPool, failureEvents } from "./pool_events";
 import { Prober, ejectionReason } from "./prober";
@@ -217,7 +218,7 @@ export class Failover {
 
   private setKeyGauges(now: i64): void {
     const budgets = this.budgets;
-    const levels = budgets != null ? budgets.snapshot(now, this.store.factors) : null;
+    const levels = budgets != null ? budgetLevels(budgets, now, this.store.factors) : null;
     for (let i = 0; i < this.store.ids.length; i++) {
       const t = this.store.token(i);
       if (t == null) continue;

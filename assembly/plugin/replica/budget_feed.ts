@@ -6,7 +6,8 @@
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
 import { BUDGET_RECORD } from "../base/shared_record";
 import { encodeBudget } from "../budget/budget_bucket";
-import { Budgets, factorAt, recordOf } from "../budget/budget";
+import { Budgets } from "../budget/budget";
+import { factorAt, recordOf } from "../budget/budget_updates";
 import { BudgetAsk } from "./sync_script";
 import { BudgetGrant } from "./sync_reply";
 

@@ -1,8 +1,9 @@
 // Follows the provider's per-key signals on every answer a key gets (the route's, or a retry's):
 // what its rate-limit headers report left wins over the local budget; a key that reports nothing
 // left, or a 429 with Retry-After, rests the key (no VM chooses it) until a request is back
-// (requestsBackAt), its tokens reset or the Retry-After passes, within restBound. A 429 that
-// reports room left is the request's own refusal and rests nothing.
+// (requestsBackAt), its tokens reset or the Retry-After passes, within restBound; headers that
+// report nothing left rest every key of its account group too. A 429 that reports room left is the
+// request's own refusal and rests nothing.
 import { HeaderLookup } from "../../util/header_lookup";
 import { nowMs } from "../../runtime/host";
 import { Plugin } from "../plugin";
@@ -49,5 +50,11 @@ export function followRateLimit(plugin: Plugin, token: i32, status: i32, headers
     const t = resetAt(headers.get(names.resetTokens), names.resetIsTime, now);
     if (t > until) until = t;
   }
-  failover.rest(token, until > now ? until : now + DEFAULT_HOLD_MS, mark.body);
+  const at = until > now ? until : now + DEFAULT_HOLD_MS;
+  failover.rest(token, at, mark.body);
+  // The headers report the account's numbers: every key of the token's group has nothing left either.
+  const keys = plugin.config.keys;
+  const group = keys[token].group;
+  if (group < 0) return;
+  for (let k = 0; k < keys.length; k++) if (k != token && keys[k].group == group) failover.rest(k, at, mark.body);
 }

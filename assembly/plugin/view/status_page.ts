@@ -20,11 +20,12 @@ function stringList(xs: string[] | null): string {
   return "[" + parts.join(",") + "]";
 }
 
-// The key's options and what limits it now: tier, weight, models, budgets, AIMD share, rate-limit reset.
-function keyFields(k: KeyOptions, t: TokenState | null, budget: i64[] | null, now: i64): string {
+// The key's options and what limits it now: tier, group, weight, models, budgets, AIMD share, rate-limit reset.
+function keyFields(cfg: PluginConfig, k: KeyOptions, t: TokenState | null, budget: i64[] | null, now: i64): string {
   const share = t != null ? t.rateFactor : FULL_RATE;
   const fields: string[] = [
     field("tier", k.tier.toString()),
+    field("group", k.group >= 0 ? jsonString(cfg.groupNames[k.group]) : "null"),
     field("weight", k.weight.toString()),
     field("models", stringList(k.models)),
     field("rpm", k.rpm > 0 ? k.rpm.toString() : "null"),
@@ -35,12 +36,30 @@ function keyFields(k: KeyOptions, t: TokenState | null, budget: i64[] | null, no
     field("rateShare", (<f64>share / 1000).toString()),
     field("limitedForMs", (t != null && t.isLimited(now) ? t.limitedUntil - now : 0).toString()),
   ];
-  if (budget != null) {
-    fields.push(field("budgetLeft", "{" + field("requests", levelJson(budget[0])) + "," + field("tokens", levelJson(budget[1])) + "," +
-      field("requestsToday", levelJson(budget[2])) + "," + field("tokensToday", levelJson(budget[3])) + "}"));
-  }
+  if (budget != null) fields.push(budgetLeft(budget));
   return fields.join(",");
 }
+
+function budgetLeft(budget: i64[]): string {
+  return field("budgetLeft", "{" + field("requests", levelJson(budget[0])) + "," + field("tokens", levelJson(budget[1])) + "," +
+    field("requestsToday", levelJson(budget[2])) + "," + field("tokensToday", levelJson(budget[3])) + "}");
+}
+
+// The account groups: each one's name, shared limits and what its budgets hold now.
+function groupsJson(cfg: PluginConfig, budgets: i64[][] | null): string {
+  const n = cfg.keys.length;
+  const parts = new Array<string>(cfg.groups.length);
+  for (let g = 0; g < cfg.groups.length; g++) {
+    const k = cfg.groups[g];
+    const limits = [field("name", jsonString(cfg.groupNames[g])), field("rpm", optional(k.rpm)), field("tpm", optional(k.tpm)),
+      field("rpd", optional(k.rpd)), field("tpd", optional(k.tpd))];
+    if (budgets != null) limits.push(budgetLeft(budgets[n + g]));
+    parts[g] = "{" + limits.join(",") + "}";
+  }
+  return "[" + parts.join(",") + "]";
+}
+
+function optional(limit: i64): string { return limit > 0 ? limit.toString() : "null"; }
 
 function levelJson(level: i64): string { return level != NO_BUDGET_LEVEL ? level.toString() : "null"; }
 
@@ -78,7 +97,7 @@ export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: 
     const t = states[i];
     if (t == null || t.isIn(now)) inPool++;
     const counts = field("requestsLastMinute", traffic.requests[i].toString()) + "," + field("failuresLastMinute", traffic.failures[i].toString());
-    tokens[i] = tokenEntry(fingerprints[i], t, now, keyFields(cfg.keys[i], t, budgets != null ? budgets[i] : null, now) + "," + counts);
+    tokens[i] = tokenEntry(fingerprints[i], t, now, keyFields(cfg, cfg.keys[i], t, budgets != null ? budgets[i] : null, now) + "," + counts);
   }
   const f = cfg.failover;
   const r = cfg.retry;
@@ -105,6 +124,7 @@ export function renderStatus(cfg: PluginConfig, fingerprints: string[], states: 
     field("replicas", replicas),
     field("trafficWindowMs", traffic.windowMs.toString()),
     field("pools", pools),
+    field("groups", groupsJson(cfg, budgets)),
     field("tokens", "[" + tokens.join(",") + "]"),
   ].join(",") + "}\n";
 }
