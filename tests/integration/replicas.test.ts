@@ -192,6 +192,28 @@ test('rpm 60 offered twice that across both processes: the provider receives at 
   assert.ok(served >= 200, `served ${served} of 360 in ${minutes.toFixed(1)} min (${limited} answered 429 by the plugin)`);
 });
 
+test('an account group with rpm 60 over two keys, offered twice that across both processes: the provider receives at most 60 a minute', withRedis, async (t) => {
+  const cfg = config({}, { apiTokens: [{ token: 'sk-g1', group: 'org' }, { token: 'sk-g2', group: 'org' }], groups: { org: { rpm: 60 } },
+    retryOnFailure: { enabled: false } });
+  const [a, b] = twoGateways(cfg);
+  const received: number[] = [];
+  const start = a.host.nowMs;
+  let served = 0;
+  for (let i = 0; i < 240; i++) {
+    const g = i % 2 == 0 ? a : b;
+    const r = roundTrip(g.vms[(i >> 1) % 2], () => { received.push(a.host.nowMs); return { status: 200, body: '{"choices":[]}' }; });
+    if (r.client.status == 200) served++;
+    await elapse([a, b], 500);
+  }
+  let worst = 0;
+  for (let at = start + 60_000; at + 60_000 <= start + 120_000; at += 1000) {
+    worst = Math.max(worst, received.filter((x) => x >= at && x < at + 60_000).length);
+  }
+  t.diagnostic(`served ${served} of 240 over 2 min, busiest minute after the first ${worst}`);
+  assert.ok(worst <= 62, `a minute after the first had ${worst} requests`);
+  assert.ok(served >= 100, `served ${served} of 240`);
+});
+
 test('Redis stopped mid-run: no client error, one log line and the link metric; back: in sync within two intervals', withRedis, async () => {
   const [a, b] = twoGateways(config());
   const metric = (g: Gateway) => g.host.metric('ai_token_failover.pool.ai-token-failover:openai.redis_link_up');
