@@ -1,6 +1,6 @@
 // The status endpoint's JSON document as tests read it (rendered by assembly/plugin/http/status_page.ts).
 import type { Vm } from './emulator.js';
-export type KeyState = 'in' | 'limited' | 'suspect' | 'waiting' | 'probing';
+export type KeyState = 'in' | 'limited' | 'suspect' | 'waiting' | 'probing' | 'dead';
 
 export interface KeyStatus {
   fingerprint: string;
@@ -14,6 +14,8 @@ export interface KeyStatus {
   outForMs?: number;
   returnsInMs?: number;
   probeSuccesses?: number;
+  /** A dead key: ms until its next probe. */
+  nextProbeInMs?: number;
   tier: number;
   weight: number;
   models: string[] | null;

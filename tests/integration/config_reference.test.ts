@@ -80,6 +80,8 @@ test('the plugin enforces every listed integer limit, naming the field, and acce
     for (const inside of [f.min, f.max]) {
       const cfg = configWith(f, inside);
       if (f.path === 'provider.apiTokens[].burst') (cfg.provider as { apiTokens: Json[] }).apiTokens[2].rpm = 60;
+      if (f.path === 'provider.failover.maxProbeInterval') (cfg.provider as { failover: Json }).failover.healthCheckInterval = 1;
+      if (f.path === 'provider.failover.healthCheckInterval') delete (cfg.provider as { failover: Json }).failover.maxProbeInterval;
       const { ok, logs } = configure(cfg);
       // The standard build refuses redis itself (it has no Redis functions), after the fields.
       if (f.object === 'redis') assert.ok(logs.some((l) => l.includes('redis needs the Higress build')), `${f.path} = ${inside}: ${logs.join(' | ')}`);

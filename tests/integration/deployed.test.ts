@@ -118,11 +118,11 @@ test('a reply a later filter makes before the router does not teach the route', 
   assert.equal(seen[1].get(':path'), '/v1/chat/completions?api-version=1');
 });
 
-test('20 keys, the 8 lowest dead: every dead key is probed at least once every 3 intervals; a healed one is back within 4', () => {
+test('20 keys, the 8 lowest failing (503: tired, probed at the normal pace): each is probed at least once every 3 intervals; a healed one is back within 4', () => {
   const tokens = Array.from({ length: 20 }, (_, i) => `sk-${String(i).padStart(2, '0')}`);
   const dead = new Set(tokens.slice(0, 8));
   const { host, vms } = setup(config({ tokens, failover: { failureThreshold: 1 } }));
-  const answer = (token: string | null): UpstreamAnswer => (dead.has(token ?? '') ? { status: 401, body: '{}' } : { status: 200, body: '{}' });
+  const answer = (token: string | null): UpstreamAnswer => (dead.has(token ?? '') ? { status: 503, body: '{}' } : { status: 200, body: '{}' });
   for (let i = 0; i < 2000 && outCount(host) < 8; i++) roundTrip(vms[i % 3], ({ token }) => answer(token));
   assert.equal(outCount(host), 8);
   const lastProbe = new Map<string | null, number>();

@@ -81,11 +81,12 @@ test('the lease holder alone probes, about once per interval, with max_tokens 1 
   const { host, vms } = setup();
   const probes: Array<{ vm: string; call: PendingCall }> = [];
   let i = 0;
-  while (outCount(host) === 0 && i++ < 100) roundTrip(vms[i % 3], statusByToken({ 'sk-c': 401 }), { props: { 'xds.cluster_name': 'llm', 'request.host': 'api.example.com', 'request.url_path': '/v1/chat/completions' } });
+  // 503: a tired key, probed every interval (a dead one, 401, is probed less and less often).
+  while (outCount(host) === 0 && i++ < 100) roundTrip(vms[i % 3], statusByToken({ 'sk-c': 503 }), { props: { 'xds.cluster_name': 'llm', 'request.host': 'api.example.com', 'request.url_path': '/v1/chat/completions' } });
   assert.equal(outCount(host), 1);
   for (let t = 0; t < 10; t++) {
     host.advance(1000);
-    for (const vm of vms) vm.answerCalls((call) => { probes.push({ vm: vm.name, call }); return { status: 401, body: '{}' }; });
+    for (const vm of vms) vm.answerCalls((call) => { probes.push({ vm: vm.name, call }); return { status: 503, body: '{}' }; });
   }
   assert.ok(probes.length >= 8 && probes.length <= 11, `probes: ${probes.length}`);
   assert.equal(new Set(probes.map((p) => p.vm)).size, 1, 'more than one VM probed');

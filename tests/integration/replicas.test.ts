@@ -136,7 +136,8 @@ test('one prober for both processes', withRedis, async () => {
   // Both learn the probe target from successful requests.
   for (let i = 0; i < 8; i++) { roundTrip(a.vms[i % 2], ok); roundTrip(b.vms[i % 2], ok); }
   await elapse([a, b], 3000);
-  const dead: Upstream = (r) => (r.token === 'sk-r1' ? { status: 401, body: '{}' } : { status: 200, body: '{"choices":[]}' });
+  // 503: a tired key, probed every interval.
+  const dead: Upstream = (r) => (r.token === 'sk-r1' ? { status: 503, body: '{}' } : { status: 200, body: '{"choices":[]}' });
   for (let i = 0; i < 40 && logged(a, 'taken out of the pool').length == 0; i++) roundTrip(a.vms[i % 2], dead);
   const probes = [0, 0];
   for (let t = 0; t < 10_000; t += 100) {

@@ -51,7 +51,8 @@ test('reports every token by fingerprint with its state, the lease and the confi
   assert.ok(doc.lease && typeof doc.lease.holder === 'string');
   const b = keyStatus(doc, fingerprint(1, 'sk-st-b'));
   assert.equal(b.inPool, false);
-  assert.equal(b.state, 'probing');
+  // Out on 401: dead (probed at a growing interval), not tired.
+  assert.equal(b.state, 'dead');
   assert.equal(b.lastStatus, 401);
   assert.ok((b.outForMs ?? 0) >= 1000);
   assert.equal(keyStatus(doc, fingerprint(0, 'sk-st-a')).inPool, true);

@@ -10,6 +10,10 @@ import { KeyOptions } from "../config/config";
 import { NO_BUDGET_LEVEL } from "./rates";
 
 const PREFIX = "ai_token_failover.";
+/** Values of the per-key state gauge: in the pool, out and tired (429, 5xx), out and dead (401, 403, a dead rule). */
+export const KEY_IN: i32 = 0;
+export const KEY_TIRED: i32 = 1;
+export const KEY_DEAD: i32 = 2;
 
 class TokenMetrics {
   requests: i64 = NO_METRIC;
@@ -25,12 +29,14 @@ class TokenMetrics {
   budgetRequests: i64 = NO_METRIC;
   budgetTokens: i64 = NO_METRIC;
   budgetTokensOwed: i64 = NO_METRIC;
+  state: i64 = NO_METRIC;
 
   constructor(fingerprint: string, key: KeyOptions) {
     const p = PREFIX + "token." + fingerprint + ".";
     recordMetric(defineMetric(MetricType.Gauge, p + "weight"), <u64>key.weight);
     this.rateShare = defineMetric(MetricType.Gauge, p + "rate_share_permille");
     this.limitedMs = defineMetric(MetricType.Gauge, p + "rate_limited_ms");
+    this.state = defineMetric(MetricType.Gauge, p + "state");
     if (key.rpm > 0) this.budgetRequests = defineMetric(MetricType.Gauge, p + "budget_requests");
     if (key.tpm > 0) this.budgetTokens = defineMetric(MetricType.Gauge, p + "budget_tokens");
     // Gauges cannot go below zero: a bucket overdrawn by answers larger than their estimate shows here.
@@ -106,9 +112,13 @@ export class PluginMetrics {
   ejectionNotConfirmed(): void { incrementMetric(this.ejectionsNotConfirmed); }
   /** A request sent without a retry because its VM already holds maxHeldBytes of request bodies. */
   retrySkippedMemory(): void { incrementMetric(this.retriesSkippedMemory); }
-  /** Key i's AIMD share, ms until its rate-limit reset, and its shared budget (NO_BUDGET_LEVEL: none); set by the lease holder. */
-  keyGauges(i: i32, sharePermille: i32, limitedMs: i64, budget: i64[] | null): void {
+  /**
+   * Key i's state (KEY_IN, KEY_TIRED, KEY_DEAD), AIMD share, ms until its rate-limit reset, and its
+   * shared budget (NO_BUDGET_LEVEL: none); set by the lease holder.
+   */
+  keyGauges(i: i32, state: i32, sharePermille: i32, limitedMs: i64, budget: i64[] | null): void {
     const t = this.tokens[i];
+    recordMetric(t.state, <u64>state);
     recordMetric(t.rateShare, <u64>sharePermille);
     recordMetric(t.limitedMs, <u64>max<i64>(0, limitedMs));
     if (budget != null && budget[0] != NO_BUDGET_LEVEL) recordMetric(t.budgetRequests, <u64>max<i64>(0, budget[0]));

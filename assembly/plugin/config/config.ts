@@ -17,6 +17,8 @@ export class ResponseRule {
   body: string | null = null;
   /** `body` as UTF-8, the form it is searched in. */
   bodyBytes: ArrayBuffer | null = null;
+  /** A key this failure takes out is dead (revoked, out of credit), not tired: it is probed at a growing interval. */
+  dead: bool = false;
 }
 
 /** Probe request and success rules (SPEC 5.2); empty strings mean "derive from traffic". */
@@ -37,6 +39,8 @@ export class FailoverConfig {
   failureThreshold: i32 = 3;
   successThreshold: i32 = 1;
   healthCheckInterval: i32 = 5000;
+  /** The longest interval between two probes of a dead key (they start at healthCheckInterval and double). */
+  maxProbeInterval: i32 = 300_000;
   healthCheckTimeout: i32 = 5000;
   healthCheckModel: string = "";
   cooldownDuration: i32 = 0;

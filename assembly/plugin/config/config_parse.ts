@@ -23,6 +23,9 @@ function parseFailover(val: Validator, section: JsonValue | null, f: FailoverCon
   f.successThreshold = val.int(obj, p, field(FAILOVER, "successThreshold"));
   f.healthCheckInterval = val.int(obj, p, field(FAILOVER, "healthCheckInterval"));
   f.healthCheckTimeout = val.int(obj, p, field(FAILOVER, "healthCheckTimeout"));
+  f.maxProbeInterval = val.int(obj, p, field(FAILOVER, "maxProbeInterval"));
+  // The default cap leaves a longer healthCheckInterval as it is; a cap given below it is a mistake.
+  if (val.ok() && obj.get("maxProbeInterval") != null && f.maxProbeInterval < f.healthCheckInterval) val.fail(p + "maxProbeInterval", "must be at least healthCheckInterval (" + f.healthCheckInterval.toString() + ")");
   f.healthCheckModel = val.text(obj, p, field(FAILOVER, "healthCheckModel"));
   f.cooldownDuration = val.int(obj, p, field(FAILOVER, "cooldownDuration"));
   f.maxEjectionPercent = val.int(obj, p, field(FAILOVER, "maxEjectionPercent"));

@@ -148,6 +148,7 @@ export class Validator {
         rule.body = body.str;
         rule.bodyBytes = String.UTF8.encode(body.str);
       }
+      rule.dead = this.bool(r, "dead", name + ".dead", false);
       if (rule.statuses == null && rule.headers.length == 0 && rule.body == null) {
         this.fail(name, "must give at least one of status, headers, body");
         return out;

@@ -72,6 +72,7 @@ export const FIELDS: Field[] = [
   new Field("provider.failover", "successThreshold", "integer", "1", 1, MAX_COUNT),
   new Field("provider.failover", "healthCheckInterval", "integer", "5000", 1, MAX_MS),
   new Field("provider.failover", "healthCheckTimeout", "integer", "5000", 1, MAX_MS),
+  new Field("provider.failover", "maxProbeInterval", "integer", "300000", 1, MAX_MS),
   new Field("provider.failover", "healthCheckModel", "string"),
   new Field("provider.failover", "cooldownDuration", "integer", "0", 0, MAX_MS),
   new Field("provider.failover", "maxEjectionPercent", "integer", "50", 0, 100),
@@ -89,6 +90,7 @@ export const FIELDS: Field[] = [
   new Field("provider.failover.failureConditions[]", "status", "patterns"),
   new Field("provider.failover.failureConditions[]", "headers", "strings"),
   new Field("provider.failover.failureConditions[]", "body", "string"),
+  new Field("provider.failover.failureConditions[]", "dead", "boolean", "false"),
 
   new Field("provider.retryOnFailure", "enabled", "boolean", "false"),
   new Field("provider.retryOnFailure", "maxRetries", "integer", "1", 0, 100),

@@ -11,8 +11,8 @@ import { AddTokens, CountFailure, CountSuccess, RestoreDue, ejectionCap } from "
 import { RestUntil } from "./provider_signals";
 import { ProviderWatch } from "./provider_watch";
 import { RateRecovery } from "./rate_recovery";
-import { PluginMetrics } from "../base/metrics";
-import { FailureOutcome } from "./pool_state";
+import { KEY_DEAD, KEY_IN, KEY_TIRED, PluginMetrics } from "../base/metrics";
+import { FailureOutcome, isDeadFailure } from "./pool_state";
 import { FULL_RATE } from "../base/rates";
 import { Budgets } from "../budget/budget";
 import { budgetLevels } from "../budget/budget_levels";
@@ -171,7 +171,7 @@ export class Failover {
     const now = nowMs();
     const soon = this.prober.probesSoon(i, now);
     const change = new CountFailure(this.store.ids[i], status, now, retryAfterAt, f.failureThreshold, <i64>f.cooldownDuration,
-      this.store.ids, ejectionCap(this.store.ids.length, f.maxEjectionPercent), this.prober.canProbe(), soon, by);
+      this.store.ids, ejectionCap(this.store.ids.length, f.maxEjectionPercent), this.prober.canProbe(), soon, by, isDeadFailure(f, status, rule));
     this.metrics.failure(i, status);
     const factorBefore = this.factorOf(i);
     if (this.store.update(change) != CasOutcome.Stored) return;
@@ -222,7 +222,9 @@ export class Failover {
     for (let i = 0; i < this.store.ids.length; i++) {
       const t = this.store.token(i);
       if (t == null) continue;
-      this.metrics.keyGauges(i, t.rateFactor, t.isLimited(now) ? t.limitedUntil - now : 0, levels != null ? levels[i] : null);
+      const state = t.isIn(now) ? KEY_IN : t.dead ? KEY_DEAD : KEY_TIRED;
+      this.metrics.keyGauges(i, state, t.rateFactor, t.isLimited(now) ? t.limitedUntil - now : 0, levels != null ? levels[i] : null);
     }
   }
 }
+

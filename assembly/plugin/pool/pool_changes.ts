@@ -1,5 +1,5 @@
 // The changes the plugin makes to a pool record, each applied inside a CAS loop.
-import { FailureOutcome, PoolChange, PoolState, ProbeVerdict } from "./pool_state";
+import { DeadProbes, FailureOutcome, PoolChange, PoolState, ProbeVerdict } from "./pool_state";
 import { restBound } from "./provider_signals";
 
 /** Adds configured tokens that the record does not know yet (start-up and reload). */
@@ -22,7 +22,7 @@ export class CountFailure extends PoolChange {
   outcome: FailureOutcome = FailureOutcome.Counted;
   constructor(public id: u64, public status: i32, public now: i64, public retryAfterAt: i64,
               public threshold: i32, public cooldownMs: i64, public configured: u64[], public maxOut: i32,
-              public probed: bool, public hold: bool, public by: u32 = 0) { super(); }
+              public probed: bool, public hold: bool, public by: u32 = 0, public dead: bool = false) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
     if (i < 0) return false;
@@ -32,7 +32,7 @@ export class CountFailure extends PoolChange {
       this.retryAfterAt = restBound(t, this.retryAfterAt, this.by, this.now);
       t.restBy = this.by;
     }
-    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs, mayEject, this.probed, this.hold);
+    this.outcome = state.recordFailure(i, this.status, this.now, this.retryAfterAt, this.threshold, this.cooldownMs, mayEject, this.probed, this.hold, this.dead);
     return true;
   }
 }
@@ -64,7 +64,8 @@ export class CountProbe extends PoolChange {
   restored: bool = false;
   verdict: ProbeVerdict = ProbeVerdict.None;
   constructor(public id: u64, public answered: bool, public ok: bool, public status: i32, public successThreshold: i32,
-              public now: i64, public retryAfterAt: i64, public cooldownMs: i64, public configured: u64[], public maxOut: i32) { super(); }
+              public now: i64, public retryAfterAt: i64, public cooldownMs: i64, public configured: u64[], public maxOut: i32,
+              public dead: bool = false, public schedule: DeadProbes | null = null) { super(); }
   apply(state: PoolState): bool {
     const i = state.indexOf(this.id);
     if (i < 0) return false;
@@ -72,14 +73,16 @@ export class CountProbe extends PoolChange {
     if (t.suspect) {
       if (!this.answered) return false;
       const mayEject = state.outAmong(this.configured, this.now) < this.maxOut;
-      this.verdict = state.confirm(i, !this.ok, this.status, this.now, this.retryAfterAt, this.cooldownMs, mayEject);
+      this.verdict = state.confirm(i, !this.ok, this.status, this.now, this.retryAfterAt, this.cooldownMs, mayEject, this.dead);
       return true;
     }
     const successesBefore = t.probeSuccesses;
     const statusBefore = t.lastStatus;
     const returnsBefore = t.returnsAt;
-    this.restored = state.recordProbe(i, this.ok, this.status, this.successThreshold, this.now, this.retryAfterAt);
-    return this.restored || t.probeSuccesses != successesBefore || t.lastStatus != statusBefore || t.returnsAt != returnsBefore;
+    const nextBefore = t.nextProbeAt;
+    this.restored = state.recordProbe(i, this.ok, this.status, this.successThreshold, this.now, this.retryAfterAt, this.dead, this.schedule);
+    return this.restored || t.probeSuccesses != successesBefore || t.lastStatus != statusBefore || t.returnsAt != returnsBefore ||
+      t.nextProbeAt != nextBefore;
   }
 }
 

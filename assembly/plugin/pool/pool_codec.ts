@@ -3,7 +3,7 @@
 // 2 a suspect a probe decides on, 3 one held while its probe runs), separated by ";",
 // numbers in lower-case hex, then ",limitedUntil,rateFactor" only while a key is rate-limited,
 // slowed down or carries evidence, then ",failedAt,signalAt,signalKind,signalBody,signalWho,restBy"
-// only while it carries evidence; then "|health,since,lastStatus,rule+1,restMs,nextSendAt,grewAt"
+// only while it carries evidence, then ",deadProbes,nextProbeAt" while it is dead; then "|health,since,lastStatus,rule+1,restMs,nextSendAt,grewAt"
 // once the provider has left the ok state. Compact, and decoded only when the CAS value changed.
 // Pure; never traps.
 import { PoolState, TokenState } from "./pool_state";
@@ -14,6 +14,7 @@ import { ProviderState } from "./provider_health";
 const BASE_FIELDS = 7;
 const RATE_FIELDS = 9;
 const ALL_FIELDS = 15;
+const DEAD_FIELDS = 17;
 const PROVIDER_FIELDS = 7;
 
 function hex(v: i64): string { return v.toString(16); }
@@ -25,12 +26,14 @@ export function encodePool(p: PoolState): string {
     const t = p.tokens[i];
     let s = t.id.toString(16) + "," + (t.out ? "1" : t.suspect ? (t.held ? "3" : "2") : "0") + "," + hex(t.failures) + "," +
       hex(t.probeSuccesses) + "," + hex(t.outSince) + "," + hex(t.returnsAt) + "," + hex(t.lastStatus);
-    const evidence = t.hasEvidence;
+    // A dead key's probe pace goes after its evidence fields, which it then always carries.
+    const evidence = t.hasEvidence || t.dead;
     if (evidence || t.limitedUntil > 0 || t.rateFactor != FULL_RATE) s += "," + hex(t.limitedUntil) + "," + hex(t.rateFactor);
     if (evidence) {
       s += "," + hex(t.failedAt) + "," + hex(t.signalAt) + "," + hex(t.signalKind) + "," + hex(<i64>t.signalBody) + "," +
         hex(<i64>t.signalWho) + "," + hex(<i64>t.restBy);
     }
+    if (t.dead) s += "," + hex(t.deadProbes) + "," + hex(t.nextProbeAt);
     parts[i] = s;
   }
   const pr = p.provider;
@@ -82,7 +85,7 @@ function readFields(s: string, pos: i32, end: i32, fields: StaticArray<i64>): i6
 }
 
 function decodeToken(f: StaticArray<i64>, n: i32): TokenState | null {
-  if (n != BASE_FIELDS && n != RATE_FIELDS && n != ALL_FIELDS) return null;
+  if (n != BASE_FIELDS && n != RATE_FIELDS && n != ALL_FIELDS && n != DEAD_FIELDS) return null;
   if (f[1] > 3) return null;
   const t = new TokenState();
   t.id = <u64>f[0];
@@ -99,7 +102,7 @@ function decodeToken(f: StaticArray<i64>, n: i32): TokenState | null {
     if (f[8] < 1 || f[8] > FULL_RATE) return null;
     t.rateFactor = <i32>f[8];
   }
-  if (n == ALL_FIELDS) {
+  if (n >= ALL_FIELDS) {
     t.failedAt = f[9];
     t.signalAt = f[10];
     if (f[11] > 2 || f[12] > 0xffffffff || f[13] > 0xffffffff || f[14] > 0xffffffff) return null;
@@ -107,6 +110,12 @@ function decodeToken(f: StaticArray<i64>, n: i32): TokenState | null {
     t.signalBody = <u32>f[12];
     t.signalWho = <u32>f[13];
     t.restBy = <u32>f[14];
+  }
+  if (n == DEAD_FIELDS) {
+    if (!t.out || f[15] > 0xffff) return null;
+    t.dead = true;
+    t.deadProbes = <i32>f[15];
+    t.nextProbeAt = f[16];
   }
   return t;
 }
@@ -127,7 +136,7 @@ function decodeProvider(f: StaticArray<i64>, n: i32): ProviderState | null {
 /** Decodes a pool state; null for anything malformed (never traps). */
 export function decodePool(s: string): PoolState | null {
   const p = new PoolState();
-  const fields = new StaticArray<i64>(ALL_FIELDS);
+  const fields = new StaticArray<i64>(DEAD_FIELDS);
   const bar = s.indexOf("|");
   const end = bar < 0 ? s.length : bar;
   let pos = 0;

@@ -3,6 +3,7 @@
 import { MIN_RATE, RATE_STEP, TokenState, backOffRestMs } from "./token_state";
 import { FULL_RATE } from "../base/rates";
 import { ProviderState } from "./provider_health";
+import { FailoverConfig } from "../config/config";
 
 export { RATE_STEP, TokenState } from "./token_state";
 
@@ -44,7 +45,7 @@ export class PoolState {
    * is > 0, else until probes or a successful answer bring it back.
    */
   recordFailure(i: i32, status: i32, now: i64, retryAfterAt: i64, threshold: i32, cooldownMs: i64, mayEject: bool = true,
-                probed: bool = false, hold: bool = false): FailureOutcome {
+                probed: bool = false, hold: bool = false, dead: bool = false): FailureOutcome {
     this.settleDue(i, now);
     const t = this.tokens[i];
     const wasOut = t.out;
@@ -59,7 +60,7 @@ export class PoolState {
     if (retryAfterAt > now) {
       t.takeOut(now, retryAfterAt);
     } else if (!t.out && t.failures >= threshold && mayEject) {
-      if (!probed) t.takeOut(now, cooldownMs > 0 ? now + cooldownMs : 0);
+      if (!probed) t.takeOut(now, cooldownMs > 0 ? now + cooldownMs : 0, dead);
       else if (!t.suspect) {
         t.suspect = true;
         t.held = hold;
@@ -74,9 +75,11 @@ export class PoolState {
    * the probe, `retryAfterAt` > now, sets its return), otherwise its failures were the requests'
    * and are dropped.
    */
-  confirm(i: i32, failed: bool, status: i32, now: i64, retryAfterAt: i64, cooldownMs: i64, mayEject: bool): ProbeVerdict {
+  confirm(i: i32, failed: bool, status: i32, now: i64, retryAfterAt: i64, cooldownMs: i64, mayEject: bool, dead: bool = false): ProbeVerdict {
     const t = this.tokens[i];
     if (!t.suspect || t.out) return ProbeVerdict.None;
+    // Dead when the probe says so, or the failures that made it a suspect did (401, 403).
+    const isDead = dead || isDeadStatus(t.lastStatus);
     t.suspect = false;
     t.held = false;
     if (!failed) {
@@ -85,7 +88,7 @@ export class PoolState {
     }
     t.lastStatus = status;
     if (!mayEject && retryAfterAt <= now) return ProbeVerdict.None;
-    t.takeOut(now, retryAfterAt > now ? retryAfterAt : cooldownMs > 0 ? now + cooldownMs : 0);
+    t.takeOut(now, retryAfterAt > now ? retryAfterAt : cooldownMs > 0 ? now + cooldownMs : 0, isDead && retryAfterAt <= now);
     return ProbeVerdict.Ejected;
   }
 
@@ -140,13 +143,20 @@ export class PoolState {
    * Counts one probe of token `i`; returns true when this puts the token back. A failed probe
    * answered with a Retry-After (`retryAfterAt` > now) makes the token wait until then.
    */
-  recordProbe(i: i32, ok: bool, status: i32, successThreshold: i32, now: i64, retryAfterAt: i64): bool {
+  recordProbe(i: i32, ok: bool, status: i32, successThreshold: i32, now: i64, retryAfterAt: i64, dead: bool = false,
+              schedule: DeadProbes | null = null): bool {
     const t = this.tokens[i];
     if (!t.out) return false;
     if (!ok) {
       t.probeSuccesses = 0;
       t.lastStatus = status;
       if (retryAfterAt > now && retryAfterAt > t.returnsAt) t.returnsAt = retryAfterAt;
+      if (dead && !t.dead) t.takeOut(now, 0, true);
+      // A dead key is probed less and less often: each failed probe doubles the wait, up to the cap.
+      if (t.dead && schedule != null) {
+        t.deadProbes++;
+        t.nextProbeAt = now + schedule.after(t.deadProbes);
+      }
       return false;
     }
     t.probeSuccesses++;
@@ -201,4 +211,24 @@ export class PoolState {
 export abstract class PoolChange {
   /** Applies the change; returns false when nothing changed (no write needed). */
   abstract apply(state: PoolState): bool;
+}
+
+/** Whether a failure with `status` says the key is dead (invalid, revoked, not allowed) rather than tired. */
+export function isDeadStatus(status: i32): bool { return status == 401 || status == 403; }
+
+/** Whether a failure with `status` (and failure rule `rule`, -1: none) says its key is dead rather than tired. */
+export function isDeadFailure(f: FailoverConfig, status: i32, rule: i32): bool {
+  return isDeadStatus(status) || (rule >= 0 && rule < f.failureConditions.length && f.failureConditions[rule].dead);
+}
+
+/** The probe pace of dead keys: healthCheckInterval, doubling after each failed probe, up to maxProbeInterval. */
+export class DeadProbes {
+  private maxMs: i64;
+  constructor(private intervalMs: i64, maxMs: i64) { this.maxMs = max(maxMs, intervalMs); }
+  /** The wait before the next probe of a dead key that failed `failed` probes. */
+  after(failed: i32): i64 {
+    let wait = this.intervalMs;
+    for (let k = 0; k < failed && wait < this.maxMs; k++) wait *= 2;
+    return min(wait, this.maxMs);
+  }
 }

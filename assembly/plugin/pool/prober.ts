@@ -15,7 +15,7 @@ import { TARGET_RECORD } from "../base/shared_record";
 import { CountProbe, ejectionCap } from "./pool_changes";
 import { KeyEvent, SharedPool } from "./pool_events";
 import { PoolStore } from "./pool_store";
-import { ProbeVerdict } from "./pool_state";
+import { DeadProbes, ProbeVerdict, isDeadFailure } from "./pool_state";
 import { PROBE_MARK_HEADER, ProbeScheduler, ProbeTarget, probeBody, probeHeaders, resolveTarget } from "./probe";
 
 /** At most this many probes in flight per prober, so a pool of dead tokens is not a burst of billed calls. */
@@ -51,6 +51,7 @@ export class Prober {
   private waiting: bool[];
   private probesInFlight: i32 = 0;
   private scheduler: ProbeScheduler = new ProbeScheduler();
+  private deadPace: DeadProbes;
   /** Last probe target this VM read or wrote, to skip redundant writes. */
   private knownTarget: string = "";
   /** When this VM last learned the probe target from a successful request (ms; 0: never). */
@@ -58,6 +59,7 @@ export class Prober {
 
   constructor(private cfg: PluginConfig, private metrics: PluginMetrics, private store: PoolStore, prefix: string) {
     this.targetKey = String.UTF8.encode(prefix + ":probe-target");
+    this.deadPace = new DeadProbes(<i64>cfg.failover.healthCheckInterval, <i64>cfg.failover.maxProbeInterval);
     this.probing = new Array<bool>(store.ids.length).fill(false);
     this.clearedAt = new Array<i64>(store.ids.length).fill(0);
     this.waiting = new Array<bool>(store.ids.length).fill(false);
@@ -102,7 +104,8 @@ export class Prober {
     let any = false;
     for (let i = 0; i < n; i++) {
       const t = this.store.token(i);
-      due[i] = t != null && (t.suspect || outKeys && t.out && t.returnsAt == 0) && !this.probing[i];
+      // A dead key waits for its next probe time (a growing interval); a tired one is probed every tick.
+      due[i] = t != null && (t.suspect || outKeys && t.out && t.returnsAt == 0 && (!t.dead || t.nextProbeAt <= now)) && !this.probing[i];
       any = any || due[i];
     }
     if (any) this.probe(this.scheduler.next(due, MAX_PROBES_IN_FLIGHT - this.probesInFlight), now);
@@ -189,7 +192,7 @@ export class Prober {
     const f = this.cfg.failover;
     const ids = this.store.ids;
     const change = new CountProbe(ids[i], answered, ok, status, f.successThreshold, now, retryAfterAt,
-      <i64>f.cooldownDuration, ids, ejectionCap(ids.length, f.maxEjectionPercent));
+      <i64>f.cooldownDuration, ids, ejectionCap(ids.length, f.maxEjectionPercent), answered && !ok && isDeadFailure(f, status, rule), this.deadPace);
     if (this.store.update(change) != CasOutcome.Stored) return;
     if (change.verdict != ProbeVerdict.None) {
       this.settleSuspect(i, change, status, rule, now, how);

@@ -70,6 +70,14 @@ export class TokenState {
   signalWho: u32 = 0;
   /** The request (hash of its body) whose answer set the current rest, for corroboration. */
   restBy: u32 = 0;
+  /**
+   * Out of the pool and dead (it left on 401, 403 or a failure rule marked dead: revoked, out of
+   * credit), not tired (429, 5xx): it is probed at a growing interval, `deadProbes` failed probes
+   * so far, the next one not before `nextProbeAt` (ms).
+   */
+  dead: bool = false;
+  deadProbes: i32 = 0;
+  nextProbeAt: i64 = 0;
 
   /** Whether the token serves requests at `now`: in the pool, or out with its return time passed. */
   isIn(now: i64): bool {
@@ -104,6 +112,9 @@ export class TokenState {
     t.signalBody = this.signalBody;
     t.signalWho = this.signalWho;
     t.restBy = this.restBy;
+    t.dead = this.dead;
+    t.deadProbes = this.deadProbes;
+    t.nextProbeAt = this.nextProbeAt;
     return t;
   }
 
@@ -115,6 +126,9 @@ export class TokenState {
 
   putBack(): void {
     this.out = false;
+    this.dead = false;
+    this.deadProbes = 0;
+    this.nextProbeAt = 0;
     this.suspect = false;
     this.held = false;
     this.failures = 0;
@@ -123,8 +137,14 @@ export class TokenState {
     this.returnsAt = 0;
   }
 
-  takeOut(now: i64, returnsAt: i64): void {
+  /** Takes the token out (until `returnsAt`; 0: until a probe); `dead`: its failure says it is dead. */
+  takeOut(now: i64, returnsAt: i64, dead: bool = false): void {
     if (!this.out) this.outSince = now;
+    if (dead && !this.dead) {
+      this.dead = true;
+      this.deadProbes = 0;
+      this.nextProbeAt = 0;
+    }
     this.out = true;
     this.suspect = false;
     this.held = false;

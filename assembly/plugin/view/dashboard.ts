@@ -22,7 +22,7 @@ th{font-weight:600;color:#555}
 @media (max-width:760px){thead{display:none}table,tbody,tr,td{display:block}tr{border-bottom:1px solid #e4e7ec;padding:6px 0}
 td{border:0;padding:1px 4px;white-space:normal}td:empty{display:none}td[data-label]::before{content:attr(data-label) ": ";color:#777}}
 .state{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
-.in{background:#1f9d55}.probing{background:#d64545}.waiting{background:#d99a00}.limited{background:#6b5bd6}.suspect{background:#c7661c}
+.in{background:#1f9d55}.probing{background:#d64545}.dead{background:#6b1d1d}.waiting{background:#d99a00}.limited{background:#6b5bd6}.suspect{background:#c7661c}
 #error{color:#b42318;font-weight:600}
 #provider{background:#fdecea;border:1px solid #d64545;color:#7a1d1d;padding:8px 12px;border-radius:6px;font-weight:600}
 form{display:flex;gap:8px;flex-wrap:wrap}

@@ -67,7 +67,7 @@ function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string)
   if (t == null) return "{" + field("fingerprint", jsonString(fp)) + "," + field("inPool", "true") + "," + keyInfo + "}";
   // A token whose return time has passed already serves requests, before the holder writes it back.
   const isIn = t.isIn(now);
-  const state = isIn ? (t.suspect ? "suspect" : t.isLimited(now) ? "limited" : "in") : t.returnsAt > 0 ? "waiting" : "probing";
+  const state = isIn ? (t.suspect ? "suspect" : t.isLimited(now) ? "limited" : "in") : t.dead ? "dead" : t.returnsAt > 0 ? "waiting" : "probing";
   const outFor = isIn ? 0 : now - t.outSince;
   const untilBack = !isIn && t.returnsAt > now ? t.returnsAt - now : 0;
   return "{" + [
@@ -80,6 +80,7 @@ function tokenEntry(fp: string, t: TokenState | null, now: i64, keyInfo: string)
     field("outForMs", outFor.toString()),
     field("returnsInMs", untilBack.toString()),
     field("probeSuccesses", t.probeSuccesses.toString()),
+    field("nextProbeInMs", (!isIn && t.dead && t.nextProbeAt > now ? t.nextProbeAt - now : 0).toString()),
     keyInfo,
   ].join(",") + "}";
 }
