@@ -1,5 +1,5 @@
 // The dashboard page in headless Chromium against a real Envoy and the mock provider: a wrong
-// token shows an error and no data; the right one shows the keys; a killed key turns to probing
+// token shows an error and no data; the right one shows the keys; a killed key (401) turns to dead
 // within two polls, and comes back once healed. Skipped, with the reason, where Chromium is missing.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -21,7 +21,7 @@ declare const document: {
 };
 declare const window: { innerWidth: number };
 const allFourIn = () => document.querySelectorAll('#keys tr .state.in').length === 4;
-const oneProbing = () => Array.from(document.querySelectorAll('#keys tr .state')).some((s) => s.textContent === 'probing');
+const oneDead = () => Array.from(document.querySelectorAll('#keys tr .state')).some((s) => s.textContent === 'dead');
 // Nothing is wider than the screen, and no card scrolls sideways either.
 const fitsTheScreen = () => document.documentElement.scrollWidth <= window.innerWidth &&
   Array.from(document.querySelectorAll('.card')).every((c) => c.scrollWidth <= c.clientWidth);
@@ -29,11 +29,12 @@ const chartLabels = () => Array.from(document.querySelectorAll('#chart text')).m
 /** Per key (by fingerprint), the "requests, last min" and "failed, last min" cells. */
 const trafficCells = () => Array.from(document.querySelectorAll('#keys td')).filter((td) => /last min/.test(td.getAttribute('data-label') ?? '')).map((td) => td.textContent ?? '');
 
-test('the dashboard shows the keys, a killed key turning to probing within two polls and coming back', { skip: CHROMIUM ? false : 'no Chromium (install Debian\'s chromium or set CHROMIUM_BIN)' }, async () => {
+test('the dashboard shows the keys, a killed key (401) turning to dead within two polls and coming back', { skip: CHROMIUM ? false : 'no Chromium (install Debian\'s chromium or set CHROMIUM_BIN)' }, async () => {
   const gw = await startGateway({
     statusPath: '/ai-token-failover/status',
     statusToken: STATUS_TOKEN,
-    provider: { apiTokens: TOKENS, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, healthCheckModel: 'm' } },
+    // A dead key's probes are at most 2 s apart here, so the healed key is back within the wait below.
+    provider: { apiTokens: TOKENS, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, maxProbeInterval: 2000, healthCheckModel: 'm' } },
     queue: { enabled: true },
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -76,7 +77,7 @@ test('the dashboard shows the keys, a killed key turning to probing within two p
     for (let i = 0; i < 40 && !gw.mock.requests.slice(from).some((r) => r.token === 'sk-dash-b'); i++) await chat(gw);
     assert.ok(gw.mock.requests.slice(from).some((r) => r.token === 'sk-dash-b'), 'the killed key was never used');
     const killedAt = Date.now();
-    await page.waitForFunction(oneProbing, null, { timeout: 2 * 2000 + 1500 });
+    await page.waitForFunction(oneDead, null, { timeout: 2 * 2000 + 1500 });
     assert.ok(Date.now() - killedAt <= 2 * 2000 + 1500);
     const shot = process.env.UPDATE_SCREENSHOT === '1' ? path.join(ROOT, 'docs/dashboard.png') : path.join(os.tmpdir(), 'ai-token-failover-dashboard.png');
     fs.mkdirSync(path.dirname(shot), { recursive: true });

@@ -14,7 +14,7 @@ before(async () => {
   gw = await startGateway({
     statusPath: '/ai-token-failover/status',
     statusToken: STATUS_TOKEN,
-    provider: { apiTokens: TOKENS, failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, healthCheckModel: 'm' } },
+    provider: { apiTokens: TOKENS, failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, maxProbeInterval: 2000, healthCheckModel: 'm' } },
   });
 });
 after(async () => { await gw?.stop(); });
@@ -42,7 +42,8 @@ test('an ejection shows in /stats/prometheus with the fingerprint label and the 
   const out = await statusDocument();
   const entry = keyStatus(out, fp);
   assert.equal(entry.inPool, false);
-  assert.equal(entry.state, 'probing');
+  // Out on 401: dead.
+  assert.equal(entry.state, 'dead');
   assert.equal(entry.lastStatus, 401);
   assert.equal(out.tokensInPool, 3);
   setTokens(gw, { 'sk-mx-c': 'ok' });
