@@ -74,6 +74,8 @@ export interface MockProvider {
   server: http.Server;
   behaviours: Map<string, BehaviourSpec>;
   requests: RecordedRequest[];
+  /** POSTs to /__mock/hook (a webhook's notifications). */
+  hooks: Array<{ time: number; headers: http.IncomingHttpHeaders; body: string }>;
   windows: Map<string, { start: number; used: number }>;
   close: () => Promise<void>;
 }
@@ -121,6 +123,7 @@ function errorBody(status: number): string {
 export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider }: MockOptions = {}): Promise<MockProvider> {
   const behaviours = new Map<string, BehaviourSpec>();
   const requests: RecordedRequest[] = [];
+  const hooks: MockProvider['hooks'] = [];
   const windows = new Map<string, { start: number; used: number }>();
   const buckets = new Map<string, { level: number; at: number }>();
   const seenIds = new Set<string>();
@@ -145,6 +148,11 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
       requests.length = 0;
       buckets.clear();
       seenIds.clear();
+      return send(res, 200, { 'content-type': 'application/json' }, '{"ok":true}');
+    }
+    // The operator's webhook (the plugin's notify): recorded apart from the provider's requests.
+    if (url.pathname === '/__mock/hook' && req.method === 'POST') {
+      hooks.push({ time: Date.now(), headers: req.headers, body: body.toString() });
       return send(res, 200, { 'content-type': 'application/json' }, '{"ok":true}');
     }
     if (url.pathname === '/__mock/requests') {
@@ -224,6 +232,7 @@ export function startMockProvider(port = 0, host = '127.0.0.1', { tls, provider 
       server,
       behaviours,
       requests,
+      hooks,
       windows,
       close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
     }));

@@ -11,6 +11,7 @@ import { Failover, poolKeyPrefix } from "./pool/failover";
 import { fingerprint, hash64 } from "../util/fingerprint";
 import { KeyChooser } from "./keys/key_choice";
 import { BodyReader } from "./keys/request_body";
+import { Notifier } from "./pool/notifier";
 import { KeySelector } from "./keys/key_selector";
 import { AdmissionQueue } from "./queue/admission_queue";
 import { QueueMetrics } from "./queue/queue_metrics";
@@ -123,6 +124,7 @@ export class Plugin {
     if (cfg.failover.enabled) {
       failover = new Failover(cfg, metrics, ids, prefix, tag, nowMs(), activeBudgets);
       failover.prober.probeMark = probeMark;
+      if (cfg.notify.enabled) failover.notifier = new Notifier(cfg.notify, pool, fingerprints, metrics);
       failover.start();
       const redis = cfg.redis;
       if (redis != null) {

@@ -9,7 +9,9 @@ test('20 keys, the 8 lowest dead: each dead key is probed at least once every 3 
   const INTERVAL = 500;
   const tokens = Array.from({ length: 20 }, (_, i) => `sk-many-${String(i).padStart(2, '0')}`);
   const dead = tokens.slice(0, 8);
-  await withGateway({ provider: { apiTokens: tokens, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: INTERVAL, healthCheckTimeout: 400, healthCheckModel: 'm' } } }, async (gw) => {
+  // maxProbeInterval at the interval: these dead keys keep the interval's pace (what is measured
+  // here is how the probe slots are shared; tests/e2e/key_classes.test.ts shows the growing pace).
+  await withGateway({ provider: { apiTokens: tokens, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: INTERVAL, maxProbeInterval: INTERVAL, healthCheckTimeout: 400, healthCheckModel: 'm' } } }, async (gw) => {
     setTokens(gw, Object.fromEntries(dead.map((t) => [t, '401'])));
     const outCount = () => new Set(gw.mock.requests.filter((r) => !isProbe(r) && dead.includes(r.token ?? '')).map((r) => r.token)).size;
     assert.ok(await waitFor(async () => { await burst(gw, 20); return outCount() === 8; }, 20_000, 0), 'not every dead key was used');

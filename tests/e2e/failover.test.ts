@@ -9,7 +9,9 @@ const TOKENS = ['sk-fo-a', 'sk-fo-b', 'sk-fo-c', 'sk-fo-d'];
 const config = (tokens = TOKENS): PluginConfig => ({
   provider: {
     apiTokens: tokens,
-    failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, healthCheckTimeout: 1000, healthCheckModel: 'gpt-4o-mini' },
+    // maxProbeInterval equal to the interval: a dead (401) key is probed every interval here too
+    // (tests/e2e/key_classes.test.ts shows the growing pace).
+    failover: { enabled: true, failureThreshold: 3, healthCheckInterval: 1000, maxProbeInterval: 1000, healthCheckTimeout: 1000, healthCheckModel: 'gpt-4o-mini' },
   },
 });
 let gw: ReloadableGateway;

@@ -63,3 +63,35 @@ test('a key answering 429 is tired: probed every interval, and back on that pace
     await gw.stop();
   }
 });
+
+test('notify pointed at the mock\'s webhook: a key that dies and is healed gives a key_out (dead) and a key_back, each within 5 s, neither with a token', async () => {
+  const notify = { cluster: 'openai', authority: 'hooks.example.com', path: '/__mock/hook', headers: ['x-hook-secret=s3cret'] };
+  const gw = await startProviderGateway({ ...CONFIG, notify });
+  try {
+    // The lease holder's first tick takes the pool as it finds it; changes after it are told.
+    await sleep(2500);
+    const left = await takeOut(gw, 'sk-cls-d', '401');
+    assert.ok(await waitFor(() => gw.mock.hooks.some((h) => JSON.parse(h.body).event === 'key_out'), 5000, 100), 'no key_out within 5 s');
+    const out = gw.mock.hooks.find((h) => JSON.parse(h.body).event === 'key_out')!;
+    assert.ok(out.time - left <= 5000, `key_out ${out.time - left} ms after the key left`);
+    setTokens(gw, { 'sk-cls-d': 'ok' });
+    const healed = Date.now();
+    // A dead key comes back at its next probe (up to maxProbeInterval away): the event follows it.
+    assert.ok(await waitFor(() => gw.mock.hooks.some((h) => JSON.parse(h.body).event === 'key_back'), 12_000, 100), 'no key_back');
+    const back = gw.mock.hooks.find((h) => JSON.parse(h.body).event === 'key_back')!;
+    const returned = gw.mock.requests.find((q) => isProbe(q) && q.token === 'sk-cls-d' && q.time >= healed);
+    assert.ok(returned, 'no probe after healing');
+    assert.ok(back.time - returned.time <= 5000, `key_back ${back.time - returned.time} ms after the probe that brought the key back`);
+    console.log(`# key_out ${out.time - left} ms after the key left; key_back ${back.time - returned.time} ms after the probe that brought it back`);
+    const events = gw.mock.hooks.map((h) => JSON.parse(h.body));
+    assert.deepEqual(events.map((e) => e.event), ['key_out', 'key_back']);
+    assert.equal(events[0].class, 'dead');
+    assert.equal(events[0].status, 401);
+    assert.equal(out.headers['x-hook-secret'], 's3cret');
+    for (const h of gw.mock.hooks) for (const t of TOKENS) assert.ok(!h.body.includes(t) && !JSON.stringify(h.headers).includes(t), 'a token in a notification');
+    assert.ok(await waitFor(async () => (await gw.stats()).includes('ai_token_failover_notifications_sent'), 2000));
+    assert.doesNotMatch(gw.envoy.log, TRAP);
+  } finally {
+    await gw.stop();
+  }
+});

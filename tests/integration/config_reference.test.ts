@@ -41,6 +41,10 @@ function configWith(f: Field, value: unknown): Json {
     cfg.providers = [{ id: 'p', apiTokens: ['sk-a'] }];
     delete cfg.provider;
   }
+  if (f.object === 'notify') {
+    (cfg.provider as Json).failover = { enabled: true, healthCheckModel: 'm' };
+    cfg.notify = { cluster: 'llm', authority: 'hooks', path: '/hook', ...(cfg.notify as Json) };
+  }
   if (f.object === 'redis') {
     (cfg.provider as Json).failover = { enabled: true, healthCheckModel: 'm' };
     if (f.key !== 'serviceName') (cfg.redis as Json).serviceName = 'redis.dns';

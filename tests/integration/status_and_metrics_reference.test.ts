@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../../scripts/envoy_bin.js';
 import { DEFAULT_WASM, Host } from '../host/emulator.js';
+import { series } from '../host/metric_series.js';
 import { roundTrip, statusByToken } from '../host/gateway.js';
 import { statusOf } from '../host/status_document.js';
 
@@ -55,17 +56,6 @@ test('the status document example has exactly the fields the plugin emits', () =
   // replicas is null without redis; its fields are described in the prose after the example.
   assert.deepEqual([...documented].sort(), [...emitted].sort());
 });
-
-/** Prometheus names of what the emulated Envoy has defined (as the stats_tags rules name them). */
-function series(host: Host): Set<string> {
-  const out = new Set<string>();
-  for (const name of host.metrics.keys()) {
-    const m = name.match(/^ai_token_failover\.(?:token\.#\d+:[0-9a-f]+|pool\.[^.]+)\.(.+)$/);
-    assert.ok(m, `unexpected metric name ${name}`);
-    out.add(`ai_token_failover_${name.includes('.token.') ? 'token_' : ''}${m[1].replaceAll('.', '_')}`);
-  }
-  return out;
-}
 
 test('the metrics table names exactly the series the plugin defines', () => {
   const standard = new Host();

@@ -66,6 +66,8 @@ export class PluginMetrics {
   private providerAnswers: i64 = NO_METRIC;
   private listings: i64 = NO_METRIC;
   private answersCut: i64 = NO_METRIC;
+  private notificationsSent: i64 = NO_METRIC;
+  private notificationsFailed: i64 = NO_METRIC;
 
   /** Defines every metric; configure phase. `fingerprints` are the configured tokens', `pool` names the pool. */
   define(fingerprints: string[], pool: string, keys: KeyOptions[]): void {
@@ -75,6 +77,7 @@ export class PluginMetrics {
     this.retriesSucceeded = defineMetric(MetricType.Counter, p + "retries.succeeded");
     this.retriesExhausted = defineMetric(MetricType.Counter, p + "retries.exhausted");
     this.tokensInPool = defineMetric(MetricType.Gauge, p + "tokens_in_pool");
+    recordMetric(defineMetric(MetricType.Gauge, p + "tokens_configured"), <u64>fingerprints.length);
     this.failuresNotCounted = defineMetric(MetricType.Counter, p + "failures_not_counted");
     this.retriesSkippedMemory = defineMetric(MetricType.Counter, p + "retries_skipped_memory");
     this.ejectionsNotConfirmed = defineMetric(MetricType.Counter, p + "ejections_not_confirmed");
@@ -82,6 +85,8 @@ export class PluginMetrics {
     this.providerAnswers = defineMetric(MetricType.Counter, p + "provider_answers");
     this.listings = defineMetric(MetricType.Counter, p + "listings");
     this.answersCut = defineMetric(MetricType.Counter, p + "answers_cut");
+    this.notificationsSent = defineMetric(MetricType.Counter, p + "notifications.sent");
+    this.notificationsFailed = defineMetric(MetricType.Counter, p + "notifications.failed");
   }
 
   request(i: i32): void { incrementMetric(this.tokens[i].requests); }
@@ -136,6 +141,8 @@ export class PluginMetrics {
   listing(): void { incrementMetric(this.listings); }
   /** The upstream cut an answer after its headers (a reset, a closed connection): the client's answer is truncated. */
   answerCut(): void { incrementMetric(this.answersCut); }
+  /** A notification reached the operator's endpoint, or was given up after its attempts. */
+  notification(sent: bool): void { incrementMetric(sent ? this.notificationsSent : this.notificationsFailed); }
 
   /** Tokens in the pool; set by the lease holder on each tick and by any VM that moves a token. */
   inPool(n: i32): void { recordMetric(this.tokensInPool, <u64>n); }

@@ -95,10 +95,23 @@ export class KeyOptions {
   group: i32 = -1;
 }
 
+/** Where the operator is told of key and provider changes (notify); off without a cluster. */
+export class NotifyConfig {
+  cluster: string = "";
+  authority: string = "";
+  path: string = "";
+  headerNames: string[] = [];
+  headerValues: string[] = [];
+  /** A key dead for longer than this is reported once more. */
+  deadAfterMs: i32 = 3_600_000;
+  get enabled(): bool { return this.cluster.length > 0; }
+}
+
 /** The whole validated configuration. */
 export class PluginConfig {
   providerType: string = "openai";
   providerId: string = "";
+  notify: NotifyConfig = new NotifyConfig();
   /** The UTC hour at which every key's day (rpd, tpd) starts. */
   dailyResetUtcHour: i32 = 0;
   apiTokens: string[] = [];

@@ -8,6 +8,8 @@ import { parseTokens } from "./tokens_parse";
 import { parseGroups } from "./groups_parse";
 import { parseRedis } from "./redis_parse";
 import { parsePlacement } from "./placement_parse";
+import { parseNotify } from "./notify_parse";
+import { readHeaderPairs } from "./header_pairs";
 import { JsonKind, JsonValue, readJson } from "../../util/json";
 
 const FAILOVER = "provider.failover";
@@ -39,7 +41,7 @@ function parseFailover(val: Validator, section: JsonValue | null, f: FailoverCon
     f.healthCheck.path = val.text(hc, q, field(HEALTH_CHECK, "path"));
     f.healthCheck.body = val.text(hc, q, field(HEALTH_CHECK, "body"));
     f.healthCheck.successConditions = val.rules(hc, "successConditions", q + "successConditions");
-    probeHeaderList(val, hc, q + "headers", f);
+    readHeaderPairs(val, hc, "headers", q + "headers", f.healthCheck.headerNames, f.healthCheck.headerValues);
     if (f.healthCheck.path.length > 0 && f.healthCheck.path.charAt(0) != "/") val.fail(q + "path", "must start with '/'");
     if (f.healthCheck.body.length > 0 && val.ok()) {
       const parsed = readJson(f.healthCheck.body);
@@ -54,22 +56,6 @@ function parseFailover(val: Validator, section: JsonValue | null, f: FailoverCon
 
 // `healthCheck.headers`: "name=value" pairs a provider needs on every request (Anthropic's
 // anthropic-version), which probes cannot learn from traffic: only the route's own headers are kept.
-function probeHeaderList(val: Validator, hc: JsonValue, name: string, f: FailoverConfig): void {
-  const v = hc.get("headers");
-  if (v == null) return;
-  if (v.kind != JsonKind.Array) { val.fail(name, "must be an array of \"name=value\" strings"); return; }
-  for (let i = 0; i < v.items.length; i++) {
-    const item = v.items[i];
-    const eq = item.kind == JsonKind.String ? item.str.indexOf("=") : -1;
-    const header = eq > 0 ? item.str.substring(0, eq).trim().toLowerCase() : "";
-    if (eq <= 0 || !isHeaderName(header) || !isPrintable(item.str.substring(eq + 1).replaceAll(" ", "_"))) {
-      val.fail(name + "[" + i.toString() + "]", "must be \"name=value\" (a header name, then a value without control characters)");
-      return;
-    }
-    f.healthCheck.headerNames.push(header);
-    f.healthCheck.headerValues.push(item.str.substring(eq + 1));
-  }
-}
 
 function parseRetry(val: Validator, section: JsonValue | null, r: RetryConfig): void {
   const obj = section != null ? section : EMPTY_SECTION;
@@ -220,6 +206,10 @@ export function parseConfigValue(root: JsonValue): ConfigResult {
   if (val.ok()) cfg.credentialHeaders = names(val, root, "credentialHeaders", "header name");
   if (val.ok()) cfg.credentialParams = names(val, root, "credentialParams", "query parameter name");
   if (val.ok()) parseStatusEndpoint(val, root, cfg);
+  if (val.ok()) parseNotify(val, root, cfg.notify);
+  if (val.ok() && cfg.notify.enabled && !cfg.failover.enabled) {
+    val.fail("notify", "needs " + val.base + ".failover.enabled: the failover lease holder is the one that sends");
+  }
   if (val.ok()) parseServedKey(val, root, cfg);
   if (val.ok()) parseQueue(val, root, cfg.queue);
   if (val.ok()) cfg.redis = parseRedis(val, root);

@@ -11,11 +11,12 @@ import { AddTokens, CountFailure, CountSuccess, RestoreDue, ejectionCap } from "
 import { RestUntil } from "./provider_signals";
 import { ProviderWatch } from "./provider_watch";
 import { RateRecovery } from "./rate_recovery";
-import { KEY_DEAD, KEY_IN, KEY_TIRED, PluginMetrics } from "../base/metrics";
+import { PluginMetrics } from "../base/metrics";
+import { Notifier } from "./notifier";
+import { setKeyGauges } from "./key_gauges";
 import { FailureOutcome, isDeadFailure } from "./pool_state";
 import { FULL_RATE } from "../base/rates";
 import { Budgets } from "../budget/budget";
-import { budgetLevels } from "../budget/budget_levels";
 import { PoolStore } from "./pool_store";
 import { KeyEvent, SharedPool, failureEvents } from "./pool_events";
 import { Prober, ejectionReason } from "./prober";
@@ -43,6 +44,8 @@ export class Failover {
   readonly prober: Prober;
   /** Whether the provider is the problem, and its pace. */
   readonly provider: ProviderWatch;
+  /** Tells the operator of key and provider changes, while this VM holds the lease (null: notify is off). */
+  notifier: Notifier | null = null;
   /** Gives slowed-down keys their share back (the lease holder's). */
   private rates: RateRecovery;
   /**
@@ -212,19 +215,11 @@ export class Failover {
     this.store.refresh();
     this.metrics.inPool(this.store.inPoolCount);
     this.metrics.providerHealth(<i32>this.store.provider.health);
-    this.setKeyGauges(now);
+    setKeyGauges(this.store, this.metrics, this.budgets, now);
+    const notifier = this.notifier;
+    if (notifier != null) notifier.onTick(this.store, now);
     this.prober.send(now, here);
   }
 
-  private setKeyGauges(now: i64): void {
-    const budgets = this.budgets;
-    const levels = budgets != null ? budgetLevels(budgets, now, this.store.factors) : null;
-    for (let i = 0; i < this.store.ids.length; i++) {
-      const t = this.store.token(i);
-      if (t == null) continue;
-      const state = t.isIn(now) ? KEY_IN : t.dead ? KEY_DEAD : KEY_TIRED;
-      this.metrics.keyGauges(i, state, t.rateFactor, t.isLimited(now) ? t.limitedUntil - now : 0, levels != null ? levels[i] : null);
-    }
-  }
 }
 
