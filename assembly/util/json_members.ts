@@ -119,7 +119,7 @@ function record(found: Members, names: string[], key: StaticArray<u16>, length: 
     if (name.length != length) continue;
     let exact = true;
     let folded = true;
-    for (let j = 0; j < length && folded; j++) {
+    for (let j = 0; j < length && (exact || folded); j++) {
       const c = <i32>key[j];
       const want = name.charCodeAt(j);
       if (c != want) exact = false;

@@ -15,7 +15,9 @@ const STATUS = { statusPath: '/ai-token-failover/status', statusToken: 'hostile-
 const config: PluginConfig = {
   provider: {
     apiTokens: TOKENS,
-    failover: { enabled: true, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
+    // maxProbeInterval at the interval: keys out on 401/403 (dead) are probed every interval here,
+    // so healing is measured in intervals (tests/e2e/key_classes.test.ts shows the growing pace).
+    failover: { enabled: true, healthCheckInterval: 1000, maxProbeInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
     retryOnFailure: { enabled: true },
   },
   ...STATUS,

@@ -67,3 +67,11 @@ test('bodyField is refused with one line when it is not a dotted path of 1 to 4 
     assert.equal(host.logs.filter((l) => field.test(l.msg)).length, 1, host.logs.map((l) => l.msg).join('\n'));
   }
 });
+
+test('a field name with capitals is matched whole: userID is not userIP', () => {
+  const { vm } = setup({ bodyField: 'metadata.userID' });
+  const byId = keysByConsumer(vm, (who) => JSON.stringify({ model: 'm', metadata: { userID: who, userIP: '10.0.0.1' } }));
+  for (const [who, keys] of byId) assert.equal(keys.size, 1, who);
+  // Were userIP read for userID, every consumer would share one key.
+  assert.ok(new Set([...byId.values()].map((s) => [...s][0])).size >= 3);
+});

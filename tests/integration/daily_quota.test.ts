@@ -97,3 +97,13 @@ test('with redis (the Higress build) rpd and tpd are refused, naming the key: ea
   assert.equal(accepted, false);
   assert.equal(host.logs.filter((l) => /apiTokens\[1\]\.tpd .*redis/.test(l.msg)).length, 1, host.logs.map((l) => l.msg).join('\n'));
 });
+
+test('one request larger than what is left of a key\'s day is refused alone: smaller requests still go with the key', () => {
+  const { vms } = setup({ apiTokens: [{ token: 'sk-t', tpd: 10_000 }] });
+  const used: Upstream = () => ({ status: 200, body: '{"choices":[],"usage":{"total_tokens":50}}' });
+  assert.equal(roundTrip(vms[0], used, { body: '{"model":"m","messages":[]}' }).client.status, 200);
+  // About 12,500 tokens of prompt: more than the day holds.
+  const huge = `{"model":"m","messages":[{"role":"user","content":"${'x'.repeat(50_000)}"}]}`;
+  assert.equal(roundTrip(vms[0], used, { body: huge }).client.status, 429);
+  for (let i = 0; i < 5; i++) assert.equal(roundTrip(vms[i % 2], used, { body: '{"model":"m","messages":[]}' }).client.status, 200);
+});

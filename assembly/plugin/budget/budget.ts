@@ -76,16 +76,16 @@ export class Budgets {
    * A request cannot lock a budget by asking for a huge completion.
    */
   estimateFor(i: i32, prompt: i64, completion: i64, factor: i32): i64 {
-    // The bucket is the key's minute, else its day, else its group's.
-    let cap = this.tokenCapOf(i, factor);
+    // The bucket is the smallest of the key's and its group's (a minute's or a day's).
     const g = this.groupOf[i];
-    if (cap == 0 && g >= 0) cap = this.tokenCapOf(g, FULL_RATE);
+    const cap = smaller(this.tokenCapOf(i, factor), g >= 0 ? this.tokenCapOf(g, FULL_RATE) : 0);
     if (cap == 0) return 0;
     return min(cap, prompt + min(completion, max<i64>(1, cap / COMPLETION_SHARE_DIVISOR)));
   }
 
+  // Entry i's smallest token bucket, its minute's or its day's (0: none).
   private tokenCapOf(i: i32, factor: i32): i64 {
-    return this.tpm[i] > 0 ? this.rates(i, factor).tokenCap : this.daily.tpd[i];
+    return smaller(this.tpm[i] > 0 ? this.rates(i, factor).tokenCap : 0, this.daily.tpd[i]);
   }
 
   /** Whether key i (or its group) is known to have no budget at `now` (no lease is tried for it before then). */
@@ -226,3 +226,6 @@ export function budgetsOf(prefix: string, cfg: PluginConfig, ids: u64[]): Budget
   for (let i = 0; i < n; i++) groupOf[i] = cfg.keys[i].group >= 0 ? n + cfg.keys[i].group : -1;
   return new Budgets(prefix, cfg.keys.concat(cfg.groups), all, cfg.dailyResetUtcHour, groupOf);
 }
+
+// The smaller of two limits, 0 meaning none.
+function smaller(a: i64, b: i64): i64 { return a == 0 ? b : b == 0 ? a : min(a, b); }

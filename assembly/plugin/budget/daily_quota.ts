@@ -94,11 +94,21 @@ export class DailyQuotas {
     const day = dayOf(now, this.resetHour);
     if (this.leaseDay[i] != day) return;
     this.tokensLeft[i] += reserved - actual;
+    const part = max<i64>(1, this.tpd[i] / LEASE_DIVISOR);
+    if (this.tokensLeft[i] > part) {
+      // An estimate far above the answer's usage: the excess goes back, so no VM holds much of the day.
+      const back = this.tokensLeft[i] - part;
+      this.tokensLeft[i] = part;
+      compareAndSwap(this.key, new DayCharge(this, i, day, -back));
+      return;
+    }
     if (this.tokensLeft[i] >= 0) return;
-    // Used more than leased: the rest is charged to the day at once, so every VM sees it.
+    // Used more than leased: a new lease covers it (a write per lease, not per answer); when the
+    // day has not that much left, the rest is charged to it at once, so every VM sees it.
     const debt = -this.tokensLeft[i];
     this.tokensLeft[i] = 0;
-    compareAndSwap(this.key, new DayCharge(this, i, day, debt));
+    if (this.lease(i, day, false, debt, now)) this.tokensLeft[i] -= debt;
+    else compareAndSwap(this.key, new DayCharge(this, i, day, debt));
   }
 
   // Leases what key i needs of day `day` (and a small part more); false when the day has not enough left.
@@ -193,7 +203,13 @@ class DayGrant extends SharedUpdate {
     }
     if (this.needTokens > 0) {
       const left = tpd - u.tokens;
-      if (left < this.needTokens) { this.requests = 0; this.spent = true; return null; }
+      // One request larger than what is left is refused alone; the day is spent only when less
+      // than a lease's part of it is left, so no single request takes a key away until the reset.
+      if (left < this.needTokens) {
+        this.requests = 0;
+        this.spent = left < max<i64>(1, tpd / LEASE_DIVISOR);
+        return null;
+      }
       this.tokens = min(left, max(this.needTokens, tpd / LEASE_DIVISOR));
     }
     u.requests += this.requests;
@@ -202,14 +218,14 @@ class DayGrant extends SharedUpdate {
   }
 }
 
-/** Charges key i's day with tokens used beyond what was leased. */
+/** Charges key i's day with tokens used beyond what was leased (negative: gives unused ones back). */
 class DayCharge extends SharedUpdate {
   constructor(private quotas: DailyQuotas, private i: i32, private day: i64, private tokens: i64) { super(); }
 
   next(current: SharedValue | null): ArrayBuffer | null {
     const uses = decodeUses(DAILY_RECORD.decode(current));
     const u = useOf(uses, this.quotas.idOf(this.i), this.day);
-    u.tokens += this.tokens;
+    u.tokens = max<i64>(0, u.tokens + this.tokens);
     return encodeUses(uses);
   }
 }

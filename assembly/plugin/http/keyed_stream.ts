@@ -101,7 +101,7 @@ export abstract class KeyedStream extends StreamContext {
     }
     assign.model = read.model;
     assign.modelAmbiguous = read.modelAmbiguous;
-    if (assign.affinity == 0) assign.affinity = read.affinity;
+    if (assign.affinity == 0 && read.affinity != 0) assign.nameConsumer(read.affinity);
     return bytes;
   }
 

@@ -14,7 +14,8 @@ export class RequestMark {
   source: BodySource | null = null;
 
   /** `who`: the affinity value's hash (0: none); `unique`: stands for the body when none is at hand. */
-  constructor(readonly who: u32, private unique: u32) {}
+  /** `who`: set again when the consumer is named in the body, read after the mark was made. */
+  constructor(public who: u32, private unique: u32) {}
 
   /** Takes the body's hash now, while the body is still kept. */
   pin(): void { this.body; }

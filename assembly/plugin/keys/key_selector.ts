@@ -150,7 +150,7 @@ export class KeySelector {
       if (!this.chooser.serves(i, model)) continue;
       let at: i64 = budgets != null ? budgets.emptyUntilOf(i) : 0;
       const t = failover != null ? failover.store.token(i) : null;
-      if (t != null && t.out) at = max(at, t.returnsAt > 0 ? t.returnsAt : now + <i64>this.config.failover.healthCheckInterval);
+      if (t != null && t.out) at = max(at, t.returnsAt > 0 ? t.returnsAt : max(t.nextProbeAt, now + <i64>this.config.failover.healthCheckInterval));
       else if (t != null && t.isLimited(now)) at = max(at, t.limitedUntil);
       if (at < bestAt) { bestAt = at; best = i; }
     }
@@ -187,7 +187,8 @@ export class KeySelector {
       const t = failover.store.token(i);
       if (t == null) return i;
       if (t.isIn(now)) continue;
-      const at = t.returnsAt > 0 ? t.returnsAt : now + probeEveryMs;
+      // A dead key comes back at its next probe at the soonest, which may be minutes away.
+      const at = t.returnsAt > 0 ? t.returnsAt : max(t.nextProbeAt, now + probeEveryMs);
       if (at < bestAt || (at == bestAt && t.outSince < bestSince)) { bestAt = at; bestSince = t.outSince; best = i; }
     }
     return best;

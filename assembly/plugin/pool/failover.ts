@@ -196,7 +196,11 @@ export class Failover {
     if (this.holdsLease != was && logEnabled(LogLevel.Debug)) {
       log(LogLevel.Debug, (this.holdsLease ? "took" : "lost") + " the probe lease");
     }
-    if (!this.holdsLease) return;
+    if (!this.holdsLease) {
+      const notifier = this.notifier;
+      if (was && notifier != null) notifier.forget();
+      return;
+    }
     const restore = new RestoreDue(now);
     if (this.store.update(restore) == CasOutcome.Stored) {
       for (let k = 0; k < restore.restored.length; k++) {

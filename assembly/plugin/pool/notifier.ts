@@ -40,9 +40,10 @@ export class Notifier {
 
   /** The lease holder's tick: one notification per change since its last tick (the first tick only looks). */
   onTick(store: PoolStore, now: i64): void {
-    for (let i = 0; i < this.fingerprints.length && this.inFlight < MAX_IN_FLIGHT; i++) {
+    for (let i = 0; i < this.fingerprints.length; i++) {
       const t = store.token(i);
-      if (t == null) continue;
+      // Without room for a notification the key's change waits for a later tick (seen is kept).
+      if (t == null || this.inFlight >= MAX_IN_FLIGHT) continue;
       const out = !t.isIn(now);
       const was = this.seen[i];
       this.seen[i] = out ? Seen.Out : Seen.In;
@@ -64,11 +65,19 @@ export class Notifier {
     }
     const p = store.provider;
     const health = <i32>p.health;
-    if (this.health >= 0 && health != this.health && this.inFlight < MAX_IN_FLIGHT) {
+    if (this.health < 0) this.health = health;
+    // A change not sent for want of room is sent at a later tick.
+    if (health != this.health && this.inFlight < MAX_IN_FLIGHT) {
       this.send("{" + field("event", "\"provider_state\"") + "," + field("pool", jsonString(this.pool)) + "," +
         field("state", jsonString(healthName(p.health))) + "," + field("lastStatus", p.lastStatus.toString()) + "," + field("at", now.toString()) + "}");
+      this.health = health;
     }
-    this.health = health;
+  }
+
+  /** This VM lost the lease: what it saw is stale; if it holds the lease again, its first tick only looks. */
+  forget(): void {
+    this.seen.fill(Seen.Unknown);
+    this.health = -1;
   }
 
   // The start of a key's event: its kind, pool, fingerprint and time (the caller adds fields and closes it).

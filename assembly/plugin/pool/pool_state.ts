@@ -154,7 +154,8 @@ export class PoolState {
       if (dead && !t.dead) t.takeOut(now, 0, true);
       // A dead key is probed less and less often: each failed probe doubles the wait, up to the cap.
       if (t.dead && schedule != null) {
-        t.deadProbes++;
+        // Saturated: the wait stops growing long before, and the record keeps it small.
+        t.deadProbes = min(t.deadProbes + 1, 64);
         t.nextProbeAt = now + schedule.after(t.deadProbes);
       }
       return false;

@@ -60,14 +60,20 @@ export class KeyAssignment extends WaitTicket {
   get mark(): RequestMark {
     let m = this.requestMark;
     if (m == null) {
-      const a = this.affinity;
-      m = new RequestMark(a != 0 ? <u32>(a ^ (a >> 32)) | 1 : 0, <u32>this.plugin.random.next());
+      m = new RequestMark(whoOf(this.affinity), <u32>this.plugin.random.next());
       this.requestMark = m;
     }
     return m;
   }
 
   constructor(private plugin: Plugin, private streamId: u32, private clientHeaders: ArrayBuffer) { super(); }
+
+  /** The consumer named in the body (affinity.bodyField): the mark, made before the body was read, names it too. */
+  nameConsumer(affinity: u64): void {
+    this.affinity = affinity;
+    const m = this.requestMark;
+    if (m != null) m.who = whoOf(affinity);
+  }
 
   /** Chooses the key now, or (queue on, no key with room) puts the request in the queue. */
   choose(): Chosen {
@@ -181,3 +187,6 @@ export class KeyAssignment extends WaitTicket {
     plugin.metrics.request(pick.key);
   }
 }
+
+// A consumer's hash as the request's mark keeps it (0: none).
+function whoOf(affinity: u64): u32 { return affinity != 0 ? <u32>(affinity ^ (affinity >> 32)) | 1 : 0; }
