@@ -127,41 +127,40 @@ export class Budgets {
    * key's AIMD share (thousandths) scaling its rates.
    */
   take(i: i32, tokens: i64, factor: i32, now: i64): bool {
-    if (!this.takeEntry(i, tokens, factor, now)) return false;
+    const own = this.takeEntry(i, tokens, factor, now);
+    if (own == REFUSED) return false;
     const g = this.groupOf[i];
-    if (g < 0 || this.takeEntry(g, tokens, FULL_RATE, now)) return true;
-    this.untakeEntry(i, tokens, now);
+    if (g < 0 || this.takeEntry(g, tokens, FULL_RATE, now) != REFUSED) return true;
+    this.untakeEntry(i, tokens, now, own == SPENT);
     return false;
   }
 
   // The day first: a request the minute then refuses gives its part of the day back.
-  private takeEntry(i: i32, tokens: i64, factor: i32, now: i64): bool {
+  private takeEntry(i: i32, tokens: i64, factor: i32, now: i64): i32 {
     const daily = this.daily;
-    if (!daily.take(i, tokens, now)) return false;
-    if (this.takeMinute(i, tokens, factor, now)) return true;
-    daily.untake(i, tokens, now);
-    return false;
+    if (!daily.take(i, tokens, now)) return REFUSED;
+    const minute = this.takeMinute(i, tokens, factor, now);
+    if (minute == REFUSED) daily.untake(i, tokens, now);
+    return minute;
   }
 
-  // Gives back to this VM's leases what takeEntry took (the group refused the request).
-  private untakeEntry(i: i32, tokens: i64, now: i64): void {
+  // Gives back to this VM's leases what takeEntry took (the group refused the request); `spent`: from the minute's.
+  private untakeEntry(i: i32, tokens: i64, now: i64, spent: bool): void {
     this.daily.untake(i, tokens, now);
-    if (this.rpm[i] > 0) this.requestsLeft[i] += 1000;
-    if (this.tpm[i] > 0) this.tokensLeft[i] += tokens;
+    if (spent && this.rpm[i] > 0) this.requestsLeft[i] += 1000;
+    if (spent && this.tpm[i] > 0) this.tokensLeft[i] += tokens;
   }
 
-  private takeMinute(i: i32, tokens: i64, factor: i32, now: i64): bool {
-    if (this.rpm[i] == 0 && this.tpm[i] == 0) return true;
+  // SPENT from this VM's lease, ALLOWED without (no minute budget, or the provider's report), or REFUSED.
+  private takeMinute(i: i32, tokens: i64, factor: i32, now: i64): i32 {
+    if (this.rpm[i] == 0 && this.tpm[i] == 0) return ALLOWED;
     const allowed = this.providerAllows(i, tokens);
     this.reports.spend(i, tokens);
-    if (!this.covers(i, tokens)) {
-      // The local bucket is still spent when it can be, so it stays close to the provider's.
-      const leased = this.emptyUntil[i] <= now && this.lease(i, tokens, factor, now);
-      if (!leased) return allowed;
-    }
+    // The local bucket is still spent when it can be, so it stays close to the provider's.
+    if (!this.covers(i, tokens) && !(this.emptyUntil[i] <= now && this.lease(i, tokens, factor, now))) return allowed ? ALLOWED : REFUSED;
     if (this.rpm[i] > 0) this.requestsLeft[i] -= 1000;
     if (this.tpm[i] > 0) this.tokensLeft[i] -= tokens;
-    return true;
+    return SPENT;
   }
 
   /**
@@ -226,6 +225,11 @@ export function budgetsOf(prefix: string, cfg: PluginConfig, ids: u64[]): Budget
   for (let i = 0; i < n; i++) groupOf[i] = cfg.keys[i].group >= 0 ? n + cfg.keys[i].group : -1;
   return new Budgets(prefix, cfg.keys.concat(cfg.groups), all, cfg.dailyResetUtcHour, groupOf);
 }
+
+/** What taking a budget entry did (Budgets.takeEntry). */
+const REFUSED: i32 = 0;
+const SPENT: i32 = 1;
+const ALLOWED: i32 = 2;
 
 // The smaller of two limits, 0 meaning none.
 function smaller(a: i64, b: i64): i64 { return a == 0 ? b : b == 0 ? a : min(a, b); }
