@@ -5,21 +5,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import path from 'node:path';
 import { DEFAULT_WASM, Host } from '../host/emulator.js';
+import { configuredVms } from '../host/configured_vms.js';
 import { roundTrip, type Upstream } from '../host/gateway.js';
 import { statusOf } from '../host/status_document.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-function setup(provider: Record<string, unknown>, vms = 2) {
-  const host = new Host();
-  const list = Array.from({ length: vms }, () => host.createVm());
-  for (const vm of list) {
-    const [ok] = vm.configure({ statusPath: '/status', statusToken: 'st', provider });
-    assert.equal(ok, true, host.logs.map((l) => l.msg).join('\n'));
-  }
-  return { host, vms: list };
-}
+const setup = (provider: Record<string, unknown>) => configuredVms({ statusPath: '/status', statusToken: 'st', provider });
 
 const ok: Upstream = () => ({ status: 200, body: '{"choices":[]}' });
 /** Time to the next `hour`:00 UTC from `now`. */

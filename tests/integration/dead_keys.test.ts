@@ -2,24 +2,16 @@
 // growing interval up to maxProbeInterval; one out on 429 or a 5xx keeps the normal pace.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Host } from '../host/emulator.js';
 import { fingerprint } from '../host/fingerprint.js';
+import { configuredVms } from '../host/configured_vms.js';
 import { isProbeCall, roundTrip, statusByToken, tokenOf, type UpstreamAnswer } from '../host/gateway.js';
 import { keyStatus, statusOf } from '../host/status_document.js';
 
 const KEYS = ['sk-k1', 'sk-k2', 'sk-k3', 'sk-k4'];
 const PROPS = { 'xds.cluster_name': 'llm', 'request.host': 'api.example.com', 'request.url_path': '/v1/chat/completions' };
 
-function setup(failover: Record<string, unknown> = {}) {
-  const host = new Host();
-  const vms = [host.createVm(), host.createVm()];
-  for (const vm of vms) {
-    const [ok] = vm.configure({ statusPath: '/status', statusToken: 'st', provider: { apiTokens: KEYS,
-      failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, maxProbeInterval: 8000, healthCheckModel: 'm', ...failover } } });
-    assert.equal(ok, true, host.logs.map((l) => l.msg).join('\n'));
-  }
-  return { host, vms };
-}
+const setup = (failover: Record<string, unknown> = {}) => configuredVms({ statusPath: '/status', statusToken: 'st', provider: { apiTokens: KEYS,
+  failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, maxProbeInterval: 8000, healthCheckModel: 'm', ...failover } } });
 
 /** Takes key sk-k2 out with `answer`, then counts its probes over `seconds`, answering them `answer`. */
 function probesOver(answer: UpstreamAnswer, seconds: number, failover: Record<string, unknown> = {}) {

@@ -3,18 +3,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/emulator.js';
+import { configuredVms } from '../host/configured_vms.js';
 import { roundTrip } from '../host/gateway.js';
 import { statusOf } from '../host/status_document.js';
 
-function setup(provider: Record<string, unknown>, vms = 2) {
-  const host = new Host();
-  const list = Array.from({ length: vms }, () => host.createVm());
-  for (const vm of list) {
-    const [ok] = vm.configure({ statusPath: '/status', statusToken: 'st', provider });
-    assert.equal(ok, true, host.logs.map((l) => l.msg).join('\n'));
-  }
-  return { host, vms: list };
-}
+const setup = (provider: Record<string, unknown>) => configuredVms({ statusPath: '/status', statusToken: 'st', provider });
 
 const ORG = ['sk-org-1', 'sk-org-2', 'sk-org-3'];
 

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host, type PendingCall } from '../host/emulator.js';
+import { configuredVms } from '../host/configured_vms.js';
 import { isProbeCall, roundTrip, statusByToken, tokenOf } from '../host/gateway.js';
 
 const KEYS = ['sk-n1', 'sk-n2', 'sk-n3', 'sk-n4'];
@@ -12,14 +13,10 @@ const NOTIFY = { cluster: 'ops', authority: 'hooks.example.com', path: '/hooks/k
 const POOL_METRIC = 'ai_token_failover.pool.ai-token-failover:openai.';
 
 function setup(notify: Record<string, unknown> = NOTIFY) {
-  const host = new Host();
-  host.clusters.add('ops');
-  const vms = [host.createVm(), host.createVm()];
-  for (const vm of vms) {
-    const [ok] = vm.configure({ notify, provider: { apiTokens: KEYS, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, healthCheckModel: 'm' } } });
-    assert.equal(ok, true, host.logs.map((l) => l.msg).join('\n'));
-  }
-  return { host, vms };
+  const made = configuredVms({ notify, provider: { apiTokens: KEYS, failover: { enabled: true, failureThreshold: 1, healthCheckInterval: 1000, healthCheckModel: 'm' } } });
+  // The endpoint's cluster, which the notifications are sent to.
+  made.host.clusters.add('ops');
+  return made;
 }
 
 /** Advances `ms`, answering probes `probe` and notifications `hook`; returns the notifications' bodies. */
