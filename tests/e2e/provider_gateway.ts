@@ -2,6 +2,7 @@
 // prefix rewrite, a route-added header), with only ports, the provider's address, the CA and the
 // plugin configuration replaced, in front of the mock provider serving TLS for api.openai.com
 // with a certificate made for the test.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import YAML from 'yaml';
 import { ROOT } from '../../scripts/envoy_bin.js';
 import { startMockProvider } from '../../envoy/mock_provider.js';
 import type { EnvoyConfig, PluginConfig } from '../../envoy/config.js';
-import { WASM, freePort, gatewayHandle, startEnvoy, tempDir, type EnvoyProcess, type Gateway } from './harness.js';
+import { TRAP, WASM, freePort, gatewayHandle, startEnvoy, tempDir, type EnvoyProcess, type Gateway } from './harness.js';
 
 export const PROVIDER_HOST = 'api.openai.com';
 export const CLIENT_PATH = '/openai/v1/chat/completions';
@@ -89,6 +90,20 @@ export async function startProviderGateway(pluginConfig: PluginConfig, { concurr
     wasm.configuration.value = JSON.stringify(pluginConfig);
     wasm.allow_on_headers_stop_iteration = allowOnHeadersStopIteration;
   });
+}
+
+/**
+ * Runs `fn` with a gateway of envoy/envoy.provider.yaml started from `pluginConfig`; then Envoy's
+ * log shows no trap. Stops it whatever happens.
+ */
+export async function withProviderGateway(pluginConfig: PluginConfig, fn: (gw: Gateway) => Promise<void>): Promise<void> {
+  const gw = await startProviderGateway(pluginConfig);
+  try {
+    await fn(gw);
+    assert.doesNotMatch(gw.envoy.log, TRAP);
+  } finally {
+    await gw.stop();
+  }
 }
 
 /** The status instance's path and token in envoy.upstream.yaml (the test replaces the token). */
