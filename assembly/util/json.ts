@@ -224,6 +224,9 @@ export function parseJson(text: string): JsonValue | null {
   return readJson(text).value;
 }
 
+/** One member of a JSON object: `name`'s string literal, a colon, and `value` (JSON already). */
+export function jsonField(name: string, value: string): string { return jsonString(name) + ":" + value; }
+
 /** A JSON string literal (quotes included) for `s`; linear (pieces joined once). */
 export function jsonString(s: string): string {
   const parts: string[] = ["\""];

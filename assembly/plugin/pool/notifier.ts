@@ -6,7 +6,7 @@ import { LogLevel } from "../../abi/enums";
 import { CallAnswer, CallHandler, dispatchCall } from "../../runtime/calls";
 import { log, logEnabled } from "../../runtime/log";
 import { HeaderList } from "../../util/header_list";
-import { jsonString } from "../../util/json";
+import { jsonField as field, jsonString } from "../../util/json";
 import { is2xx } from "../../util/status";
 import { NotifyConfig } from "../config/config";
 import { PluginMetrics } from "../base/metrics";
@@ -120,4 +120,3 @@ export class Notifier {
   }
 }
 
-function field(name: string, value: string): string { return jsonString(name) + ":" + value; }

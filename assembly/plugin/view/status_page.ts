@@ -2,7 +2,7 @@
 // a summary of the configuration. Never a raw token.
 import { FULL_RATE, NO_BUDGET_LEVEL } from "../base/rates";
 import { KeyOptions, PluginConfig } from "../config/config";
-import { jsonString } from "../../util/json";
+import { jsonField as field, jsonString } from "../../util/json";
 import { Lease } from "../pool/lease";
 import { TokenState } from "../pool/pool_state";
 import { ProviderState, healthName } from "../pool/provider_health";
@@ -11,7 +11,6 @@ import { PRIORITIES } from "../config/queue_config";
 import { QueueTotals } from "../queue/queue_record";
 import { TrafficCounts } from "../base/traffic_window";
 
-function field(name: string, value: string): string { return jsonString(name) + ":" + value; }
 
 function stringList(xs: string[] | null): string {
   if (xs == null) return "null";
