@@ -82,6 +82,39 @@ test('4 keys offered twice what they accept for 20 s, priorities mixed (1 urgent
   }
 });
 
+test('a flood of urgent requests that never ends (twice what 4 keys accept, for 12 s): normal requests are still served at their share of the releases, urgent keeps the rest, the provider refuses almost nothing', async () => {
+  const { config, keys } = queued(4, { maxWaitMs: { urgent: 5000, normal: 10_000 } }, 1);
+  const gw = await startProviderGateway(config);
+  try {
+    limitProvider(gw, keys, 1);
+    const pending: Array<Promise<Timed>> = [];
+    const started = Date.now();
+    for (let i = 0; i < 8 * 12; i++) {
+      const due = started + i * 125;
+      if (due > Date.now()) await sleep(due - Date.now());
+      // Eight urgent requests a second, and one normal.
+      const priorities: Array<typeof PRIORITIES[number]> = i % 8 === 4 ? ['urgent', 'normal'] : ['urgent'];
+      for (const priority of priorities) {
+        const t0 = Date.now();
+        pending.push(chat(gw, { headers: { 'x-priority': priority }, timeoutMs: 20_000 }).then(
+          (a: ChatAnswer) => ({ priority, ms: Date.now() - t0, status: a.status }), () => ({ priority, ms: Date.now() - t0, status: 0 })));
+      }
+    }
+    const answers = await Promise.all(pending);
+    const served = (p: string) => answers.filter((a) => a.priority === p && a.status === 200).length;
+    const sent = gw.mock.requests.filter((r) => !isProbe(r));
+    const refused = sent.filter((r) => r.status === 429).length;
+    console.log(`urgent flood: served urgent ${served('urgent')} of 96, normal ${served('normal')} of 12; median wait ms urgent ${median(answers.filter((a) => a.priority === 'urgent').map((a) => a.ms))}, ` +
+      `normal ${median(answers.filter((a) => a.priority === 'normal').map((a) => a.ms))}; the provider refused ${refused} of ${sent.length}`);
+    assert.ok(answers.every((a) => a.status === 200 || a.status === 429), `other answers: ${answers.filter((a) => a.status !== 200 && a.status !== 429).map((a) => a.status)}`);
+    assert.ok(served('normal') >= 10, `${served('normal')} of 12 normal requests served`);
+    assert.ok(served('urgent') >= 30, `${served('urgent')} urgent requests served`);
+    assert.ok(refused <= sent.length * 0.02, `the provider refused ${refused} of ${sent.length}`);
+  } finally {
+    await gw.stop();
+  }
+});
+
 /** One HTTP/2 connection: its streams reach one worker, so waiters share that worker's queue. */
 function h2(gw: Gateway) {
   const session = http2.connect(gw.base);

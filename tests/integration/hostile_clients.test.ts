@@ -151,6 +151,26 @@ test('without retries, a dead key leaves once its probe fails too, and the log l
   assert.ok(host.logs.some((l) => /token #2:[0-9a-f]{6} taken out of the pool \(status 401, confirmed by a probe\)/.test(l.msg)));
 });
 
+test('a retry goes to a suspect whose probe runs when no other key is left untried: a burst of one-off failures never ends as a client error', () => {
+  const host = new Host();
+  const two = (retries: boolean): PluginConfig => ({ ...defaults({ apiTokens: ['sk-a', 'sk-b'], retryOnFailure: { enabled: retries } }), statusPath: '/status', statusToken: 'st' });
+  // A worker without retries sees sk-b refuse until it is a suspect; its probe takes a second to answer.
+  const [plain, retrying] = [host.createVm(), host.createVm()];
+  assert.equal(plain.configure(two(false))[0], true);
+  assert.equal(retrying.configure(two(true))[0], true);
+  const bRefuses: Upstream = (r) => {
+    const a = statusByToken({ 'sk-b': 401 })(r);
+    return r.call && isProbeCall(r) && a && !('hang' in a) ? { ...a, delayMs: 1000 } : a;
+  };
+  for (let i = 0; i < 100 && !host.logs.some((l) => l.msg.includes('reached failureThreshold')); i++) roundTrip(plain, bRefuses);
+  assert.deepEqual(statusOf(retrying).tokens.map((t) => t.state), ['in', 'suspect']);
+  // A worker with retries: sk-a fails a request once, its retry has only the suspect left, and the suspect serves it.
+  const aFails: Upstream = (r) => (r.call ? { status: 200, body: '{}' } : statusByToken({ 'sk-a': 500 })(r));
+  const r = roundTrip(retrying, aFails);
+  assert.equal(r.token, 'sk-a');
+  assert.equal(r.client.status, 200, 'the client got the failure: the retry found no key');
+});
+
 test('more suspects than probe slots: each waits for a free slot, not for the tick, and none serves meanwhile', () => {
   const tokens = Array.from({ length: 10 }, (_, i) => `sk-slot-${i}`);
   const dead = new Set(tokens.slice(0, 6));

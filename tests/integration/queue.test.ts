@@ -233,3 +233,47 @@ test('a flood of urgent waiters cannot take every place: urgent holds at most it
   const normal = Array.from({ length: 6 }, (_, i) => send(vms[i % 2]));
   assert.ok(normal.every(waiting), 'a normal request found no place among the urgent ones');
 });
+
+/**
+ * 2 keys of one request a second, in 2 VMs; for `seconds`: an urgent request every 250 ms (twice
+ * what the keys accept, from both VMs in turn) and a normal one every second. Returns how many of
+ * each were sent.
+ */
+function urgentFlood(queue: Record<string, unknown>, seconds: number) {
+  const { host, vms } = setup(config({ maxWaitMs: { urgent: 60_000, normal: 10_000 }, ...queue }), 2);
+  const urgent: Stream[] = [], normal: Stream[] = [];
+  for (let t = 0; t < seconds * 1000; t += 250) {
+    urgent.push(send(vms[(t / 250) % 2], 'urgent'));
+    if (t % 1000 === 500) normal.push(send(vms[Math.floor(t / 1000) % 2]));
+    host.advance(250);
+  }
+  const count = (xs: Stream[]) => xs.filter(sent).length;
+  return { urgent: count(urgent), normal: count(normal), normals: normal.length };
+}
+
+test('under a flood of urgent requests that never ends, normal ones are still served at their share of the releases (urgent 50%); with full shares they starve', () => {
+  const shared = urgentFlood({}, 12);
+  assert.ok(shared.normal >= shared.normals - 2, `${shared.normal} of ${shared.normals} normal requests served`);
+  // The keys serve 2 a second: urgent keeps at least its half.
+  assert.ok(shared.urgent >= 11, `${shared.urgent} urgent requests served`);
+  const strict = urgentFlood(STRICT, 12);
+  assert.equal(strict.normal, 0, 'with full shares a normal request was served during the flood');
+});
+
+test('release shares hold nothing back: with one priority waiting every refill goes to it, and with two every refill goes to one of them', () => {
+  // Only urgent waiters: every refill goes to one at once.
+  const { host, vms } = setup(config({ maxWaitMs: { urgent: 60_000 } }, 1));
+  send(vms[0]);
+  const urgent = Array.from({ length: 4 }, () => send(vms[0], 'urgent'));
+  host.advance(4100);
+  assert.equal(urgent.filter(sent).length, 4);
+  // Urgent and normal waiters of one VM: the turns alternate, and no refill goes unused.
+  const two = setup({ ...config({ maxWaitMs: { urgent: 60_000, normal: 10_000 } }, 1) });
+  send(two.vms[0]);
+  const u = Array.from({ length: 3 }, () => send(two.vms[0], 'urgent'));
+  const n = send(two.vms[0]);
+  two.host.advance(1050);
+  assert.ok(sent(u[0]) || sent(n), 'the refill went to no one');
+  two.host.advance(3100);
+  assert.equal(u.filter(sent).length + (sent(n) ? 1 : 0), 4, 'a refill went unused');
+});

@@ -120,7 +120,9 @@ export class KeySelector {
     }
     const store = failover.store;
     store.refresh();
-    const i = chooser.choose(this.random, store.inPool, model, excluded, store.factors, this.headroom.table, affinity);
+    let i = chooser.choose(this.random, store.inPool, model, excluded, store.factors, this.headroom.table, affinity);
+    // A suspect whose probe runs serves when no other key of the pool can: for a retry, none untried.
+    if (i < 0 && retry && store.heldOut.length > 0) i = chooser.choose(this.random, store.heldOut, model, excluded, store.factors, this.headroom.table, affinity);
     if (i >= 0) return Pick.withKey(i, 0);
     if (!retry) {
       const until = this.limitedUntil(failover, model, now > 0 ? now : nowMs());

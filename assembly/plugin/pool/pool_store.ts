@@ -18,6 +18,8 @@ export class PoolStore {
   private slot: i32[];
   /** Configured indices in the pool and not rate-limited: the candidates of a request (refreshed on decode). */
   inPool: i32[] = [];
+  /** Suspects held while their probe runs, left out of `inPool` because other keys are in it. */
+  heldOut: i32[] = [];
   /** Configured tokens in the pool, rate-limited or not (refreshed on decode). */
   private pooled: i32 = 0;
   /** AIMD share of each configured token (thousandths), or null when every one has its full share. */
@@ -66,6 +68,7 @@ export class PoolStore {
   private recompute(now: i64): void {
     const state = this.state;
     this.inPool.length = 0;
+    this.heldOut.length = 0;
     this.pooled = 0;
     this.nextReturn = i64.MAX_VALUE;
     let factors: i32[] | null = null;
@@ -92,7 +95,10 @@ export class PoolStore {
         this.inPool.push(i);
       }
     }
-    if (held != null && this.inPool.length == 0) for (let k = 0; k < held.length; k++) this.inPool.push(held[k]);
+    if (held != null) {
+      const into = this.inPool.length == 0 ? this.inPool : this.heldOut;
+      for (let k = 0; k < held.length; k++) into.push(held[k]);
+    }
     this.factors = factors;
   }
 

@@ -1,8 +1,9 @@
 // The admission queue of one configuration in one VM: requests that no key can serve now wait,
 // paused before they leave for the provider, and are released highest priority first, oldest
-// first within a priority, as budget comes back; every waiter ends by its deadline. Places are
-// counted across the workers through one shared record (QueueEntry per VM), and a VM whose
-// waiters rank below a waiter elsewhere leaves the budget to it.
+// first within a priority, as budget comes back, within the release shares (release_shares.ts);
+// every waiter ends by its deadline. Places are counted across the workers through one shared
+// record (QueueEntry per VM), and a VM whose waiters rank below a waiter elsewhere leaves the
+// budget to it.
 //
 // Shared-data operations: admitting a request is one read and one CAS write of the queue record;
 // while anything waits, a tick (50 ms) reads it once when a waiter is due to be tried (when its
@@ -18,10 +19,10 @@ import { QUEUE_RECORD } from "../base/shared_record";
 import { Outcome, QueueMetrics } from "./queue_metrics";
 import { QueueEntry, QueueTotals, STALE_MS, decodeQueue, encodeQueue } from "./queue_record";
 import { placesFor } from "./fair_share";
+import { ReleaseShares } from "./release_shares";
 import { Admission, WaitTicket, Waiter, entryOf } from "./waiter";
 
 const HEARTBEAT_MS: i64 = 1000;
-const NO_TOTALS = new QueueTotals();
 const NO_ENTRIES: QueueEntry[] = [];
 
 export class AdmissionQueue {
@@ -32,9 +33,12 @@ export class AdmissionQueue {
   private dirty: bool = false;
   /** Of the drops other VMs asked of this one (its entry's `drops`), how many it has carried out. */
   dropsDone: i32 = 0;
+  /** Which waiter goes first when a key has room. */
+  private shares: ReleaseShares;
 
   constructor(readonly cfg: QueueConfig, prefix: string, private tag: string, private metrics: QueueMetrics) {
     this.key = String.UTF8.encode(prefix + ":queue");
+    this.shares = new ReleaseShares(cfg);
   }
 
   /** Requests waiting in this VM. */
@@ -44,13 +48,20 @@ export class AdmissionQueue {
   deadlineFor(rank: i32, now: i64): i64 { return now + <i64>this.cfg.maxWaitMs[rank]; }
 
   /**
-   * Gives a request a place (or, with whenFull, decides what else happens to it). `retryAt`: when
-   * its key choice may succeed. Waiting: the caller pauses the request.
+   * Whether a newcomer of `rank` waits its turn behind a lower priority though a key may have room
+   * (its priority is over its share of the releases): then it asks for a place with `yielding`.
    */
-  admit(streamId: u32, rank: i32, now: i64, retryAt: i64, ticket: WaitTicket): Admission {
+  yields(rank: i32, now: i64): bool { return this.waiters.length > 0 && this.shares.yields(rank, now); }
+
+  /**
+   * Gives a request a place (or, with whenFull, decides what else happens to it). `retryAt`: when
+   * its key choice may succeed; `yielding`: it could go now but waits its turn, so it takes a
+   * free place only. Waiting: the caller pauses the request.
+   */
+  admit(streamId: u32, rank: i32, now: i64, retryAt: i64, ticket: WaitTicket, yielding: bool = false): Admission {
     const w = new Waiter(streamId, rank, now, this.deadlineFor(rank, now), ticket);
     w.retryAt = retryAt;
-    const dropping = this.cfg.whenFull == WhenFull.DropLowest;
+    const dropping = !yielding && this.cfg.whenFull == WhenFull.DropLowest;
     let placed = this.claim(rank, now, false);
     // drop_lowest: a lower waiter of this VM makes room at once; else one of another VM is asked
     // to (it does at its next tick), and the newcomer waits meanwhile.
@@ -61,16 +72,8 @@ export class AdmissionQueue {
       else placed = this.claim(rank, now, true);
     }
     if (!placed) return this.cfg.whenFull == WhenFull.Passthrough ? Admission.PassThrough : Admission.Refused;
-    // In place by rank, after the older waiters of the same rank.
-    const list = this.waiters;
-    list.push(w);
-    let at = list.length - 1;
-    while (at > 0 && list[at - 1].rank > rank) {
-      list[at] = list[at - 1];
-      at--;
-    }
-    list[at] = w;
-    this.metrics.waitingMoved(rank, 1);
+    insertByRank(this.waiters, w);
+    this.moved(rank, 1);
     // The claim wrote this VM's entry: the heartbeat counts from here.
     this.lastWrite = now;
     return Admission.Waiting;
@@ -95,14 +98,31 @@ export class AdmissionQueue {
     let due = this.cfg.whenFull == WhenFull.DropLowest;
     for (let k = 0; k < this.waiters.length && !due; k++) due = this.waiters[k].retryAt <= now;
     const entries = due ? entriesOf(readShared(this.key)) : NO_ENTRIES;
-    const others = due ? QueueTotals.of(entries, now, this.tag) : NO_TOTALS;
+    if (due) this.shares.seen(QueueTotals.of(entries, now, this.tag), now);
     this.dropAsked(entries, now);
+    // The priorities within their share first; those over it after every lower waiter had its try.
+    if (this.pass(now, false)) this.pass(now, true);
+    setEffectiveContext(rootId);
+    if (this.dirty || (this.waiters.length > 0 && now - this.lastWrite >= HEARTBEAT_MS)) this.publish(now);
+  }
+
+  // One pass over the waiters in order: ends the waits that ran out and tries the waiters due
+  // (`deferred`: only those the first pass put off). Returns whether it put one off.
+  private pass(now: i64, deferred: bool): bool {
+    const shares = this.shares;
+    let putOff = false;
     let k = 0;
     while (k < this.waiters.length) {
       const w = this.waiters[k];
       const expired = now >= w.deadline;
-      // A waiter of higher priority elsewhere in the process gets the budget first.
-      const tried = !expired && w.retryAt <= now && !higherWaits(others, w.rank);
+      let tried = !expired && w.retryAt <= now && (!deferred || w.deferred) && !shares.heldElsewhere(w.rank, w.retryAt, now);
+      if (tried && !deferred && shares.lowerWaits(w.rank) && shares.over(w.rank, now)) {
+        w.deferred = true;
+        putOff = true;
+        tried = false;
+      } else if (tried) {
+        w.deferred = false;
+      }
       // Only a waiter acted on costs a host call: its stream is made effective.
       if ((expired || tried) && !setEffectiveContext(w.streamId)) {
         // The stream is gone without a delete callback reaching this queue: free its place.
@@ -118,14 +138,14 @@ export class AdmissionQueue {
       if (tried) {
         if (w.ticket.tryNow(now)) {
           this.end(k, Outcome.Released, now);
+          shares.released(w.rank, now);
           continue;
         }
         w.retryAt = w.ticket.retryAt;
       }
       k++;
     }
-    setEffectiveContext(rootId);
-    if (this.dirty || (this.waiters.length > 0 && now - this.lastWrite >= HEARTBEAT_MS)) this.publish(now);
+    return putOff;
   }
 
   /** The outcome of a request that never waited (the queue was full, or no key has room within its wait). */
@@ -144,9 +164,14 @@ export class AdmissionQueue {
   private end(k: i32, outcome: Outcome, now: i64): void {
     const w = this.waiters[k];
     this.waiters.splice(k, 1);
-    this.metrics.waitingMoved(w.rank, -1);
+    this.moved(w.rank, -1);
     this.metrics.ended(outcome, now - w.since);
     this.dirty = true;
+  }
+
+  private moved(rank: i32, delta: i32): void {
+    this.shares.own[rank] += delta;
+    this.metrics.waitingMoved(rank, delta);
   }
 
   // The youngest waiter of this VM ranked below `rank` gives its place up (answered 429).
@@ -156,7 +181,7 @@ export class AdmissionQueue {
       if (w.rank <= rank) return false;
       if (!setEffectiveContext(w.streamId)) continue;
       this.waiters.splice(k, 1);
-      this.metrics.waitingMoved(w.rank, -1);
+      this.moved(w.rank, -1);
       this.metrics.ended(Outcome.Dropped, now - w.since);
       this.dirty = true;
       w.ticket.drop();
@@ -192,19 +217,18 @@ export class AdmissionQueue {
     this.dirty = false;
   }
 
-  /** This VM's entry as its waiters are now. */
-  entryNow(now: i64): QueueEntry { return entryOf(this.tag, this.waiters, now); }
+  /** This VM's entry as its waiters and releases are now. */
+  entryNow(now: i64): QueueEntry {
+    const e = entryOf(this.tag, this.waiters, now);
+    e.released = this.shares.window;
+    return e;
+  }
 }
 
 /** The entries of the queue record read as `v` (none when missing or unreadable). */
 function entriesOf(v: SharedValue | null): QueueEntry[] {
   const payload = QUEUE_RECORD.decode(v);
   return payload != null ? decodeQueue(payload) : [];
-}
-
-function higherWaits(others: QueueTotals, rank: i32): bool {
-  for (let r = 0; r < rank; r++) if (others.counts[r] > 0) return true;
-  return false;
 }
 
 /**
@@ -227,7 +251,7 @@ class QueueWrite extends SharedUpdate {
         mine.drops = e.drops;
         mine.dropBelow = e.dropBelow;
       }
-      if (e.tag != this.tag && this.now - e.at <= STALE_MS && e.total > 0) kept.push(e);
+      if (e.tag != this.tag && this.now - e.at <= STALE_MS && (e.total > 0 || e.released.counts(this.now))) kept.push(e);
     }
     if (mine.drops == 0) this.queue.dropsDone = 0;
     if (this.claim >= 0) {
@@ -240,7 +264,7 @@ class QueueWrite extends SharedUpdate {
       mine.counts[this.claim]++;
       if (mine.oldestSince == 0) mine.oldestSince = this.now;
     }
-    if (mine.total > 0 || mine.drops > 0) kept.push(mine);
+    if (mine.total > 0 || mine.drops > 0 || mine.released.counts(this.now)) kept.push(mine);
     return QUEUE_RECORD.encode(encodeQueue(kept));
   }
 }
@@ -258,4 +282,15 @@ function askLowest(entries: QueueEntry[], rank: i32): bool {
   target.drops++;
   target.dropBelow = max(target.dropBelow, rank);
   return true;
+}
+
+/** Puts `w` in `list` in place by rank, after the older waiters of the same rank. */
+function insertByRank(list: Waiter[], w: Waiter): void {
+  list.push(w);
+  let at = list.length - 1;
+  while (at > 0 && list[at - 1].rank > w.rank) {
+    list[at] = list[at - 1];
+    at--;
+  }
+  list[at] = w;
 }

@@ -18,6 +18,8 @@ export enum Admission { Waiting, Refused, PassThrough }
 
 export class Waiter {
   retryAt: i64 = 0;
+  /** Put off by this tick's first pass: its priority is over its share and a lower one waits. */
+  deferred: bool = false;
   constructor(readonly streamId: u32, readonly rank: i32, readonly since: i64, readonly deadline: i64, readonly ticket: WaitTicket) {}
 }
 

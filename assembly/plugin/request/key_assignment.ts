@@ -11,7 +11,7 @@ import { ProviderHealth } from "../pool/provider_health";
 import { applyCredential } from "../keys/credentials";
 import { Pick, PickKind } from "../keys/key_selector";
 import { Plugin } from "../plugin";
-import { WhenExpired } from "../config/queue_config";
+import { QueueConfig, WhenExpired } from "../config/queue_config";
 import { Admission, WaitTicket } from "../queue/waiter";
 import { Outcome } from "../queue/queue_metrics";
 import { answerAmbiguousModel, answerNoBudget, answerNoKey, answerProviderDown } from "./local_replies";
@@ -81,6 +81,7 @@ export class KeyAssignment extends WaitTicket {
       answerAmbiguousModel();
       return Chosen.Answered;
     }
+    if (this.waitsItsTurn()) return Chosen.Waiting;
     const pick = this.pickKey();
     if (pick.kind == PickKind.Key) {
       this.send(pick);
@@ -103,8 +104,7 @@ export class KeyAssignment extends WaitTicket {
     }
     const now = nowMs();
     const cfg = queue.cfg;
-    // An absent header reads as "", which is normal.
-    const rank = cfg.rankOf(HeaderList.rawText(this.clientHeaders, cfg.priorityHeader));
+    const rank = this.rank(cfg);
     this.nextTry = pick.until;
     // No key has room before this wait would end: it ends at once, as an expired one would.
     if (pick.until > queue.deadlineFor(rank, now)) {
@@ -121,6 +121,23 @@ export class KeyAssignment extends WaitTicket {
     const passThrough = admitted == Admission.PassThrough;
     queue.record(passThrough ? Outcome.PassedThrough : Outcome.Full);
     return passThrough && this.sendDueFirst() ? Chosen.Sent : this.refuse(pick.until);
+  }
+
+  // An absent header reads as "", which is normal.
+  private rank(cfg: QueueConfig): i32 { return cfg.rankOf(HeaderList.rawText(this.clientHeaders, cfg.priorityHeader)); }
+
+  // While this VM has waiters: a newcomer whose priority took more than its share of the releases
+  // waits behind the lower ones like a waiter would, if it finds a free place (else it goes on).
+  private waitsItsTurn(): bool {
+    const queue = this.plugin.queue;
+    if (queue == null || queue.count == 0) return false;
+    const now = nowMs();
+    const rank = this.rank(queue.cfg);
+    if (!queue.yields(rank, now) || queue.admit(this.streamId, rank, now, now, this, true) != Admission.Waiting) return false;
+    this.nextTry = now;
+    this.waiting = true;
+    this.plugin.ticks.update(this.streamId);
+    return true;
   }
 
   private refuse(until: i64): Chosen {
