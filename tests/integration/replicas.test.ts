@@ -215,6 +215,38 @@ test('an account group with rpm 60 over two keys, offered twice that across both
   assert.ok(served >= 100, `served ${served} of 240`);
 });
 
+test('rpd 100 and a group\'s tpd shared by both processes: offered 300 requests, the provider receives at most the day, and the status shows the day spent in both', withRedis, async (t) => {
+  const cfg = config({}, { apiTokens: [{ token: 'sk-d1', rpd: 100 }, { token: 'sk-d2', group: 'org' }], groups: { org: { tpd: 20_000 } },
+    retryOnFailure: { enabled: false } });
+  const [a, b] = twoGateways(cfg);
+  const received: Record<string, number> = { 'sk-d1': 0, 'sk-d2': 0 };
+  // Each answer uses 400 tokens: the group's day holds 50 of them.
+  const provider: Upstream = ({ token }) => {
+    received[token ?? ''] = (received[token ?? ''] ?? 0) + 1;
+    return { status: 200, body: '{"choices":[],"usage":{"prompt_tokens":300,"completion_tokens":100,"total_tokens":400}}' };
+  };
+  let served = 0, limited = 0;
+  for (let i = 0; i < 300; i++) {
+    const g = i % 2 == 0 ? a : b;
+    // Bursts of ten between syncs: each process spends within its allowance, then waits for the next one.
+    const r = roundTrip(g.vms[(i >> 1) % 2], provider, { body: '{"model":"m","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}' });
+    if (r.client.status == 200) served++;
+    else if (r.client.status == 429 && r.client.local) limited++;
+    if (i % 10 == 9) await elapse([a, b], 1000);
+  }
+  t.diagnostic(`served ${served} of 300, ${limited} answered 429 by the plugin; the provider received ${JSON.stringify(received)}`);
+  // Rounding up each replica's share lets at most one request more per replica.
+  assert.ok(received['sk-d1'] <= 102, `sk-d1 received ${received['sk-d1']} of its 100 a day`);
+  assert.ok(received['sk-d1'] >= 90, `sk-d1 received only ${received['sk-d1']} of its 100 a day`);
+  assert.ok(received['sk-d2'] <= 52, `sk-d2 received ${received['sk-d2']} requests of 400 tokens from its group's 20000 a day`);
+  assert.equal(served + limited, 300);
+  await elapse([a, b], 2000);
+  for (const g of [a, b]) {
+    const left = status(g.vms[0]).tokens[0].budgetLeft;
+    assert.equal(left?.requestsToday, 0, `the status shows ${JSON.stringify(left)}`);
+  }
+});
+
 test('Redis stopped mid-run: no client error, one log line and the link metric; back: in sync within two intervals', withRedis, async () => {
   const [a, b] = twoGateways(config());
   const metric = (g: Gateway) => g.host.metric('ai_token_failover.pool.ai-token-failover:openai.redis_link_up');

@@ -33,10 +33,10 @@ export class Budgets {
   private emptyUntil: i64[] = [];
   readonly daily: DailyQuotas;
 
-  constructor(prefix: string, keys: KeyOptions[], public ids: u64[], dailyResetUtcHour: i32, readonly groupOf: i32[]) {
+  constructor(prefix: string, keys: KeyOptions[], public ids: u64[], dailyResetUtcHour: i32, readonly groupOf: i32[], sharedDays: bool) {
     this.key = String.UTF8.encode(prefix + ":budget");
     this.reports = new ProviderReports(keys.length);
-    this.daily = new DailyQuotas(prefix, keys, ids, dailyResetUtcHour);
+    this.daily = new DailyQuotas(prefix, keys, ids, dailyResetUtcHour, sharedDays);
     for (let i = 0; i < keys.length; i++) {
       this.rpm.push(keys[i].rpm);
       this.tpm.push(keys[i].tpm);
@@ -223,7 +223,7 @@ export function budgetsOf(prefix: string, cfg: PluginConfig, ids: u64[]): Budget
   for (let g = 0; g < cfg.groups.length; g++) all.push(hash64("group:" + cfg.groupNames[g]));
   const groupOf = new Array<i32>(n);
   for (let i = 0; i < n; i++) groupOf[i] = cfg.keys[i].group >= 0 ? n + cfg.keys[i].group : -1;
-  return new Budgets(prefix, cfg.keys.concat(cfg.groups), all, cfg.dailyResetUtcHour, groupOf);
+  return new Budgets(prefix, cfg.keys.concat(cfg.groups), all, cfg.dailyResetUtcHour, groupOf, cfg.redis != null);
 }
 
 /** What taking a budget entry did (Budgets.takeEntry). */

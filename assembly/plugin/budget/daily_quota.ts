@@ -1,11 +1,13 @@
 // Per-key daily quotas (rpd, tpd), counted across every VM of the process: one shared record holds
 // what each key has used of its day, and a VM leases a small part of what is left (one CAS write)
 // and spends it locally, as the minute budgets do. A day starts at dailyResetUtcHour; what a VM
-// still holds of a past day is dropped, and the record starts each key's day afresh.
+// still holds of a past day is dropped, and the record starts each key's day afresh. With gateway
+// replicas sharing the day through Redis (replica/daily_feed.ts), the process spends only up to
+// the allowance its last sync gave it.
 import { CasOutcome, SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
 import { KeyOptions } from "../config/config";
 import { DAILY_RECORD } from "../base/shared_record";
-import { decimalOf } from "../../util/decimal";
+import { DayUse, decodeUses, encodeUses, useOf } from "./day_record";
 
 const MS_PER_DAY: i64 = 86_400_000;
 const MS_PER_HOUR: i64 = 3_600_000;
@@ -23,10 +25,14 @@ export function dayEnd(day: i64, resetHour: i32): i64 {
   return (day + 1) * MS_PER_DAY + <i64>resetHour * MS_PER_HOUR;
 }
 
-/** What one key has used of one day. */
-class DayUse {
-  constructor(public id: u64, public day: i64, public requests: i64, public tokens: i64) {}
-}
+/**
+ * With replicas: a key whose allowance is used up, while the day is not, is asked again after
+ * this long (the next sync brings a new allowance).
+ */
+export const ALLOWANCE_WAIT_MS: i64 = 1000;
+
+/** A lease's part of a quota `cap`: a hundredth, at least one. */
+export function partOf(cap: i64): i64 { return max<i64>(1, cap / LEASE_DIVISOR); }
 
 export class DailyQuotas {
   /** Whether any key has a daily quota. */
@@ -41,7 +47,8 @@ export class DailyQuotas {
   /** Key i's day is known spent until then (ms; 0: not known). */
   private spentUntil: i64[] = [];
 
-  constructor(prefix: string, keys: KeyOptions[], private ids: u64[], private resetHour: i32) {
+  /** `shared`: gateway replicas share the days through Redis; a day starts with a lease's part until a sync. */
+  constructor(prefix: string, keys: KeyOptions[], private ids: u64[], private resetHour: i32, readonly shared: bool) {
     this.key = String.UTF8.encode(prefix + ":daily");
     let active = false;
     for (let i = 0; i < keys.length; i++) {
@@ -94,7 +101,7 @@ export class DailyQuotas {
     const day = dayOf(now, this.resetHour);
     if (this.leaseDay[i] != day) return;
     this.tokensLeft[i] += reserved - actual;
-    const part = max<i64>(1, this.tpd[i] / LEASE_DIVISOR);
+    const part = partOf(this.tpd[i]);
     if (this.tokensLeft[i] > part) {
       // An estimate far above the answer's usage: the excess goes back, so no VM holds much of the day.
       const back = this.tokensLeft[i] - part;
@@ -116,6 +123,7 @@ export class DailyQuotas {
     const grant = new DayGrant(this, i, day, needRequest, needTokens);
     if (compareAndSwap(this.key, grant) != CasOutcome.Stored) {
       if (grant.spent) this.spentUntil[i] = dayEnd(day, this.resetHour);
+      else if (grant.waits) this.spentUntil[i] = now + ALLOWANCE_WAIT_MS;
       return false;
     }
     this.requestsLeft[i] += grant.requests;
@@ -129,92 +137,75 @@ export class DailyQuotas {
     const day = dayOf(now, this.resetHour);
     const out = new Array<i64[]>(this.ids.length);
     for (let i = 0; i < this.ids.length; i++) {
-      const u = useOf(uses, this.ids[i], day);
-      out[i] = [this.rpd[i] > 0 ? max<i64>(0, this.rpd[i] - u.requests) : -1, this.tpd[i] > 0 ? max<i64>(0, this.tpd[i] - u.tokens) : -1];
+      const u = this.useIn(uses, i, day);
+      out[i] = [this.rpd[i] > 0 ? max<i64>(0, this.rpd[i] - u.requests - u.othersRequests) : -1,
+        this.tpd[i] > 0 ? max<i64>(0, this.tpd[i] - u.tokens - u.othersTokens) : -1];
     }
     return out;
   }
 
-  /** Key i's configured id (for the record). */
-  idOf(i: i32): u64 { return this.ids[i]; }
-}
-
-// Key `id`'s use of day `day` among `uses` (a past day's counts start over); added when missing.
-function useOf(uses: DayUse[], id: u64, day: i64): DayUse {
-  for (let k = 0; k < uses.length; k++) {
-    const u = uses[k];
-    if (u.id != id) continue;
-    if (u.day != day) {
-      u.day = day;
-      u.requests = 0;
-      u.tokens = 0;
-    }
-    return u;
+  /** Key i's use of `day` among `uses` (added, or started over, when missing or of a past day). */
+  useIn(uses: DayUse[], i: i32, day: i64): DayUse {
+    const shared = this.shared;
+    return useOf(uses, this.ids[i], day, shared ? partOf(this.rpd[i]) : -1, shared ? partOf(this.tpd[i]) : -1);
   }
-  const fresh = new DayUse(id, day, 0, 0);
-  uses.push(fresh);
-  return fresh;
-}
 
-function decodeUses(payload: string | null): DayUse[] {
-  const out: DayUse[] = [];
-  if (payload == null || payload.length == 0) return out;
-  const entries = payload.split(";");
-  for (let k = 0; k < entries.length; k++) {
-    const f = entries[k].split(",");
-    if (f.length != 4 || f[0].length == 0 || f[0].length > 16) continue;
-    const day = decimalOf(f[1]), requests = decimalOf(f[2]), tokens = decimalOf(f[3]);
-    if (day < 0 || requests < 0 || tokens < 0) continue;
-    out.push(new DayUse(U64.parseInt(f[0], 16), day, requests, tokens));
-  }
-  return out;
-}
+  /** The shared record's key. */
+  get recordKey(): ArrayBuffer { return this.key; }
 
-function encodeUses(uses: DayUse[]): ArrayBuffer {
-  const parts = new Array<string>(uses.length);
-  for (let k = 0; k < uses.length; k++) {
-    const u = uses[k];
-    parts[k] = u.id.toString(16) + "," + u.day.toString() + "," + u.requests.toString() + "," + u.tokens.toString();
-  }
-  return DAILY_RECORD.encode(parts.join(";"));
+  /** The day `now` falls in. */
+  today(now: i64): i64 { return dayOf(now, this.resetHour); }
+
+  /** The index of the key (or group) with id `id`, -1 when none. */
+  indexOf(id: u64): i32 { return this.ids.indexOf(id); }
 }
 
 /**
  * A lease of key i's day: the request and tokens needed, and up to a hundredth of the day more,
- * never past what is left; none (`spent`) when the day has not what is needed.
+ * never past what is left (of the process's allowance, with replicas); none when the day has not
+ * what is needed (`spent`), or only the allowance has not (`waits`: the next sync gives more).
  */
 class DayGrant extends SharedUpdate {
   requests: i64 = 0;
   tokens: i64 = 0;
   spent: bool = false;
+  waits: bool = false;
   constructor(private quotas: DailyQuotas, private i: i32, private day: i64, private needRequest: bool, private needTokens: i64) { super(); }
 
   next(current: SharedValue | null): ArrayBuffer | null {
     const uses = decodeUses(DAILY_RECORD.decode(current));
-    const u = useOf(uses, this.quotas.idOf(this.i), this.day);
+    const u = this.quotas.useIn(uses, this.i, this.day);
     const rpd = this.quotas.rpd[this.i], tpd = this.quotas.tpd[this.i];
     this.requests = 0;
     this.tokens = 0;
     this.spent = false;
+    this.waits = false;
     if (this.needRequest) {
-      const left = rpd - u.requests;
-      if (left < 1) { this.spent = true; return null; }
-      this.requests = min(left, max<i64>(1, rpd / LEASE_DIVISOR));
+      const dayLeft = rpd - u.othersRequests - u.requests;
+      const left = this.quotas.shared && u.allowRequests >= 0 ? min(dayLeft, u.allowRequests - u.requests) : dayLeft;
+      if (left < 1) return this.refuse(dayLeft < 1);
+      this.requests = min(left, partOf(rpd));
     }
     if (this.needTokens > 0) {
-      const left = tpd - u.tokens;
+      const dayLeft = tpd - u.othersTokens - u.tokens;
+      const left = this.quotas.shared && u.allowTokens >= 0 ? min(dayLeft, u.allowTokens - u.tokens) : dayLeft;
       // One request larger than what is left is refused alone; the day is spent only when less
       // than a lease's part of it is left, so no single request takes a key away until the reset.
-      if (left < this.needTokens) {
-        this.requests = 0;
-        this.spent = left < max<i64>(1, tpd / LEASE_DIVISOR);
-        return null;
-      }
-      this.tokens = min(left, max(this.needTokens, tpd / LEASE_DIVISOR));
+      if (left < this.needTokens) return this.refuse(dayLeft < partOf(tpd), left < dayLeft);
+      this.tokens = min(left, max(this.needTokens, partOf(tpd)));
     }
     u.requests += this.requests;
     u.tokens += this.tokens;
     return encodeUses(uses);
+  }
+
+  // No lease: the day is spent, or (`allowance`) only this process's allowance is used up.
+  private refuse(spent: bool, allowance: bool = true): ArrayBuffer | null {
+    this.requests = 0;
+    this.tokens = 0;
+    this.spent = spent;
+    this.waits = !spent && allowance && this.quotas.shared;
+    return null;
   }
 }
 
@@ -224,7 +215,7 @@ class DayCharge extends SharedUpdate {
 
   next(current: SharedValue | null): ArrayBuffer | null {
     const uses = decodeUses(DAILY_RECORD.decode(current));
-    const u = useOf(uses, this.quotas.idOf(this.i), this.day);
+    const u = this.quotas.useIn(uses, this.i, this.day);
     u.tokens = max<i64>(0, u.tokens + this.tokens);
     return encodeUses(uses);
   }

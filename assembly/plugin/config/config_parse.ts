@@ -217,23 +217,9 @@ export function parseConfigValue(root: JsonValue): ConfigResult {
   if (val.ok() && cfg.redis != null && !cfg.failover.enabled) {
     val.fail("redis", "needs " + val.base + ".failover.enabled: each process's failover lease holder is the one that syncs with Redis");
   }
-  if (val.ok() && cfg.redis != null) refuseDailyQuotas(val, cfg);
   result.warnings = val.warnings;
   if (!val.ok()) { result.error = val.error; return result; }
   result.config = cfg;
   return result;
 }
 
-// Daily quotas are counted by every worker of one process, not yet between replicas: with Redis
-// each replica would allow the whole day, so they are refused rather than over-spent.
-function refuseDailyQuotas(val: Validator, cfg: PluginConfig): void {
-  const n = cfg.keys.length;
-  for (let i = 0; i < n + cfg.groups.length; i++) {
-    const k = i < n ? cfg.keys[i] : cfg.groups[i - n];
-    if (k.rpd == 0 && k.tpd == 0) continue;
-    const where = i < n ? ".apiTokens[" + i.toString() + "]." : ".groups." + cfg.groupNames[i - n] + ".";
-    val.fail(val.base + where + (k.rpd > 0 ? "rpd" : "tpd"),
-      "is counted per Envoy process and cannot be shared between replicas through redis yet: remove it or redis");
-    return;
-  }
-}

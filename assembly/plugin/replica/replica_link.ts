@@ -19,7 +19,8 @@ import { Failover } from "../pool/failover";
 import { KeyEvent, SharedPool } from "../pool/pool_events";
 import { PluginMetrics } from "../base/metrics";
 import { AdoptShared, SharedKey, SyncReply, readSyncReply } from "./sync_reply";
-import { BudgetAsk, PoolKeys, scriptArgs } from "./sync_script";
+import { BudgetAsk, DayReport, PoolKeys, scriptArgs } from "./sync_script";
+import { adoptDayTotals, dayReports } from "./daily_feed";
 
 export class ReplicaLink extends SharedPool {
   private readonly cluster: string;
@@ -38,6 +39,8 @@ export class ReplicaLink extends SharedPool {
   private start: FeedStart = FeedStart.Running;
   private syncSentAt: i64 = 0;
   private syncing: bool = false;
+  /** The daily use the sync in flight reported. */
+  private daysSent: DayReport[] = [];
   /** The version of each key's shared state this VM took on last. */
   private applied: Map<u64, i64> = new Map();
 
@@ -63,7 +66,7 @@ export class ReplicaLink extends SharedPool {
 
   publish(events: KeyEvent[]): void {
     if (events.length == 0) return;
-    const args = scriptArgs(this.keys, this.cfg.database, nowMs(), false, this.replica, this.cfg.syncInterval, events, []);
+    const args = scriptArgs(this.keys, this.cfg.database, nowMs(), false, this.replica, this.cfg.syncInterval, events, [], []);
     redisCall(this.cluster, encodeCommand(args), new IgnoreReply());
   }
 
@@ -86,7 +89,8 @@ export class ReplicaLink extends SharedPool {
     this.start = link == null ? FeedStart.Joining : link.up ? FeedStart.Running : FeedStart.Recovering;
     const downFor = link != null && !link.up ? max<i64>(0, now - link.since) : 0;
     const asks: BudgetAsk[] = budgets != null ? budgetAsks(budgets, f.store.factors, now, this.start, downFor) : [];
-    const args = scriptArgs(this.keys, this.cfg.database, now, true, this.replica, this.cfg.syncInterval, events, asks);
+    const days = budgets != null ? dayReports(budgets.daily, now) : [];
+    const args = scriptArgs(this.keys, this.cfg.database, now, true, this.replica, this.cfg.syncInterval, events, days, asks);
     const status = redisCall(this.cluster, encodeCommand(args), new SyncHandler(this));
     if (status != Status.Ok) {
       this.failed("the gateway refused the command (status " + (<i32>status).toString() + ")");
@@ -94,6 +98,7 @@ export class ReplicaLink extends SharedPool {
     }
     this.syncing = true;
     this.syncSentAt = now;
+    this.daysSent = days;
   }
 
   onSyncReply(reply: RespValue | null): void {
@@ -123,7 +128,10 @@ export class ReplicaLink extends SharedPool {
     }
     const budgets = this.budgets;
     // Redis counted what it granted: a lost write only leaves credit unused.
-    if (budgets != null) feedBudgets(budgets, f.store.factors, sync.grants, sync.liveReplicas, true, this.start == FeedStart.Joining, now);
+    if (budgets != null) {
+      feedBudgets(budgets, f.store.factors, sync.grants, sync.liveReplicas, true, this.start == FeedStart.Joining, now);
+      adoptDayTotals(budgets.daily, sync.days, this.daysSent, sync.liveReplicas, now);
+    }
     this.setLink(true, "", now);
   }
 

@@ -13,18 +13,24 @@ export class BudgetGrant {
   constructor(public id: u64, public requests: i64, public tokens: i64) {}
 }
 
+/** What every replica used of one key's day, as Redis counts it. */
+export class DayTotal {
+  constructor(public id: u64, public day: i64, public requests: i64, public tokens: i64) {}
+}
+
 export class SyncReply {
   holdsLease: bool = false;
   liveReplicas: i32 = 1;
   grants: BudgetGrant[] = [];
   keys: SharedKey[] = [];
+  days: DayTotal[] = [];
 }
 
 /** The reply of a sync, or null when it is not one (a Redis error, or malformed). */
 export function readSyncReply(v: RespValue): SyncReply | null {
-  if (v.kind != RespKind.Array || v.items.length != 4) return null;
-  const grants = v.items[2], keys = v.items[3];
-  if (grants.kind != RespKind.Array || keys.kind != RespKind.Array || keys.items.length % 2 != 0) return null;
+  if (v.kind != RespKind.Array || v.items.length != 5) return null;
+  const grants = v.items[2], keys = v.items[3], days = v.items[4];
+  if (grants.kind != RespKind.Array || keys.kind != RespKind.Array || keys.items.length % 2 != 0 || days.kind != RespKind.Array) return null;
   const out = new SyncReply();
   out.holdsLease = v.items[0].asInteger(0) == 1;
   out.liveReplicas = <i32>max<i64>(1, min<i64>(10_000, v.items[1].asInteger(1)));
@@ -32,6 +38,11 @@ export function readSyncReply(v: RespValue): SyncReply | null {
     const f = numbers(grants.items[i].text, 1);
     if (f == null || f.length != 2) continue;
     out.grants.push(new BudgetGrant(hexId(grants.items[i].text), max<i64>(0, f[0]), max<i64>(0, f[1])));
+  }
+  for (let i = 0; i < days.items.length; i++) {
+    const f = numbers(days.items[i].text, 1);
+    if (f == null || f.length != 3 || f[0] < 0) continue;
+    out.days.push(new DayTotal(hexId(days.items[i].text), f[0], max<i64>(0, f[1]), max<i64>(0, f[2])));
   }
   for (let i = 0; i + 1 < keys.items.length; i += 2) {
     const f = numbers(keys.items[i + 1].text, 0);

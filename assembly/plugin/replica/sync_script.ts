@@ -4,14 +4,17 @@
 //
 // KEYS: 1 key states (hash: key id -> "version,out,returnsAt,limitedUntil,share,memberAt,shareAt,status"),
 //       2 live replicas (sorted set: replica -> last sync), 3 probe lease ("replica,expiresAt"),
-//       4 budgets (hash: key id -> "requests,tokens,at"; requests in thousandths).
+//       4 budgets (hash: key id -> "requests,tokens,at"; requests in thousandths; and the daily
+//       quotas' use, "d:<key id>:<day>" -> "requests,tokens", the day before dropped as a day is used).
 // ARGV: database, now, mode ("p" publish, "s" sync), replica, syncInterval, event count, events
-//       (kind, id, at, x, y), then in sync mode the budget asks (id, request rate, request cap,
+//       (kind, id, at, x, y), then in sync mode the day count and days (id, day, requests and
+//       tokens used since the last report), then the budget asks (id, request rate, request cap,
 //       token rate, token cap, wanted requests, wanted tokens, charged requests, charged tokens).
 // Events: "o" out at `at` until x (0: until a probe), status y; "i" in at `at`; "l" limited until x;
 // "f" share x from `at`. Membership and share: the later event wins; limits and returns: the later
 // deadline wins (0, until a probe, is the latest).
-// Sync replies: { holds the probe lease (0/1), live replicas, grants ("id,requests,tokens"...), key states (flat) }.
+// Sync replies: { holds the probe lease (0/1), live replicas, grants ("id,requests,tokens"...), key states (flat),
+// days ("id,day,requests,tokens": the day's use by every replica) }.
 import { KeyEvent } from "../pool/pool_events";
 
 export const SYNC_SCRIPT = `
@@ -59,6 +62,18 @@ if not holder or holder == me or (tonumber(expires) or 0) <= now then
   redis.call('SET', KEYS[3], me .. ',' .. string.format('%.0f', now + 3 * interval), 'PX', 86400000)
   held = 1
 end
+local days, m = {}, tonumber(ARGV[a])
+a = a + 1
+for d = 1, m do
+  local id, day, ur, ut = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  a = a + 4
+  local f = 'd:' .. id .. ':' .. string.format('%.0f', day)
+  local u = fields(redis.call('HGET', KEYS[4], f))
+  local r, t = (u[1] or 0) + ur, (u[2] or 0) + ut
+  redis.call('HSET', KEYS[4], f, fmt(r, t))
+  redis.call('HDEL', KEYS[4], 'd:' .. id .. ':' .. string.format('%.0f', day - 1))
+  days[#days + 1] = id .. ',' .. fmt(day, r, t)
+end
 local grants = {}
 while a <= #ARGV do
   local id = ARGV[a]
@@ -78,13 +93,18 @@ while a <= #ARGV do
   grants[#grants + 1] = id .. ',' .. fmt(gr, gt)
 end
 redis.call('PEXPIRE', KEYS[4], 86400000)
-return { held, live, grants, redis.call('HGETALL', KEYS[1]) }
+return { held, live, grants, redis.call('HGETALL', KEYS[1]), days }
 `;
 
 /** What the sync asks of one key's shared budget: its rates (whole, at its share) and what this process wants and spent. */
 export class BudgetAsk {
   constructor(public id: u64, public requestRate: f64, public requestCap: i64, public tokenRate: f64, public tokenCap: i64,
               public wantRequests: i64, public wantTokens: i64, public chargeRequests: i64, public chargeTokens: i64) {}
+}
+
+/** What this process used of one key's day since it last reported it. */
+export class DayReport {
+  constructor(public id: u64, public day: i64, public requests: i64, public tokens: i64) {}
 }
 
 /** The Redis keys of one pool; the braces keep them in one Redis Cluster slot. */
@@ -98,7 +118,7 @@ export class PoolKeys {
 
 /** The EVAL command's arguments. */
 export function scriptArgs(keys: PoolKeys, database: i32, now: i64, sync: bool, replica: string, intervalMs: i32,
-                           events: KeyEvent[], asks: BudgetAsk[]): string[] {
+                           events: KeyEvent[], days: DayReport[], asks: BudgetAsk[]): string[] {
   const args = ["EVAL", SYNC_SCRIPT, "4"];
   for (let i = 0; i < keys.names.length; i++) args.push(keys.names[i]);
   args.push(database.toString());
@@ -110,6 +130,11 @@ export function scriptArgs(keys: PoolKeys, database: i32, now: i64, sync: bool, 
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     args.push(e.kind); args.push(e.id.toString(16)); args.push(e.at.toString()); args.push(e.x.toString()); args.push(e.y.toString());
+  }
+  if (sync) args.push(days.length.toString());
+  for (let i = 0; sync && i < days.length; i++) {
+    const d = days[i];
+    args.push(d.id.toString(16)); args.push(d.day.toString()); args.push(d.requests.toString()); args.push(d.tokens.toString());
   }
   for (let i = 0; i < asks.length; i++) {
     const k = asks[i];
