@@ -28,8 +28,9 @@ describe("RESP", () => {
 });
 
 describe("sync reply", () => {
-  it("reads the probe lease, live replicas, grants and key states; skips entries that do not read", () => {
-    const v = parseReply(reply("*4\r\n:1\r\n:3\r\n*2\r\n$9\r\nab,2000,5\r\n$4\r\nzz,x\r\n*4\r\n$2\r\nff\r\n$26\r\n4,1,0,99,500,1700,1600,401\r\n$1\r\n1\r\n$3\r\n1,2\r\n"));
+  it("reads the probe lease, live replicas, grants, key states and days; skips entries that do not read", () => {
+    const v = parseReply(reply("*5\r\n:1\r\n:3\r\n*2\r\n$9\r\nab,2000,5\r\n$4\r\nzz,x\r\n*4\r\n$2\r\nff\r\n$26\r\n4,1,0,99,500,1700,1600,401\r\n$1\r\n1\r\n$3\r\n1,2\r\n" +
+      "*2\r\n$15\r\nab,20429,17,900\r\n$5\r\nab,x1\r\n"));
     const sync = readSyncReply(v)!;
     expect(sync.holdsLease).toBe(true);
     expect(sync.liveReplicas).toBe(3);
@@ -45,10 +46,17 @@ describe("sync reply", () => {
     expect(k.share).toBe(500);
     expect(k.memberAt).toBe(1700);
     expect(k.status).toBe(401);
+    expect(sync.days.length).toBe(1);
+    expect(sync.days[0].id).toBe(0xab);
+    expect(sync.days[0].day).toBe(20429);
+    expect(sync.days[0].requests).toBe(17);
+    expect(sync.days[0].tokens).toBe(900);
   });
 
   it("is null for a Redis error or another shape", () => {
     expect(readSyncReply(parseReply(reply("-ERR boom\r\n")))).toBeNull();
     expect(readSyncReply(parseReply(reply("*1\r\n:1\r\n")))).toBeNull();
+    // The reply of a script without days is another shape.
+    expect(readSyncReply(parseReply(reply("*4\r\n:1\r\n:1\r\n*0\r\n*0\r\n")))).toBeNull();
   });
 });
