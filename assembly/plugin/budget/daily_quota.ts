@@ -191,7 +191,7 @@ class DayGrant extends SharedUpdate {
       const left = this.quotas.shared && u.allowTokens >= 0 ? min(dayLeft, u.allowTokens - u.tokens) : dayLeft;
       // One request larger than what is left is refused alone; the day is spent only when less
       // than a lease's part of it is left, so no single request takes a key away until the reset.
-      if (left < this.needTokens) return this.refuse(dayLeft < partOf(tpd), left < dayLeft);
+      if (left < this.needTokens) return this.refuse(dayLeft < partOf(tpd), left < dayLeft && left < partOf(tpd));
       this.tokens = min(left, max(this.needTokens, partOf(tpd)));
     }
     u.requests += this.requests;
@@ -199,7 +199,8 @@ class DayGrant extends SharedUpdate {
     return encodeUses(uses);
   }
 
-  // No lease: the day is spent, or (`allowance`) only this process's allowance is used up.
+  // No lease: the day is spent, or (`allowance`) only this process's allowance is used up (less
+  // than a lease's part left of it); else this request alone is refused.
   private refuse(spent: bool, allowance: bool = true): ArrayBuffer | null {
     this.requests = 0;
     this.tokens = 0;

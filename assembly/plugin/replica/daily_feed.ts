@@ -1,6 +1,7 @@
 // The daily quotas (rpd, tpd) shared by the gateway replicas through Redis: on each sync the lease
-// holder reports what the process leased of each key's day since its last report, and Redis
-// answers with the day's use by every replica. The process then knows what the others used, and
+// holder reports what the process leased of each key's day so far (Redis counts the difference
+// from its last report, so a report sent twice, or again after Redis lost the day, counts once),
+// and Redis answers with the day's use by every replica. The process then knows what the others used, and
 // may go on until the next sync up to its allowance: its share of what is left of the day. Syncs
 // of the replicas do not happen together, so one replica's allowance is computed before it knows
 // what another spent of its own since: each takes half its even split (what is left over twice
@@ -14,7 +15,7 @@ import { decodeUses, encodeUses } from "../budget/day_record";
 import { DayReport } from "./sync_script";
 import { DayTotal } from "./sync_reply";
 
-/** What the process leased of each key's day (today's) since it last reported it: one shared-data read. */
+/** What the process leased of each key's day (today's) so far: one shared-data read. */
 export function dayReports(daily: DailyQuotas, now: i64): DayReport[] {
   const out: DayReport[] = [];
   if (!daily.active) return out;
@@ -23,7 +24,7 @@ export function dayReports(daily: DailyQuotas, now: i64): DayReport[] {
   for (let i = 0; i < daily.rpd.length; i++) {
     if (daily.rpd[i] == 0 && daily.tpd[i] == 0) continue;
     const u = daily.useIn(uses, i, day);
-    out.push(new DayReport(u.id, day, u.requests - u.reportedRequests, u.tokens - u.reportedTokens));
+    out.push(new DayReport(u.id, day, u.requests, u.tokens));
   }
   return out;
 }
@@ -48,8 +49,8 @@ class AdoptTotals extends SharedUpdate {
       const s = sentFor(this.sent, t);
       if (i < 0 || s == null || t.day != this.day) continue;
       const u = daily.useIn(uses, i, t.day);
-      u.reportedRequests += s.requests;
-      u.reportedTokens += s.tokens;
+      u.reportedRequests = s.requests;
+      u.reportedTokens = s.tokens;
       u.othersRequests = max<i64>(0, t.requests - u.reportedRequests);
       u.othersTokens = max<i64>(0, t.tokens - u.reportedTokens);
       u.allowRequests = u.reportedRequests + shareOf(daily.rpd[i] - t.requests, this.replicas);

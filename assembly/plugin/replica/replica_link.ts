@@ -39,8 +39,6 @@ export class ReplicaLink extends SharedPool {
   private start: FeedStart = FeedStart.Running;
   private syncSentAt: i64 = 0;
   private syncing: bool = false;
-  /** The daily use the sync in flight reported. */
-  private daysSent: DayReport[] = [];
   /** The version of each key's shared state this VM took on last. */
   private applied: Map<u64, i64> = new Map();
 
@@ -91,26 +89,26 @@ export class ReplicaLink extends SharedPool {
     const asks: BudgetAsk[] = budgets != null ? budgetAsks(budgets, f.store.factors, now, this.start, downFor) : [];
     const days = budgets != null ? dayReports(budgets.daily, now) : [];
     const args = scriptArgs(this.keys, this.cfg.database, now, true, this.replica, this.cfg.syncInterval, events, days, asks);
-    const status = redisCall(this.cluster, encodeCommand(args), new SyncHandler(this));
+    const status = redisCall(this.cluster, encodeCommand(args), new SyncHandler(this, days));
     if (status != Status.Ok) {
       this.failed("the gateway refused the command (status " + (<i32>status).toString() + ")");
       return;
     }
     this.syncing = true;
     this.syncSentAt = now;
-    this.daysSent = days;
   }
 
-  onSyncReply(reply: RespValue | null): void {
+  /** The answer to a sync that reported `days`. */
+  onSyncReply(reply: RespValue | null, days: DayReport[]): void {
     this.syncing = false;
     if (reply == null) { this.failed("no answer (connection failed or timed out)"); return; }
     if (reply.kind == RespKind.Error) { this.failed("Redis answered " + reply.text.substring(0, 120)); return; }
     const sync = readSyncReply(reply);
     if (sync == null) { this.failed("an answer that is not the script's"); return; }
-    this.adopt(sync);
+    this.adopt(sync, days);
   }
 
-  private adopt(sync: SyncReply): void {
+  private adopt(sync: SyncReply, days: DayReport[]): void {
     const now = nowMs();
     const f = this.failover;
     this.holdsLease = sync.holdsLease;
@@ -130,7 +128,7 @@ export class ReplicaLink extends SharedPool {
     // Redis counted what it granted: a lost write only leaves credit unused.
     if (budgets != null) {
       feedBudgets(budgets, f.store.factors, sync.grants, sync.liveReplicas, true, this.start == FeedStart.Joining, now);
-      adoptDayTotals(budgets.daily, sync.days, this.daysSent, sync.liveReplicas, now);
+      adoptDayTotals(budgets.daily, sync.days, days, sync.liveReplicas, now);
     }
     this.setLink(true, "", now);
   }
@@ -183,8 +181,8 @@ export class ReplicaLink extends SharedPool {
 }
 
 class SyncHandler extends RedisHandler {
-  constructor(private link: ReplicaLink) { super(); }
-  onReply(reply: RespValue | null): void { this.link.onSyncReply(reply); }
+  constructor(private link: ReplicaLink, private days: DayReport[]) { super(); }
+  onReply(reply: RespValue | null): void { this.link.onSyncReply(reply, this.days); }
 }
 
 // A published change needs no answer: the next sync sends out keys and limits again.

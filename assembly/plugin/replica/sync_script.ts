@@ -5,10 +5,11 @@
 // KEYS: 1 key states (hash: key id -> "version,out,returnsAt,limitedUntil,share,memberAt,shareAt,status"),
 //       2 live replicas (sorted set: replica -> last sync), 3 probe lease ("replica,expiresAt"),
 //       4 budgets (hash: key id -> "requests,tokens,at"; requests in thousandths; and the daily
-//       quotas' use, "d:<key id>:<day>" -> "requests,tokens", the day before dropped as a day is used).
+//       quotas' use: "d:<key id>:<day>" -> "requests,tokens" by every replica, "r:<key id>:<day>:<replica>"
+//       -> what that replica last reported; two days before dropped as a day is reported).
 // ARGV: database, now, mode ("p" publish, "s" sync), replica, syncInterval, event count, events
 //       (kind, id, at, x, y), then in sync mode the day count and days (id, day, requests and
-//       tokens used since the last report), then the budget asks (id, request rate, request cap,
+//       tokens this replica used of the day so far: a report sent twice counts once), then the budget asks (id, request rate, request cap,
 //       token rate, token cap, wanted requests, wanted tokens, charged requests, charged tokens).
 // Events: "o" out at `at` until x (0: until a probe), status y; "i" in at `at`; "l" limited until x;
 // "f" share x from `at`. Membership and share: the later event wins; limits and returns: the later
@@ -67,11 +68,13 @@ a = a + 1
 for d = 1, m do
   local id, day, ur, ut = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   a = a + 4
-  local f = 'd:' .. id .. ':' .. string.format('%.0f', day)
-  local u = fields(redis.call('HGET', KEYS[4], f))
-  local r, t = (u[1] or 0) + ur, (u[2] or 0) + ut
-  redis.call('HSET', KEYS[4], f, fmt(r, t))
-  redis.call('HDEL', KEYS[4], 'd:' .. id .. ':' .. string.format('%.0f', day - 1))
+  local f, mine = 'd:' .. id .. ':', 'r:' .. id .. ':'
+  local last = fields(redis.call('HGET', KEYS[4], mine .. string.format('%.0f', day) .. ':' .. me))
+  local u = fields(redis.call('HGET', KEYS[4], f .. string.format('%.0f', day)))
+  local r, t = math.max(0, (u[1] or 0) + ur - (last[1] or 0)), math.max(0, (u[2] or 0) + ut - (last[2] or 0))
+  redis.call('HSET', KEYS[4], f .. string.format('%.0f', day), fmt(r, t))
+  redis.call('HSET', KEYS[4], mine .. string.format('%.0f', day) .. ':' .. me, fmt(ur, ut))
+  redis.call('HDEL', KEYS[4], f .. string.format('%.0f', day - 2), mine .. string.format('%.0f', day - 2) .. ':' .. me)
   days[#days + 1] = id .. ',' .. fmt(day, r, t)
 end
 local grants = {}
@@ -102,7 +105,7 @@ export class BudgetAsk {
               public wantRequests: i64, public wantTokens: i64, public chargeRequests: i64, public chargeTokens: i64) {}
 }
 
-/** What this process used of one key's day since it last reported it. */
+/** What this process used of one key's day so far. */
 export class DayReport {
   constructor(public id: u64, public day: i64, public requests: i64, public tokens: i64) {}
 }

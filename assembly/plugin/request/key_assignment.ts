@@ -81,7 +81,9 @@ export class KeyAssignment extends WaitTicket {
       answerAmbiguousModel();
       return Chosen.Answered;
     }
-    if (this.waitsItsTurn()) return Chosen.Waiting;
+    // Chosen.Sent here: the request chooses its key now.
+    const turn = this.waitsItsTurn();
+    if (turn != Chosen.Sent) return turn;
     const pick = this.pickKey();
     if (pick.kind == PickKind.Key) {
       this.send(pick);
@@ -127,17 +129,25 @@ export class KeyAssignment extends WaitTicket {
   private rank(cfg: QueueConfig): i32 { return cfg.rankOf(HeaderList.rawText(this.clientHeaders, cfg.priorityHeader)); }
 
   // While this VM has waiters: a newcomer whose priority took more than its share of the releases
-  // waits behind the lower ones like a waiter would, if it finds a free place (else it goes on).
-  private waitsItsTurn(): bool {
+  // waits behind the lower ones like a waiter would (a request no key serves, or one the paced
+  // provider would not take, gets its answer instead). Without a place it is refused as by a
+  // full queue, or passes through with `whenFull: passthrough`.
+  private waitsItsTurn(): Chosen {
     const queue = this.plugin.queue;
-    if (queue == null || queue.count == 0) return false;
+    if (queue == null || queue.count == 0) return Chosen.Sent;
     const now = nowMs();
     const rank = this.rank(queue.cfg);
-    if (!queue.yields(rank, now) || queue.admit(this.streamId, rank, now, now, this, true) != Admission.Waiting) return false;
+    if (!queue.yields(rank, now) || !this.plugin.selector.mayServe(this.model)) return Chosen.Sent;
+    const admitted = queue.admit(this.streamId, rank, now, now, this, true);
+    if (admitted == Admission.PassThrough) return Chosen.Sent;
     this.nextTry = now;
+    if (admitted == Admission.Refused) {
+      queue.record(Outcome.Full);
+      return this.refuse(now + 1000);
+    }
     this.waiting = true;
     this.plugin.ticks.update(this.streamId);
-    return true;
+    return Chosen.Waiting;
   }
 
   private refuse(until: i64): Chosen {
