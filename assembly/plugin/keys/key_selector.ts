@@ -65,10 +65,7 @@ export class KeySelector {
   }
 
   /** Whether some key serves `model` and the provider is not paced: a request may wait its turn for a key. */
-  mayServe(model: string | null): bool {
-    const failover = this.failover;
-    return this.chooser.anyServes(model) && (failover == null || failover.store.provider.ok);
-  }
+  mayServe(model: string | null): bool { return this.chooser.anyServes(model) && (this.failover == null || this.failover!.store.provider.ok); }
 
   // `tried` plus the keys of the pool with consecutive failures; null when there are none.
   private failingBesides(tried: i32[]): i32[] | null {
