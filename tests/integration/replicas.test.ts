@@ -249,6 +249,28 @@ test('rpd 100 and a group\'s tpd shared by both processes: offered 300 requests,
   }
 });
 
+test('a day that starts while Redis is down: each process may use an even split of it, not the first lease\'s hundredth', withRedis, async (t) => {
+  const hourOf = (ms: number) => new Date(ms).getUTCHours();
+  const [a, b] = twoGateways(config({}, { apiTokens: [{ token: 'sk-n', rpd: 100 }], retryOnFailure: { enabled: false },
+    dailyResetUtcHour: (hourOf(new Host().nowMs) + 1) % 24 }));
+  await elapse([a, b], 3000);
+  await redis.stop();
+  try {
+    await elapse([a, b], 3000);
+    // To the next reset, past it, and two failed syncs later.
+    const untilReset = 3_600_000 - (a.host.nowMs % 3_600_000);
+    for (const g of [a, b]) g.host.advance(untilReset + 10);
+    await elapse([a, b], 2000);
+    let received = 0;
+    const provider: Upstream = () => { received++; return { status: 200, body: '{"choices":[]}' }; };
+    for (let i = 0; i < 120; i++) roundTrip((i % 2 == 0 ? a : b).vms[(i >> 1) % 2], provider);
+    t.diagnostic(`the provider received ${received} of 120 on the new day while Redis was down`);
+    assert.ok(received >= 90 && received <= 100, `received ${received}`);
+  } finally {
+    await redis.resume();
+  }
+});
+
 test('Redis stopped mid-run: no client error, one log line and the link metric; back: in sync within two intervals', withRedis, async () => {
   const [a, b] = twoGateways(config());
   const metric = (g: Gateway) => g.host.metric('ai_token_failover.pool.ai-token-failover:openai.redis_link_up');

@@ -7,7 +7,8 @@
 // what another spent of its own since: each takes half its even split (what is left over twice
 // the live replicas), which leaves room for what the others may still spend, so together they
 // never spend more than the day but for rounding up at its very end (at most one request, or one
-// request's tokens, per replica). While Redis does not answer, the allowance stays.
+// request's tokens, per replica). While Redis does not answer, the allowance stays, and a day that
+// starts meanwhile gets an even split of the whole day (as the minute budgets fall back to 1/N).
 import { SharedUpdate, SharedValue, compareAndSwap, readShared } from "../../runtime/shared_data";
 import { DAILY_RECORD } from "../base/shared_record";
 import { DailyQuotas } from "../budget/daily_quota";
@@ -34,6 +35,40 @@ export function adoptDayTotals(daily: DailyQuotas, totals: DayTotal[], sent: Day
   if (totals.length == 0) return;
   compareAndSwap(daily.recordKey, new AdoptTotals(daily, totals, sent, max(1, replicas), daily.today(now)));
 }
+
+/**
+ * Redis does not answer: each key's day that started without a sync (its allowance still the
+ * first lease's part) may use an even split of the whole day among the `replicas` last seen.
+ * Nothing is written when no such day is there.
+ */
+export function daysAlone(daily: DailyQuotas, replicas: i32, now: i64): void {
+  if (!daily.active) return;
+  compareAndSwap(daily.recordKey, new DaysAlone(daily, max(1, replicas), daily.today(now)));
+}
+
+class DaysAlone extends SharedUpdate {
+  constructor(private daily: DailyQuotas, private replicas: i32, private day: i64) { super(); }
+
+  next(current: SharedValue | null): ArrayBuffer | null {
+    const daily = this.daily;
+    const uses = decodeUses(DAILY_RECORD.decode(current));
+    let changed = false;
+    for (let i = 0; i < daily.rpd.length; i++) {
+      if (daily.rpd[i] == 0 && daily.tpd[i] == 0) continue;
+      const u = daily.useIn(uses, i, this.day);
+      if (u.reportedRequests != 0 || u.reportedTokens != 0 || u.othersRequests != 0 || u.othersTokens != 0) continue;
+      const r = evenSplit(daily.rpd[i], this.replicas), t = evenSplit(daily.tpd[i], this.replicas);
+      if (u.allowRequests >= r && u.allowTokens >= t) continue;
+      u.allowRequests = max(u.allowRequests, r);
+      u.allowTokens = max(u.allowTokens, t);
+      changed = true;
+    }
+    return changed ? encodeUses(uses) : null;
+  }
+}
+
+// A whole quota `cap` split evenly among `replicas` (0: no such quota).
+function evenSplit(cap: i64, replicas: i32): i64 { return cap <= 0 ? 0 : cap / <i64>replicas; }
 
 class AdoptTotals extends SharedUpdate {
   constructor(private daily: DailyQuotas, private totals: DayTotal[], private sent: DayReport[], private replicas: i32,

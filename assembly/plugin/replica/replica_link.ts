@@ -20,7 +20,7 @@ import { KeyEvent, SharedPool } from "../pool/pool_events";
 import { PluginMetrics } from "../base/metrics";
 import { AdoptShared, SharedKey, SyncReply, readSyncReply } from "./sync_reply";
 import { BudgetAsk, DayReport, PoolKeys, scriptArgs } from "./sync_script";
-import { adoptDayTotals, dayReports } from "./daily_feed";
+import { adoptDayTotals, dayReports, daysAlone } from "./daily_feed";
 
 export class ReplicaLink extends SharedPool {
   private readonly cluster: string;
@@ -156,7 +156,10 @@ export class ReplicaLink extends SharedPool {
     this.applied.clear();
     const budgets = this.budgets;
     const now = nowMs();
-    if (budgets != null) feedBudgets(budgets, this.failover.store.factors, [], this.liveReplicas, false, false, now);
+    if (budgets != null) {
+      feedBudgets(budgets, this.failover.store.factors, [], this.liveReplicas, false, false, now);
+      daysAlone(budgets.daily, this.liveReplicas, now);
+    }
     this.setLink(false, reason, now);
   }
 
