@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { chat, isProbe, setTokens, sleep, type ChatAnswer, type Gateway } from './harness.js';
+import { TRAP, chat, isProbe, leaveDuringRetry, setTokens, sleep, type ChatAnswer, type Gateway } from './harness.js';
 import type { PluginConfig } from '../../envoy/config.js';
 import { CLIENT_PATH, withProviderGateway } from './provider_gateway.js';
 
@@ -183,3 +183,13 @@ async function waitForCount(gw: Gateway, n: number): Promise<boolean> {
   }
   return false;
 }
+
+test('streaming clients that leave while their stream\'s retry is in flight: nothing hangs or traps, and the next streams are complete', () => withStreams(async (gw) => {
+  for (let round = 0; round < 6; round++) await leaveDuringRetry(gw, TOKENS, STREAM);
+  // The abandoned retries' answers (1.5 s late) arrive meanwhile.
+  await sleep(1700);
+  setTokens(gw, Object.fromEntries(TOKENS.map((t) => [t, 200])));
+  const after = await inBatches(8, 4, () => chat(gw, { body: STREAM }));
+  for (const a of after) assertCompleteStream(a);
+  assert.doesNotMatch(gw.envoy.log, TRAP);
+}));
