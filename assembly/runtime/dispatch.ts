@@ -91,10 +91,6 @@ export function proxy_on_response_body(id: u32, size: usize, endOfStream: bool):
   return result;
 }
 
-export function proxy_on_done(id: u32): bool {
-  return true;
-}
-
 export function proxy_on_log(id: u32): void {
   enterCallback();
   streamCallback(true);

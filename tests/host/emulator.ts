@@ -244,8 +244,11 @@ export class Vm {
   }
 
   /** Calls one of the module's ABI callbacks. */
+  /** Calls an exported callback; as Envoy (proxy-wasm-cpp-host) does, one the module does not export is skipped (proxy_on_done then reads as done). */
   callback(name: string, ...args: number[]): number {
-    return (this.exports[name] as Callback)(...args);
+    const f = this.exports[name] as Callback | undefined;
+    if (f === undefined) return name === 'proxy_on_done' ? 1 : 0;
+    return f(...args);
   }
 
   // ---- memory helpers
