@@ -27,6 +27,8 @@ function perCallback(wasmPath: string | undefined, config: PluginConfig, request
   const original = vm.callback.bind(vm);
   let spent = new Map<string, bigint>();
   vm.callback = (name: string, ...args: number[]) => {
+    // A callback the module does not export is skipped by the host: nothing to count.
+    if (vm.exports[name] === undefined) return original(name, ...args);
     const start = process.hrtime.bigint();
     try { return original(name, ...args); } finally { spent.set(name, (spent.get(name) ?? 0n) + process.hrtime.bigint() - start); }
   };

@@ -6,16 +6,16 @@
 //    fresh Envoy, ROUNDS times, interleaved (A B C…, then …C B A), after a warm-up; per setup the
 //    median and min–max of requests/s and Envoy CPU µs per request, and for each difference a
 //    bootstrap 95% interval.
+// 3. In Envoy, by profile: the Wasm-attributable CPU per request (bench/profile.ts), where perf runs.
 // Then host calls per request and the cost per retried request by prompt size.
 //   BENCH_QUICK=1 (2 rounds × 1 s, fewer module repetitions)   BENCH_ROUNDS (7)  BENCH_SECONDS (4)
-import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { bootstrap, listener, wasmFilter, withUpstreamFilters, type EnvoyConfig, type PluginConfig } from '../envoy/config.js';
-import { ENVOY, freePort, sleep, startEnvoy, type EnvoyProcess } from '../tests/e2e/harness.js';
-import { ROOT } from '../scripts/envoy_bin.js';
+import { wasmFilter } from '../envoy/config.js';
+import { ENVOY, sleep } from '../tests/e2e/harness.js';
+import { CONNECTIONS, EMPTY, PLUGIN, buildEmptyFilter, pluginConfig, setupEnvoy, startUpstream, upstreamConfig, type Setup } from './bench_envoy.js';
+import { profileTable } from './profile.js';
 import { countHostCalls } from './host_calls.js';
 import { moduleCost, moduleCostTable } from './module_cost.js';
 import { promptCostTable } from './prompt_cost.js';
@@ -26,32 +26,7 @@ import { diffLine, median, spread } from './stats.js';
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 7));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 1 : 4));
-const CONNECTIONS = 16;
 const MODULE = QUICK ? { requests: 500, repetitions: 5, warmup: 500 } : { requests: 2000, repetitions: 15, warmup: 2000 };
-const PLUGIN = path.join(ROOT, 'build/plugin.wasm');
-const EMPTY = path.join(ROOT, 'build/empty_filter.wasm');
-const keys = (n: number): string[] => Array.from({ length: n }, (_, i) => `sk-bench-${i + 1}`);
-/** The upstream answers 503 to this key. */
-const FAILING = 'sk-bench-8';
-const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
-const ANSWER = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }] });
-const pluginConfig = ({ n = 8, retry = true, threshold = 3, rpm = 0, queue = false } = {}): PluginConfig => ({
-  ...(queue ? { queue: { enabled: true } } : {}),
-  provider: {
-    apiTokens: rpm > 0 ? keys(n).map((token) => ({ token, rpm })) : keys(n),
-    failover: { enabled: true, failureThreshold: threshold, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini' },
-    ...(retry ? { retryOnFailure: { enabled: true, maxRetries: 1 } } : {}),
-  },
-});
-
-/** `upstream`: filters of the cluster (the upstream placement) rather than of the listener. */
-const upstreamConfig = (): PluginConfig => ({
-  upstreamFilter: true,
-  provider: { apiTokens: keys(8), failover: { enabled: true, healthCheckInterval: 1000, healthCheckModel: 'gpt-4o-mini',
-    healthCheck: { cluster: 'llm', authority: 'llm', path: '/v1/chat/completions' } } },
-});
-
-interface Setup { name: string; filters: EnvoyConfig[]; upstream?: EnvoyConfig[] }
 /** One round of one setup. */
 interface Sample { rps: number; cpuUs: number; non2xx: number; total: number }
 
@@ -88,40 +63,6 @@ const DIFFERENCES = [
   ['plugin upstream − plugin (retry on)', 'plugin upstream, 8 keys', 'plugin, 8 keys'],
 ];
 
-function buildEmptyFilter(): void {
-  execFileSync('npx', ['--no-install', 'asc', 'bench/empty_filter.ts', '--runtime', 'minimal', '--exportStart', '_initialize',
-    '--use', 'abort=assembly/runtime/abort/abortHandler', '-O3', '--shrinkLevel', '1', '--noAssert', '-o', EMPTY], { cwd: ROOT, stdio: 'inherit' });
-}
-
-/** A fast keep-alive provider on core 1: Envoy answering from its routes; the failing key gets 503. */
-async function startUpstream(): Promise<{ port: number; envoy: EnvoyProcess }> {
-  const port = await freePort();
-  const adminPort = await freePort();
-  const config = {
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
-    static_resources: {
-      listeners: [{
-        name: 'upstream',
-        address: { socket_address: { address: '127.0.0.1', port_value: port } },
-        filter_chains: [{ filters: [{
-          name: 'envoy.filters.network.http_connection_manager',
-          typed_config: {
-            '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-            stat_prefix: 'upstream',
-            route_config: { virtual_hosts: [{ name: 'all', domains: ['*'], routes: [
-              { match: { prefix: '/', headers: [{ name: 'authorization', string_match: { exact: `Bearer ${FAILING}` } }] }, direct_response: { status: 503, body: { inline_string: '{"error":"overloaded"}' } } },
-              { match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: ANSWER } } },
-            ] }] },
-            http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-          },
-        }] }],
-      }],
-    },
-  };
-  const envoy = await startEnvoy({ config, adminPort, concurrency: 1, cpu: 1 });
-  return { port, envoy };
-}
-
 const CLOCK_TICKS_PER_S = 100;
 
 /** CPU time (user + system, ms) a process has used so far, from /proc. */
@@ -131,19 +72,11 @@ function cpuMs(pid: number | undefined): number {
 }
 
 async function runSetup(setup: Setup, upstreamPort: number): Promise<Sample> {
-  const [listenPort, adminPort] = [await freePort(), await freePort()];
-  const config = bootstrap({ listenPort, adminPort, upstreamPort, filters: setup.filters, listeners: [listener({ port: listenPort, filters: setup.filters })] });
-  if (setup.upstream) {
-    const resources = config.static_resources as { clusters: EnvoyConfig[] };
-    resources.clusters = resources.clusters.map((c) => withUpstreamFilters(c, setup.upstream!));
-  }
-  const envoy = await startEnvoy({ config, adminPort, concurrency: 1, cpu: 0 });
+  const { envoy, load } = await setupEnvoy(setup, upstreamPort);
   try {
-    const url = `http://127.0.0.1:${listenPort}/v1/chat/completions`;
-    const opts = { url, method: 'POST' as const, headers: { 'content-type': 'application/json', authorization: 'Bearer client-key' }, body: BODY, connections: CONNECTIONS };
-    await autocannon({ ...opts, duration: 1 }); // warm-up, discarded
+    await load(1); // warm-up, discarded
     const cpuBefore = cpuMs(envoy.proc.pid);
-    const r = await autocannon({ ...opts, duration: SECONDS });
+    const r = await load(SECONDS);
     const cpuUs = ((cpuMs(envoy.proc.pid) - cpuBefore) * 1000) / Math.max(1, r.requests.total);
     return { rps: r.requests.total / SECONDS, cpuUs, non2xx: r.non2xx + r.errors + r.timeouts, total: r.requests.total };
   } finally {
@@ -204,6 +137,8 @@ console.log('### Module only (emulator, time inside each module per request)\n')
 console.log(moduleCostTable(moduleCost({ pluginWasm: PLUGIN, emptyWasm: EMPTY, ...MODULE }), MODULE.requests, MODULE.repetitions));
 console.log('\n### In Envoy\n');
 console.log(await envoyBench());
+console.log('\n### Wasm-attributable CPU in Envoy, by profile (bench/profile.ts)\n');
+console.log(await profileTable());
 console.log(countHostCalls());
 console.log(callbackCostTable(PLUGIN, EMPTY));
 console.log('### Cost per retried request by prompt size (emulator, time inside the module)\n');
