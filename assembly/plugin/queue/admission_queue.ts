@@ -116,7 +116,7 @@ export class AdmissionQueue {
       const w = this.waiters[k];
       const expired = now >= w.deadline;
       let tried = !expired && w.retryAt <= now && (!deferred || w.deferred) && !shares.heldElsewhere(w.rank, w.retryAt, now);
-      if (tried && !deferred && shares.lowerWaits(w.rank) && shares.over(w.rank, now)) {
+      if (tried && !deferred && shares.givesWay(w.rank, now)) {
         w.deferred = true;
         putOff = true;
         tried = false;

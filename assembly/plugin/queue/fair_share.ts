@@ -3,7 +3,7 @@
 // between priorities, so a flood of urgent requests can neither take every place nor every
 // release from the others. Pure.
 import { QueueConfig } from "../config/queue_config";
-import { RANKS } from "./queue_record";
+import { RANKS, lowestBelow } from "./queue_record";
 
 /** Places a priority of `rank` may hold across the process. */
 export function placesFor(cfg: QueueConfig, rank: i32): i32 {
@@ -23,10 +23,7 @@ export function overShare(cfg: QueueConfig, rank: i32, released: i32[]): bool {
 }
 
 /** Whether a waiter of a rank below `rank` is counted in `counts` (by rank). */
-export function lowerWaits(counts: i32[], rank: i32): bool {
-  for (let r = rank + 1; r < RANKS; r++) if (counts[r] > 0) return true;
-  return false;
-}
+export function lowerWaits(counts: i32[], rank: i32): bool { return lowestBelow(counts, rank) >= 0; }
 
 /** Whether a waiter of a rank other than `rank` is counted in `counts`. */
 export function otherWaits(counts: i32[], rank: i32): bool {

@@ -20,12 +20,15 @@ export class QueueEntry {
   constructor(public tag: string, public oldestSince: i64, public at: i64) {}
 
   /** The lowest rank among this entry's waiters ranked below `rank`, -1 when it has none. */
-  lowestBelow(rank: i32): i32 {
-    for (let r = RANKS - 1; r > rank; r--) if (this.counts[r] > 0) return r;
-    return -1;
-  }
+  lowestBelow(rank: i32): i32 { return lowestBelow(this.counts, rank); }
 
   get total(): i32 { return this.counts[0] + this.counts[1] + this.counts[2] + this.counts[3]; }
+}
+
+/** The lowest rank below `rank` counted in `counts` (waiters by rank), -1 when none is. */
+export function lowestBelow(counts: i32[], rank: i32): i32 {
+  for (let r = RANKS - 1; r > rank; r--) if (counts[r] > 0) return r;
+  return -1;
 }
 
 export function encodeQueue(entries: QueueEntry[]): string {

@@ -20,6 +20,9 @@ export class ReleaseShares {
   /** The other VMs' waiters and releases as last read, and when (0: never). */
   private others: QueueTotals = new QueueTotals();
   private seenAt: i64 = 0;
+  /** The process's releases that still count, by rank, as of `releasedAt` (-1: to be added up again). */
+  private releasedSum: i32[] = [0, 0, 0, 0];
+  private releasedAt: i64 = -1;
 
   constructor(private cfg: QueueConfig) {}
 
@@ -27,15 +30,24 @@ export class ReleaseShares {
   seen(others: QueueTotals, now: i64): void {
     this.others = others;
     this.seenAt = now;
+    this.releasedAt = -1;
   }
 
   /** Whether `rank` has taken more than its share of the process's recent releases. */
   over(rank: i32, now: i64): bool {
     if (this.cfg.share[rank] >= 100) return false;
-    const released = this.others.released.slice(0);
-    this.window.addTo(released, now);
-    return overShare(this.cfg, rank, released);
+    // Added up once per tick (and after each release), not once per waiter asked.
+    if (this.releasedAt != now) {
+      const sum = this.releasedSum;
+      for (let r = 0; r < sum.length; r++) sum[r] = this.others.released[r];
+      this.window.addTo(sum, now);
+      this.releasedAt = now;
+    }
+    return overShare(this.cfg, rank, this.releasedSum);
   }
+
+  /** Whether a waiter of `rank` gives way: its priority is over its share, and a lower one waits. */
+  givesWay(rank: i32, now: i64): bool { return this.lowerWaits(rank) && this.over(rank, now); }
 
   /** Whether a waiter ranked below `rank` waits in this VM or (as last read) in another. */
   lowerWaits(rank: i32): bool { return lowerWaits(this.own, rank) || lowerWaits(this.others.counts, rank); }
@@ -53,7 +65,9 @@ export class ReleaseShares {
 
   /** A waiter of `rank` was released at `now` (after leaving `own`): counted when another priority waited. */
   released(rank: i32, now: i64): void {
-    if (otherWaits(this.own, rank) || otherWaits(this.others.counts, rank)) this.window.add(rank, now);
+    if (!otherWaits(this.own, rank) && !otherWaits(this.others.counts, rank)) return;
+    this.window.add(rank, now);
+    this.releasedAt = -1;
   }
 
   /**
@@ -61,6 +75,6 @@ export class ReleaseShares {
    * its share and a lower one waits (as this VM saw it within VIEW_MS).
    */
   yields(rank: i32, now: i64): bool {
-    return now - this.seenAt <= VIEW_MS && this.lowerWaits(rank) && this.over(rank, now);
+    return now - this.seenAt <= VIEW_MS && this.givesWay(rank, now);
   }
 }

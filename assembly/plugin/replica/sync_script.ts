@@ -68,13 +68,12 @@ a = a + 1
 for d = 1, m do
   local id, day, ur, ut = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   a = a + 4
-  local f, mine = 'd:' .. id .. ':', 'r:' .. id .. ':'
-  local last = fields(redis.call('HGET', KEYS[4], mine .. string.format('%.0f', day) .. ':' .. me))
-  local u = fields(redis.call('HGET', KEYS[4], f .. string.format('%.0f', day)))
+  local sum, mine = 'd:' .. id .. ':' .. fmt(day), 'r:' .. id .. ':' .. fmt(day) .. ':' .. me
+  local last, u = fields(redis.call('HGET', KEYS[4], mine)), fields(redis.call('HGET', KEYS[4], sum))
   local r, t = math.max(0, (u[1] or 0) + ur - (last[1] or 0)), math.max(0, (u[2] or 0) + ut - (last[2] or 0))
-  redis.call('HSET', KEYS[4], f .. string.format('%.0f', day), fmt(r, t))
-  redis.call('HSET', KEYS[4], mine .. string.format('%.0f', day) .. ':' .. me, fmt(ur, ut))
-  redis.call('HDEL', KEYS[4], f .. string.format('%.0f', day - 2), mine .. string.format('%.0f', day - 2) .. ':' .. me)
+  redis.call('HSET', KEYS[4], sum, fmt(r, t))
+  redis.call('HSET', KEYS[4], mine, fmt(ur, ut))
+  redis.call('HDEL', KEYS[4], 'd:' .. id .. ':' .. fmt(day - 2), 'r:' .. id .. ':' .. fmt(day - 2) .. ':' .. me)
   days[#days + 1] = id .. ',' .. fmt(day, r, t)
 end
 local grants = {}
